@@ -1,0 +1,30 @@
+"""Send SMS through the Jiangsu Xunchen HTTP gateway from Django.
+
+The Django-facing API (``send_sms``, ``get_balance``, ``poll``, ``outbox``) is loaded on
+first use, so that ``django_xunchen.client`` and ``django_xunchen.fake_gateway`` stay
+importable without configured Django settings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "get_balance", "outbox", "poll", "send_sms"]
+
+if TYPE_CHECKING:
+    from .api import get_balance, poll, send_sms
+    from .backends.locmem import outbox
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("send_sms", "get_balance", "poll"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "outbox":
+        from .backends import locmem
+
+        return locmem.outbox
+    raise AttributeError(f"module 'django_xunchen' has no attribute {name!r}")

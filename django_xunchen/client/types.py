@@ -1,0 +1,92 @@
+"""The values the protocol client takes and returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+#: The gateway's clock: every time it sends or takes is China Standard Time.
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+NORMAL = 1
+TEMPLATE = 2
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The account's balance; ``messages`` is what it buys (``amount × 10``)."""
+
+    amount: Decimal
+    messages: int
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """One validated submission: up to 100 numbers that get the same text.
+
+    Build it with :func:`django_xunchen.client.build_send_request`, which validates every
+    field; the client and every backend take it as it is.
+    """
+
+    mobiles: tuple[str, ...]
+    content: str
+    msgtype: int = NORMAL
+    template_id: str | None = None
+    params: tuple[tuple[int, str], ...] = ()
+    extcode: str | None = None
+    send_at: dt.datetime | None = None
+    sign_index: int | None = None
+
+    @property
+    def is_template(self) -> bool:
+        return self.msgtype == TEMPLATE
+
+    @property
+    def sendtime(self) -> str:
+        """The scheduled time as the gateway takes it: ``yyyyMMddHHmmss`` in CST."""
+        if self.send_at is None:
+            return ""
+        return self.send_at.astimezone(CHINA_TZ).strftime("%Y%m%d%H%M%S")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The gateway accepted a submission; one ``msgid`` covers all its numbers."""
+
+    msgid: str
+    mobiles: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """One number's delivery report. ``status`` is the operator's code, ``DELIVRD`` on
+    success; ``delivered`` says whether it is that."""
+
+    mobile: str
+    msgid: str
+    status: str
+    delivered: bool
+    reported_at: dt.datetime | None
+    extno: str = ""
+
+
+@dataclass(frozen=True)
+class InboundSMS:
+    """A reply (MO message). ``recvcode`` is the number it was sent to: the account's
+    sender number followed by the extcode of the message it answers, if any."""
+
+    mobile: str
+    recvcode: str
+    content: str
+    received_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """A response body exactly as it came off the wire, before any parsing."""
+
+    operation: str
+    body: bytes
+    content_type: str = ""

@@ -1,0 +1,272 @@
+"""Checks the gateway would make, made before anything leaves the machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from ..exceptions import (
+    InvalidContentError,
+    InvalidExtcodeError,
+    InvalidMobileError,
+    InvalidSendTimeError,
+    InvalidTemplateParamsError,
+)
+from .types import NORMAL, TEMPLATE, SendRequest
+
+MAX_MOBILES = 100
+MAX_CONTENT_LENGTH = 300
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "gbk": "gbk"}
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_SEPARATORS = re.compile(r"[\s\-()（）]+")
+_PREFIX = re.compile(r"^(?:\+86|0086|86)(?=1\d{10}$)")
+_EXTCODE = re.compile(r"\d{1,4}")
+_PLACEHOLDER = re.compile(r"@(\d+)@")
+
+Params = Mapping[int | str, object] | Sequence[object]
+
+
+def normalize_encoding(encoding: str) -> str:
+    """``"utf-8"`` or ``"gbk"``; anything else is a :class:`ValueError`."""
+    try:
+        return ENCODINGS[encoding.strip().lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(f"encoding must be 'utf-8' or 'gbk', not {encoding!r}") from None
+
+
+def normalize_mobile(value: object) -> str | None:
+    """The 11-digit form of a mainland mobile number, or ``None`` if it is not one.
+
+    Accepts ``+86``, ``0086`` and ``86`` prefixes, spaces, dashes and brackets.
+    """
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        return None
+    text = _SEPARATORS.sub("", str(value))
+    text = _PREFIX.sub("", text)
+    return text if _MOBILE.fullmatch(text) else None
+
+
+def split_mobiles(mobiles: str | Iterable[object]) -> list[object]:
+    """A string may hold several numbers separated by commas, semicolons or new lines."""
+    if isinstance(mobiles, str):
+        return [part for part in re.split(r"[,，;；\n\r]+", mobiles) if part.strip()]
+    if isinstance(mobiles, int):
+        return [mobiles]
+    return list(mobiles)
+
+
+def validate_mobiles(mobiles: str | Iterable[object], *, limit: int | None = None) -> list[str]:
+    """Normalise every number, drop duplicates (first one wins), keep the order.
+
+    Raises :class:`InvalidMobileError` naming every bad value, or when there are none,
+    or more than ``limit``.
+    """
+    values = split_mobiles(mobiles)
+    valid: list[str] = []
+    invalid: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        number = normalize_mobile(value)
+        if number is None:
+            invalid.append(str(value).strip() if isinstance(value, (str, int)) else repr(value))
+        elif number not in seen:
+            seen.add(number)
+            valid.append(number)
+    if invalid:
+        shown = ", ".join(repr(v) for v in invalid)
+        raise InvalidMobileError(f"not a mainland China mobile number: {shown}", invalid=invalid)
+    if not valid:
+        raise InvalidMobileError("no mobile number given")
+    if limit is not None and len(valid) > limit:
+        raise InvalidMobileError(f"{len(valid)} numbers given; one request takes at most {limit}")
+    return valid
+
+
+def check_encodable(text: str, encoding: str, what: str = "content") -> None:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        char = text[exc.start]
+        raise InvalidContentError(
+            f"{what} cannot be sent as {encoding.upper()}: character {char!r} "
+            f"(U+{ord(char):04X}) at position {exc.start}"
+        ) from None
+
+
+def validate_content(content: object, encoding: str = "utf-8") -> str:
+    """Non-blank text of at most 300 characters that the encoding can carry."""
+    if not isinstance(content, str):
+        raise InvalidContentError(f"content must be text, not {type(content).__name__}")
+    if not content.strip():
+        raise InvalidContentError("content is blank")
+    if len(content) > MAX_CONTENT_LENGTH:
+        raise InvalidContentError(
+            f"content is {len(content)} characters long; the gateway takes at most "
+            f"{MAX_CONTENT_LENGTH}"
+        )
+    check_encodable(content, normalize_encoding(encoding))
+    return content
+
+
+def placeholders(body: str) -> list[int]:
+    """The distinct placeholder numbers of a template body (``@1@`` → 1), sorted."""
+    return sorted({int(n) for n in _PLACEHOLDER.findall(body)})
+
+
+def normalize_params(params: Params | None) -> tuple[tuple[int, str], ...]:
+    """``{1: "a", "2": "b"}`` or ``["a", "b"]`` → ``((1, "a"), (2, "b"))``.
+
+    Values may not contain ``,`` or ``=``: the gateway uses them to delimit the list.
+    """
+    if params is None:
+        return ()
+    if isinstance(params, Mapping):
+        items = list(params.items())
+    elif isinstance(params, (str, bytes)):
+        raise InvalidTemplateParamsError("params must be a mapping or a list, not a string")
+    else:
+        items = list(enumerate(params, start=1))
+    result: dict[int, str] = {}
+    for key, value in items:
+        text_key = str(key).strip().strip("@")
+        if not text_key.isdigit() or int(text_key) < 1:
+            raise InvalidTemplateParamsError(
+                f"template parameter names are positive numbers (1 for @1@), not {key!r}"
+            )
+        number = int(text_key)
+        if number in result:
+            raise InvalidTemplateParamsError(f"template parameter {number} is given twice")
+        if value is None:
+            raise InvalidTemplateParamsError(f"template parameter {number} has no value")
+        text = str(value)
+        bad = sorted({c for c in text if c in ",="})
+        if bad:
+            raise InvalidTemplateParamsError(
+                f"template parameter {number} contains {' and '.join(repr(c) for c in bad)}, "
+                "which the gateway uses as delimiters"
+            )
+        result[number] = text
+    return tuple(sorted(result.items()))
+
+
+def format_params(params: Sequence[tuple[int, str]]) -> str:
+    """The template variables as the gateway takes them: ``@1@=v1,@2@=v2``."""
+    return ",".join(f"@{n}@={v}" for n, v in params)
+
+
+def render_template(body: str, params: Sequence[tuple[int, str]]) -> str:
+    """The text the handset will show (without the signature)."""
+    values = dict(params)
+    return _PLACEHOLDER.sub(lambda m: values.get(int(m.group(1)), m.group(0)), body)
+
+
+def check_params_match(body: str, params: Sequence[tuple[int, str]]) -> None:
+    """Every placeholder of ``body`` has a value and every value has a placeholder."""
+    wanted = set(placeholders(body))
+    given = {n for n, _ in params}
+    missing, extra = sorted(wanted - given), sorted(given - wanted)
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(f"@{n}@" for n in missing))
+    if extra:
+        problems.append("not in the template: " + ", ".join(f"@{n}@" for n in extra))
+    if problems:
+        raise InvalidTemplateParamsError("template parameters: " + "; ".join(problems))
+
+
+def validate_extcode(extcode: object) -> str | None:
+    if extcode is None or extcode == "":
+        return None
+    text = str(extcode).strip()
+    if isinstance(extcode, bool) or not _EXTCODE.fullmatch(text):
+        raise InvalidExtcodeError(f"extcode must be 1 to 4 digits, not {extcode!r}")
+    return text
+
+
+def validate_send_at(
+    send_at: dt.datetime | None, *, now: Callable[[], dt.datetime] | None = None
+) -> dt.datetime | None:
+    if send_at is None:
+        return None
+    if not isinstance(send_at, dt.datetime):
+        raise InvalidSendTimeError(f"send time must be a datetime, not {type(send_at).__name__}")
+    if send_at.tzinfo is None or send_at.utcoffset() is None:
+        raise InvalidSendTimeError("send time must be timezone-aware")
+    current = now() if now else dt.datetime.now(dt.timezone.utc)
+    if send_at <= current:
+        raise InvalidSendTimeError(f"send time {send_at.isoformat()} is not in the future")
+    return send_at
+
+
+def validate_sign_index(sign_index: object) -> int | None:
+    if sign_index is None:
+        return None
+    if isinstance(sign_index, bool) or not isinstance(sign_index, int) or sign_index < 1:
+        raise ValueError(f"sign index must be a positive integer, not {sign_index!r}")
+    return sign_index
+
+
+def build_send_request(
+    mobiles: str | Iterable[object],
+    content: str | None = None,
+    *,
+    template_id: str | None = None,
+    params: Params | None = None,
+    template_body: str | None = None,
+    extcode: object = None,
+    send_at: dt.datetime | None = None,
+    sign_index: int | None = None,
+    encoding: str = "utf-8",
+    max_mobiles: int | None = MAX_MOBILES,
+) -> SendRequest:
+    """Validate a submission and return it ready for :meth:`XunchenClient.submit`.
+
+    A normal message takes ``content``. A template message takes ``template_id`` and
+    ``params``; when ``template_body`` is known the params are checked against its
+    placeholders. Every check runs before anything is sent.
+    """
+    encoding = normalize_encoding(encoding)
+    numbers = validate_mobiles(mobiles, limit=max_mobiles)
+    extcode = validate_extcode(extcode)
+    send_at = validate_send_at(send_at)
+    sign_index = validate_sign_index(sign_index)
+    if template_id is None:
+        if params:
+            raise InvalidTemplateParamsError("params are only used with a template")
+        text = validate_content(content, encoding)
+        return SendRequest(
+            mobiles=tuple(numbers),
+            content=text,
+            msgtype=NORMAL,
+            extcode=extcode,
+            send_at=send_at,
+            sign_index=sign_index,
+        )
+    template_id = str(template_id).strip()
+    if not template_id:
+        raise InvalidTemplateParamsError("template id is blank")
+    if content is not None:
+        raise InvalidContentError("give either content or a template, not both")
+    pairs = normalize_params(params)
+    if template_body is not None:
+        check_params_match(template_body, pairs)
+    for number, value in pairs:
+        check_encodable(value, encoding, what=f"template parameter {number}")
+    body = format_params(pairs)
+    if len(body) > MAX_CONTENT_LENGTH:
+        raise InvalidTemplateParamsError(
+            f"template parameters come to {len(body)} characters; the gateway takes at most "
+            f"{MAX_CONTENT_LENGTH}"
+        )
+    return SendRequest(
+        mobiles=tuple(numbers),
+        content=body,
+        msgtype=TEMPLATE,
+        template_id=template_id,
+        params=pairs,
+        extcode=extcode,
+        send_at=send_at,
+        sign_index=sign_index,
+    )

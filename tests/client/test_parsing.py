@@ -1,0 +1,181 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from django_xunchen.client import (
+    CHINA_TZ,
+    parse_balance,
+    parse_inbound,
+    parse_reports,
+    parse_send,
+)
+from django_xunchen.exceptions import MalformedResponseError, UnknownStatusError, UnsafeXMLError
+
+from .conftest import fixture
+
+
+def test_balance_sample_with_escaped_quotes_in_declaration():
+    assert fixture("balance_ok.xml").startswith(b'<?xml version=\\"1.0\\"')
+    balance = parse_balance(fixture("balance_ok.xml"))
+    assert balance.amount == Decimal("5000")
+    assert balance.messages == 50000
+
+
+def test_fractional_balance():
+    balance = parse_balance(b"<sms><mt><status>0</status><account> 12.35 </account></mt></sms>")
+    assert balance.amount == Decimal("12.35")
+    assert balance.messages == 123
+
+
+def test_non_numeric_balance_is_malformed():
+    with pytest.raises(MalformedResponseError, match="not a number"):
+        parse_balance(b"<sms><mt><status>0</status><account>lots</account></mt></sms>")
+
+
+def test_send_sample_with_trailing_comment():
+    result = parse_send(fixture("send_ok.xml"), ("13800138000",))
+    assert result.msgid == "816f333305664fb9bdd8c1bc96ae12b8"
+    assert result.mobiles == ("13800138000",)
+
+
+def test_send_status_0_without_msgid_is_malformed():
+    with pytest.raises(MalformedResponseError, match="no msgid"):
+        parse_send(b"<sms><mt><status>0</status><msgid></msgid></mt></sms>")
+
+
+def test_report_sample_with_comments_inside_records():
+    reports = parse_reports(fixture("reports.xml"))
+    assert [(r.msgid, r.status, r.delivered) for r in reports] == [
+        ("7506751276725633025", "MA:0006", False),
+        ("7506751276725633026", "MA:0006", False),
+        ("7507418680283693057", "DELIVRD", True),
+    ]
+    first = reports[0]
+    assert first.mobile == "15951977097"
+    assert first.extno == ""
+    assert first.reported_at == dt.datetime(2015, 6, 8, 11, 21, 46, tzinfo=CHINA_TZ)
+    assert first.reported_at.utcoffset() == dt.timedelta(hours=8)
+
+
+def test_inbound_sample():
+    replies = parse_inbound(fixture("inbound.xml"))
+    assert [(r.mobile, r.recvcode, r.content) for r in replies] == [
+        ("15951977097", "106905994140001", "江苏迅辰信息技术有限公司"),
+        ("15951977097", "106905994140001", "4006000699"),
+    ]
+    assert replies[1].received_at == dt.datetime(2014, 4, 3, 8, 12, 11, tzinfo=CHINA_TZ)
+
+
+def test_empty_status_sample_is_an_error_naming_it():
+    with pytest.raises(UnknownStatusError, match="empty"):
+        parse_reports(fixture("query_error_empty_status.xml"))
+
+
+def test_blank_lines_before_the_declaration_and_stray_spaces():
+    body = (
+        b'\n\n  <?xml version="1.0" encoding="utf-8" ?>  \n\n<sms>\n<rpt>\n'
+        b"<mobile> 13800138000 </mobile><msgid> 42 </msgid><status> DELIVRD </status>"
+        b"<time> 2026-01-02 03:04:05 </time><extno/></rpt></sms>  \n"
+    )
+    (report,) = parse_reports(body)
+    assert report.mobile == "13800138000"
+    assert report.msgid == "42"
+    assert report.delivered is True
+    assert report.extno == ""
+
+
+def test_malformed_comments_are_tolerated():
+    body = (
+        b"<sms><rpt><mobile>13800138000</mobile><!-- a -- b --><msgid>1</msgid><!---x--->"
+        b"<status>UNDELIV</status><time>2026-01-02 03:04:05</time></rpt></sms>"
+    )
+    (report,) = parse_reports(body)
+    assert report.status == "UNDELIV"
+    assert report.extno == ""
+
+
+def test_gbk_body_under_utf8_declaration():
+    text = (
+        '<?xml version="1.0" encoding="UTF-8"?><sms><mo><mobile>13800138000</mobile>'
+        "<recvcode>1069059941400100001</recvcode><content>退订</content>"
+        "<time>2026-01-02 03:04:05</time></mo></sms>"
+    )
+    (reply,) = parse_inbound(text.encode("gbk"))
+    assert reply.content == "退订"
+
+
+def test_gbk_declared_body():
+    text = (
+        '<?xml version="1.0" encoding="GBK"?><sms><mo><mobile>13800138000</mobile>'
+        "<recvcode>1</recvcode><content>你好</content><time></time></mo></sms>"
+    )
+    (reply,) = parse_inbound(text.encode("gbk"))
+    assert reply.content == "你好"
+    assert reply.received_at is None
+
+
+def test_utf8_bom():
+    assert parse_balance(b"\xef\xbb\xbf" + fixture("balance_ok.xml")).messages == 50000
+
+
+def test_hex_and_numeric_msgids_stay_strings():
+    body = (
+        b"<sms><rpt><mobile>13800138000</mobile><msgid>0007506751276725633025</msgid>"
+        b"<status>DELIVRD</status><time>2026-01-02 03:04:05</time><extno>12</extno></rpt></sms>"
+    )
+    assert parse_reports(body)[0].msgid == "0007506751276725633025"
+
+
+def test_unparseable_time_keeps_the_record():
+    body = (
+        b"<sms><rpt><mobile>13800138000</mobile><msgid>1</msgid><status>DELIVRD</status>"
+        b"<time>yesterday</time></rpt></sms>"
+    )
+    (report,) = parse_reports(body)
+    assert report.reported_at is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE sms [<!ENTITY x "boom">]>'
+        b"<sms><mt><status>&x;</status></mt></sms>",
+        b'<!DOCTYPE sms SYSTEM "http://evil.test/x.dtd"><sms/>',
+        b'<sms><!ENTITY x SYSTEM "file:///etc/passwd"></sms>',
+    ],
+)
+def test_doctype_and_entities_refused(body):
+    with pytest.raises(UnsafeXMLError, match="DOCTYPE or entities"):
+        parse_reports(body)
+
+
+def test_billion_laughs_refused_unparsed():
+    lol = b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+    with pytest.raises(UnsafeXMLError):
+        parse_balance(lol + b"<sms><mt><status>&lol2;</status></mt></sms>")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"<html><body>502 Bad Gateway</body></html>", "<sms> root"),
+        (b"<sms><mt><status>0</status>", "not well-formed"),
+        (b"\xff\xfe\x00garbage\x81", "neither UTF-8 nor GBK"),
+    ],
+)
+def test_not_the_protocol(body, message):
+    with pytest.raises(MalformedResponseError, match=message):
+        parse_reports(body)
+
+
+def test_balance_response_without_mt():
+    with pytest.raises(MalformedResponseError, match="no <mt>"):
+        parse_balance(b"<sms></sms>")
+
+
+def test_empty_sms_for_a_query_is_an_empty_list():
+    assert parse_reports(b"<sms>\n</sms>") == []
+    assert parse_inbound(b"<sms/>") == []

@@ -1,0 +1,65 @@
+"""Settings for the test suite: SQLite by default, DATABASE_URL for PostgreSQL."""
+
+import environ
+
+env = environ.Env()
+
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "Asia/Shanghai"
+LANGUAGE_CODE = "en"
+ALLOWED_HOSTS = ["*"]
+
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///:memory:")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("TEST", {})
+    name = DATABASES["default"]["NAME"]
+    if name and name != ":memory:":
+        DATABASES["default"]["TEST"]["NAME"] = name + ".test"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rangefilter",
+    "django_xunchen",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "tests.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+STATIC_URL = "/static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+XUNCHEN = {
+    "BACKEND": "django_xunchen.backends.locmem.SMSBackend",
+    "BASE_URL": "http://127.0.0.1:9",
+    "USERNAME": "JSM40001",
+    "PASSWORD": "123456",
+    "VERY_CODE": "453245",
+}
