@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make demo` and `make test`. See README.md.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint docs matrix messages clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP)
+	bash scripts/test.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+matrix: $(STAMP)
+	$(BIN)/nox
+
+messages: $(STAMP)
+	cd django_xunchen && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete
+	cd django_xunchen && ../$(BIN)/django-admin compilemessages
+
+clean:
+	rm -rf $(VENV) .nox dist build docs/_build .pytest_cache .ruff_cache

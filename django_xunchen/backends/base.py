@@ -1,0 +1,77 @@
+"""The base class every SMS backend derives from."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from ..client import parsing
+from ..client.types import Balance, DeliveryReport, InboundSMS, RawResponse, SendRequest, SendResult
+from ..conf import xunchen_settings
+
+
+class BaseSMSBackend(abc.ABC):
+    """Turns validated requests into gateway calls; writes nothing to the database.
+
+    The service layer (:func:`django_xunchen.send_sms`, :func:`django_xunchen.poll`) owns
+    every database write, so every backend gets the claim, the journal and the signals.
+
+    A subclass implements :meth:`send` and :meth:`get_balance`; one that can receive
+    reports and replies implements :meth:`fetch_reports` and :meth:`fetch_inbound`
+    (returning the raw body, which is journaled before :meth:`parse_reports` or
+    :meth:`parse_inbound` reads it). Errors are those of :mod:`django_xunchen.exceptions`:
+    raise :class:`~django_xunchen.exceptions.NotSentError` only when the request certainly
+    did not reach the provider.
+
+    ``sends_externally``: ``True`` for a backend whose sends reach real handsets. For those,
+    :func:`~django_xunchen.send_sms` called inside a transaction waits for the commit
+    before sending, so that a rolled-back row never becomes a real SMS.
+    """
+
+    sends_externally: bool = True
+
+    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
+        self.fail_silently = fail_silently
+        self.settings = xunchen_settings(**kwargs)
+
+    def open(self) -> None:  # noqa: B027 - optional hook
+        """Open connections; called by the context manager."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Close connections; called by the context manager."""
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def encoding(self) -> str:
+        return self.settings["ENCODING"]
+
+    @abc.abstractmethod
+    def send(self, request: SendRequest) -> SendResult:
+        """Send one request of 1–100 numbers; return the provider's msgid."""
+
+    @abc.abstractmethod
+    def get_balance(self) -> Balance:
+        """The account's balance."""
+
+    def fetch_reports(self) -> RawResponse:
+        """The raw body of one report query. The default has nothing to fetch."""
+        return RawResponse("queryReport", _NOTHING)
+
+    def fetch_inbound(self) -> RawResponse:
+        """The raw body of one reply query. The default has nothing to fetch."""
+        return RawResponse("queryMo", _NOTHING)
+
+    def parse_reports(self, raw: RawResponse) -> list[DeliveryReport]:
+        return parsing.parse_reports(raw.body)
+
+    def parse_inbound(self, raw: RawResponse) -> list[InboundSMS]:
+        return parsing.parse_inbound(raw.body)
+
+
+_NOTHING = b"<sms><mt><status>104</status></mt></sms>"

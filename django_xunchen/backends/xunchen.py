@@ -1,0 +1,65 @@
+"""The real gateway, through :class:`~django_xunchen.client.XunchenClient`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from ..client import XunchenClient
+from ..client.types import Balance, RawResponse, SendRequest, SendResult
+from ..conf import REQUIRED_FOR_GATEWAY
+from .base import BaseSMSBackend
+
+
+class SMSBackend(BaseSMSBackend):
+    """Sends through the Xunchen HTTP gateway configured in ``XUNCHEN``."""
+
+    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
+        super().__init__(fail_silently=fail_silently, **kwargs)
+        missing = [k for k in REQUIRED_FOR_GATEWAY if not self.settings[k]]
+        if missing:
+            raise ImproperlyConfigured(
+                "XUNCHEN is missing " + ", ".join(missing) + " for the Xunchen backend"
+            )
+        self._client: XunchenClient | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} base_url={self.settings['BASE_URL']!r}>"
+
+    @property
+    def client(self) -> XunchenClient:
+        if self._client is None:
+            s = self.settings
+            try:
+                self._client = XunchenClient(
+                    s["BASE_URL"],
+                    s["USERNAME"],
+                    s["PASSWORD"],
+                    s["VERY_CODE"],
+                    encoding=s["ENCODING"],
+                    timeout=s["TIMEOUT"],
+                )
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"XUNCHEN: {exc}") from None
+        return self._client
+
+    def open(self) -> None:
+        self.client  # noqa: B018 - builds the client, validating the settings
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def send(self, request: SendRequest) -> SendResult:
+        return self.client.submit(request)
+
+    def get_balance(self) -> Balance:
+        return self.client.get_balance()
+
+    def fetch_reports(self) -> RawResponse:
+        return self.client.fetch_reports()
+
+    def fetch_inbound(self) -> RawResponse:
+        return self.client.fetch_inbound()

@@ -1,0 +1,86 @@
+"""A database-backed lock: one row per name, taken over once it has expired.
+
+It needs no cache and no file system shared between hosts, works the same on SQLite and
+PostgreSQL, and recovers by itself when the process holding it dies (after ``timeout``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import PollLock
+
+
+@dataclass
+class LockHeld(Exception):
+    """Another process holds the lock."""
+
+    name: str
+    owner: str
+    expires_at: dt.datetime
+
+    def __str__(self) -> str:
+        return f"lock {self.name!r} is held by {self.owner} until {self.expires_at:%H:%M:%S}"
+
+
+def make_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class DatabaseLock:
+    """``with DatabaseLock("poll", timeout=600): ...`` raises :class:`LockHeld` if taken."""
+
+    def __init__(self, name: str, timeout: float = 600, owner: str | None = None) -> None:
+        self.name = name
+        self.timeout = dt.timedelta(seconds=timeout)
+        self.owner = owner or make_owner()
+        self.held = False
+
+    def acquire(self) -> bool:
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                PollLock.objects.create(
+                    name=self.name,
+                    owner=self.owner,
+                    acquired_at=now,
+                    expires_at=now + self.timeout,
+                )
+            self.held = True
+        except IntegrityError:
+            taken_over = PollLock.objects.filter(name=self.name, expires_at__lt=now).update(
+                owner=self.owner, acquired_at=now, expires_at=now + self.timeout
+            )
+            self.held = taken_over == 1
+        return self.held
+
+    def refresh(self) -> None:
+        """Push the expiry forward; call it between long steps."""
+        PollLock.objects.filter(name=self.name, owner=self.owner).update(
+            expires_at=timezone.now() + self.timeout
+        )
+
+    def release(self) -> None:
+        if self.held:
+            PollLock.objects.filter(name=self.name, owner=self.owner).delete()
+            self.held = False
+
+    def holder(self) -> LockHeld | None:
+        row = PollLock.objects.filter(name=self.name).first()
+        return LockHeld(self.name, row.owner, row.expires_at) if row else None
+
+    def __enter__(self) -> DatabaseLock:
+        if not self.acquire():
+            held = self.holder()
+            raise held or LockHeld(self.name, "another process", timezone.now())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()

@@ -1,0 +1,20 @@
+from django.core.management.base import BaseCommand
+
+from ...sending import send_queued
+
+
+class Command(BaseCommand):
+    help = (
+        "Send messages left queued (a send that could not reach the gateway), expire "
+        "those past their expiry time, and mark rows stuck in 'sending' as 'unknown'."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, default=10000)
+
+    def handle(self, *args, limit=10000, **options):
+        counts = send_queued(limit=limit)
+        self.stdout.write(
+            "queued {claimed}, sent {sent} in {requests} requests, expired {expired}, "
+            "stale marked unknown {stale}".format(**counts)
+        )

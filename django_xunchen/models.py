@@ -1,0 +1,344 @@
+"""Every SMS, template, delivery report and reply, and the poller's journal and lock."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from .client.validation import (
+    check_params_match,
+    normalize_params,
+    placeholders,
+    render_template,
+)
+
+
+class Template(models.Model):
+    """A template as registered at the vendor, with ``@1@``-style placeholders."""
+
+    template_id = models.CharField(
+        _("vendor template id"),
+        max_length=64,
+        unique=True,
+        help_text=_("The id the vendor gave the template, e.g. JSM40001-0001."),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "The text exactly as registered at the vendor, with numbered placeholders: @1@, @2@, …"
+        ),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("template")
+        verbose_name_plural = _("templates")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.template_id})"
+
+    @property
+    def placeholders(self) -> list[int]:
+        """The placeholder numbers in the body (``@1@`` → 1), sorted."""
+        return placeholders(self.body)
+
+    def check_params(self, params: Mapping | Sequence | None) -> tuple[tuple[int, str], ...]:
+        """Normalised params, after checking they match the placeholders exactly."""
+        pairs = normalize_params(params)
+        check_params_match(self.body, pairs)
+        return pairs
+
+    def render(self, params: Mapping | Sequence | None) -> str:
+        """The text the handset shows (before the signature the gateway adds)."""
+        return render_template(self.body, self.check_params(params))
+
+    def clean(self) -> None:
+        super().clean()
+        if self.template_id:
+            self.template_id = self.template_id.strip()
+        if self.body and not self.body.strip():
+            raise ValidationError({"body": _("The body is blank.")})
+
+
+class MessageQuerySet(models.QuerySet):
+    def delivered(self):
+        return self.filter(status=Message.Status.DELIVERED)
+
+    def needs_attention(self):
+        """Messages staff should look at: refused, unknown outcome, undelivered."""
+        return self.filter(
+            status__in=[Message.Status.FAILED, Message.Status.UNKNOWN, Message.Status.UNDELIVERED]
+        )
+
+
+class Message(models.Model):
+    """One SMS to one number."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", pgettext_lazy("message status", "queued")
+        SENDING = "sending", pgettext_lazy("message status", "sending")
+        SENT = "sent", pgettext_lazy("message status", "sent")
+        DELIVERED = "delivered", pgettext_lazy("message status", "delivered")
+        UNDELIVERED = "undelivered", pgettext_lazy("message status", "undelivered")
+        FAILED = "failed", pgettext_lazy("message status", "failed")
+        UNKNOWN = "unknown", pgettext_lazy("message status", "unknown")
+        EXPIRED = "expired", pgettext_lazy("message status", "expired")
+
+    #: Statuses a delivery report may move a message out of.
+    REPORTABLE = (Status.QUEUED, Status.SENDING, Status.SENT, Status.UNKNOWN, Status.UNDELIVERED)
+    #: Statuses in which nothing more will happen without a person.
+    FINAL = (Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.EXPIRED)
+
+    mobile = models.CharField(_("mobile"), max_length=11)
+    content = models.TextField(
+        _("content"), help_text=_("For a template message, the rendered text.")
+    )
+    template = models.ForeignKey(
+        Template,
+        verbose_name=_("template"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+    )
+    params = models.JSONField(_("template parameters"), default=dict, blank=True)
+    extcode = models.CharField(_("extcode"), max_length=4, blank=True)
+    send_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.QUEUED
+    )
+    msgid = models.CharField(
+        _("msgid"),
+        max_length=64,
+        blank=True,
+        help_text=_("The gateway's id, shared by every number submitted in one request."),
+    )
+    error_code = models.CharField(_("gateway error code"), max_length=16, blank=True)
+    error_message = models.TextField(_("gateway error"), blank=True)
+    blocked_words = models.JSONField(_("blocked words"), default=list, blank=True)
+    report_status = models.CharField(
+        _("report status"),
+        max_length=32,
+        blank=True,
+        help_text=_("The operator's delivery code, e.g. DELIVRD or MA:0006."),
+    )
+    batch = models.UUIDField(
+        _("batch"), default=uuid.uuid4, help_text=_("Messages created by one send call.")
+    )
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    reported_at = models.DateTimeField(_("reported"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    resent_from = models.ForeignKey(
+        "self",
+        verbose_name=_("resent from"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="resends",
+    )
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["msgid", "mobile"], name="xunchen_msg_msgid_mobile"),
+            models.Index(fields=["mobile", "-created_at"], name="xunchen_msg_mobile_created"),
+            models.Index(fields=["status", "created_at"], name="xunchen_msg_status_created"),
+            models.Index(fields=["-created_at", "-id"], name="xunchen_msg_created"),
+            models.Index(fields=["reported_at"], name="xunchen_msg_reported"),
+            models.Index(fields=["batch"], name="xunchen_msg_batch"),
+            models.Index(fields=["claim"], name="xunchen_msg_claim"),
+        ]
+        permissions = [
+            ("send_sms", _("Can send SMS from the admin")),
+            ("resend_message", _("Can resend messages")),
+            ("check_balance", _("Can check the gateway balance")),
+            ("view_dashboard", _("Can view the delivery dashboard")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mobile}: {self.preview}"
+
+    @property
+    def preview(self) -> str:
+        text = " ".join(self.content.split())
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL
+
+
+class Report(models.Model):
+    """A delivery report as the gateway returned it, matched to its message if known."""
+
+    mobile = models.CharField(_("mobile"), max_length=20)
+    msgid = models.CharField(_("msgid"), max_length=64)
+    status = models.CharField(_("report status"), max_length=32)
+    delivered = models.BooleanField(_("delivered"))
+    reported_at = models.DateTimeField(_("reported"), null=True, blank=True)
+    extno = models.CharField(_("extno"), max_length=20, blank=True)
+    message = models.ForeignKey(
+        Message,
+        verbose_name=_("message"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+    )
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    matched_at = models.DateTimeField(_("matched"), null=True, blank=True)
+    source = models.ForeignKey(
+        "PollJournalEntry",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+        editable=False,
+    )
+    position = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("delivery report")
+        verbose_name_plural = _("delivery reports")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "position"], name="xunchen_report_once_per_source"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["msgid", "mobile"], name="xunchen_rpt_msgid_mobile"),
+            models.Index(fields=["-received_at", "-id"], name="xunchen_rpt_received"),
+            models.Index(
+                fields=["received_at"],
+                name="xunchen_rpt_orphans",
+                condition=models.Q(message__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mobile} {self.msgid} {self.status}"
+
+
+class InboundMessage(models.Model):
+    """A reply (MO message), matched to the message it answers where possible."""
+
+    mobile = models.CharField(_("mobile"), max_length=20)
+    recvcode = models.CharField(_("received on"), max_length=32)
+    extcode = models.CharField(_("extcode"), max_length=20, blank=True)
+    content = models.TextField(_("content"))
+    received_at = models.DateTimeField(_("received"), null=True, blank=True)
+    message = models.ForeignKey(
+        Message,
+        verbose_name=_("message"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+    )
+    stored_at = models.DateTimeField(_("stored"), auto_now_add=True)
+    source = models.ForeignKey(
+        "PollJournalEntry",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+        editable=False,
+    )
+    position = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+        ordering = ["-stored_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "position"], name="xunchen_inbound_once_per_source"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["mobile", "-stored_at"], name="xunchen_mo_mobile"),
+            models.Index(fields=["-stored_at", "-id"], name="xunchen_mo_stored"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mobile}: {self.content[:40]}"
+
+
+class PollJournalEntry(models.Model):
+    """A raw poll response, stored and committed before it is parsed.
+
+    The gateway returns each report and reply once only; this row is the only copy until
+    it is ingested. Entries that fail to ingest stay ``pending`` and are retried by every
+    poll until they succeed.
+    """
+
+    class Operation(models.TextChoices):
+        REPORTS = "queryReport", _("delivery reports")
+        INBOUND = "queryMo", _("replies")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DONE = "done", _("done")
+
+    operation = models.CharField(_("operation"), max_length=16, choices=Operation.choices)
+    body = models.BinaryField(_("raw response"))
+    fetched_at = models.DateTimeField(_("fetched"))
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(_("ingest attempts"), default=0)
+    error = models.TextField(_("last error"), blank=True)
+    records = models.PositiveIntegerField(_("records"), null=True, blank=True)
+    ingested_at = models.DateTimeField(_("ingested"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("poll journal entry")
+        verbose_name_plural = _("poll journal")
+        ordering = ["-fetched_at", "-id"]
+        indexes = [
+            models.Index(fields=["operation", "-fetched_at"], name="xunchen_journal_op"),
+            models.Index(
+                fields=["id"],
+                name="xunchen_journal_pending",
+                condition=models.Q(state="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.fetched_at:%Y-%m-%d %H:%M:%S} ({self.state})"
+
+
+class PollLock(models.Model):
+    """A named lock in the database: works on every backend, expires if its holder dies."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    owner = models.CharField(max_length=200)
+    acquired_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("poll lock")
+        verbose_name_plural = _("poll locks")
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.owner}"
+
+
+def params_for_storage(pairs: Sequence[tuple[int, str]]) -> dict[str, str]:
+    return {str(n): v for n, v in pairs}

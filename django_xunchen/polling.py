@@ -1,0 +1,381 @@
+"""Polling: fetch delivery reports and replies, journal them, ingest them exactly once.
+
+The gateway returns each record once only, so the raw body is committed to the journal
+before anything parses it. Each journal entry is then ingested in one transaction that
+stores its records, matches them, moves message statuses forward and marks the entry
+done; a failure anywhere rolls all of that back and leaves the entry ``pending`` for the
+next poll. Signals go out after that transaction commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from .backends import get_backend
+from .backends.base import BaseSMSBackend
+from .client.types import DeliveryReport, InboundSMS, RawResponse
+from .conf import xunchen_settings
+from .exceptions import GatewayError, XunchenError
+from .locks import DatabaseLock
+from .models import InboundMessage, Message, PollJournalEntry, Report
+from .sending import to_db_datetime
+from .signals import inbound_received, report_matched, report_received, send_on_commit
+
+logger = logging.getLogger("django_xunchen.polling")
+Status = Message.Status
+Op = PollJournalEntry.Operation
+CHUNK = 1000
+ORPHAN_LIMIT = 5000
+LOCK_NAME = "django_xunchen.poll"
+
+
+@dataclass
+class PollResult:
+    """What one :func:`poll` did."""
+
+    reports: int = 0
+    reports_matched: int = 0
+    inbound: int = 0
+    inbound_matched: int = 0
+    rematched: int = 0
+    recovered: int = 0
+    skipped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    locked_by: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        if self.locked_by:
+            return f"poll skipped: another poll is running ({self.locked_by})"
+        parts = [
+            f"reports {self.reports} ({self.reports_matched} matched)",
+            f"replies {self.inbound} ({self.inbound_matched} matched)",
+        ]
+        if self.rematched:
+            parts.append(f"orphans matched {self.rematched}")
+        if self.recovered:
+            parts.append(f"recovered {self.recovered} journal entries")
+        if self.skipped:
+            parts.append("too soon for " + ", ".join(self.skipped))
+        if self.errors:
+            parts.append(f"{len(self.errors)} errors: " + "; ".join(self.errors))
+        return "; ".join(parts)
+
+
+def poll(
+    reports: bool = True,
+    inbound: bool = True,
+    *,
+    force: bool = False,
+    backend: str | None = None,
+) -> PollResult:
+    """Fetch and ingest delivery reports and replies; see the module docstring.
+
+    Returns a :class:`PollResult`. If another poll holds the lock, nothing is fetched and
+    ``locked_by`` names the holder. Unless ``force``, an operation fetched less than
+    ``POLL_INTERVAL`` seconds ago is skipped.
+    """
+    conf = xunchen_settings()
+    sms_backend = get_backend(backend)
+    if sms_backend.sends_externally and connection.in_atomic_block:
+        raise RuntimeError(
+            "poll() must not run inside a transaction: each raw response has to be "
+            "committed before it is parsed"
+        )
+    result = PollResult()
+    lock = DatabaseLock(LOCK_NAME, timeout=conf["LOCK_TIMEOUT"])
+    if not lock.acquire():
+        holder = lock.holder()
+        result.locked_by = holder.owner if holder else "another process"
+        return result
+    try:
+        with sms_backend:
+            for entry in PollJournalEntry.objects.filter(state=PollJournalEntry.State.PENDING):
+                if _ingest(entry, sms_backend, result):
+                    result.recovered += 1
+                lock.refresh()
+            wanted = [(Op.REPORTS, reports), (Op.INBOUND, inbound)]
+            for operation, enabled in wanted:
+                if not enabled:
+                    continue
+                if not force and _too_soon(operation, conf["POLL_INTERVAL"]):
+                    result.skipped.append(str(Op(operation).label))
+                    continue
+                entry = _fetch_and_journal(operation, sms_backend, result)
+                if entry is not None:
+                    lock.refresh()
+                    _ingest(entry, sms_backend, result)
+            if reports:
+                _rematch_orphans(conf["MATCH_WINDOW_DAYS"], result)
+            _prune(conf["JOURNAL_RETENTION_DAYS"])
+    finally:
+        lock.release()
+    return result
+
+
+def _too_soon(operation: str, interval: float) -> bool:
+    last = (
+        PollJournalEntry.objects.filter(operation=operation)
+        .order_by("-fetched_at")
+        .values_list("fetched_at", flat=True)
+        .first()
+    )
+    return last is not None and timezone.now() - last < dt.timedelta(seconds=interval)
+
+
+def _fetch_and_journal(
+    operation: str, sms_backend: BaseSMSBackend, result: PollResult
+) -> PollJournalEntry | None:
+    fetch = sms_backend.fetch_reports if operation == Op.REPORTS else sms_backend.fetch_inbound
+    try:
+        raw: RawResponse = fetch()
+    except XunchenError as exc:
+        logger.error("fetching %s failed: %s", operation, exc)
+        result.errors.append(f"{operation}: {exc}")
+        return None
+    try:
+        return PollJournalEntry.objects.create(
+            operation=operation, body=raw.body, fetched_at=timezone.now()
+        )
+    except DatabaseError:
+        # The gateway will not return these records again: this log line is their last copy.
+        logger.critical(
+            "could not journal a %s response; its records are only here: %r",
+            operation,
+            raw.body,
+        )
+        raise
+
+
+def _ingest(entry: PollJournalEntry, sms_backend: BaseSMSBackend, result: PollResult) -> bool:
+    """Ingest one journal entry; True when it is done."""
+    now = timezone.now()
+    PollJournalEntry.objects.filter(pk=entry.pk).update(attempts=entry.attempts + 1)
+    entry.attempts += 1
+    raw = RawResponse(entry.operation, bytes(entry.body))
+    is_reports = entry.operation == Op.REPORTS
+    try:
+        records = sms_backend.parse_reports(raw) if is_reports else sms_backend.parse_inbound(raw)
+    except GatewayError as exc:
+        # The gateway refused the query: there are no records to keep.
+        PollJournalEntry.objects.filter(pk=entry.pk).update(
+            state=PollJournalEntry.State.DONE, records=0, ingested_at=now, error=str(exc)
+        )
+        logger.error("%s: %s", entry.operation, exc)
+        result.errors.append(f"{entry.operation}: {exc}")
+        return True
+    except Exception as exc:
+        _failed(entry, exc, result, "cannot be parsed")
+        return False
+    try:
+        with transaction.atomic():
+            if is_reports:
+                stored, matched = _store_reports(entry, records)
+                result.reports += stored
+                result.reports_matched += matched
+            else:
+                stored, matched = _store_inbound(entry, records)
+                result.inbound += stored
+                result.inbound_matched += matched
+            PollJournalEntry.objects.filter(pk=entry.pk).update(
+                state=PollJournalEntry.State.DONE,
+                records=len(records),
+                ingested_at=timezone.now(),
+                error="",
+            )
+    except Exception as exc:
+        _failed(entry, exc, result, "could not be stored")
+        return False
+    return True
+
+
+def _failed(entry: PollJournalEntry, exc: Exception, result: PollResult, what: str) -> None:
+    message = f"journal entry {entry.pk} ({entry.operation}) {what}: {type(exc).__name__}: {exc}"
+    logger.exception(message)
+    PollJournalEntry.objects.filter(pk=entry.pk).update(error=message[:2000])
+    result.errors.append(message)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[tuple[int, Sequence[Any]]]:
+    for start in range(0, len(items), size):
+        yield start, items[start : start + size]
+
+
+def apply_report(message: Message, status: str, delivered: bool, at: dt.datetime | None) -> bool:
+    """Move ``message`` forward for a report, never backwards; True if it changed.
+
+    A delivered message stays delivered; an undelivered one may still turn delivered
+    (a later report for the same handset wins over an earlier failure).
+    """
+    if message.status not in Message.REPORTABLE:
+        return False
+    if not delivered and message.status == Status.UNDELIVERED:
+        return False
+    message.status = Status.DELIVERED if delivered else Status.UNDELIVERED
+    message.report_status = status
+    message.reported_at = at or timezone.now()
+    message.updated_at = timezone.now()
+    return True
+
+
+def _messages_by_key(msgids: set[str]) -> dict[tuple[str, str], Message]:
+    if not msgids:
+        return {}
+    return {(m.msgid, m.mobile): m for m in Message.objects.filter(msgid__in=msgids)}
+
+
+def _store_reports(entry: PollJournalEntry, records: Sequence[DeliveryReport]) -> tuple[int, int]:
+    now = timezone.now()
+    stored = matched = 0
+    for start, chunk in _chunks(records):
+        by_key = _messages_by_key({r.msgid for r in chunk if r.msgid})
+        rows, changed = [], {}
+        for offset, record in enumerate(chunk):
+            message = by_key.get((record.msgid, record.mobile))
+            reported_at = to_db_datetime(record.reported_at)
+            rows.append(
+                Report(
+                    source=entry,
+                    position=start + offset,
+                    mobile=record.mobile,
+                    msgid=record.msgid,
+                    status=record.status,
+                    delivered=record.delivered,
+                    reported_at=reported_at,
+                    extno=record.extno,
+                    message=message,
+                    matched_at=now if message else None,
+                )
+            )
+            if message is not None and apply_report(
+                message, record.status, record.delivered, reported_at
+            ):
+                changed[message.pk] = message
+        Report.objects.bulk_create(rows)
+        if changed:
+            Message.objects.bulk_update(
+                list(changed.values()), ["status", "report_status", "reported_at", "updated_at"]
+            )
+        stored += len(rows)
+        matched += sum(1 for r in rows if r.message is not None)
+        send_on_commit(
+            (report_received, Report, {"report": r, "message": r.message, "delivered": r.delivered})
+            for r in rows
+        )
+    return stored, matched
+
+
+def extcode_of(recvcode: str, sender: str) -> str | None:
+    """The extcode in a reply's recvcode, when the account's sender number is known."""
+    if sender and recvcode.startswith(sender):
+        return recvcode[len(sender) :]
+    return None
+
+
+def _match_reply(record: InboundSMS, candidates: list[Message], sender: str) -> Message | None:
+    """The most recent message to the same number whose extcode the recvcode carries."""
+    ext = extcode_of(record.recvcode, sender)
+    if ext is not None:
+        return next((m for m in candidates if m.extcode == ext), None)
+    with_ext = [m for m in candidates if m.extcode and record.recvcode.endswith(m.extcode)]
+    if with_ext:
+        return max(with_ext, key=lambda m: (len(m.extcode), m.submitted_at or m.created_at))
+    return next((m for m in candidates if not m.extcode), None)
+
+
+def _store_inbound(entry: PollJournalEntry, records: Sequence[InboundSMS]) -> tuple[int, int]:
+    conf = xunchen_settings()
+    sender = conf["SENDER_NUMBER"]
+    since = timezone.now() - dt.timedelta(days=conf["MATCH_WINDOW_DAYS"])
+    stored = matched = 0
+    for start, chunk in _chunks(records):
+        candidates: dict[str, list[Message]] = {}
+        for message in Message.objects.filter(
+            mobile__in={r.mobile for r in chunk},
+            submitted_at__gte=since,
+            status__in=[Status.SENT, Status.DELIVERED, Status.UNDELIVERED],
+        ).order_by("-submitted_at", "-pk"):
+            candidates.setdefault(message.mobile, []).append(message)
+        rows = []
+        for offset, record in enumerate(chunk):
+            message = _match_reply(record, candidates.get(record.mobile, []), sender)
+            ext = extcode_of(record.recvcode, sender)
+            rows.append(
+                InboundMessage(
+                    source=entry,
+                    position=start + offset,
+                    mobile=record.mobile,
+                    recvcode=record.recvcode,
+                    content=record.content,
+                    received_at=to_db_datetime(record.received_at),
+                    message=message,
+                    extcode=ext if ext is not None else (message.extcode if message else ""),
+                )
+            )
+        InboundMessage.objects.bulk_create(rows)
+        stored += len(rows)
+        matched += sum(1 for r in rows if r.message is not None)
+        send_on_commit(
+            (inbound_received, InboundMessage, {"inbound": r, "message": r.message}) for r in rows
+        )
+    return stored, matched
+
+
+def _rematch_orphans(window_days: int, result: PollResult) -> None:
+    """Match reports that arrived before their message had its msgid (the send's
+    transaction had not committed yet), or for messages stored since."""
+    since = timezone.now() - dt.timedelta(days=window_days)
+    orphans = list(
+        Report.objects.filter(message__isnull=True, received_at__gte=since)
+        .exclude(msgid="")
+        .order_by("pk")[:ORPHAN_LIMIT]
+    )
+    if not orphans:
+        return
+    now = timezone.now()
+    for _, chunk in _chunks(orphans):
+        by_key = _messages_by_key({r.msgid for r in chunk})
+        found, changed = [], {}
+        for report in chunk:
+            message = by_key.get((report.msgid, report.mobile))
+            if message is None:
+                continue
+            report.message, report.matched_at = message, now
+            found.append(report)
+            if apply_report(message, report.status, report.delivered, report.reported_at):
+                changed[message.pk] = message
+        if not found:
+            continue
+        with transaction.atomic():
+            Report.objects.bulk_update(found, ["message", "matched_at"])
+            if changed:
+                Message.objects.bulk_update(
+                    list(changed.values()),
+                    ["status", "report_status", "reported_at", "updated_at"],
+                )
+            send_on_commit(
+                (
+                    report_matched,
+                    Report,
+                    {"report": r, "message": r.message, "delivered": r.delivered},
+                )
+                for r in found
+            )
+        result.rematched += len(found)
+
+
+def _prune(retention_days: int) -> None:
+    cutoff = timezone.now() - dt.timedelta(days=retention_days)
+    PollJournalEntry.objects.filter(
+        state=PollJournalEntry.State.DONE, ingested_at__lt=cutoff
+    ).delete()

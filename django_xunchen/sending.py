@@ -1,0 +1,454 @@
+"""Sending: validate everything, write the rows, then claim and submit them in requests.
+
+Per request of up to 100 numbers, whatever its size: one UPDATE claims the rows
+(``queued`` → ``sending``, committed before the request goes out), one SELECT reads what
+was claimed, one UPDATE records the outcome. A crash at any point leaves every row in a
+truthful state: ``queued`` (not sent), ``sending`` (the process died around the request;
+:func:`send_queued` later marks it ``unknown``), or the outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .backends import get_backend
+from .backends.base import BaseSMSBackend
+from .client.types import SendRequest
+from .client.validation import (
+    Params,
+    build_send_request,
+    render_template,
+    validate_mobiles,
+)
+from .conf import xunchen_settings
+from .exceptions import (
+    AccessMethodNotEnabledError,
+    AccountDisabledError,
+    GatewayError,
+    InsufficientBalanceError,
+    InvalidAccountError,
+    InvalidSendTimeError,
+    InvalidTemplateParamsError,
+    InvalidVeryCodeError,
+    IPNotAllowedError,
+    NotSentError,
+    OutcomeUnknownError,
+    XunchenError,
+    XunchenValidationError,
+)
+from .models import Message, Template, params_for_storage
+from .signals import message_failed, message_sent, send_on_commit
+
+logger = logging.getLogger("django_xunchen.sending")
+Status = Message.Status
+
+#: Errors about the account, not the message: the next request would fail the same way,
+#: so the rest of the batch stays queued instead of being tried.
+ACCOUNT_ERRORS = (
+    InvalidAccountError,
+    AccountDisabledError,
+    InsufficientBalanceError,
+    IPNotAllowedError,
+    InvalidVeryCodeError,
+    AccessMethodNotEnabledError,
+)
+#: A row in ``sending`` for longer than this lost its process mid-request.
+STALE_SENDING = dt.timedelta(minutes=10)
+
+
+# --------------------------------------------------------------------------- time
+
+
+def to_db_datetime(value: dt.datetime | None) -> dt.datetime | None:
+    """An aware datetime as the database takes it (naive local time when USE_TZ=False)."""
+    if value is None:
+        return None
+    if settings.USE_TZ:
+        return value
+    return timezone.make_naive(value, timezone.get_default_timezone())
+
+
+def from_db_datetime(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value, timezone.get_default_timezone())
+
+
+def _aware(value: dt.datetime | None, what: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        raise InvalidSendTimeError(f"{what} must be a datetime, not {type(value).__name__}")
+    if timezone.is_aware(value):
+        return value
+    if settings.USE_TZ:
+        raise InvalidSendTimeError(f"{what} must be timezone-aware (USE_TZ is True)")
+    return timezone.make_aware(value, timezone.get_current_timezone())
+
+
+# --------------------------------------------------------------------------- public
+
+
+@dataclass
+class SendOutcome:
+    """What :func:`dispatch` did: the first error it met, and whether it stopped early."""
+
+    errors: list[XunchenError] = field(default_factory=list)
+    requests: int = 0
+
+
+def resolve_template(template: Template | str | None) -> Template | None:
+    if template is None or isinstance(template, Template):
+        if template is not None and not template.is_active:
+            raise InvalidTemplateParamsError(f"template {template.template_id} is not active")
+        return template
+    template_id = str(template).strip()
+    found = Template.objects.filter(template_id=template_id).first()
+    if found is None:
+        raise InvalidTemplateParamsError(
+            f"no template with vendor id {template_id!r}; add it under Templates first"
+        )
+    return resolve_template(found)
+
+
+def prepare_messages(
+    mobiles: str | Iterable[object],
+    content: str | None = None,
+    *,
+    template: Template | str | None = None,
+    params: Params | None = None,
+    extcode: object = None,
+    send_at: dt.datetime | None = None,
+    expires_at: dt.datetime | None = None,
+    backend: BaseSMSBackend,
+) -> list[Message]:
+    """Validate a send and return unsaved Message rows, one per number.
+
+    Raises a :class:`~django_xunchen.exceptions.XunchenValidationError` for any bad input.
+    """
+    tpl = resolve_template(template)
+    numbers = validate_mobiles(mobiles)
+    send_at = _aware(send_at, "send time")
+    expires_at = _aware(expires_at, "expiry time")
+    request = build_send_request(
+        numbers[:1],
+        content,
+        template_id=tpl.template_id if tpl else None,
+        params=params,
+        template_body=tpl.body if tpl else None,
+        extcode=extcode,
+        send_at=send_at,
+        encoding=backend.encoding,
+    )
+    if expires_at is not None:
+        if expires_at <= timezone.now():
+            raise InvalidSendTimeError(f"expiry time {expires_at.isoformat()} has passed")
+        if send_at is not None and expires_at <= send_at:
+            raise InvalidSendTimeError("expiry time is not after the send time")
+    text = render_template(tpl.body, request.params) if tpl else request.content
+    stored_params = params_for_storage(request.params)
+    batch = uuid.uuid4()
+    return [
+        Message(
+            mobile=number,
+            content=text,
+            template=tpl,
+            params=stored_params,
+            extcode=request.extcode or "",
+            send_at=to_db_datetime(send_at),
+            expires_at=to_db_datetime(expires_at),
+            batch=batch,
+        )
+        for number in numbers
+    ]
+
+
+def send_sms(
+    mobiles: str | Iterable[object],
+    content: str | None = None,
+    *,
+    template: Template | str | None = None,
+    params: Params | None = None,
+    extcode: object = None,
+    send_at: dt.datetime | None = None,
+    expires_at: dt.datetime | None = None,
+    fail_silently: bool = False,
+    backend: str | None = None,
+) -> list[Message]:
+    """Send one SMS to each number; return the Message rows created, one per number.
+
+    Everything is validated before anything is written. Inside a transaction, a backend
+    that reaches real handsets sends after the commit (the rows are returned ``queued``).
+    Unless ``fail_silently``, the first gateway or transport error is raised after every
+    row has been recorded; the rows are on the exception as ``sms_messages``.
+    """
+    sms_backend = get_backend(backend, fail_silently=fail_silently)
+    rows = prepare_messages(
+        mobiles,
+        content,
+        template=template,
+        params=params,
+        extcode=extcode,
+        send_at=send_at,
+        expires_at=expires_at,
+        backend=sms_backend,
+    )
+    with transaction.atomic():
+        Message.objects.bulk_create(rows)
+    return _dispatch_now_or_on_commit(rows, sms_backend, fail_silently)
+
+
+def _dispatch_now_or_on_commit(
+    rows: list[Message], sms_backend: BaseSMSBackend, fail_silently: bool
+) -> list[Message]:
+    if sms_backend.sends_externally and connection.in_atomic_block:
+        transaction.on_commit(lambda: dispatch(rows, sms_backend, fail_silently=True))
+        return rows
+    outcome = dispatch(rows, sms_backend, fail_silently=fail_silently)
+    if outcome.errors and not fail_silently:
+        error = outcome.errors[0]
+        error.sms_messages = rows  # type: ignore[attr-defined]
+        raise error
+    return rows
+
+
+def resend(
+    messages: Iterable[Message], *, backend: str | None = None
+) -> tuple[list[Message], list[Message]]:
+    """Send each message again as a new Message linked by ``resent_from``.
+
+    Returns ``(created, skipped)``: messages still ``queued`` or ``sending``, or whose
+    template is no longer active, are skipped. Errors are recorded on the new rows.
+    """
+    sms_backend = get_backend(backend, fail_silently=True)
+    batch = uuid.uuid4()
+    created, skipped = [], []
+    for original in messages:
+        if original.status in (Status.QUEUED, Status.SENDING) or (
+            original.template_id and not original.template.is_active
+        ):
+            skipped.append(original)
+            continue
+        created.append(
+            Message(
+                mobile=original.mobile,
+                content=original.content,
+                template=original.template,
+                params=original.params,
+                extcode=original.extcode,
+                batch=batch,
+                resent_from=original,
+            )
+        )
+    if created:
+        with transaction.atomic():
+            Message.objects.bulk_create(created)
+        _dispatch_now_or_on_commit(created, sms_backend, fail_silently=True)
+    return created, skipped
+
+
+def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, int]:
+    """Send what is waiting: rows left ``queued`` by a failed or interrupted send.
+
+    Also marks expired rows ``expired`` and rows stuck in ``sending`` (their process died
+    mid-request) ``unknown``. Safe to run from several processes at once: each row is
+    claimed by exactly one.
+    """
+    now = timezone.now()
+    expired = Message.objects.filter(status=Status.QUEUED, expires_at__lte=now).update(
+        status=Status.EXPIRED, updated_at=now
+    )
+    stale = Message.objects.filter(
+        status=Status.SENDING, updated_at__lt=now - STALE_SENDING
+    ).update(
+        status=Status.UNKNOWN,
+        claim=None,
+        updated_at=now,
+        error_message="The sending process stopped before it recorded the outcome.",
+    )
+    rows = list(
+        Message.objects.filter(status=Status.QUEUED)
+        .select_related("template")
+        .order_by("created_at", "pk")[:limit]
+    )
+    outcome = dispatch(rows, get_backend(backend, fail_silently=True), fail_silently=True)
+    sent = sum(1 for r in rows if r.status == Status.SENT)
+    return {
+        "expired": expired,
+        "stale": stale,
+        "claimed": len(rows),
+        "sent": sent,
+        "requests": outcome.requests,
+    }
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _group_key(row: Message) -> tuple[Any, ...]:
+    return (
+        row.content if not row.template_id else "",
+        row.template_id,
+        json.dumps(row.params, sort_keys=True),
+        row.extcode,
+        row.send_at,
+    )
+
+
+def dispatch(
+    rows: Sequence[Message], sms_backend: BaseSMSBackend, *, fail_silently: bool = False
+) -> SendOutcome:
+    """Submit saved ``queued`` rows: those that share text and options go together, in
+    requests of at most ``BATCH_SIZE`` numbers."""
+    batch_size = max(1, min(int(xunchen_settings()["BATCH_SIZE"]), 100))
+    groups: dict[tuple[Any, ...], list[Message]] = {}
+    for row in rows:
+        groups.setdefault(_group_key(row), []).append(row)
+    outcome = SendOutcome()
+    with sms_backend:
+        for group in groups.values():
+            for start in range(0, len(group), batch_size):
+                chunk = group[start : start + batch_size]
+                error = _submit(chunk, sms_backend, outcome)
+                if error is not None:
+                    outcome.errors.append(error)
+                    if isinstance(error, (NotSentError, OutcomeUnknownError, *ACCOUNT_ERRORS)):
+                        return outcome
+    return outcome
+
+
+def _request_for(rows: Sequence[Message], mobiles: list[str], encoding: str) -> SendRequest:
+    first = rows[0]
+    send_at = from_db_datetime(first.send_at)
+    if send_at is not None and send_at <= dt.datetime.now(dt.timezone.utc):
+        send_at = None  # its time has come while it waited: send now
+    template = first.template if first.template_id else None
+    return build_send_request(
+        mobiles,
+        None if template else first.content,
+        template_id=template.template_id if template else None,
+        params=first.params if template else None,
+        extcode=first.extcode or None,
+        send_at=send_at,
+        sign_index=xunchen_settings()["SIGN_INDEX"],
+        encoding=encoding,
+    )
+
+
+def _submit(
+    rows: Sequence[Message], sms_backend: BaseSMSBackend, outcome: SendOutcome
+) -> XunchenError | None:
+    ids = [r.pk for r in rows]
+    now = timezone.now()
+    token = uuid.uuid4()
+    if any(r.expires_at for r in rows):
+        Message.objects.filter(pk__in=ids, status=Status.QUEUED, expires_at__lte=now).update(
+            status=Status.EXPIRED, updated_at=now
+        )
+    claimed_count = (
+        Message.objects.filter(pk__in=ids, status=Status.QUEUED)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .update(status=Status.SENDING, claim=token, attempts=F("attempts") + 1, updated_at=now)
+    )
+    if not claimed_count:
+        _refresh(rows)
+        return None
+    claimed_ids = set(Message.objects.filter(claim=token).values_list("pk", flat=True))
+    claimed = [r for r in rows if r.pk in claimed_ids]
+    if len(claimed) < len(rows):
+        _refresh([r for r in rows if r.pk not in claimed_ids])
+    mine = Message.objects.filter(claim=token)
+    try:
+        request = _request_for(claimed, [r.mobile for r in claimed], sms_backend.encoding)
+    except XunchenValidationError as exc:
+        _record(
+            mine,
+            claimed,
+            status=Status.FAILED,
+            error_code="invalid",
+            error_message=str(exc),
+            claim=None,
+        )
+        _signal_failed(claimed, exc)
+        return exc
+    outcome.requests += 1
+    try:
+        result = sms_backend.send(request)
+    except NotSentError as exc:
+        logger.warning("SMS request not sent, back in the queue: %s", exc)
+        _record(
+            mine, claimed, status=Status.QUEUED, error_code="", error_message=str(exc), claim=None
+        )
+        return exc
+    except OutcomeUnknownError as exc:
+        logger.error("SMS request outcome unknown for %d numbers: %s", len(claimed), exc)
+        _record(
+            mine, claimed, status=Status.UNKNOWN, error_code="", error_message=str(exc), claim=None
+        )
+        _signal_failed(claimed, exc)
+        return exc
+    except GatewayError as exc:
+        logger.warning("SMS request refused: %s", exc)
+        _record(
+            mine,
+            claimed,
+            status=Status.FAILED,
+            error_code=exc.code,
+            error_message=str(exc),
+            blocked_words=list(getattr(exc, "words", [])),
+            claim=None,
+        )
+        _signal_failed(claimed, exc)
+        return exc
+    except BaseException as exc:
+        _record(
+            mine,
+            claimed,
+            status=Status.UNKNOWN,
+            error_code="",
+            error_message=f"{type(exc).__name__} in the SMS backend",
+            claim=None,
+        )
+        raise
+    _record(
+        mine,
+        claimed,
+        status=Status.SENT,
+        msgid=result.msgid,
+        error_code="",
+        error_message="",
+        blocked_words=[],
+        submitted_at=timezone.now(),
+        claim=None,
+    )
+    send_on_commit((message_sent, Message, {"message": row}) for row in claimed)
+    return None
+
+
+def _record(queryset, rows: Sequence[Message], **fields: Any) -> None:
+    fields["updated_at"] = timezone.now()
+    queryset.update(**fields)
+    for row in rows:
+        for name, value in fields.items():
+            setattr(row, name, value)
+
+
+def _refresh(rows: Sequence[Message]) -> None:
+    statuses = dict(Message.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "status"))
+    for row in rows:
+        row.status = statuses.get(row.pk, row.status)
+
+
+def _signal_failed(rows: Sequence[Message], error: XunchenError) -> None:
+    send_on_commit((message_failed, Message, {"message": row, "error": error}) for row in rows)

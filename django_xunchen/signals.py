@@ -1,0 +1,66 @@
+"""Signals a host project can listen to.
+
+All are sent after the transaction that stored the row commits, so a receiver never sees a
+row that is rolled back. They are sent with ``send_robust``: a receiver that raises is
+logged (logger ``django_xunchen.signals``) and does not break sending or polling.
+
+``message_sent(sender=Message, message)``
+    The gateway accepted ``message`` (status ``sent``, ``msgid`` set).
+
+``message_failed(sender=Message, message, error)``
+    The gateway refused ``message`` (status ``failed``: ``error`` is the
+    :class:`~django_xunchen.exceptions.GatewayError`), or the outcome of its request is
+    unknown (status ``unknown``: ``error`` is an
+    :class:`~django_xunchen.exceptions.OutcomeUnknownError`). Not sent when the request
+    certainly did not go out: the message is back in ``queued``.
+
+``report_received(sender=Report, report, message, delivered)``
+    A delivery report was stored. ``message`` is the matched
+    :class:`~django_xunchen.models.Message`, or ``None`` while it is an orphan.
+
+``report_matched(sender=Report, report, message, delivered)``
+    An orphan report was matched to its message on a later poll.
+
+``inbound_received(sender=InboundMessage, inbound, message)``
+    A reply was stored. ``message`` is the message it answers, or ``None``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal
+
+logger = logging.getLogger("django_xunchen.signals")
+
+message_sent = Signal()
+message_failed = Signal()
+report_received = Signal()
+report_matched = Signal()
+inbound_received = Signal()
+
+
+def send_robust_logged(signal: Signal, sender: type, **kwargs: Any) -> None:
+    for receiver, result in signal.send_robust(sender=sender, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "signal receiver %r raised",
+                receiver,
+                exc_info=(type(result), result, result.__traceback__),
+            )
+
+
+def send_on_commit(events: Iterable[tuple[Signal, type, dict[str, Any]]], using=None) -> None:
+    """Send each ``(signal, sender, kwargs)`` once the current transaction commits."""
+    events = list(events)
+    if not events:
+        return
+
+    def fire() -> None:
+        for signal, sender, kwargs in events:
+            send_robust_logged(signal, sender, **kwargs)
+
+    transaction.on_commit(fire, using=using)

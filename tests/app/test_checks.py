@@ -1,0 +1,81 @@
+import logging
+
+import pytest
+from django.core.checks import run_checks
+
+GATEWAY = "django_xunchen.backends.xunchen.SMSBackend"
+
+
+def ids(settings_dict, settings):
+    settings.XUNCHEN = settings_dict
+    return sorted(m.id for m in run_checks() if m.id.startswith("django_xunchen"))
+
+
+def test_clean(settings):
+    assert ids({"BACKEND": "django_xunchen.backends.locmem.SMSBackend"}, settings) == []
+
+
+def test_unknown_backend(settings):
+    assert ids({"BACKEND": "nowhere.SMSBackend"}, settings) == ["django_xunchen.E001"]
+
+
+def test_missing_credentials(settings):
+    assert ids({"BACKEND": GATEWAY, "BASE_URL": "http://gw.test:8030"}, settings) == [
+        "django_xunchen.E002"
+    ]
+
+
+def test_malformed_base_url(settings):
+    conf = {
+        "BACKEND": GATEWAY,
+        "BASE_URL": "gw.test:8030",
+        "USERNAME": "u",
+        "PASSWORD": "p",
+        "VERY_CODE": "k",
+    }
+    assert ids(conf, settings) == ["django_xunchen.E003"]
+
+
+def test_bad_encoding_and_batch(settings):
+    conf = {
+        "BACKEND": "django_xunchen.backends.dummy.SMSBackend",
+        "ENCODING": "latin-1",
+        "BATCH_SIZE": 500,
+    }
+    assert ids(conf, settings) == ["django_xunchen.E004", "django_xunchen.E005"]
+
+
+def test_unknown_key(settings):
+    assert ids({"PASSWD": "x"}, settings) == ["django_xunchen.E000"]
+
+
+@pytest.mark.parametrize("name", ["urllib3", "requests", "http.client"])
+def test_debug_http_logging_warns(settings, name):
+    settings.LOGGING = {"version": 1, "loggers": {name: {"level": "DEBUG"}}}
+    assert ids({"BACKEND": "django_xunchen.backends.locmem.SMSBackend"}, settings) == [
+        "django_xunchen.W001"
+    ]
+
+
+def test_debug_logger_level_set_in_code_warns(settings):
+    logger = logging.getLogger("urllib3")
+    old = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        assert "django_xunchen.W001" in ids(
+            {"BACKEND": GATEWAY.replace("xunchen.", "dummy.")}, settings
+        )
+    finally:
+        logger.setLevel(old)
+
+
+def test_credentials_never_in_check_messages(settings):
+    settings.XUNCHEN = {
+        "BACKEND": GATEWAY,
+        "BASE_URL": "http://u:topsecret@gw.test",
+        "USERNAME": "u",
+        "PASSWORD": "topsecret",
+        "VERY_CODE": "k",
+    }
+    text = " ".join(str(m) for m in run_checks())
+    assert "topsecret" not in text

@@ -1,0 +1,54 @@
+"""Query counts are deterministic: per request and per 1,000 reports they stay constant."""
+
+import math
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from django_xunchen import poll, send_sms
+from django_xunchen.backends import locmem
+from django_xunchen.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def _statements(fn, *args, **kwargs):
+    with CaptureQueriesContext(connection) as ctx:
+        fn(*args, **kwargs)
+    return [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL)]
+
+
+def _numbers(count, prefix="138"):
+    return [f"{prefix}{i:08d}" for i in range(count)]
+
+
+@pytest.mark.parametrize("count", [1, 100, 250, 1000])
+def test_three_queries_per_request_whatever_its_size(count):
+    statements = _statements(send_sms, _numbers(count), "x")
+    requests = math.ceil(count / 100)
+    others = [s for s in statements if not s.startswith("INSERT")]
+    assert len(others) == 3 * requests, "claim UPDATE, SELECT claimed, outcome UPDATE"
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    assert len(inserts) <= max(1, count // 30), "rows are inserted in bulk, not one by one"
+    if connection.vendor == "postgresql":
+        assert len(inserts) == 1
+
+
+def test_queries_per_1000_reports_are_constant():
+    def poll_reports(count, prefix):
+        send_sms(_numbers(count, prefix), "x")
+        locmem.deliver_all()
+        locmem.outbox.clear()
+        return len(_statements(poll, inbound=False, force=True))
+
+    one = poll_reports(1000, "137")
+    two = poll_reports(2000, "136")
+    three = poll_reports(3000, "135")
+    assert Message.objects.filter(status="delivered").count() == 6000
+    assert three - two == two - one, "each further 1,000 reports costs the same"
+    per_thousand = two - one
+    assert per_thousand <= 30, "queries grow per chunk of 1,000, never per report"
+    if connection.vendor == "postgresql":
+        assert per_thousand == 3, "SELECT messages, INSERT reports, UPDATE messages"
