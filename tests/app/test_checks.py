@@ -1,14 +1,15 @@
 import logging
 
 import pytest
-from django.core.checks import run_checks
+
+from django_xunchen.checks import check_settings
 
 GATEWAY = "django_xunchen.backends.xunchen.SMSBackend"
 
 
 def ids(settings_dict, settings):
     settings.XUNCHEN = settings_dict
-    return sorted(m.id for m in run_checks() if m.id.startswith("django_xunchen"))
+    return sorted(m.id for m in check_settings())
 
 
 def test_clean(settings):
@@ -77,5 +78,5 @@ def test_credentials_never_in_check_messages(settings):
         "PASSWORD": "topsecret",
         "VERY_CODE": "k",
     }
-    text = " ".join(str(m) for m in run_checks())
+    text = " ".join(str(m) for m in check_settings())
     assert "topsecret" not in text

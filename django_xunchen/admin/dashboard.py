@@ -1,0 +1,165 @@
+"""The delivery dashboard: counts per day for 30 days, the delivery rate, the balance.
+
+One aggregate query (it uses the ``created_at`` index); the chart is server-rendered SVG,
+so there is nothing to fetch from a CDN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from ..api import get_balance
+from ..exceptions import XunchenError
+from ..models import Message
+
+DAYS = 30
+S = Message.Status
+SERIES = [
+    (S.DELIVERED, "#198754"),
+    (S.UNDELIVERED, "#fd7e14"),
+    (S.SENT, "#0dcaf0"),
+    (S.FAILED, "#dc3545"),
+    (S.UNKNOWN, "#6f42c1"),
+]
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 900, 260, 44, 30, 10
+
+
+def rate(delivered: int, undelivered: int) -> float | None:
+    """Delivered over everything that got a report, or None before any report."""
+    reported = delivered + undelivered
+    return delivered / reported if reported else None
+
+
+def daily_counts(days: int = DAYS) -> list[dict[str, Any]]:
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=days - 1)
+    since = (
+        timezone.make_aware(dt.datetime.combine(start, dt.time.min))
+        if timezone.is_aware(timezone.now())
+        else dt.datetime.combine(start, dt.time.min)
+    )
+    rows = (
+        Message.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    table: dict[dt.date, dict[str, int]] = {start + dt.timedelta(days=i): {} for i in range(days)}
+    for row in rows:
+        if row["day"] in table:
+            table[row["day"]][row["status"]] = row["n"]
+    result = []
+    for day, counts in table.items():
+        entry = {"day": day, **{status.value: counts.get(status.value, 0) for status, _ in SERIES}}
+        entry["total"] = sum(counts.values())
+        entry["rate"] = rate(entry[S.DELIVERED], entry[S.UNDELIVERED])
+        result.append(entry)
+    return result
+
+
+def chart(days: list[dict[str, Any]]) -> SafeString:
+    plot_w, plot_h = WIDTH - LEFT - 10, HEIGHT - BOTTOM - TOP
+    peak = max([sum(d[s.value] for s, _ in SERIES) for d in days] + [1])
+    slot = plot_w / len(days)
+    bar = slot * 0.7
+    parts: list[SafeString] = []
+    for i, day in enumerate(days):
+        x = LEFT + i * slot + (slot - bar) / 2
+        y = TOP + plot_h
+        for status, colour in SERIES:
+            n = day[status.value]
+            if not n:
+                continue
+            h = plot_h * n / peak
+            y -= h
+            parts.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}">'
+                    "<title>{} {}: {}</title></rect>",
+                    f"{x:.1f}",
+                    f"{y:.1f}",
+                    f"{bar:.1f}",
+                    f"{h:.1f}",
+                    colour,
+                    day["day"].isoformat(),
+                    status.label,
+                    n,
+                )
+            )
+        if i % 5 == 0 or i == len(days) - 1:
+            parts.append(
+                format_html(
+                    '<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text>',
+                    f"{x + bar / 2:.1f}",
+                    HEIGHT - 10,
+                    day["day"].strftime("%m-%d"),
+                )
+            )
+    points = [
+        f"{LEFT + i * slot + slot / 2:.1f},{TOP + plot_h * (1 - d['rate']):.1f}"
+        for i, d in enumerate(days)
+        if d["rate"] is not None
+    ]
+    if len(points) > 1:
+        parts.append(
+            format_html(
+                '<polyline points="{}" fill="none" stroke="#212529" stroke-width="2">'
+                "<title>{}</title></polyline>",
+                " ".join(points),
+                _("delivery rate"),
+            )
+        )
+    axis = format_html(
+        '<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#999"/>'
+        '<line x1="{0}" y1="{2}" x2="{3}" y2="{2}" stroke="#999"/>'
+        '<text x="{4}" y="{5}" font-size="10" text-anchor="end">{6}</text>'
+        '<text x="{4}" y="{2}" font-size="10" text-anchor="end">0</text>',
+        LEFT,
+        TOP,
+        TOP + plot_h,
+        WIDTH - 10,
+        LEFT - 4,
+        TOP + 8,
+        peak,
+    )
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" role="img" '
+        'aria-label="{}" style="width:100%;max-width:{}px">{}{}</svg>',
+        WIDTH,
+        HEIGHT,
+        _("Messages per day"),
+        WIDTH,
+        axis,
+        format_html_join("", "{}", ((p,) for p in parts)),
+    )
+
+
+def build(*, can_check_balance: bool) -> dict[str, Any]:
+    days = daily_counts()
+    totals = {status.value: sum(d[status.value] for d in days) for status, _ in SERIES}
+    context: dict[str, Any] = {
+        "days": list(reversed(days)),
+        "totals": totals,
+        "total": sum(d["total"] for d in days),
+        "delivery_rate": rate(totals[S.DELIVERED], totals[S.UNDELIVERED]),
+        "chart": chart(days),
+        "series": [(status.value, status.label, colour) for status, colour in SERIES],
+        "balance": None,
+        "balance_error": None,
+        "can_check_balance": can_check_balance,
+    }
+    if can_check_balance:
+        try:
+            context["balance"] = get_balance()
+        except XunchenError as exc:
+            context["balance_error"] = str(exc)
+    return context

@@ -1,0 +1,212 @@
+"""Fill django_xunchen's zh_Hans catalogue from the table below (run after makemessages).
+
+Usage: python scripts/translate_zh.py  — then compilemessages. Fails listing any msgid
+that has no translation, so a new string cannot ship untranslated.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+PO = Path(__file__).resolve().parent.parent / "django_xunchen/locale/zh_Hans/LC_MESSAGES/django.po"
+
+ZH = {
+    "delivery reports": "状态报告",
+    "replies": "上行回复",
+    "resend": "重发",
+    "resent as": "重发为",
+    "created": "创建时间",
+    "reported": "报告时间",
+    "Exact mobile number or msgid, or words of the content.": "完整手机号或消息ID，或内容中的文字。",
+    "Gateway": "网关",
+    "Times": "时间",
+    "Resend chain": "重发链",
+    "content": "内容",
+    "status": "状态",
+    "gateway error": "网关错误",
+    "no answer": "无应答",
+    "resent from": "重发自",
+    "Send SMS": "发送短信",
+    "%(count)d message created (%(summary)s).": "已创建 %(count)d 条短信（%(summary)s）。",
+    "Gateway balance": "网关余额",
+    "Delivery dashboard": "送达统计",
+    "Resend selected messages": "重发所选短信",
+    "Resend messages?": "重发短信？",
+    "Check balance": "查询余额",
+    "messages sent": "已发短信",
+    "placeholders": "变量",
+    "None. Write @1@, @2@, … where the values go.": "无。请在需要填值处写 @1@、@2@ ……",
+    "preview": "预览",
+    "value": "值",
+    "matched": "已匹配",
+    "matched to a message": "已匹配短信",
+    "orphan": "未匹配",
+    "received": "接收时间",
+    "message": "短信",
+    "last error": "最近错误",
+    "raw response": "原始响应",
+    "delivery rate": "送达率",
+    "Messages per day": "每日短信数",
+    "Line %(line)d: write each parameter as N=value, e.g. 1=张三.": "第 %(line)d 行：每个参数写作 N=值，例如 1=张三。",
+    "Mobile numbers": "手机号码",
+    "One per line, or separated by commas. +86 and spaces are fine.": "每行一个，或用逗号分隔。可带 +86 和空格。",
+    "Template": "模板",
+    "Leave empty to send the content below as a normal message.": "留空则把下面的内容作为普通短信发送。",
+    "Template parameters": "模板变量",
+    "One per line: 1=张三 fills @1@.": "每行一个：1=张三 填入 @1@。",
+    "Content": "内容",
+    "At most 300 characters. Not used with a template.": "最多 300 字。使用模板时不填。",
+    "Extcode": "扩展码",
+    "Optional: 1 to 4 digits appended to the sender number.": "可选：附加在发送号码后的 1 至 4 位数字。",
+    "Scheduled for": "定时发送",
+    "Optional: the gateway holds the message until then.": "可选：网关将在该时间发出。",
+    "Give either content or a template, not both.": "内容和模板只能二选一。",
+    "Write the content, or choose a template.": "请填写内容，或选择模板。",
+    "Not a mainland China mobile number: %(number)s": "不是中国大陆手机号码：%(number)s",
+    "Xunchen SMS": "迅辰短信",
+    "vendor template id": "模板编号",
+    "The id the vendor gave the template, e.g. JSM40001-0001.": "服务商分配的模板编号，例如 JSM40001-0001。",
+    "name": "名称",
+    "body": "模板内容",
+    "The text exactly as registered at the vendor, with numbered placeholders: @1@, @2@, …": "与服务商报备完全一致的文字，变量写作 @1@、@2@ ……",
+    "active": "启用",
+    "updated": "更新时间",
+    "template": "模板",
+    "templates": "模板",
+    "The body is blank.": "模板内容为空。",
+    "queued": "排队中",
+    "sending": "发送中",
+    "sent": "已提交",
+    "delivered": "已送达",
+    "undelivered": "未送达",
+    "failed": "失败",
+    "unknown": "结果未知",
+    "expired": "已过期",
+    "mobile": "手机号码",
+    "For a template message, the rendered text.": "模板短信为填入变量后的文字。",
+    "template parameters": "模板变量",
+    "extcode": "扩展码",
+    "scheduled for": "定时发送",
+    "expires at": "过期时间",
+    "msgid": "消息ID",
+    "The gateway's id, shared by every number submitted in one request.": "网关返回的消息ID，同一次提交的所有号码共用。",
+    "gateway error code": "网关错误码",
+    "blocked words": "敏感词",
+    "report status": "状态报告码",
+    "The operator's delivery code, e.g. DELIVRD or MA:0006.": "运营商状态码，例如 DELIVRD 或 MA:0006。",
+    "batch": "批次",
+    "Messages created by one send call.": "同一次发送创建的短信。",
+    "attempts": "尝试次数",
+    "submitted": "提交时间",
+    "messages": "短信",
+    "Can send SMS from the admin": "可以在后台发送短信",
+    "Can resend messages": "可以重发短信",
+    "Can check the gateway balance": "可以查询网关余额",
+    "Can view the delivery dashboard": "可以查看送达统计",
+    "extno": "扩展号",
+    "delivery report": "状态报告",
+    "received on": "接收号码",
+    "stored": "入库时间",
+    "reply": "上行回复",
+    "pending": "待处理",
+    "done": "已完成",
+    "operation": "操作",
+    "fetched": "获取时间",
+    "state": "状态",
+    "ingest attempts": "处理次数",
+    "records": "记录数",
+    "ingested": "处理时间",
+    "poll journal entry": "拉取日志",
+    "poll journal": "拉取日志",
+    "poll lock": "拉取锁",
+    "poll locks": "拉取锁",
+    "Home": "首页",
+    "Balance: %(amount)s": "余额：%(amount)s",
+    "Enough for %(count)s message.": "可发送 %(count)s 条短信。",
+    "The balance could not be fetched:": "无法获取余额：",
+    "Back to the messages": "返回短信列表",
+    "Last 30 days": "最近 30 天",
+    "Delivery rate": "送达率",
+    "Balance": "余额",
+    "%(count)s message": "%(count)s 条短信",
+    "Day": "日期",
+    "%(count)s message will be sent again, to %(numbers)s number(s).": "将重发 %(count)s 条短信，共 %(numbers)s 个号码。",
+    "%(count)s selected message will be skipped: it is still queued or sending, or its "
+    "template is inactive.": "将跳过 %(count)s 条所选短信：仍在排队或发送中，或模板已停用。",
+    "Yes, resend": "确认重发",
+    "No, take me back": "不，返回",
+    "Please correct the errors below.": "请修正下面的错误。",
+    "Send": "发送",
+    "Resent %(created)d messages; %(skipped)d skipped (still queued or sending, or the "
+    "template is inactive); %(refused)d refused or with unknown outcome.": "已重发 %(created)d 条；跳过 %(skipped)d 条（仍在排队或发送中，或模板已停用）；"
+    "%(refused)d 条被拒绝或结果未知。",
+}
+
+ENTRY = re.compile(r"\n\n(?=(?:#.*\n)*(?:msgctxt|msgid) )")
+
+
+def unquote(lines):
+    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', "\n".join(lines))).replace('\\"', '"')
+
+
+def quote(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def main() -> int:
+    text = PO.read_text(encoding="utf-8")
+    text = text.replace(
+        '"Plural-Forms: nplurals=INTEGER; plural=EXPRESSION;\\n"',
+        '"Plural-Forms: nplurals=1; plural=0;\\n"',
+    )
+    text = text.replace('"Language: \\n"', '"Language: zh_Hans\\n"')
+    blocks = ENTRY.split(text)
+    missing, out = [], [blocks[0]]
+    for block in blocks[1:]:
+        lines = block.split("\n")
+        msgid_lines = _section(lines, "msgid ")
+        msgid = unquote(msgid_lines)
+        plural = any(ln.startswith("msgid_plural") for ln in lines)
+        zh = ZH.get(msgid)
+        if zh is None:
+            missing.append(msgid)
+            out.append(block)
+            continue
+        head = [ln for ln in _before_msgstr(lines) if ln != "#, fuzzy"]
+        head = [ln.replace("#, fuzzy, ", "#, ") for ln in head]
+        if plural:
+            head.append(f"msgstr[0] {quote(zh)}")
+        else:
+            head.append(f"msgstr {quote(zh)}")
+        out.append("\n".join(head) + ("\n" if block.endswith("\n") else ""))
+    PO.write_text("\n\n".join(out), encoding="utf-8")
+    if missing:
+        print("untranslated:", *missing, sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _section(lines, start):
+    result, on = [], False
+    for ln in lines:
+        if ln.startswith(start):
+            on = True
+            result.append(ln[len(start) :])
+        elif on and ln.startswith('"'):
+            result.append(ln)
+        elif on:
+            break
+    return result
+
+
+def _before_msgstr(lines):
+    result = []
+    for ln in lines:
+        if ln.startswith("msgstr"):
+            break
+        result.append(ln)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+import datetime as dt
+import re
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from django_xunchen import poll, send_sms
+from django_xunchen.backends import locmem
+from django_xunchen.exceptions import InsufficientBalanceError
+from django_xunchen.models import InboundMessage, Message, Report
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:django_xunchen_message_changelist")
+SEND = reverse("admin:django_xunchen_message_send")
+BALANCE = reverse("admin:django_xunchen_message_balance")
+DASHBOARD = reverse("admin:django_xunchen_message_dashboard")
+
+
+def _messages(count, template=None):
+    Message.objects.bulk_create(
+        [
+            Message(
+                mobile=f"138{i:08d}",
+                content=f"内容 {i}",
+                template=template,
+                status=Message.Status.DELIVERED,
+                msgid=f"m{i}",
+                reported_at=timezone.now(),
+            )
+            for i in range(count)
+        ]
+    )
+
+
+def test_changelist_shows_the_columns(admin_client, template):
+    _messages(3, template)
+    page = admin_client.get(CHANGELIST).content.decode()
+    for text in ["13800000001", "内容 1", "Verification code", "xunchen-status-delivered", "m1"]:
+        assert text in page
+
+
+def test_changelist_query_count_does_not_grow_with_rows(admin_client, template):
+    _messages(5, template)
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get(CHANGELIST).status_code == 200
+    _messages(45, template)
+    with CaptureQueriesContext(connection) as many:
+        assert admin_client.get(CHANGELIST).status_code == 200
+    assert len(many) == len(few)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status__exact=delivered",
+        "q=13800000001",
+        "q=m2",
+        "q=内容",
+        "created_at__range__gte_0=2020-01-01&created_at__range__gte_1=00:00:00"
+        "&created_at__range__lte_0=2099-01-01&created_at__range__lte_1=00:00:00",
+        "reported_at__range__gte_0=2020-01-01&reported_at__range__gte_1=00:00:00",
+    ],
+)
+def test_filters_and_search(admin_client, template, query):
+    _messages(3, template)
+    response = admin_client.get(f"{CHANGELIST}?{query}")
+    assert response.status_code == 200
+    assert "13800000001" in response.content.decode() or "q=m2" in query
+
+
+def test_search_by_mobile_is_exact(admin_client):
+    _messages(12)
+    page = admin_client.get(f"{CHANGELIST}?q=13800000001").content.decode()
+    assert "13800000001" in page and "13800000011" not in page
+
+
+def test_detail_shows_reports_replies_and_resends(admin_client, settings):
+    settings.XUNCHEN = {**settings.XUNCHEN, "SENDER_NUMBER": locmem.SENDER_NUMBER}
+    (message,) = send_sms("13800138000", "需要回复", extcode="9")
+    locmem.deliver_all()
+    locmem.queue_reply("13800138000", "收到了", extcode="9")
+    poll(force=True)
+    page = admin_client.get(
+        reverse("admin:django_xunchen_message_change", args=[message.pk])
+    ).content.decode()
+    assert "DELIVRD" in page and "收到了" in page and message.msgid in page
+    assert 'name="mobile"' not in page, "gateway data is read-only"
+
+
+def test_no_page_shows_a_credential(admin_client):
+    secret = settings.XUNCHEN["PASSWORD"]
+    key = settings.XUNCHEN["VERY_CODE"]
+    send_sms("13800138000", "x")
+    pages = [
+        CHANGELIST,
+        SEND,
+        BALANCE,
+        DASHBOARD,
+        reverse("admin:django_xunchen_polljournalentry_changelist"),
+    ]
+    for url in pages:
+        page = admin_client.get(url).content.decode()
+        assert secret not in page and key not in page, url
+
+
+def test_send_form_normal_message(admin_client, xunchen_outbox):
+    response = admin_client.post(
+        SEND, {"mobiles": "13800138000\n139 0000 0000", "content": "后台发送"}
+    )
+    assert response.status_code == 302
+    batch = Message.objects.first().batch
+    assert response["Location"] == f"{CHANGELIST}?batch={batch}"
+    assert xunchen_outbox[0].mobiles == ("13800138000", "13900000000")
+    listing = admin_client.get(response["Location"]).content.decode()
+    assert "13900000000" in listing
+
+
+def test_send_form_template_message(admin_client, template, xunchen_outbox):
+    response = admin_client.post(
+        SEND, {"mobiles": "13800138000", "template": template.pk, "params": "1=张三\n2=9876"}
+    )
+    assert response.status_code == 302
+    assert Message.objects.get().content == "尊敬的张三,您的验证码为9876，请及时输入。"
+
+
+def test_send_form_names_every_bad_number(admin_client):
+    response = admin_client.post(SEND, {"mobiles": "13800138000, 12345\nabc", "content": "x"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "12345" in page and "abc" in page and "Not a mainland China mobile number" in page
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "text"),
+    [
+        ({"mobiles": "13800138000"}, "content", "Write the content"),
+        ({"mobiles": "13800138000", "content": "x" * 301}, "content", "301 characters"),
+        ({"mobiles": "13800138000", "content": "x", "extcode": "12a"}, "extcode", "1 to 4"),
+        ({"mobiles": "13800138000", "content": "x", "params": "oops"}, "params", "N=value"),
+    ],
+)
+def test_send_form_validation(admin_client, data, field, text):
+    response = admin_client.post(SEND, data)
+    assert response.status_code == 200
+    assert text in response.context["form"].errors[field][0]
+    assert Message.objects.count() == 0
+
+
+def test_send_form_template_params_checked(admin_client, template):
+    response = admin_client.post(
+        SEND, {"mobiles": "13800138000", "template": template.pk, "params": "1=张三"}
+    )
+    assert "missing @2@" in response.context["form"].errors["params"][0]
+
+
+def test_send_form_reports_a_gateway_refusal(admin_client):
+    locmem.fail_next(InsufficientBalanceError("108", "send"))
+    response = admin_client.post(SEND, {"mobiles": "13800138000", "content": "x"}, follow=True)
+    assert Message.objects.get().status == "failed"
+    assert "108" in response.content.decode()
+
+
+def test_post_without_csrf_token_is_refused(db, django_user_model):
+    user = django_user_model.objects.create_superuser("root", password="pw")
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(user)
+    assert csrf_client.post(SEND, {"mobiles": "13800138000", "content": "x"}).status_code == 403
+    assert Message.objects.count() == 0
+
+
+def test_resend_action_confirms_then_resends(admin_client, xunchen_outbox):
+    locmem.fail_next(InsufficientBalanceError("108", "send"))
+    failed = send_sms(["13800138000", "13900000000"], "再试一次", fail_silently=True)
+    queued = Message.objects.create(mobile="13700000000", content="waiting")
+    ids = [str(m.pk) for m in failed] + [str(queued.pk)]
+    data = {"action": "resend_selected", "_selected_action": ids}
+    confirm = admin_client.post(CHANGELIST, data)
+    assert confirm.status_code == 200
+    page = confirm.content.decode()
+    assert re.search(r"2 messages will be sent again, to 2 number", page)
+    assert "1 selected message will be skipped" in page
+    assert Message.objects.count() == 3
+    done = admin_client.post(CHANGELIST, {**data, "post": "yes"}, follow=True)
+    assert "Resent 2 messages; 1 skipped" in done.content.decode()
+    resent = Message.objects.filter(resent_from__isnull=False)
+    assert resent.count() == 2 and set(resent.values_list("status", flat=True)) == {"sent"}
+
+
+def test_balance_page(admin_client):
+    page = admin_client.get(BALANCE).content.decode()
+    assert "Balance: 1000" in page and "10000 messages" in page
+
+
+def test_check_balance_action_redirects(admin_client):
+    send_sms("13800138000", "x")
+    response = admin_client.post(
+        CHANGELIST, {"action": "check_balance", "_selected_action": [Message.objects.get().pk]}
+    )
+    assert response.status_code == 302 and response["Location"] == BALANCE
+
+
+def test_dashboard(admin_client):
+    send_sms(["13800138000", "13900000000", "13700000000"], "x")
+    sent = list(locmem.outbox)
+    locmem.queue_report("13800138000", sent[0].msgid)
+    locmem.queue_report("13900000000", sent[0].msgid, "MA:0006")
+    poll(force=True)
+    response = admin_client.get(DASHBOARD)
+    page = response.content.decode()
+    assert response.context["totals"]["delivered"] == 1
+    assert response.context["totals"]["undelivered"] == 1
+    assert response.context["totals"]["sent"] == 1
+    assert response.context["delivery_rate"] == 0.5
+    assert "<svg" in page and 'id="delivery-rate">50%' in page
+    assert len(response.context["days"]) == 30
+    assert "Balance" in page
+
+
+def test_template_admin_preview_and_count(admin_client, template):
+    send_sms("13800138000", template=template, params=["a", "b"])
+    url = reverse("admin:django_xunchen_template_change", args=[template.pk])
+    page = admin_client.get(url).content.decode()
+    assert "@1@, @2@" in page
+    assert "尊敬的⟨value 1⟩,您的验证码为⟨value 2⟩" in page
+    listing = admin_client.get(reverse("admin:django_xunchen_template_changelist")).content
+    assert b"template__id__exact" in listing
+
+
+def test_report_and_reply_admins_are_read_only_with_orphan_filter(admin_client):
+    (message,) = send_sms("13800138000", "x")
+    locmem.queue_report("13800138000", message.msgid)
+    locmem.queue_report("13900000000", "no-such-msgid")
+    locmem.queue_reply("13600000000", "who?")
+    poll(force=True)
+    reports = reverse("admin:django_xunchen_report_changelist")
+    orphans = admin_client.get(f"{reports}?matched=no").content.decode()
+    assert "no-such-msgid" in orphans and message.msgid not in orphans
+    matched = admin_client.get(f"{reports}?matched=yes").content.decode()
+    assert message.msgid in matched
+    assert admin_client.get(reverse("admin:django_xunchen_report_add")).status_code == 403
+    report = Report.objects.get(msgid=message.msgid)
+    detail = admin_client.get(reverse("admin:django_xunchen_report_change", args=[report.pk]))
+    assert (
+        reverse("admin:django_xunchen_message_change", args=[message.pk]) in detail.content.decode()
+    )
+    inbound = reverse("admin:django_xunchen_inboundmessage_changelist")
+    assert (
+        "who?"
+        in admin_client.get(
+            f"{inbound}?received_at__range__gte_0=2020-01-01&received_at__range__gte_1=00:00:00"
+        ).content.decode()
+    )
+    assert InboundMessage.objects.count() == 1
+
+
+def test_journal_admin_shows_raw_response(admin_client):
+    send_sms("13800138000", "x")
+    locmem.deliver_all()
+    poll(force=True)
+    from django_xunchen.models import PollJournalEntry
+
+    entry = PollJournalEntry.objects.filter(records=1).get()
+    page = admin_client.get(
+        reverse("admin:django_xunchen_polljournalentry_change", args=[entry.pk])
+    ).content.decode()
+    assert "&lt;rpt&gt;" in page and "13800138000" in page
+
+
+def test_message_admin_offers_no_add(admin_client):
+    assert admin_client.get(reverse("admin:django_xunchen_message_add")).status_code == 403
+
+
+def test_chinese_labels(admin_client):
+    admin_client.cookies["django_language"] = "zh-hans"
+    page = admin_client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "发送短信" in page and "查询余额" in page
+
+
+def test_dashboard_rate_without_reports(admin_client):
+    Message.objects.create(
+        mobile="13800138000",
+        content="x",
+        status="sent",
+        created_at=timezone.now() - dt.timedelta(days=1),
+    )
+    response = admin_client.get(DASHBOARD)
+    assert response.context["delivery_rate"] is None
