@@ -179,8 +179,11 @@ class MessageAdmin(admin.ModelAdmin):
     # ------------------------------------------------------------------ display
 
     @admin.display(description=_("content"))
-    def content_preview(self, obj: Message) -> str:
-        return obj.preview
+    def content_preview(self, obj: Message):
+        return format_html(
+            '<span class="xunchen-preview" style="display:inline-block;min-width:16em">{}</span>',
+            obj.preview,
+        )
 
     @admin.display(description=_("status"), ordering="status")
     def coloured_status(self, obj: Message):
@@ -388,7 +391,8 @@ class TemplateAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_message_count=Count("messages"))
+        queryset = super().get_queryset(request).annotate(_message_count=Count("messages"))
+        return queryset.order_by(*(self.ordering or Template._meta.ordering))
 
     @admin.display(description=_("messages sent"), ordering="_message_count")
     def message_count(self, obj: Template):

@@ -1,0 +1,132 @@
+"""One journey through the admin in a real browser: Playwright driving Debian's Chromium.
+
+Log in, send a template SMS from the form, poll, see it delivered, resend it, check the
+balance, switch to Chinese. Screenshots go to $XUNCHEN_SCREENSHOTS (the admin guide's
+images in docs/_static/screenshots were made this way), else to test-artifacts/.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from django_xunchen import poll
+from django_xunchen.models import Message, Template
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        if os.environ.get("XUNCHEN_REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium is required (apt-get install chromium)")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def shots():
+    folder = Path(os.environ.get("XUNCHEN_SCREENSHOTS", "test-artifacts/screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_staff_journey(chromium, live_server, gateway, shots):
+    User.objects.create_superuser("admin", "admin@example.com", "admin-pass")
+    Template.objects.create(
+        template_id="JSM40001-0001",
+        name="验证码 Verification code",
+        body="尊敬的@1@,您的验证码为@2@，请及时输入。",
+    )
+    context = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    base = live_server.url
+
+    page.goto(f"{base}/admin/login/?next=/admin/django_xunchen/message/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin-pass")
+    page.click("input[type=submit]")
+    page.wait_for_selector("text=Send SMS")
+
+    page.click("text=Send SMS")
+    page.fill("#id_mobiles", "13800138000\n+86 139-0000-0000")
+    page.click(".field-template .select2-selection")
+    page.fill(".select2-search__field", "JSM")
+    page.click(".select2-results__option:has-text('Verification code')")
+    page.fill("#id_params", "1=张三\n2=482913")
+    page.screenshot(path=shots / "send-form.png", full_page=True)
+    page.click("input[name=_send]")
+    page.wait_for_selector(".messagelist")
+    assert "2 messages created" in page.inner_text(".messagelist")
+    assert page.locator(".xunchen-status-sent").count() == 2
+    assert "batch=" in page.url
+    assert [s.text for s in gateway.submissions] == ["尊敬的张三,您的验证码为482913，请及时输入。"]
+
+    assert poll(force=True).reports_matched == 2
+    page.reload()
+    assert page.locator(".xunchen-status-delivered").count() == 2
+    page.goto(f"{base}/admin/django_xunchen/message/")
+    page.screenshot(path=shots / "message-list.png", full_page=True)
+
+    message = Message.objects.get(mobile="13800138000")
+    page.goto(f"{base}/admin/django_xunchen/message/{message.pk}/change/")
+    assert "DELIVRD" in page.content()
+    page.screenshot(path=shots / "message-detail.png", full_page=True)
+
+    page.goto(f"{base}/admin/django_xunchen/message/?q=13800138000")
+    page.check("input.action-select")
+    page.select_option("select[name=action]", "resend_selected")
+    page.click("button[name=index]")
+    page.wait_for_selector("#resend-summary")
+    assert "1 message will be sent again, to 1 number" in page.inner_text("#resend-summary")
+    page.screenshot(path=shots / "resend-confirmation.png", full_page=True)
+    page.click("input[type=submit][value='Yes, resend']")
+    page.wait_for_selector(".messagelist")
+    assert "Resent 1 messages" in page.inner_text(".messagelist")
+    assert Message.objects.filter(resent_from=message, status="sent").count() == 1
+    assert len(gateway.submissions) == 2
+
+    page.goto(f"{base}/admin/django_xunchen/message/")
+    page.click("text=Check balance")
+    balance = page.inner_text("#balance-amount")
+    assert balance.startswith("Balance: 4999.7")
+    assert "49997 messages" in page.inner_text("#balance-messages")
+    page.screenshot(path=shots / "balance.png", full_page=True)
+
+    page.goto(f"{base}/admin/django_xunchen/message/dashboard/")
+    assert page.inner_text("#delivery-rate") == "100%"
+    assert page.locator("svg[role=img] rect").count() >= 1
+    page.screenshot(path=shots / "dashboard.png", full_page=True)
+
+    page.goto(f"{base}/admin/django_xunchen/template/")
+    page.click("text=验证码 Verification code")
+    assert "⟨value 1⟩" in page.inner_text(".xunchen-preview")
+    page.screenshot(path=shots / "template.png", full_page=True)
+
+    context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": base}])
+    page.goto(f"{base}/admin/django_xunchen/message/")
+    text = page.inner_text("body")
+    assert "发送短信" in text and "查询余额" in text and "已送达" in text
+    page.screenshot(path=shots / "message-list-zh.png", full_page=True)
+    context.close()
