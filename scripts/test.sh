@@ -9,6 +9,9 @@ BIN=${VENV:-.venv}/bin
 export PYTHONPATH=$PWD
 step() { printf '\n== %s\n' "$*"; }
 
+step "system packages"
+bash scripts/install-system-deps.sh
+
 step "ruff"
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .

@@ -39,8 +39,7 @@ STATUS_COLOURS = {
 
 def status_badge(status: str, label: str):
     return format_html(
-        '<span class="xunchen-status xunchen-status-{}" style="background:{};color:#fff;'
-        'padding:1px 6px;border-radius:8px;white-space:nowrap">{}</span>',
+        '<span class="xunchen-status xunchen-status-{}" style="background:{}">{}</span>',
         status,
         STATUS_COLOURS.get(status, "#6c757d"),
         label,
@@ -52,6 +51,9 @@ def message_link(message: Message | None):
         return "—"
     url = reverse("admin:django_xunchen_message_change", args=[message.pk])
     return format_html('<a href="{}">{} · {}</a>', url, message.mobile, message.preview)
+
+
+ADMIN_MEDIA = {"css": {"all": ["django_xunchen/admin.css"]}}
 
 
 class ReadOnlyAdminMixin:
@@ -124,6 +126,10 @@ class MessageAdmin(admin.ModelAdmin):
     actions = ["resend_selected", "check_balance"]
     inlines = [ReportInline, ReplyInline, ResendInline]
     change_list_template = "admin/django_xunchen/message/change_list.html"
+
+    class Media:
+        css = ADMIN_MEDIA["css"]
+
     fieldsets = [
         (None, {"fields": ["mobile", "content", "template", "params", "extcode"]}),
         (
@@ -181,7 +187,7 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description=_("content"))
     def content_preview(self, obj: Message):
         return format_html(
-            '<span class="xunchen-preview" style="display:inline-block;min-width:16em">{}</span>',
+            '<span class="xunchen-preview-cell">{}</span>',
             obj.preview,
         )
 
@@ -375,6 +381,10 @@ class MessageAdmin(admin.ModelAdmin):
 @admin.register(Template)
 class TemplateAdmin(admin.ModelAdmin):
     list_display = ["name", "template_id", "is_active", "message_count", "updated_at"]
+
+    class Media:
+        css = ADMIN_MEDIA["css"]
+
     list_filter = ["is_active"]
     search_fields = ["name", "template_id", "body"]
     readonly_fields = ["placeholder_list", "preview", "message_count", "created_at", "updated_at"]
@@ -418,11 +428,7 @@ class TemplateAdmin(admin.ModelAdmin):
         if not obj.body:
             return "—"
         samples = {n: f"⟨{_('value')} {n}⟩" for n in obj.placeholders}
-        return format_html(
-            '<div class="xunchen-preview" style="max-width:40em;padding:.5em;'
-            'border:1px solid var(--hairline-color);border-radius:4px">{}</div>',
-            obj.render(samples),
-        )
+        return format_html('<div class="xunchen-preview">{}</div>', obj.render(samples))
 
 
 class MatchedFilter(admin.SimpleListFilter):

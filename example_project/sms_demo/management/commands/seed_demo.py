@@ -1,0 +1,30 @@
+"""For the demo: an admin user and a template, created once."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from django_xunchen.models import Template
+
+
+class Command(BaseCommand):
+    help = "Create the demo's admin user and template if they are missing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--password", default="admin")
+        parser.add_argument("--template", action="append", default=[], metavar="ID=BODY")
+
+    def handle(self, *args, username, password, template, **options):
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=username, defaults={"is_staff": True, "is_superuser": True}
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+        for item in template:
+            template_id, _, body = item.partition("=")
+            Template.objects.get_or_create(
+                template_id=template_id, defaults={"name": template_id, "body": body}
+            )
+        self.stdout.write(f"admin user {username!r} {'created' if created else 'exists'}")

@@ -1,0 +1,139 @@
+"""`make demo` end to end: the example project, the fake gateway, the poller, runserver."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.demo
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "example_project"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=30.0, every=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def demo(tmp_path):
+    web, gateway = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DEMO_PORT": str(web),
+        "DEMO_GATEWAY_PORT": str(gateway),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "XUNCHEN_BASE_URL": f"http://127.0.0.1:{gateway}",
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "PYTHONPATH": str(EXAMPLE),
+    }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "demo.py")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield proc, env, web, gateway
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def manage(env, *args) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=EXAMPLE,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def test_demo_sends_delivers_handles_replies_and_stops_on_ctrl_c(demo):
+    proc, env, web, gateway = demo
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{web}/admin/login/"))
+    out = manage(
+        env,
+        "send_sms",
+        "--to",
+        "13800138000",
+        "--template",
+        "JSM40001-0001",
+        "--param",
+        "1=张三",
+        "--param",
+        "2=1234",
+    )
+    assert "\tsent\t" in out
+    status = "from django_xunchen.models import Message; print(Message.objects.get().status)"
+    wait_for(lambda: manage(env, "shell", "-v", "0", "-c", status).strip() == "delivered")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "django_xunchen.fake_gateway",
+            "reply",
+            "--port",
+            str(gateway),
+            "13800138000",
+            "退订",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    opted_out = "from sms_demo.models import OptOut; print(OptOut.objects.count())"
+    wait_for(lambda: manage(env, "shell", "-v", "0", "-c", opted_out).strip() == "1")
+
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, output
+    assert "user 'admin', password 'admin'" in output
+    assert f"http://127.0.0.1:{web}/admin/" in output
+    assert not http_ok(f"http://127.0.0.1:{web}/admin/login/")
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", gateway))  # nothing listens there any more
+
+
+def test_demo_twice_on_the_same_database_is_fine(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'again.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+    }
+    for _ in range(2):
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(env, "seed_demo", "--template", "T1=@1@")
+    count = "from django_xunchen.models import Template; print(Template.objects.count())"
+    assert manage(env, "shell", "-v", "0", "-c", count).strip() == "1"
