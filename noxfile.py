@@ -36,6 +36,6 @@ def tests(session: nox.Session, django: str) -> None:
         "-p",
         "no:cacheprovider",
         "-m",
-        "not browser",
+        "not browser and not packaging and not demo",
         env={"PYTHONPATH": str(Path.cwd())},
     )
