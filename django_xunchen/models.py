@@ -185,7 +185,30 @@ class Message(models.Model):
         return self.status in self.FINAL
 
 
-class Report(models.Model):
+class PolledRecord(models.Model):
+    """A record that came from a poll: kept once per (journal entry, position), so that
+    ingesting the same raw response again is a no-op."""
+
+    source = models.ForeignKey(
+        "PollJournalEntry",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="%(class)ss",
+        editable=False,
+    )
+    position = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "position"], name="%(app_label)s_%(class)s_once_per_source"
+            )
+        ]
+
+
+class Report(PolledRecord):
     """A delivery report as the gateway returned it, matched to its message if known."""
 
     mobile = models.CharField(_("mobile"), max_length=20)
@@ -204,25 +227,11 @@ class Report(models.Model):
     )
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
     matched_at = models.DateTimeField(_("matched"), null=True, blank=True)
-    source = models.ForeignKey(
-        "PollJournalEntry",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="reports",
-        editable=False,
-    )
-    position = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
-    class Meta:
+    class Meta(PolledRecord.Meta):
         verbose_name = _("delivery report")
         verbose_name_plural = _("delivery reports")
         ordering = ["-received_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["source", "position"], name="xunchen_report_once_per_source"
-            )
-        ]
         indexes = [
             models.Index(fields=["msgid", "mobile"], name="xunchen_rpt_msgid_mobile"),
             models.Index(fields=["-received_at", "-id"], name="xunchen_rpt_received"),
@@ -237,7 +246,7 @@ class Report(models.Model):
         return f"{self.mobile} {self.msgid} {self.status}"
 
 
-class InboundMessage(models.Model):
+class InboundMessage(PolledRecord):
     """A reply (MO message), matched to the message it answers where possible."""
 
     mobile = models.CharField(_("mobile"), max_length=20)
@@ -254,25 +263,11 @@ class InboundMessage(models.Model):
         related_name="replies",
     )
     stored_at = models.DateTimeField(_("stored"), auto_now_add=True)
-    source = models.ForeignKey(
-        "PollJournalEntry",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="replies",
-        editable=False,
-    )
-    position = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
-    class Meta:
+    class Meta(PolledRecord.Meta):
         verbose_name = _("reply")
         verbose_name_plural = _("replies")
         ordering = ["-stored_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["source", "position"], name="xunchen_inbound_once_per_source"
-            )
-        ]
         indexes = [
             models.Index(fields=["mobile", "-stored_at"], name="xunchen_mo_mobile"),
             models.Index(fields=["-stored_at", "-id"], name="xunchen_mo_stored"),

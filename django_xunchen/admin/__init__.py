@@ -446,8 +446,20 @@ class MatchedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PolledRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Reports and replies: evidence from the gateway, linked to their message."""
+
+    list_select_related = ["message"]
+    show_full_result_count = False
+    raw_id_fields = ["message"]
+
+    @admin.display(description=_("message"))
+    def matched_message(self, obj: Report | InboundMessage):
+        return message_link(obj.message)
+
+
 @admin.register(Report)
-class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReportAdmin(PolledRecordAdmin):
     list_display = ["mobile", "msgid", "status", "delivered", "reported_at", "matched_message"]
     list_filter = [
         "delivered",
@@ -456,9 +468,6 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("received_at", DateTimeRangeFilterBuilder(title=_("received"))),
     ]
     search_fields = ["=mobile", "=msgid"]
-    list_select_related = ["message"]
-    show_full_result_count = False
-    raw_id_fields = ["message"]
     readonly_fields = [
         "mobile",
         "msgid",
@@ -472,22 +481,15 @@ class ReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     fields = readonly_fields
 
-    @admin.display(description=_("message"))
-    def matched_message(self, obj: Report):
-        return message_link(obj.message)
-
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InboundMessageAdmin(PolledRecordAdmin):
     list_display = ["mobile", "content", "recvcode", "received_at", "matched_message"]
     list_filter = [
         MatchedFilter,
         ("received_at", DateTimeRangeFilterBuilder(title=_("received"))),
     ]
     search_fields = ["=mobile", "content"]
-    list_select_related = ["message"]
-    show_full_result_count = False
-    raw_id_fields = ["message"]
     readonly_fields = [
         "mobile",
         "content",
@@ -498,10 +500,6 @@ class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "stored_at",
     ]
     fields = readonly_fields
-
-    @admin.display(description=_("message"))
-    def matched_message(self, obj: InboundMessage):
-        return message_link(obj.message)
 
 
 @admin.register(PollJournalEntry)
