@@ -34,7 +34,15 @@ def port_free(port: int) -> bool:
     return True
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # A shell that starts us in the background leaves SIGINT ignored; Ctrl-C and SIGTERM
+    # (a process manager, `kill`) must both stop the demo cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop)
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -115,7 +123,7 @@ def main() -> int:
     finally:
         for proc in procs.values():
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.terminate()
         deadline = time.monotonic() + 10
         for proc in procs.values():
             try:

@@ -137,3 +137,14 @@ def test_demo_twice_on_the_same_database_is_fine(tmp_path):
         manage(env, "seed_demo", "--template", "T1=@1@")
     count = "from django_xunchen.models import Template; print(Template.objects.count())"
     assert manage(env, "shell", "-v", "0", "-c", count).strip() == "1"
+
+
+def test_sigterm_to_the_demo_alone_stops_its_children(demo):
+    proc, env, web, gateway = demo
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{web}/admin/login/"))
+    proc.send_signal(signal.SIGTERM)  # only the parent, as a process manager would
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, output
+    wait_for(lambda: not http_ok(f"http://127.0.0.1:{web}/admin/login/"), timeout=10)
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", gateway))
