@@ -140,7 +140,7 @@ def test_demo_twice_on_the_same_database_is_fine(tmp_path):
 
 
 def test_sigterm_to_the_demo_alone_stops_its_children(demo):
-    proc, env, web, gateway = demo
+    proc, _env, web, gateway = demo
     wait_for(lambda: http_ok(f"http://127.0.0.1:{web}/admin/login/"))
     proc.send_signal(signal.SIGTERM)  # only the parent, as a process manager would
     output, _ = proc.communicate(timeout=20)
