@@ -29,7 +29,8 @@ matrix: $(STAMP)
 	$(BIN)/nox
 
 messages: $(STAMP)
-	cd django_xunchen && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete
+	cd django_xunchen && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --no-location
+	$(BIN)/python scripts/translate_zh.py
 	cd django_xunchen && ../$(BIN)/django-admin compilemessages
 
 clean:

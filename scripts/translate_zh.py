@@ -160,6 +160,15 @@ def main() -> int:
         '"Plural-Forms: nplurals=1; plural=0;\\n"',
     )
     text = text.replace('"Language: \\n"', '"Language: zh_Hans\\n"')
+    text = text.replace('#, fuzzy\nmsgid ""\nmsgstr ""', 'msgid ""\nmsgstr ""', 1)
+    for placeholder, real in [
+        ("# SOME DESCRIPTIVE TITLE.", "# Chinese (Simplified) translation of django-xunchen."),
+        ("YEAR THE PACKAGE'S COPYRIGHT HOLDER", "2026 django-xunchen contributors"),
+        ("the PACKAGE package", "the django-xunchen package"),
+        ("# FIRST AUTHOR <EMAIL@ADDRESS>, YEAR.\n", ""),
+        ("Project-Id-Version: PACKAGE VERSION", "Project-Id-Version: django-xunchen"),
+    ]:
+        text = text.replace(placeholder, real)
     blocks = ENTRY.split(text)
     missing, out = [], [blocks[0]]
     for block in blocks[1:]:

@@ -19,11 +19,13 @@ from django.utils.translation import ngettext
 from rangefilter.filters import DateTimeRangeFilterBuilder
 
 from ..api import get_balance
+from ..client.validation import normalize_mobile
 from ..exceptions import XunchenError
 from ..models import InboundMessage, Message, PollJournalEntry, Report, Template
 from ..sending import resend, send_sms
 from . import dashboard
 from .forms import SendSMSForm
+from .pagination import LargeTablePaginator
 
 STATUS_COLOURS = {
     Message.Status.QUEUED: "#6c757d",
@@ -113,7 +115,7 @@ class MessageAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "status",
-        ("template", admin.RelatedOnlyFieldListFilter),
+        "template",
         ("created_at", DateTimeRangeFilterBuilder(title=_("created"))),
         ("reported_at", DateTimeRangeFilterBuilder(title=_("reported"))),
     ]
@@ -121,6 +123,7 @@ class MessageAdmin(admin.ModelAdmin):
     search_help_text = _("Exact mobile number or msgid, or words of the content.")
     list_select_related = ["template"]
     show_full_result_count = False
+    paginator = LargeTablePaginator
     list_per_page = 50
     raw_id_fields = ["template", "resent_from"]
     actions = ["resend_selected", "check_balance"]
@@ -204,6 +207,17 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description=_("resent from"))
     def resent_from_link(self, obj: Message):
         return message_link(obj.resent_from)
+
+    def get_search_results(self, request, queryset, search_term):
+        """A mobile number or a msgid is looked up alone, on its index; only other terms
+        search the content (which scans)."""
+        term = search_term.strip()
+        mobile = normalize_mobile(term)
+        if mobile:
+            return queryset.filter(mobile=mobile), False
+        if term and " " not in term and queryset.filter(msgid=term).exists():
+            return queryset.filter(msgid=term), False
+        return super().get_search_results(request, queryset, search_term)
 
     # ------------------------------------------------------------------ permissions
 
@@ -451,6 +465,7 @@ class PolledRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_select_related = ["message"]
     show_full_result_count = False
+    paginator = LargeTablePaginator
     raw_id_fields = ["message"]
 
     @admin.display(description=_("message"))

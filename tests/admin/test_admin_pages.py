@@ -292,3 +292,69 @@ def test_dashboard_rate_without_reports(admin_client):
     )
     response = admin_client.get(DASHBOARD)
     assert response.context["delivery_rate"] is None
+
+
+def test_search_by_a_mobile_number_uses_only_the_mobile_column(admin_client):
+    _messages(3)
+    Message.objects.create(mobile="13900000000", content="call 13800000001 back")
+    with CaptureQueriesContext(connection) as ctx:
+        page = admin_client.get(f"{CHANGELIST}?q=+86 138-0000-0001").content.decode()
+    assert "13800000001" in page and "call 13800000001 back" not in page
+    sql = " ".join(q["sql"] for q in ctx.captured_queries if "django_xunchen_message" in q["sql"])
+    assert "LIKE" not in sql.upper(), "no content scan for a phone number"
+
+
+def test_search_by_msgid_and_by_words(admin_client):
+    _messages(3)
+    assert "13800000002" in admin_client.get(f"{CHANGELIST}?q=m2").content.decode()
+    page = admin_client.get(f"{CHANGELIST}?q=内容 1").content.decode()
+    assert "13800000001" in page and "13800000002" not in page
+
+
+def test_send_form_scheduled_message(admin_client, xunchen_outbox):
+    later = timezone.localtime() + dt.timedelta(days=1)
+    response = admin_client.post(
+        SEND,
+        {
+            "mobiles": "13800138000",
+            "content": "明天见",
+            "send_at_0": later.strftime("%Y-%m-%d"),
+            "send_at_1": later.strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302
+    sent = xunchen_outbox[0].request
+    assert sent.send_at is not None
+    assert abs((sent.send_at - later).total_seconds()) < 1
+    past = timezone.localtime() - dt.timedelta(days=1)
+    response = admin_client.post(
+        SEND,
+        {
+            "mobiles": "13800138000",
+            "content": "昨天",
+            "send_at_0": past.strftime("%Y-%m-%d"),
+            "send_at_1": past.strftime("%H:%M:%S"),
+        },
+    )
+    assert "not in the future" in response.context["form"].errors["send_at"][0]
+
+
+def test_unfiltered_list_on_a_large_postgres_table_shows_the_estimate(admin_client, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("the planner's estimate is PostgreSQL's")
+    from django_xunchen.admin import pagination
+
+    _messages(30)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE django_xunchen_message")
+    monkeypatch.setattr(pagination, "ESTIMATE_ABOVE", 10)
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin_client.get(CHANGELIST)
+    assert response.context["cl"].result_count == 30
+    assert not any(
+        "COUNT(" in q["sql"].upper()
+        for q in ctx.captured_queries
+        if "django_xunchen_message" in q["sql"]
+    )
+    filtered = admin_client.get(f"{CHANGELIST}?status__exact=queued")
+    assert filtered.context["cl"].result_count == 0, "a filtered list is counted exactly"
