@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -111,10 +111,10 @@ def poll(
                 if not force and _too_soon(operation, conf["POLL_INTERVAL"]):
                     result.skipped.append(str(Op(operation).label))
                     continue
-                entry = _fetch_and_journal(operation, sms_backend, result)
-                if entry is not None:
+                fetched = _fetch_and_journal(operation, sms_backend, result)
+                if fetched is not None:
                     lock.refresh()
-                    _ingest(entry, sms_backend, result)
+                    _ingest(fetched, sms_backend, result)
             if reports:
                 _rematch_orphans(conf["MATCH_WINDOW_DAYS"], result)
             _prune(conf["JOURNAL_RETENTION_DAYS"])
@@ -180,11 +180,11 @@ def _ingest(entry: PollJournalEntry, sms_backend: BaseSMSBackend, result: PollRe
     try:
         with transaction.atomic():
             if is_reports:
-                stored, matched = _store_reports(entry, records)
+                stored, matched = _store_reports(entry, cast(list[DeliveryReport], records))
                 result.reports += stored
                 result.reports_matched += matched
             else:
-                stored, matched = _store_inbound(entry, records)
+                stored, matched = _store_inbound(entry, cast(list[InboundSMS], records))
                 result.inbound += stored
                 result.inbound_matched += matched
             PollJournalEntry.objects.filter(pk=entry.pk).update(
@@ -300,12 +300,12 @@ def _store_inbound(entry: PollJournalEntry, records: Sequence[InboundSMS]) -> tu
     stored = matched = 0
     for start, chunk in _chunks(records):
         candidates: dict[str, list[Message]] = {}
-        for message in Message.objects.filter(
+        for candidate in Message.objects.filter(
             mobile__in={r.mobile for r in chunk},
             submitted_at__gte=since,
             status__in=[Status.SENT, Status.DELIVERED, Status.UNDELIVERED],
         ).order_by("-submitted_at", "-pk"):
-            candidates.setdefault(message.mobile, []).append(message)
+            candidates.setdefault(candidate.mobile, []).append(candidate)
         rows = []
         for offset, record in enumerate(chunk):
             message = _match_reply(record, candidates.get(record.mobile, []), sender)

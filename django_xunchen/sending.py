@@ -223,6 +223,13 @@ def _dispatch_now_or_on_commit(
     return rows
 
 
+def can_resend(message: Message) -> bool:
+    """Not while it may still go out on its own, nor with a template since deactivated."""
+    if message.status in (Status.QUEUED, Status.SENDING):
+        return False
+    return message.template is None or message.template.is_active
+
+
 def resend(
     messages: Iterable[Message], *, backend: str | None = None
 ) -> tuple[list[Message], list[Message]]:
@@ -235,9 +242,7 @@ def resend(
     batch = uuid.uuid4()
     created, skipped = [], []
     for original in messages:
-        if original.status in (Status.QUEUED, Status.SENDING) or (
-            original.template_id and not original.template.is_active
-        ):
+        if not can_resend(original):
             skipped.append(original)
             continue
         created.append(

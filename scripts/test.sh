@@ -16,6 +16,10 @@ step "ruff"
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .
 
+step "types (the Django-free protocol layer)"
+"$BIN/mypy" --ignore-missing-imports django_xunchen/client django_xunchen/exceptions.py \
+  django_xunchen/fake_gateway
+
 step "translations compiled"
 (cd django_xunchen && "../$BIN/django-admin" compilemessages -v 0)
 

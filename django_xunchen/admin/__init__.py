@@ -22,7 +22,7 @@ from ..api import get_balance
 from ..client.validation import normalize_mobile
 from ..exceptions import XunchenError
 from ..models import InboundMessage, Message, PollJournalEntry, Report, Template
-from ..sending import resend, send_sms
+from ..sending import can_resend, resend, send_sms
 from . import dashboard
 from .forms import SendSMSForm
 from .pagination import LargeTablePaginator
@@ -368,12 +368,7 @@ class MessageAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(f"{url}?{urlencode({'batch': created[0].batch})}")
             return None
         selected = list(queryset)
-        sendable = [
-            m
-            for m in selected
-            if m.status not in (Message.Status.QUEUED, Message.Status.SENDING)
-            and not (m.template_id and not m.template.is_active)
-        ]
+        sendable = [m for m in selected if can_resend(m)]
         context = self._context(
             request,
             _("Resend messages?"),

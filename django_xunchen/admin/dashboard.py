@@ -59,7 +59,10 @@ def daily_counts(days: int = DAYS) -> list[dict[str, Any]]:
             table[row["day"]][row["status"]] = row["n"]
     result = []
     for day, counts in table.items():
-        entry = {"day": day, **{status.value: counts.get(status.value, 0) for status, _ in SERIES}}
+        entry: dict[str, Any] = {
+            "day": day,
+            **{status.value: counts.get(status.value, 0) for status, _ in SERIES},
+        }
         entry["total"] = sum(counts.values())
         entry["rate"] = rate(entry[S.DELIVERED], entry[S.UNDELIVERED])
         result.append(entry)

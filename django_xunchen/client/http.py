@@ -274,7 +274,8 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
 
 
 def _read_limited(response: requests.Response) -> bytes:
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     for chunk in response.iter_content(chunk_size=65536):
         size += len(chunk)
         if size > parsing.MAX_BODY_BYTES:

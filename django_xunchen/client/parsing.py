@@ -119,12 +119,13 @@ def _status(root: etree._Element) -> str | None:
 
 
 def _require_status(root: etree._Element, operation: str, body: bytes) -> etree._Element:
-    status = _status(root)
-    if status is None:
+    mt = root.find("mt")
+    if mt is None:
         raise MalformedResponseError(f"{operation}: the response has no <mt> element", body)
+    status = _text(mt, "status")
     if status != "0":
         raise gateway_error(operation, status)
-    return root.find("mt")
+    return mt
 
 
 def parse_balance(body: bytes) -> Balance:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from . import responses
@@ -28,6 +29,7 @@ _MOBILE = re.compile(r"1[3-9]\d{9}")
 _PARAM = re.compile(r"@(\d+)@=(.*)", re.DOTALL)
 _PLACEHOLDER = re.compile(r"@(\d+)@")
 FAULT_KINDS = ("latency", "http500", "truncated", "garbage", "drop")
+R = TypeVar("R")
 
 
 @dataclass
@@ -290,7 +292,7 @@ class GatewayState:
             return Outcome(self._xml(responses.status_text("109")))
         return Outcome(self._xml(self._send(method, form, account)))
 
-    def _take(self, records: list, ready: Callable[[object], bool]) -> list:
+    def _take(self, records: list[R], ready: Callable[[R], bool]) -> list[R]:
         taken = [r for r in records if ready(r)]
         if self.max_records is not None:
             taken = taken[: self.max_records]
