@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 from django.db import connection
 
@@ -27,3 +29,27 @@ def gateway(settings):
             "TIMEOUT": (2, 2),
         }
         yield gw
+
+
+@pytest.fixture
+def unreachable_url():
+    """An http:// URL whose connect times out: a listening socket with a full accept
+    queue, so the kernel drops further SYNs and the request never leaves."""
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    for sock in [*fillers, server]:
+        sock.close()

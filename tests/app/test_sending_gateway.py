@@ -3,7 +3,7 @@
 import pytest
 from django.db import transaction
 
-from django_xunchen import send_sms
+from django_xunchen import send_queued, send_sms
 from django_xunchen.backends.xunchen import SMSBackend
 from django_xunchen.exceptions import (
     BlockedWordsError,
@@ -102,6 +102,19 @@ def test_connection_refused_is_queued(settings, gateway):
     message = Message.objects.get()
     assert message.status == "queued"
     assert message.error_message
+
+
+def test_connect_timeout_is_queued_and_sent_later(settings, gateway, unreachable_url):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BASE_URL": unreachable_url, "TIMEOUT": (0.5, 5)}
+    send_sms("13800138000", "x", fail_silently=True)
+    message = Message.objects.get()
+    assert (message.status, message.msgid) == ("queued", "")
+    assert "timed out" in message.error_message
+    settings.XUNCHEN = {**settings.XUNCHEN, "BASE_URL": gateway.base_url}
+    assert send_queued()["sent"] == 1
+    assert len(gateway.submissions) == 1
+    message.refresh_from_db()
+    assert message.status == "sent" and message.attempts == 2
 
 
 def test_sending_is_committed_before_the_request_goes_out(gateway, settings):

@@ -255,3 +255,9 @@ def test_gateway_stops_cleanly():
     start = time.monotonic()
     gw.stop()
     assert time.monotonic() - start < 5
+
+
+def test_connect_timeout_is_not_sent(unreachable_url):
+    client = XunchenClient(unreachable_url, "u", "p", "k", timeout=(0.5, 5))
+    with pytest.raises(NotSentError, match="timed out"):
+        client.send("13800138000", "x")
