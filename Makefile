@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint docs matrix messages clean
+.PHONY: demo test lint docs matrix bench messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,10 @@ docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 matrix: $(STAMP)
-	$(BIN)/nox
+	$(BIN)/nox -s tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
 
 messages: $(STAMP)
 	cd django_xunchen && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --no-location

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.db import DatabaseError, connection, transaction
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .backends import get_backend
@@ -228,6 +230,26 @@ def apply_report(message: Message, status: str, delivered: bool, at: dt.datetime
     return True
 
 
+def _write_statuses(changed: dict[int, Message]) -> None:
+    """Store the statuses :func:`apply_report` set on ``changed``: one UPDATE per outcome,
+    whatever the number of messages (``bulk_update`` builds a CASE per row and grows
+    quadratically). The report code and time come from each message's first report of
+    that outcome, the one :func:`apply_report` took: a message moved to an outcome has no
+    earlier report of it, or it would have been in that state already."""
+    now = timezone.now()
+    for status, delivered in ((Status.DELIVERED, True), (Status.UNDELIVERED, False)):
+        ids = [pk for pk, message in changed.items() if message.status == status]
+        if not ids:
+            continue
+        first = Report.objects.filter(message=OuterRef("pk"), delivered=delivered).order_by("pk")
+        Message.objects.filter(pk__in=ids).update(
+            status=status,
+            report_status=Subquery(first.values("status")[:1]),
+            reported_at=Coalesce(Subquery(first.values("reported_at")[:1]), Value(now)),
+            updated_at=now,
+        )
+
+
 def _messages_by_key(msgids: set[str]) -> dict[tuple[str, str], Message]:
     if not msgids:
         return {}
@@ -262,10 +284,7 @@ def _store_reports(entry: PollJournalEntry, records: Sequence[DeliveryReport]) -
             ):
                 changed[message.pk] = message
         Report.objects.bulk_create(rows)
-        if changed:
-            Message.objects.bulk_update(
-                list(changed.values()), ["status", "report_status", "reported_at", "updated_at"]
-            )
+        _write_statuses(changed)
         stored += len(rows)
         matched += sum(1 for r in rows if r.message is not None)
         send_on_commit(
@@ -357,12 +376,11 @@ def _rematch_orphans(window_days: int, result: PollResult) -> None:
         if not found:
             continue
         with transaction.atomic():
-            Report.objects.bulk_update(found, ["message", "matched_at"])
-            if changed:
-                Message.objects.bulk_update(
-                    list(changed.values()),
-                    ["status", "report_status", "reported_at", "updated_at"],
-                )
+            match = Message.objects.filter(msgid=OuterRef("msgid"), mobile=OuterRef("mobile"))
+            Report.objects.filter(pk__in=[r.pk for r in found]).update(
+                message=Subquery(match.order_by("pk").values("pk")[:1]), matched_at=now
+            )
+            _write_statuses(changed)
             send_on_commit(
                 (
                     report_matched,

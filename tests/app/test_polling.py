@@ -99,15 +99,15 @@ def test_a_crash_between_fetch_and_ingest_loses_nothing(gateway, monkeypatch):
 
 def test_a_database_error_during_ingest_rolls_back_the_whole_entry(gateway, monkeypatch):
     send_sms(["13800138000", "13900000000"], "hello")
-    real = Message.objects.bulk_update
+    real = polling_module._write_statuses
 
     def fail(*args, **kwargs):
         raise polling_module.DatabaseError("disk full")
 
-    monkeypatch.setattr(Message.objects, "bulk_update", fail)
+    monkeypatch.setattr(polling_module, "_write_statuses", fail)
     assert not poll().ok
     assert Report.objects.count() == 0, "reports of a failed ingest are rolled back"
-    monkeypatch.setattr(Message.objects, "bulk_update", real)
+    monkeypatch.setattr(polling_module, "_write_statuses", real)
     assert poll().recovered == 1
     assert Report.objects.count() == 2
 
@@ -271,3 +271,29 @@ def test_old_journal_entries_are_pruned(gateway):
     PollJournalEntry.objects.update(ingested_at=timezone.now() - dt.timedelta(days=30))
     poll()
     assert PollJournalEntry.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("sequence", "status", "code", "time"),
+    [
+        ([("UNDELIV", "10:00:01"), ("DELIVRD", "10:00:05")], "delivered", "DELIVRD", "10:00:05"),
+        ([("DELIVRD", "10:00:01"), ("UNDELIV", "10:00:05")], "delivered", "DELIVRD", "10:00:01"),
+        ([("MA:0006", "10:00:01"), ("UNDELIV", "10:00:05")], "undelivered", "MA:0006", "10:00:01"),
+    ],
+)
+def test_several_reports_for_one_message_in_one_response(gateway, sequence, status, code, time):
+    from django_xunchen.client import CHINA_TZ
+    from django_xunchen.fake_gateway import ReportRecord
+
+    (message,) = send_sms("13800138000", "long message in parts")
+    queue = gateway.state.reports[gateway.account.username]
+    queue.clear()
+    for report_status, at in sequence:
+        queue.append(
+            ReportRecord("13800138000", message.msgid, report_status, f"2026-11-26 {at}", "", 0)
+        )
+    assert poll(inbound=False).reports == 2
+    message.refresh_from_db()
+    assert (message.status, message.report_status) == (status, code)
+    expected = dt.datetime.fromisoformat(f"2026-11-26T{time}").replace(tzinfo=CHINA_TZ)
+    assert message.reported_at == expected

@@ -1,0 +1,121 @@
+"""Benchmarks against the protocol's floor, baseline and ours measured in the same run.
+
+    python benchmarks/run.py [--sizes 100,1000,10000]     (DATABASE_URL picks the database)
+
+Sending N numbers: the floor is ⌈N/100⌉ requests, which the bare protocol client achieves
+by submitting pre-chunked requests with no bookkeeping; ours is send_sms(), which also
+writes a row per number and records every outcome. Polling N reports: the floor is one
+queryReport and a parse; ours also journals, stores, matches and updates statuses.
+Everything runs against the fake gateway on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'benchmarks' / 'bench.sqlite3'}")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext, override_settings  # noqa: E402
+
+from django_xunchen import poll, send_sms  # noqa: E402
+from django_xunchen.client import XunchenClient  # noqa: E402
+from django_xunchen.fake_gateway import FakeGateway  # noqa: E402
+from django_xunchen.models import Message  # noqa: E402
+
+
+def numbers(n: int, prefix: str) -> list[str]:
+    return [f"{prefix}{i:08d}" for i in range(n)]
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def bench(n: int) -> list[tuple[str, str, str, str]]:
+    rows = []
+    with FakeGateway(seed=1) as gateway:
+        gateway.account.balance *= 1000
+        conf = {
+            "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
+            "BASE_URL": gateway.base_url,
+            "USERNAME": gateway.account.username,
+            "PASSWORD": gateway.account.password,
+            "VERY_CODE": gateway.account.very_code,
+            "POLL_INTERVAL": 0,
+        }
+        floor = math.ceil(n / 100)
+        with XunchenClient(gateway.base_url, *gateway.credentials) as client:
+            chunks = [numbers(n, "137")[i : i + 100] for i in range(0, n, 100)]
+            _, raw_send = timed(lambda: [client.send(c, "基准测试") for c in chunks])
+            _, raw_poll = timed(client.query_reports)
+        base_requests = len(gateway.requests)
+        with override_settings(XUNCHEN=conf):
+            with CaptureQueriesContext(connection) as queries:
+                _, our_send = timed(lambda: send_sms(numbers(n, "138"), "基准测试"))
+            our_requests = len(gateway.requests) - base_requests
+            result, our_poll = timed(lambda: poll(inbound=False, force=True))
+        assert result.reports_matched == n, result.summary()
+        rows.append((f"send {n} numbers: requests", f"{floor}", f"{our_requests}", ""))
+        rows.append(
+            (
+                f"send {n} numbers: seconds",
+                f"{raw_send:.3f}",
+                f"{our_send:.3f}",
+                f"{our_send / raw_send:.2f}x",
+            )
+        )
+        rows.append(
+            (
+                f"send {n} numbers: DB queries",
+                "0",
+                f"{len(queries)}",
+                f"{len(queries) / floor:.1f}/request",
+            )
+        )
+        rows.append(
+            (
+                f"poll {n} reports: seconds",
+                f"{raw_poll:.3f}",
+                f"{our_poll:.3f}",
+                f"{our_poll / raw_poll:.2f}x",
+            )
+        )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,10000")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    Message.objects.all().delete()
+    table = [("measure", "floor (baseline)", "django-xunchen", "ratio")]
+    for size in (int(s) for s in args.sizes.split(",")):
+        table.extend(bench(size))
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    print(f"database: {connection.vendor}")
+    for index, row in enumerate(table):
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

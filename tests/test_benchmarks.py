@@ -1,0 +1,23 @@
+"""The benchmark command runs and sends in exactly the protocol's floor of requests."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_command(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}"}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--sizes", "100,250"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    requests = re.findall(r"send (\d+) numbers: requests\s+(\d+)\s+(\d+)", out)
+    assert requests == [("100", "1", "1"), ("250", "3", "3")]
+    assert "poll 250 reports: seconds" in out
