@@ -102,7 +102,7 @@ def _aware(value: dt.datetime | None, what: str) -> dt.datetime | None:
 
 @dataclass
 class SendOutcome:
-    """What :func:`dispatch` did: the first error it met, and whether it stopped early."""
+    """What :func:`dispatch` did: the errors it met, in order, and the requests it made."""
 
     errors: list[XunchenError] = field(default_factory=list)
     requests: int = 0
@@ -213,9 +213,9 @@ def _dispatch_now_or_on_commit(
     rows: list[Message], sms_backend: BaseSMSBackend, fail_silently: bool
 ) -> list[Message]:
     if sms_backend.sends_externally and connection.in_atomic_block:
-        transaction.on_commit(lambda: dispatch(rows, sms_backend, fail_silently=True))
+        transaction.on_commit(lambda: dispatch(rows, sms_backend))
         return rows
-    outcome = dispatch(rows, sms_backend, fail_silently=fail_silently)
+    outcome = dispatch(rows, sms_backend)
     if outcome.errors and not fail_silently:
         error = outcome.errors[0]
         error.sms_messages = rows  # type: ignore[attr-defined]
@@ -287,7 +287,7 @@ def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, 
         .select_related("template")
         .order_by("created_at", "pk")[:limit]
     )
-    outcome = dispatch(rows, get_backend(backend, fail_silently=True), fail_silently=True)
+    outcome = dispatch(rows, get_backend(backend, fail_silently=True))
     sent = sum(1 for r in rows if r.status == Status.SENT)
     return {
         "expired": expired,
@@ -311,11 +311,11 @@ def _group_key(row: Message) -> tuple[Any, ...]:
     )
 
 
-def dispatch(
-    rows: Sequence[Message], sms_backend: BaseSMSBackend, *, fail_silently: bool = False
-) -> SendOutcome:
+def dispatch(rows: Sequence[Message], sms_backend: BaseSMSBackend) -> SendOutcome:
     """Submit saved ``queued`` rows: those that share text and options go together, in
-    requests of at most ``BATCH_SIZE`` numbers."""
+    requests of at most ``BATCH_SIZE`` numbers. Errors are recorded on the rows and
+    returned, never raised; after an error about the account or the network the rest stay
+    ``queued``."""
     batch_size = max(1, min(int(xunchen_settings()["BATCH_SIZE"]), 100))
     groups: dict[tuple[Any, ...], list[Message]] = {}
     for row in rows:
