@@ -68,35 +68,32 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ReportInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = Report
-    fields = ["status", "delivered", "reported_at", "extno", "received_at"]
-    readonly_fields = fields
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class ReportInline(ReadOnlyInline):
+    model = Report
+    fields = ["status", "delivered", "reported_at", "extno", "received_at"]
     verbose_name_plural = _("delivery reports")
 
 
-class ReplyInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ReplyInline(ReadOnlyInline):
     model = InboundMessage
     fk_name = "message"
     fields = ["content", "recvcode", "received_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
     verbose_name_plural = _("replies")
 
 
-class ResendInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ResendInline(ReadOnlyInline):
     model = Message
     fk_name = "resent_from"
     fields = ["mobile", "status", "msgid", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
     verbose_name = _("resend")
     verbose_name_plural = _("resent as")
 
