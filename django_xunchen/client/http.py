@@ -114,7 +114,14 @@ class XunchenClient:
 
     # ------------------------------------------------------------------ wire
 
-    def _post(self, method: str, operation: str, fields: dict[str, str] | None = None) -> bytes:
+    def _post(
+        self,
+        method: str,
+        operation: str,
+        fields: dict[str, str] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> bytes:
         form = {
             "method": method,
             "username": self.username,
@@ -153,7 +160,7 @@ class XunchenClient:
             ) from None
         with response:
             try:
-                content = _read_limited(response)
+                content = _read_limited(response, limit or parsing.MAX_ANSWER_BODY_BYTES)
             except requests.exceptions.RequestException as exc:
                 raise OutcomeUnknownError(
                     f"{operation}: the answer broke off ({type(exc).__name__})"
@@ -241,11 +248,13 @@ class XunchenClient:
 
     def fetch_reports(self) -> RawResponse:
         """The raw queryReport body. Reports come once only: store it before parsing."""
-        return RawResponse(REPORTS, self._post("queryReport", REPORTS))
+        body = self._post("queryReport", REPORTS, limit=parsing.MAX_QUERY_BODY_BYTES)
+        return RawResponse(REPORTS, body)
 
     def fetch_inbound(self) -> RawResponse:
         """The raw queryMo body. Replies come once only: store it before parsing."""
-        return RawResponse(INBOUND, self._post("queryMo", INBOUND))
+        body = self._post("queryMo", INBOUND, limit=parsing.MAX_QUERY_BODY_BYTES)
+        return RawResponse(INBOUND, body)
 
     def query_reports(self) -> list[DeliveryReport]:
         """Fetch and parse delivery reports; an empty list when there are none."""
@@ -273,14 +282,12 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
     return False
 
 
-def _read_limited(response: requests.Response) -> bytes:
+def _read_limited(response: requests.Response, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(chunk_size=65536):
         size += len(chunk)
-        if size > parsing.MAX_BODY_BYTES:
-            raise MalformedResponseError(
-                f"the response is over {parsing.MAX_BODY_BYTES} bytes", b"".join(chunks)
-            )
+        if size > limit:
+            raise MalformedResponseError(f"the response is over {limit} bytes", b"".join(chunks))
         chunks.append(chunk)
     return b"".join(chunks)

@@ -191,3 +191,21 @@ def test_a_given_session_is_used_and_not_closed():
     with XunchenClient("http://gw.test", "u", "p", "k", session=session) as c:
         assert c.session is session
     assert session.adapters  # still usable
+
+
+@responses.activate
+def test_body_limits_bound_memory_without_reaching_real_query_sizes(client, monkeypatch):
+    from django_xunchen.client import parsing
+
+    monkeypatch.setattr(parsing, "MAX_ANSWER_BODY_BYTES", 1000)
+    responses.post(URL, body=b"<sms>" + b" " * 2000 + b"</sms>")
+    with pytest.raises(MalformedResponseError, match="over 1000 bytes"):
+        client.get_balance()
+    many = b"".join(
+        b"<rpt><mobile>13800138000</mobile><msgid>%d</msgid><status>DELIVRD</status>"
+        b"<time>2026-01-01 00:00:00</time></rpt>" % i
+        for i in range(50)
+    )
+    responses.post(URL, body=b"<sms>" + many + b"</sms>")
+    assert len(client.query_reports()) == 50, "a report response may be far larger"
+    assert parsing.MAX_QUERY_BODY_BYTES >= 256 * 1024 * 1024
