@@ -17,6 +17,11 @@ LOCALE = PACKAGE / "locale" / "zh_Hans" / "LC_MESSAGES"
 def entries(po: Path) -> dict[tuple[str, str], str]:
     """(msgctxt, msgid) -> msgstr (the first plural form); a fuzzy entry (a guess by
     makemessages from a similar string) maps to "", as untranslated."""
+    return {key: msgstr for key, (msgstr, _plural) in parse(po).items()}
+
+
+def parse(po: Path) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(msgctxt, msgid) -> (msgstr, whether the entry has plural forms)."""
     result = {}
     for block in po.read_text(encoding="utf-8").split("\n\n"):
         fuzzy = "#, fuzzy" in block or "fuzzy," in block
@@ -31,7 +36,8 @@ def entries(po: Path) -> dict[tuple[str, str], str]:
                 fields[key] += line[1:-1]
         if fields.get("msgid"):
             msgstr = "" if fuzzy else fields.get("msgstr", "")
-            result[(fields.get("msgctxt", ""), fields["msgid"])] = msgstr
+            key = (fields.get("msgctxt", ""), fields["msgid"])
+            result[key] = (msgstr, "msgid_plural" in fields)
     return result
 
 
@@ -42,11 +48,16 @@ def test_every_entry_is_translated():
 
 def test_compiled_catalogue_matches():
     catalogue = gettext.GNUTranslations((LOCALE / "django.mo").open("rb"))
-    for (context, msgid), msgstr in entries(LOCALE / "django.po").items():
+    for (context, msgid), (msgstr, plural) in parse(LOCALE / "django.po").items():
         if not msgstr:
             continue
         text = msgid.replace('\\"', '"').replace("\\n", "\n")
-        got = catalogue.pgettext(context, text) if context else catalogue.gettext(text)
+        if plural:  # stored under (msgid, form): gettext() does not see it on Python 3.10
+            got = catalogue.ngettext(text, text, 1)
+        elif context:
+            got = catalogue.pgettext(context, text)
+        else:
+            got = catalogue.gettext(text)
         assert got == msgstr.replace('\\"', '"').replace("\\n", "\n"), msgid
 
 
