@@ -7,6 +7,7 @@ Built to stay fast at millions of rows: no date hierarchy, no full result count,
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponseRedirect
@@ -160,27 +161,9 @@ class MessageAdmin(admin.ModelAdmin):
         ),
         (_("Resend chain"), {"fields": ["resent_from_link", "batch"]}),
     ]
-    readonly_fields = [
-        "mobile",
-        "content",
-        "template",
-        "params",
-        "extcode",
-        "coloured_status",
-        "msgid",
-        "error_code",
-        "error_message",
-        "blocked_words",
-        "report_status",
-        "attempts",
-        "send_at",
-        "expires_at",
-        "created_at",
-        "submitted_at",
-        "reported_at",
-        "resent_from_link",
-        "batch",
-    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return flatten_fieldsets(self.fieldsets)
 
     # ------------------------------------------------------------------ display
 
