@@ -17,6 +17,7 @@ The tree::
     └── TransportError                           no usable answer came back
         ├── NotSentError                         the request certainly never reached the gateway
         └── OutcomeUnknownError                  it went out; whether it was acted on is unknown
+            ├── ResponseCutOffError              the answer stopped part-way; .received holds it
             └── MalformedResponseError           an HTTP error or a body that is not the protocol
                 └── UnsafeXMLError               a DOCTYPE or entity declaration was refused
 
@@ -50,6 +51,7 @@ __all__ = [
     "NotSentError",
     "OutcomeUnknownError",
     "RequestFailedError",
+    "ResponseCutOffError",
     "SignatureNotFoundError",
     "TemplateNotFoundError",
     "TransportError",
@@ -334,6 +336,23 @@ class OutcomeUnknownError(TransportError):
     """The request went out but no usable answer came back (read timeout, dropped
     connection, HTTP error, unparseable body). A send may or may not have been accepted;
     a query may have consumed records. Never retry a send automatically."""
+
+
+class ResponseCutOffError(OutcomeUnknownError):
+    """The answer stopped part-way: the connection broke, the whole-request deadline
+    passed, or the body passed its size limit.
+
+    ``received`` holds every byte that did arrive. For a report or reply query those bytes
+    may hold complete records that the gateway will not return again, so the poller
+    journals them and recovers the records before the cut.
+    """
+
+    def __init__(self, message: str, received: bytes = b"") -> None:
+        super().__init__(message)
+        self.received = bytes(received)
+
+    def __reduce__(self):
+        return (self.__class__, (str(self), self.received))
 
 
 class MalformedResponseError(OutcomeUnknownError):

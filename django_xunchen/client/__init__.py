@@ -7,7 +7,15 @@ SendResult(msgid='816f333305664fb9bdd8c1bc96ae12b8', mobiles=('13800138000',))
 """
 
 from .http import ENDPOINT_PATH, USER_AGENT, XunchenClient, endpoint_url
-from .parsing import parse_balance, parse_inbound, parse_reports, parse_send
+from .parsing import (
+    RecordScan,
+    parse_balance,
+    parse_inbound,
+    parse_reports,
+    parse_send,
+    scan_inbound,
+    scan_reports,
+)
 from .types import (
     CHINA_TZ,
     NORMAL,
@@ -45,6 +53,7 @@ __all__ = [
     "DeliveryReport",
     "InboundSMS",
     "RawResponse",
+    "RecordScan",
     "SendRequest",
     "SendResult",
     "XunchenClient",
@@ -60,6 +69,8 @@ __all__ = [
     "parse_send",
     "placeholders",
     "render_template",
+    "scan_inbound",
+    "scan_reports",
     "validate_content",
     "validate_mobiles",
 ]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+import socket
+import threading
+from collections.abc import Callable, Iterable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .. import __version__
@@ -17,11 +21,14 @@ from ..exceptions import (
     INBOUND,
     REPORTS,
     SEND,
+    InvalidContentError,
     MalformedResponseError,
     NotSentError,
     OutcomeUnknownError,
+    ResponseCutOffError,
 )
 from . import parsing
+from .secret import Secret, SecretBytes
 from .types import Balance, DeliveryReport, InboundSMS, RawResponse, SendRequest, SendResult
 from .validation import Params, build_send_request, normalize_encoding
 
@@ -30,6 +37,10 @@ logger = logging.getLogger("django_xunchen.client")
 #: The path every account's endpoint shares; hosts and ports differ between resellers.
 ENDPOINT_PATH = "/service/httpService/httpInterface.do"
 DEFAULT_TIMEOUT = (5.0, 30.0)
+#: Seconds a whole request may take, connect and every read included. requests' own
+#: timeouts bound each socket operation, so a gateway that trickles a byte at a time
+#: could otherwise hold a request open for ever.
+DEFAULT_DEADLINE = 60.0
 USER_AGENT = f"django-xunchen/{__version__} python-requests/{requests.__version__}"
 
 
@@ -61,7 +72,10 @@ class XunchenClient:
     """A client for one Xunchen account.
 
     ``base_url`` is ``http://HOST:PORT`` (the standard path is added) or the full endpoint
-    URL. ``timeout`` is seconds, or a ``(connect, read)`` pair. Requests are never retried:
+    URL. ``timeout`` is seconds, or a ``(connect, read)`` pair, for each socket operation;
+    ``deadline`` bounds a whole request, however slowly the answer trickles in.
+    ``before_request`` is called just before each request's bytes leave (a backend uses it
+    to know whether a failed send may have reached the gateway). Requests are never retried:
     a failure raises :class:`~django_xunchen.exceptions.NotSentError` when the request
     certainly did not leave, :class:`~django_xunchen.exceptions.OutcomeUnknownError` when it
     may have been acted on.
@@ -78,21 +92,27 @@ class XunchenClient:
         *,
         encoding: str = "utf-8",
         timeout: float | tuple[float, float] | None = DEFAULT_TIMEOUT,
+        deadline: float | None = DEFAULT_DEADLINE,
         session: requests.Session | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         self.url = endpoint_url(base_url)
         self.username = username
-        self._password = password
-        self._very_code = very_code
+        self._password = Secret(password)
+        self._very_code = Secret(very_code)
         self.encoding = normalize_encoding(encoding)
         self.timeout = _timeout(timeout)
+        self.deadline = float(deadline) if deadline else None
+        if self.deadline is not None and self.deadline <= 0:
+            raise ValueError(f"deadline must be a positive number of seconds, not {deadline!r}")
+        self.before_request = before_request
         self._owns_session = session is None
         self.session = session or self._new_session()
 
     @staticmethod
     def _new_session() -> requests.Session:
         session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers["User-Agent"] = USER_AGENT
@@ -129,46 +149,58 @@ class XunchenClient:
             "veryCode": self._very_code,
             **(fields or {}),
         }
-        body = urlencode(form, encoding=self.encoding)
+        try:
+            body = SecretBytes(urlencode(form, encoding=self.encoding).encode("ascii"))
+        except UnicodeEncodeError as exc:
+            raise InvalidContentError(
+                f"{operation}: a field cannot be sent as {self.encoding.upper()}: "
+                f"{exc.object[exc.start : exc.end]!r}"
+            ) from None
+        del form
         charset = "GBK" if self.encoding == "gbk" else "UTF-8"
         headers = {"Content-Type": f"application/x-www-form-urlencoded; charset={charset}"}
         logger.debug("POST %s method=%s", self.url, method)
-        try:
-            response = self.session.post(
-                self.url,
-                data=body.encode("ascii"),
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.exceptions.ConnectTimeout:
-            raise NotSentError(f"{operation}: connecting to the gateway timed out") from None
-        except requests.exceptions.ReadTimeout:
-            raise OutcomeUnknownError(
-                f"{operation}: the gateway did not answer within {self.timeout[1]} s"
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            if _never_connected(exc):
-                raise NotSentError(f"{operation}: cannot connect to the gateway") from None
-            raise OutcomeUnknownError(
-                f"{operation}: the connection broke before an answer came back"
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise OutcomeUnknownError(
-                f"{operation}: the request failed ({type(exc).__name__})"
-            ) from None
-        with response:
+        watch = _Deadline(self.deadline)
+        if self.before_request is not None:
+            self.before_request()
+        with watch:
             try:
-                content = _read_limited(response, limit or parsing.MAX_ANSWER_BODY_BYTES)
+                response = self.session.post(
+                    self.url,
+                    data=body,
+                    headers=headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.exceptions.ConnectTimeout:
+                raise NotSentError(f"{operation}: connecting to the gateway timed out") from None
+            except requests.exceptions.ReadTimeout:
+                raise OutcomeUnknownError(
+                    f"{operation}: the gateway did not answer within {self.timeout[1]} s"
+                ) from None
+            except requests.exceptions.ConnectionError as exc:
+                if watch.expired:
+                    raise OutcomeUnknownError(
+                        f"{operation}: no answer within the {self.deadline:g} s deadline"
+                    ) from None
+                if _never_connected(exc):
+                    raise NotSentError(f"{operation}: cannot connect to the gateway") from None
+                raise OutcomeUnknownError(
+                    f"{operation}: the connection broke before an answer came back"
+                ) from None
             except requests.exceptions.RequestException as exc:
                 raise OutcomeUnknownError(
-                    f"{operation}: the answer broke off ({type(exc).__name__})"
+                    f"{operation}: the request failed ({type(exc).__name__})"
                 ) from None
-            if response.status_code != 200:
-                raise MalformedResponseError(
-                    f"{operation}: the gateway answered HTTP {response.status_code}", content
+            with response:
+                content = _read_limited(
+                    response, limit or parsing.MAX_ANSWER_BODY_BYTES, operation, watch
                 )
+                if response.status_code != 200:
+                    raise MalformedResponseError(
+                        f"{operation}: the gateway answered HTTP {response.status_code}", content
+                    )
         return content
 
     # ------------------------------------------------------------------ operations
@@ -282,12 +314,136 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
     return False
 
 
-def _read_limited(response: requests.Response, limit: int) -> bytes:
+def _read_limited(
+    response: requests.Response, limit: int, operation: str, watch: _Deadline
+) -> bytes:
+    """The whole body, or :class:`ResponseCutOffError` holding every byte that came.
+
+    urllib3 would raise on a short body and drop the bytes of the last read, so the
+    Content-Length is checked here instead, after everything that came has been kept.
+    """
+    raw = response.raw
+    if hasattr(raw, "enforce_content_length"):
+        raw.enforce_content_length = False
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(chunk_size=65536):
-        size += len(chunk)
-        if size > limit:
-            raise MalformedResponseError(f"the response is over {limit} bytes", b"".join(chunks))
-        chunks.append(chunk)
+    try:
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > limit:
+                raise ResponseCutOffError(
+                    f"{operation}: the answer is over {limit} bytes; reading stopped there",
+                    b"".join(chunks),
+                )
+    except requests.exceptions.RequestException as exc:
+        if watch.expired:
+            reason = f"it did not finish within the {watch.seconds:g} s deadline"
+        else:
+            reason = f"the connection broke ({type(exc).__name__})"
+        raise ResponseCutOffError(
+            f"{operation}: the answer broke off after {size} bytes: {reason}", b"".join(chunks)
+        ) from None
+    if watch.expired:
+        raise ResponseCutOffError(
+            f"{operation}: the answer did not finish within the {watch.seconds:g} s deadline",
+            b"".join(chunks),
+        )
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and hasattr(raw, "tell") and raw.tell() < int(declared):
+        raise ResponseCutOffError(
+            f"{operation}: the answer broke off after {raw.tell()} of {declared} bytes",
+            b"".join(chunks),
+        )
     return b"".join(chunks)
+
+
+# --------------------------------------------------------------------------- deadline
+
+_current = threading.local()
+
+
+class _Deadline:
+    """A watchdog for one request: when ``seconds`` pass, it shuts the request's socket
+    down, so whatever read is blocked returns at once. The connection the request uses
+    registers itself through :class:`_WatchedConnection`."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds or 0.0
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> _Deadline:
+        if self.seconds:
+            self._timer = threading.Timer(self.seconds, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+        _current.deadline = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current.deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def attach(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.expired:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            _shutdown(self._sock)
+
+
+def _shutdown(sock: socket.socket | None) -> None:
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _attach_current(conn: HTTPConnection) -> None:
+    watch: _Deadline | None = getattr(_current, "deadline", None)
+    if watch is not None:
+        watch.attach(conn.sock)
+
+
+class _WatchedConnection(HTTPConnection):
+    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.sock is None:
+            self.connect()
+        _attach_current(self)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.sock is None:
+            self.connect()
+        _attach_current(self)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """An adapter whose connections let :class:`_Deadline` find their socket."""
+
+    def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedPool,
+            "https": _WatchedHTTPSPool,
+        }

@@ -9,9 +9,13 @@ the parser itself resolves nothing, reads nothing from the network and builds no
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Generic, TypeVar
 
 from lxml import etree
 
@@ -35,7 +39,12 @@ MAX_QUERY_BODY_BYTES = 256 * 1024 * 1024
 #: Balance and send answers are a few hundred bytes.
 MAX_ANSWER_BODY_BYTES = 1024 * 1024
 
+#: The longest msgid a Message can store; a longer one cannot be matched to reports.
+MAX_MSGID_LENGTH = 64
+
+_LEADING_COMMENTS = re.compile(rb"^\s*(?:<!--.*?-->\s*)*", re.DOTALL)
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?\?>", re.IGNORECASE)
+_TEXT_DECLARATION = re.compile(r"<\?xml[^>]*?\?>", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(rb"""encoding\s*=\s*\\?["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _UNSAFE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -60,6 +69,7 @@ def decode_body(body: bytes) -> str:
     bytes do not fit it, since some servers send GBK under a UTF-8 declaration."""
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
+    body = body[_LEADING_COMMENTS.match(body).end() :]  # type: ignore[union-attr]
     declaration = _DECLARATION.match(body)
     declared = "utf-8"
     if declaration:
@@ -70,7 +80,8 @@ def decode_body(body: bytes) -> str:
     candidates = [declared, "utf-8", "gb18030"]
     for encoding in dict.fromkeys(candidates):
         try:
-            return body.decode(encoding)
+            # final=False: a body cut inside a character keeps everything before it.
+            return codecs.getincrementaldecoder(encoding)().decode(body, final=False)
         except (UnicodeDecodeError, LookupError):
             continue
     raise MalformedResponseError("the response is neither UTF-8 nor GBK text", body)
@@ -82,17 +93,25 @@ def parse_xml(body: bytes) -> etree._Element:
         raise MalformedResponseError("the response body is empty", body)
     if len(body) > MAX_QUERY_BODY_BYTES:
         raise MalformedResponseError(f"the response is over {MAX_QUERY_BODY_BYTES} bytes", body)
-    text = _COMMENT.sub("", decode_body(body)).strip()
-    if _UNSAFE.search(text):
-        raise UnsafeXMLError("the response declares a DOCTYPE or entities; refused", body)
+    text = _prepare(body)
     try:
         root = etree.fromstring(text, parser=_parser())
-    except etree.XMLSyntaxError as exc:
+    except (etree.XMLSyntaxError, ValueError) as exc:
         raise MalformedResponseError(f"the response is not well-formed XML: {exc}", body) from None
     if root is None or root.tag != "sms":
         tag = getattr(root, "tag", None)
         raise MalformedResponseError(f"expected an <sms> root element, found <{tag}>", body)
     return root
+
+
+def _prepare(body: bytes) -> str:
+    """The body as text ready for lxml: decoded, comments and declarations removed,
+    DOCTYPEs and entity declarations refused."""
+    text = _COMMENT.sub("", decode_body(body))
+    text = _TEXT_DECLARATION.sub("", text).strip()
+    if _UNSAFE.search(text):
+        raise UnsafeXMLError("the response declares a DOCTYPE or entities; refused", body)
+    return text
 
 
 def _text(element: etree._Element, tag: str) -> str:
@@ -153,52 +172,154 @@ def parse_send(body: bytes, mobiles: tuple[str, ...] = ()) -> SendResult:
     msgid = _text(mt, "msgid")
     if not msgid:
         raise MalformedResponseError("send: status 0 but no msgid", body)
+    if len(msgid) > MAX_MSGID_LENGTH:
+        raise MalformedResponseError(
+            f"send: status 0 but the msgid is {len(msgid)} characters long, over "
+            f"{MAX_MSGID_LENGTH}; it cannot be matched to reports: {msgid}",
+            body,
+        )
     return SendResult(msgid=msgid, mobiles=mobiles)
 
 
-def _records(root: etree._Element, operation: str, tag: str) -> list[etree._Element]:
-    status = _status(root)
-    if status is not None and status != "0":
-        if status == NOTHING_TO_FETCH:
-            return []
+R = TypeVar("R")
+
+
+@dataclass
+class RecordScan(Generic[R]):
+    """What a record-by-record read of a query body found.
+
+    ``records`` are the complete records, in order. ``complete`` is False when the body
+    stopped or broke part-way: ``records`` then holds every record before that point, and
+    ``error`` says where it stopped.
+    """
+
+    records: list[R] = field(default_factory=list)
+    complete: bool = True
+    error: str = ""
+
+
+def _scan(
+    body: bytes, operation: str, tag: str, convert: Callable[[etree._Element], R]
+) -> RecordScan[R]:
+    """Read ``<tag>`` records one at a time with lxml's pull parser.
+
+    A record is taken when its end tag has been read, so a body cut off part-way gives
+    every record before the cut. A gateway status other than 0 or 104 raises its
+    :class:`GatewayError`; a body that is not the protocol at all (empty, undecodable, a
+    DOCTYPE, another root element) raises :class:`MalformedResponseError`.
+    """
+    if not body or not body.strip():
+        raise MalformedResponseError("the response body is empty", body)
+    text = _prepare(body)
+    parser = etree.XMLPullParser(
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    scan: RecordScan[R] = RecordScan()
+    state: dict[str, object] = {"root": None, "status": None}
+
+    def drain() -> None:
+        for event, element in parser.read_events():
+            if state["root"] is None:
+                if element.tag != "sms":
+                    raise MalformedResponseError(
+                        f"expected an <sms> root element, found <{element.tag}>", body
+                    )
+                state["root"] = element
+                continue
+            if event != "end":
+                continue
+            if element.tag == "mt":
+                state["status"] = _text(element, "status")
+                _check_query_status(str(state["status"]), operation)
+            elif element.tag == tag:
+                scan.records.append(convert(element))
+                element.clear()
+                parent = element.getparent()
+                while parent is not None and element.getprevious() is not None:
+                    del parent[0]
+
+    try:
+        for start in range(0, len(text), 65536):
+            parser.feed(text[start : start + 65536])
+            drain()
+        parser.close()
+        drain()
+    except etree.XMLSyntaxError as exc:
+        drain_quietly(drain)
+        scan.complete = False
+        scan.error = f"the XML stops or breaks after {len(scan.records)} complete records: {exc}"
+    if state["root"] is None:
+        raise MalformedResponseError(f"the response is not XML: {scan.error}", body)
+    if state["status"] == NOTHING_TO_FETCH:
+        scan.records.clear()
+    return scan
+
+
+def drain_quietly(drain: Callable[[], None]) -> None:
+    """Take the events lxml produced before a syntax error, if it kept any."""
+    try:
+        drain()
+    except etree.XMLSyntaxError:
+        pass
+
+
+def _check_query_status(status: str, operation: str) -> None:
+    if status not in ("0", NOTHING_TO_FETCH):
         raise gateway_error(operation, status)
-    return list(root.iter(tag))
+
+
+def _report(rpt: etree._Element) -> DeliveryReport:
+    raw_mobile = _text(rpt, "mobile")
+    status = _text(rpt, "status")
+    return DeliveryReport(
+        mobile=normalize_mobile(raw_mobile) or raw_mobile,
+        msgid=_text(rpt, "msgid"),
+        status=status,
+        delivered=status.upper() == _DELIVERED,
+        reported_at=parse_time(_text(rpt, "time")),
+        extno=_text(rpt, "extno"),
+    )
+
+
+def _reply(mo: etree._Element) -> InboundSMS:
+    raw_mobile = _text(mo, "mobile")
+    content_el = mo.find("content")
+    content = "" if content_el is None or content_el.text is None else content_el.text
+    return InboundSMS(
+        mobile=normalize_mobile(raw_mobile) or raw_mobile,
+        recvcode=_text(mo, "recvcode"),
+        content=content.strip(),
+        received_at=parse_time(_text(mo, "time")),
+    )
+
+
+def scan_reports(body: bytes) -> RecordScan[DeliveryReport]:
+    """Every complete ``<rpt>`` of a queryReport body, even one cut off part-way."""
+    return _scan(body, REPORTS, "rpt", _report)
+
+
+def scan_inbound(body: bytes) -> RecordScan[InboundSMS]:
+    """Every complete ``<mo>`` of a queryMo body, even one cut off part-way."""
+    return _scan(body, INBOUND, "mo", _reply)
+
+
+def _complete(scan: RecordScan[R], body: bytes) -> list[R]:
+    if not scan.complete:
+        raise MalformedResponseError(f"the response is not well-formed XML: {scan.error}", body)
+    return scan.records
 
 
 def parse_reports(body: bytes) -> list[DeliveryReport]:
     """Every ``<rpt>`` of a queryReport response; 104 ("none right now") gives ``[]``."""
-    root = parse_xml(body)
-    reports = []
-    for rpt in _records(root, REPORTS, "rpt"):
-        raw_mobile = _text(rpt, "mobile")
-        status = _text(rpt, "status")
-        reports.append(
-            DeliveryReport(
-                mobile=normalize_mobile(raw_mobile) or raw_mobile,
-                msgid=_text(rpt, "msgid"),
-                status=status,
-                delivered=status.upper() == _DELIVERED,
-                reported_at=parse_time(_text(rpt, "time")),
-                extno=_text(rpt, "extno"),
-            )
-        )
-    return reports
+    return _complete(scan_reports(body), body)
 
 
 def parse_inbound(body: bytes) -> list[InboundSMS]:
     """Every ``<mo>`` of a queryMo response; 104 ("none right now") gives ``[]``."""
-    root = parse_xml(body)
-    replies = []
-    for mo in _records(root, INBOUND, "mo"):
-        raw_mobile = _text(mo, "mobile")
-        content_el = mo.find("content")
-        content = "" if content_el is None or content_el.text is None else content_el.text
-        replies.append(
-            InboundSMS(
-                mobile=normalize_mobile(raw_mobile) or raw_mobile,
-                recvcode=_text(mo, "recvcode"),
-                content=content.strip(),
-                received_at=parse_time(_text(mo, "time")),
-            )
-        )
-    return replies
+    return _complete(scan_inbound(body), body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..exceptions import (
@@ -13,17 +14,22 @@ from ..exceptions import (
     InvalidSendTimeError,
     InvalidTemplateParamsError,
 )
-from .types import NORMAL, TEMPLATE, SendRequest
+from .types import CHINA_TZ, NORMAL, TEMPLATE, SendRequest
 
 MAX_MOBILES = 100
 MAX_CONTENT_LENGTH = 300
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "gbk": "gbk"}
 
-_MOBILE = re.compile(r"1[3-9]\d{9}")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _SEPARATORS = re.compile(r"[\s\-()（）]+")
-_PREFIX = re.compile(r"^(?:\+86|0086|86)(?=1\d{10}$)")
-_EXTCODE = re.compile(r"\d{1,4}")
-_PLACEHOLDER = re.compile(r"@(\d+)@")
+_PREFIX = re.compile(r"^(?:\+86|0086|86)(?=1[0-9]{10}$)")
+_EXTCODE = re.compile(r"[0-9]{1,4}")
+_PLACEHOLDER = re.compile(r"@([0-9]+)@")
+_TEMPLATE_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+#: Line breaks and tabs are text; every other control character is refused.
+_ALLOWED_CONTROLS = frozenset("\n\r\t")
+#: The latest time the gateway's ``yyyyMMddHHmmss`` field can carry.
+MAX_SEND_AT = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=CHINA_TZ)
 
 Params = Mapping[int | str, object] | Sequence[object]
 
@@ -36,14 +42,24 @@ def normalize_encoding(encoding: str) -> str:
         raise ValueError(f"encoding must be 'utf-8' or 'gbk', not {encoding!r}") from None
 
 
+def ascii_digits(text: str) -> str:
+    """Full-width digits and signs (from Chinese input methods and spreadsheets) as ASCII.
+
+    NFKC maps ``１３８`` to ``138`` and ``＋`` to ``+``; digits of other scripts (Arabic-Indic,
+    Devanagari, …) stay as they are, for the caller to refuse.
+    """
+    return unicodedata.normalize("NFKC", text)
+
+
 def normalize_mobile(value: object) -> str | None:
     """The 11-digit form of a mainland mobile number, or ``None`` if it is not one.
 
-    Accepts ``+86``, ``0086`` and ``86`` prefixes, spaces, dashes and brackets.
+    Accepts ``+86``, ``0086`` and ``86`` prefixes, spaces, dashes and brackets, and
+    full-width digits. Digits of any other script are refused.
     """
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         return None
-    text = _SEPARATORS.sub("", str(value))
+    text = _SEPARATORS.sub("", ascii_digits(str(value)))
     text = _PREFIX.sub("", text)
     return text if _MOBILE.fullmatch(text) else None
 
@@ -52,8 +68,15 @@ def split_mobiles(mobiles: str | Iterable[object]) -> list[object]:
     """A string may hold several numbers separated by commas, semicolons or new lines."""
     if isinstance(mobiles, str):
         return [part for part in re.split(r"[,，;；\n\r]+", mobiles) if part.strip()]
-    if isinstance(mobiles, int):
+    if isinstance(mobiles, int) and not isinstance(mobiles, bool):
         return [mobiles]
+    if mobiles is None:
+        raise InvalidMobileError("no mobile number given (mobiles is None)")
+    if isinstance(mobiles, (bytes, bytearray, Mapping)) or not isinstance(mobiles, Iterable):
+        raise InvalidMobileError(
+            "mobiles must be a string or a list of numbers, not " + type(mobiles).__name__,
+            invalid=[repr(mobiles)],
+        )
     return list(mobiles)
 
 
@@ -95,12 +118,25 @@ def check_encodable(text: str, encoding: str, what: str = "content") -> None:
         ) from None
 
 
+def check_characters(text: str, what: str = "content", error: type = InvalidContentError) -> None:
+    """Refuse control characters (NUL, escape, …) other than line breaks and tabs, and
+    lone surrogates: no handset shows them and the gateway's behaviour is undefined."""
+    for position, char in enumerate(text):
+        category = unicodedata.category(char)
+        if (category == "Cc" and char not in _ALLOWED_CONTROLS) or category == "Cs":
+            raise error(
+                f"{what} contains the control character U+{ord(char):04X} at position "
+                f"{position}"
+            )
+
+
 def validate_content(content: object, encoding: str = "utf-8") -> str:
     """Non-blank text of at most 300 characters that the encoding can carry."""
     if not isinstance(content, str):
         raise InvalidContentError(f"content must be text, not {type(content).__name__}")
     if not content.strip():
         raise InvalidContentError("content is blank")
+    check_characters(content)
     if len(content) > MAX_CONTENT_LENGTH:
         raise InvalidContentError(
             f"content is {len(content)} characters long; the gateway takes at most "
@@ -140,7 +176,13 @@ def normalize_params(params: Params | None) -> tuple[tuple[int, str], ...]:
             raise InvalidTemplateParamsError(f"template parameter {number} is given twice")
         if value is None:
             raise InvalidTemplateParamsError(f"template parameter {number} has no value")
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise InvalidTemplateParamsError(
+                f"template parameter {number} must be text or a number, not "
+                f"{type(value).__name__}"
+            )
         text = str(value)
+        check_characters(text, f"template parameter {number}", InvalidTemplateParamsError)
         bad = sorted({c for c in text if c in ",="})
         if bad:
             raise InvalidTemplateParamsError(
@@ -179,8 +221,10 @@ def check_params_match(body: str, params: Sequence[tuple[int, str]]) -> None:
 def validate_extcode(extcode: object) -> str | None:
     if extcode is None or extcode == "":
         return None
-    text = str(extcode).strip()
-    if isinstance(extcode, bool) or not _EXTCODE.fullmatch(text):
+    if isinstance(extcode, bool) or not isinstance(extcode, (str, int)):
+        raise InvalidExtcodeError(f"extcode must be 1 to 4 digits, not {extcode!r}")
+    text = ascii_digits(str(extcode)).strip()
+    if not _EXTCODE.fullmatch(text):
         raise InvalidExtcodeError(f"extcode must be 1 to 4 digits, not {extcode!r}")
     return text
 
@@ -197,7 +241,39 @@ def validate_send_at(
     current = now() if now else dt.datetime.now(dt.timezone.utc)
     if send_at <= current:
         raise InvalidSendTimeError(f"send time {send_at.isoformat()} is not in the future")
+    check_wire_time(send_at, "send time")
     return send_at
+
+
+def check_wire_time(value: dt.datetime, what: str) -> None:
+    """The gateway takes times as ``yyyyMMddHHmmss`` in China Standard Time: refuse one
+    that does not fit (or overflows on the way there)."""
+    try:
+        fits = value.astimezone(CHINA_TZ) <= MAX_SEND_AT
+    except (OverflowError, ValueError):
+        fits = False
+    if not fits:
+        raise InvalidSendTimeError(
+            f"{what} {value.isoformat()} is later than the gateway can carry "
+            f"({MAX_SEND_AT:%Y-%m-%d %H:%M:%S} China Standard Time)"
+        )
+
+
+def validate_template_id(template_id: object) -> str:
+    """A vendor template id such as ``JSM40001-0001``: letters, digits, ``-_.:``."""
+    if not isinstance(template_id, str):
+        raise InvalidTemplateParamsError(
+            f"template id must be text, not {type(template_id).__name__}"
+        )
+    text = ascii_digits(template_id).strip()
+    if not text:
+        raise InvalidTemplateParamsError("template id is blank")
+    if not _TEMPLATE_ID.fullmatch(text):
+        raise InvalidTemplateParamsError(
+            f"template id {template_id!r} is not a vendor template id: letters, digits, "
+            "'-', '_', '.' and ':', at most 64"
+        )
+    return text
 
 
 def validate_sign_index(sign_index: object) -> int | None:
@@ -244,9 +320,7 @@ def build_send_request(
             send_at=send_at,
             sign_index=sign_index,
         )
-    template_id = str(template_id).strip()
-    if not template_id:
-        raise InvalidTemplateParamsError("template id is blank")
+    template_id = validate_template_id(template_id)
     if content is not None:
         raise InvalidContentError("give either content or a template, not both")
     pairs = normalize_params(params)

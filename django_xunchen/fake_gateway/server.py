@@ -72,6 +72,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", outcome.content_type)
         self.send_header("Content-Length", str(len(outcome.body)))
         self.end_headers()
+        if outcome.send_only is not None:
+            self.wfile.write(outcome.body[: outcome.send_only])
+            self.wfile.flush()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
+            return
+        if outcome.trickle:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                for i in range(len(outcome.body)):
+                    self.wfile.write(outcome.body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(outcome.trickle)
+            return
         self.wfile.write(outcome.body)
 
     def _json(self, payload: object, status: int = 200) -> None:

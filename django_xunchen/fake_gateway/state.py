@@ -28,7 +28,7 @@ PRICE_PER_MESSAGE = Decimal("0.1")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _PARAM = re.compile(r"@(\d+)@=(.*)", re.DOTALL)
 _PLACEHOLDER = re.compile(r"@(\d+)@")
-FAULT_KINDS = ("latency", "http500", "truncated", "garbage", "drop")
+FAULT_KINDS = ("latency", "http500", "truncated", "garbage", "drop", "cutoff", "trickle")
 R = TypeVar("R")
 
 
@@ -87,7 +87,9 @@ class Fault:
     """A fault to apply to the next ``times`` matching requests.
 
     ``kind``: ``latency`` (answer after ``seconds``), ``http500``, ``truncated`` (half the
-    XML), ``garbage`` (not XML), or ``drop`` (close the connection without answering).
+    XML), ``garbage`` (not XML), ``drop`` (close the connection without answering),
+    ``cutoff`` (announce the whole body's Content-Length, send half of it, close the
+    connection), or ``trickle`` (send the answer one byte every ``seconds``).
     ``after_processing``: the request is carried out before the fault (a send is accepted
     and charged, records are consumed), as when a reply is lost on the way back.
     ``method``: only requests for this protocol method (``sendUtf8Msg``, ``queryReport``…).
@@ -113,6 +115,10 @@ class Outcome:
     delay: float = 0.0
     drop: bool = False
     content_type: str = "text/xml;charset=UTF-8"
+    #: Bytes of ``body`` to send before closing the connection (``cutoff``).
+    send_only: int | None = None
+    #: Seconds between two bytes of the body (``trickle``).
+    trickle: float = 0.0
 
 
 def _now_text(now: float) -> str:
@@ -258,6 +264,11 @@ class GatewayState:
         if fault.kind == "truncated":
             body = body or responses.status("0")
             return Outcome(body[: len(body) // 2], delay=fault.seconds)
+        if fault.kind == "cutoff":
+            body = body or responses.status("0")
+            return Outcome(body, delay=fault.seconds, send_only=len(body) // 2)
+        if fault.kind == "trickle":
+            return Outcome(body or responses.status("0"), trickle=fault.seconds or 0.5)
         if fault.kind == "garbage":
             return Outcome(
                 b"\x00\xffProxy error: upstream gone\r\n",

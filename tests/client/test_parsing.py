@@ -9,8 +9,15 @@ from django_xunchen.client import (
     parse_inbound,
     parse_reports,
     parse_send,
+    scan_inbound,
+    scan_reports,
 )
-from django_xunchen.exceptions import MalformedResponseError, UnknownStatusError, UnsafeXMLError
+from django_xunchen.exceptions import (
+    InvalidAccountError,
+    MalformedResponseError,
+    UnknownStatusError,
+    UnsafeXMLError,
+)
 
 from .conftest import fixture
 
@@ -179,3 +186,66 @@ def test_balance_response_without_mt():
 def test_empty_sms_for_a_query_is_an_empty_list():
     assert parse_reports(b"<sms>\n</sms>") == []
     assert parse_inbound(b"<sms/>") == []
+
+
+# ---------------------------------------------------------------- record by record
+
+
+@pytest.mark.parametrize(
+    ("name", "scan", "count"),
+    [("reports.xml", scan_reports, 3), ("inbound.xml", scan_inbound, 2)],
+)
+def test_every_cut_of_a_sample_gives_the_records_before_it(name, scan, count):
+    body = fixture(name)
+    assert len(scan(body).records) == count
+    assert scan(body).complete
+    seen = []
+    for cut in range(body.index(b"<sms>") + 5, len(body) - 1, 3):
+        result = scan(body[:cut])
+        assert result.records == scan(body).records[: len(result.records)]
+        seen.append(len(result.records))
+        if not result.complete:
+            assert "stops or breaks" in result.error
+    assert seen == sorted(seen), "a longer prefix never gives fewer records"
+    assert 0 in seen or 1 in seen
+    assert count - 1 in seen
+
+
+def test_a_cut_body_is_malformed_for_the_strict_parser():
+    body = fixture("reports.xml")
+    with pytest.raises(MalformedResponseError, match="not well-formed"):
+        parse_reports(body[: len(body) // 2])
+
+
+def test_a_gateway_error_in_a_scan_is_raised():
+    with pytest.raises(InvalidAccountError):
+        scan_reports(b"<sms><mt><status>101</status></mt></sms>")
+
+
+def test_104_in_a_scan_is_no_records():
+    assert scan_inbound(b"<sms><mt><status>104</status></mt></sms>").records == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!-- generated --><?xml version='1.0' encoding='UTF-8'?><sms><mt><status>0</status>"
+        b"<account>12.5</account></mt></sms>",
+        b"\n <!-- a --> <!-- b -->\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sms><mt>"
+        b"<status>0</status><account>12.5</account></mt></sms>",
+        b"<sms><?xml version='1.0'?><mt><status>0</status><account>12.5</account></mt></sms>",
+    ],
+)
+def test_a_comment_before_the_declaration_is_parsed(body):
+    assert parse_balance(body).amount == Decimal("12.5")
+
+
+def test_a_declaration_lxml_refuses_is_malformed_never_a_bare_value_error():
+    with pytest.raises(MalformedResponseError):
+        parse_balance(b"<sms><mt><status>0</status></mt></sms><?xml version='1.0'?>junk")
+
+
+def test_a_msgid_too_long_to_store_is_malformed_and_named():
+    msgid = "9" * 65
+    with pytest.raises(MalformedResponseError, match=msgid):
+        parse_send(f"<sms><mt><status>0</status><msgid>{msgid}</msgid></mt></sms>".encode())

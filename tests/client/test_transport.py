@@ -15,6 +15,7 @@ from django_xunchen.exceptions import (
     MalformedResponseError,
     NotSentError,
     OutcomeUnknownError,
+    ResponseCutOffError,
 )
 
 from .conftest import PASSWORD, URL, VERY_CODE, fixture
@@ -199,8 +200,9 @@ def test_body_limits_bound_memory_without_reaching_real_query_sizes(client, monk
 
     monkeypatch.setattr(parsing, "MAX_ANSWER_BODY_BYTES", 1000)
     responses.post(URL, body=b"<sms>" + b" " * 2000 + b"</sms>")
-    with pytest.raises(MalformedResponseError, match="over 1000 bytes"):
+    with pytest.raises(ResponseCutOffError, match="over 1000 bytes") as cut:
         client.get_balance()
+    assert cut.value.received.startswith(b"<sms>  "), "every byte read is kept"
     many = b"".join(
         b"<rpt><mobile>13800138000</mobile><msgid>%d</msgid><status>DELIVRD</status>"
         b"<time>2026-01-01 00:00:00</time></rpt>" % i
