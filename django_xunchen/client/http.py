@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import socket
@@ -402,10 +403,8 @@ class _Deadline:
 
 def _shutdown(sock: socket.socket | None) -> None:
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _attach_current(conn: HTTPConnection) -> None:

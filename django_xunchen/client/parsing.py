@@ -10,12 +10,13 @@ the parser itself resolves nothing, reads nothing from the network and builds no
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from lxml import etree
 
@@ -224,7 +225,8 @@ def _scan(
     state: dict[str, object] = {"root": None, "status": None}
 
     def drain() -> None:
-        for event, element in parser.read_events():
+        for event, item in parser.read_events():
+            element = cast(etree._Element, item)
             if state["root"] is None:
                 if element.tag != "sms":
                     raise MalformedResponseError(
@@ -263,10 +265,8 @@ def _scan(
 
 def drain_quietly(drain: Callable[[], None]) -> None:
     """Take the events lxml produced before a syntax error, if it kept any."""
-    try:
+    with contextlib.suppress(etree.XMLSyntaxError):
         drain()
-    except etree.XMLSyntaxError:
-        pass
 
 
 def _check_query_status(status: str, operation: str) -> None:

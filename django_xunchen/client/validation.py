@@ -125,8 +125,7 @@ def check_characters(text: str, what: str = "content", error: type = InvalidCont
         category = unicodedata.category(char)
         if (category == "Cc" and char not in _ALLOWED_CONTROLS) or category == "Cs":
             raise error(
-                f"{what} contains the control character U+{ord(char):04X} at position "
-                f"{position}"
+                f"{what} contains the control character U+{ord(char):04X} at position {position}"
             )
 
 
@@ -178,8 +177,7 @@ def normalize_params(params: Params | None) -> tuple[tuple[int, str], ...]:
             raise InvalidTemplateParamsError(f"template parameter {number} has no value")
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise InvalidTemplateParamsError(
-                f"template parameter {number} must be text or a number, not "
-                f"{type(value).__name__}"
+                f"template parameter {number} must be text or a number, not {type(value).__name__}"
             )
         text = str(value)
         check_characters(text, f"template parameter {number}", InvalidTemplateParamsError)

@@ -231,7 +231,7 @@ def test_104_in_a_scan_is_no_records():
     [
         b"<!-- generated --><?xml version='1.0' encoding='UTF-8'?><sms><mt><status>0</status>"
         b"<account>12.5</account></mt></sms>",
-        b"\n <!-- a --> <!-- b -->\n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sms><mt>"
+        b'\n <!-- a --> <!-- b -->\n<?xml version="1.0" encoding="UTF-8"?>\n<sms><mt>'
         b"<status>0</status><account>12.5</account></mt></sms>",
         b"<sms><?xml version='1.0'?><mt><status>0</status><account>12.5</account></mt></sms>",
     ],
