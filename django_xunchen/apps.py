@@ -8,4 +8,10 @@ class XunchenConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core.signals import setting_changed
+
         from . import checks  # noqa: F401 - registers the system checks
+        from .conf import mask_configured_secrets
+
+        mask_configured_secrets()
+        setting_changed.connect(mask_configured_secrets, dispatch_uid="django_xunchen.mask")

@@ -30,6 +30,16 @@ class LockHeld(Exception):
         return f"lock {self.name!r} is held by {self.owner} until {self.expires_at:%H:%M:%S}"
 
 
+class LockLost(Exception):
+    """The lock expired and another process took it over: stop before the next step."""
+
+    def __init__(self, name: str, owner: str) -> None:
+        super().__init__(
+            f"lock {name!r} is no longer held by {owner}; it expired and was taken over"
+        )
+        self.name = name
+
+
 def make_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -62,10 +72,17 @@ class DatabaseLock:
         return self.held
 
     def refresh(self) -> None:
-        """Push the expiry forward; call it between long steps."""
-        PollLock.objects.filter(name=self.name, owner=self.owner).update(
+        """Push the expiry forward; call it between long steps.
+
+        Raises :class:`LockLost` if the lock is no longer ours (it expired and another
+        process took it over, or it was released): the caller must stop.
+        """
+        renewed = PollLock.objects.filter(name=self.name, owner=self.owner).update(
             expires_at=timezone.now() + self.timeout
         )
+        if not renewed:
+            self.held = False
+            raise LockLost(self.name, self.owner)
 
     def release(self) -> None:
         if self.held:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from .client.types import CHINA_TZ
 from .client.validation import (
     check_params_match,
     normalize_params,
@@ -69,9 +73,28 @@ class Template(models.Model):
             raise ValidationError({"body": _("The body is blank.")})
 
 
+def gateway_day_start(now: dt.datetime | None = None) -> dt.datetime:
+    """Midnight of the current day in China Standard Time: the gateway keeps a report
+    only until the end of the day it was made."""
+    now = now or timezone.now()
+    local = now.astimezone(CHINA_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 class MessageQuerySet(models.QuerySet):
     def delivered(self):
         return self.filter(status=Message.Status.DELIVERED)
+
+    def report_overdue(self, now: dt.datetime | None = None):
+        """Messages still ``sent`` although the gateway's day on which they went out has
+        ended: their report will never come (the poller was down, or the gateway lost
+        it). Scheduled messages count from their send time."""
+        start = gateway_day_start(now)
+        if not settings.USE_TZ:
+            start = timezone.make_naive(start, timezone.get_default_timezone())
+        return self.filter(status=Message.Status.SENT).filter(
+            models.Q(send_at__isnull=True, submitted_at__lt=start) | models.Q(send_at__lt=start)
+        )
 
     def needs_attention(self):
         """Messages staff should look at: refused, unknown outcome, undelivered."""
@@ -184,6 +207,19 @@ class Message(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL
 
+    @property
+    def is_report_overdue(self) -> bool:
+        """``sent``, and the gateway's day on which it went out has ended: no report will
+        come any more."""
+        if self.status != self.Status.SENT:
+            return False
+        went_out = self.send_at or self.submitted_at
+        if went_out is None:
+            return False
+        if timezone.is_naive(went_out):
+            went_out = timezone.make_aware(went_out, timezone.get_default_timezone())
+        return went_out < gateway_day_start()
+
 
 class PolledRecord(models.Model):
     """A record that came from a poll: kept once per (journal entry, position), so that
@@ -198,6 +234,14 @@ class PolledRecord(models.Model):
         editable=False,
     )
     position = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    truncated = models.BooleanField(
+        _("truncated"),
+        default=False,
+        help_text=_(
+            "A field was longer than its column and was cut; the journal entry keeps the "
+            "full record."
+        ),
+    )
 
     class Meta:
         abstract = True
@@ -292,11 +336,22 @@ class PollJournalEntry(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", _("pending")
         DONE = "done", _("done")
+        #: The body broke off part-way: the complete records before the break are stored.
+        SALVAGED = "salvaged", _("salvaged")
+        #: Could not be ingested after JOURNAL_MAX_ATTEMPTS tries; waits for staff.
+        SET_ASIDE = "set_aside", _("set aside")
 
     operation = models.CharField(_("operation"), max_length=16, choices=Operation.choices)
     body = models.BinaryField(_("raw response"))
     fetched_at = models.DateTimeField(_("fetched"))
-    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.PENDING)
+    state = models.CharField(
+        _("state"), max_length=12, choices=State.choices, default=State.PENDING
+    )
+    complete = models.BooleanField(
+        _("complete"),
+        default=True,
+        help_text=_("False when the answer broke off: the body holds every byte that came."),
+    )
     attempts = models.PositiveIntegerField(_("ingest attempts"), default=0)
     error = models.TextField(_("last error"), blank=True)
     records = models.PositiveIntegerField(_("records"), null=True, blank=True)
@@ -317,6 +372,27 @@ class PollJournalEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.fetched_at:%Y-%m-%d %H:%M:%S} ({self.state})"
+
+
+class PollState(models.Model):
+    """The health of one poll operation: when it last fetched successfully."""
+
+    operation = models.CharField(
+        _("operation"),
+        max_length=16,
+        primary_key=True,
+        choices=PollJournalEntry.Operation.choices,
+    )
+    last_success_at = models.DateTimeField(_("last successful fetch"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("poll state")
+        verbose_name_plural = _("poll states")
+
+    def __str__(self) -> str:
+        return f"{self.operation}: {self.last_success_at}"
 
 
 class PollLock(models.Model):

@@ -1,10 +1,14 @@
 """Polling: fetch delivery reports and replies, journal them, ingest them exactly once.
 
 The gateway returns each record once only, so the raw body is committed to the journal
-before anything parses it. Each journal entry is then ingested in one transaction that
-stores its records, matches them, moves message statuses forward and marks the entry
-done; a failure anywhere rolls all of that back and leaves the entry ``pending`` for the
-next poll. Signals go out after that transaction commits.
+before anything parses it, even a body that broke off part-way (every byte that came).
+Each journal entry is then ingested in one transaction that stores its records, matches
+them, moves message statuses forward and marks the entry done; a failure anywhere rolls
+all of that back and leaves the entry ``pending`` for the next poll. After
+``JOURNAL_MAX_ATTEMPTS`` failures it is set aside for staff, so that one bad entry does
+not fail every later poll. A body cut off part-way is read record by record: the
+complete records before the cut are stored and the entry is ``salvaged``. Signals go out
+after the transaction commits.
 """
 
 from __future__ import annotations
@@ -13,26 +17,29 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import outcomes
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
+from .client.parsing import RecordScan
 from .client.types import DeliveryReport, InboundSMS, RawResponse
 from .conf import xunchen_settings
-from .exceptions import GatewayError, XunchenError
-from .locks import DatabaseLock
-from .models import InboundMessage, Message, PollJournalEntry, Report
+from .exceptions import GatewayError, ResponseCutOffError, XunchenError
+from .locks import DatabaseLock, LockLost
+from .models import InboundMessage, Message, PollJournalEntry, PollState, Report
 from .sending import to_db_datetime
 from .signals import inbound_received, report_matched, report_received, send_on_commit
 
 logger = logging.getLogger("django_xunchen.polling")
 Status = Message.Status
 Op = PollJournalEntry.Operation
+R = TypeVar("R", Report, InboundMessage)
 CHUNK = 1000
 ORPHAN_LIMIT = 5000
 LOCK_NAME = "django_xunchen.poll"
@@ -48,6 +55,8 @@ class PollResult:
     inbound_matched: int = 0
     rematched: int = 0
     recovered: int = 0
+    spooled: int = 0
+    set_aside: int = 0
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     locked_by: str | None = None
@@ -67,6 +76,10 @@ class PollResult:
             parts.append(f"orphans matched {self.rematched}")
         if self.recovered:
             parts.append(f"recovered {self.recovered} journal entries")
+        if self.spooled:
+            parts.append(f"applied {self.spooled} spooled send outcomes")
+        if self.set_aside:
+            parts.append(f"set aside {self.set_aside} journal entries for staff")
         if self.skipped:
             parts.append("too soon for " + ", ".join(self.skipped))
         if self.errors:
@@ -102,8 +115,10 @@ def poll(
         return result
     try:
         with sms_backend:
-            for entry in PollJournalEntry.objects.filter(state=PollJournalEntry.State.PENDING):
-                if _ingest(entry, sms_backend, result):
+            result.spooled = outcomes.apply_spool()
+            pending = PollJournalEntry.objects.filter(state=PollJournalEntry.State.PENDING)
+            for entry in pending.order_by("pk"):
+                if _ingest(entry, sms_backend, result, conf["JOURNAL_MAX_ATTEMPTS"]):
                     result.recovered += 1
                 lock.refresh()
             wanted = [(Op.REPORTS, reports), (Op.INBOUND, inbound)]
@@ -113,13 +128,17 @@ def poll(
                 if not force and _too_soon(operation, conf["POLL_INTERVAL"]):
                     result.skipped.append(str(Op(operation).label))
                     continue
+                lock.refresh()
                 fetched = _fetch_and_journal(operation, sms_backend, result)
                 if fetched is not None:
-                    lock.refresh()
-                    _ingest(fetched, sms_backend, result)
+                    _ingest(fetched, sms_backend, result, conf["JOURNAL_MAX_ATTEMPTS"])
             if reports:
+                lock.refresh()
                 _rematch_orphans(conf["MATCH_WINDOW_DAYS"], result)
             _prune(conf["JOURNAL_RETENTION_DAYS"])
+    except LockLost as exc:
+        logger.error("poll stopped: %s", exc)
+        result.errors.append(f"stopped: {exc}")
     finally:
         lock.release()
     return result
@@ -139,46 +158,81 @@ def _fetch_and_journal(
     operation: str, sms_backend: BaseSMSBackend, result: PollResult
 ) -> PollJournalEntry | None:
     fetch = sms_backend.fetch_reports if operation == Op.REPORTS else sms_backend.fetch_inbound
+    now = timezone.now()
+    complete = True
     try:
         raw: RawResponse = fetch()
+        body = raw.body
+    except ResponseCutOffError as exc:
+        # The gateway has handed these records over: keep whatever arrived.
+        logger.error("%s", exc)
+        result.errors.append(str(exc))
+        _note_attempt(operation, now, str(exc))
+        if not exc.received.strip():
+            return None
+        body, complete = exc.received, False
     except XunchenError as exc:
-        logger.error("fetching %s failed: %s", operation, exc)
-        result.errors.append(f"{operation}: {exc}")
+        logger.error("%s", exc)
+        result.errors.append(str(exc))
+        _note_attempt(operation, now, str(exc))
         return None
     try:
         return PollJournalEntry.objects.create(
-            operation=operation, body=raw.body, fetched_at=timezone.now()
+            operation=operation, body=body, fetched_at=now, complete=complete
         )
     except DatabaseError:
         # The gateway will not return these records again: this log line is their last copy.
         logger.critical(
             "could not journal a %s response; its records are only here: %r",
             operation,
-            raw.body,
+            body,
         )
         raise
 
 
-def _ingest(entry: PollJournalEntry, sms_backend: BaseSMSBackend, result: PollResult) -> bool:
-    """Ingest one journal entry; True when it is done."""
+def _note_attempt(operation: str, at: dt.datetime, error: str = "", success: bool = False):
+    values: dict[str, Any] = {"last_attempt_at": at, "last_error": error[:2000]}
+    if success:
+        values["last_success_at"] = at
+    PollState.objects.update_or_create(operation=operation, defaults=values)
+
+
+def _ingest(
+    entry: PollJournalEntry, sms_backend: BaseSMSBackend, result: PollResult, max_attempts: int
+) -> bool:
+    """Ingest one journal entry; True when it is done (or salvaged)."""
     now = timezone.now()
     PollJournalEntry.objects.filter(pk=entry.pk).update(attempts=entry.attempts + 1)
     entry.attempts += 1
     raw = RawResponse(entry.operation, bytes(entry.body))
     is_reports = entry.operation == Op.REPORTS
     try:
-        records = sms_backend.parse_reports(raw) if is_reports else sms_backend.parse_inbound(raw)
+        scan: RecordScan[Any] = (
+            sms_backend.scan_reports(raw) if is_reports else sms_backend.scan_inbound(raw)
+        )
     except GatewayError as exc:
         # The gateway refused the query: there are no records to keep.
         PollJournalEntry.objects.filter(pk=entry.pk).update(
             state=PollJournalEntry.State.DONE, records=0, ingested_at=now, error=str(exc)
         )
-        logger.error("%s: %s", entry.operation, exc)
-        result.errors.append(f"{entry.operation}: {exc}")
+        logger.error("%s", exc)
+        result.errors.append(str(exc))
+        _note_attempt(entry.operation, entry.fetched_at, str(exc))
         return True
     except Exception as exc:
-        _failed(entry, exc, result, "cannot be parsed")
+        _failed(entry, exc, result, "cannot be parsed", max_attempts)
         return False
+    records = scan.records
+    salvaged = not (scan.complete and entry.complete)
+    if salvaged:
+        state = PollJournalEntry.State.SALVAGED
+        note = scan.error or "the answer broke off"
+        error = (
+            f"{note}. {len(records)} complete records were recovered; any after the break "
+            "are lost (the gateway returns each record once only)."
+        )
+    else:
+        state, error = PollJournalEntry.State.DONE, ""
     try:
         with transaction.atomic():
             if is_reports:
@@ -190,21 +244,31 @@ def _ingest(entry: PollJournalEntry, sms_backend: BaseSMSBackend, result: PollRe
                 result.inbound += stored
                 result.inbound_matched += matched
             PollJournalEntry.objects.filter(pk=entry.pk).update(
-                state=PollJournalEntry.State.DONE,
-                records=len(records),
-                ingested_at=timezone.now(),
-                error="",
+                state=state, records=len(records), ingested_at=timezone.now(), error=error
             )
+            if entry.complete:
+                _note_attempt(entry.operation, entry.fetched_at, success=True)
     except Exception as exc:
-        _failed(entry, exc, result, "could not be stored")
+        _failed(entry, exc, result, "could not be stored", max_attempts)
         return False
+    if salvaged and entry.complete:
+        message = f"journal entry {entry.pk} ({entry.operation}) is not well-formed: {error}"
+        logger.error(message)
+        result.errors.append(message)
     return True
 
 
-def _failed(entry: PollJournalEntry, exc: Exception, result: PollResult, what: str) -> None:
+def _failed(
+    entry: PollJournalEntry, exc: Exception, result: PollResult, what: str, max_attempts: int
+) -> None:
     message = f"journal entry {entry.pk} ({entry.operation}) {what}: {type(exc).__name__}: {exc}"
     logger.exception(message)
-    PollJournalEntry.objects.filter(pk=entry.pk).update(error=message[:2000])
+    values: dict[str, Any] = {"error": message[:2000]}
+    if entry.attempts >= max_attempts:
+        values["state"] = PollJournalEntry.State.SET_ASIDE
+        message += f"; set aside after {entry.attempts} attempts: see the poll journal in the admin"
+        result.set_aside += 1
+    PollJournalEntry.objects.filter(pk=entry.pk).update(**values)
     result.errors.append(message)
 
 
@@ -250,6 +314,35 @@ def _write_statuses(changed: dict[int, Message]) -> None:
         )
 
 
+def _limits(model: type[Report] | type[InboundMessage]) -> list[tuple[str, int]]:
+    return [
+        (f.attname, f.max_length)
+        for f in model._meta.concrete_fields
+        if f.get_internal_type() == "CharField" and f.max_length
+    ]
+
+
+_LIMITS = {Report: _limits(Report), InboundMessage: _limits(InboundMessage)}
+
+
+def _fit(row: R) -> R:
+    """Cut any text longer than its column and flag the row, so that one odd record
+    (PostgreSQL refuses an over-long value) never rolls back the whole response. The
+    journal entry keeps the record as it came."""
+    for name, limit in _LIMITS[type(row)]:
+        value = getattr(row, name)
+        if isinstance(value, str) and len(value) > limit:
+            setattr(row, name, value[:limit])
+            row.truncated = True
+    if row.truncated:
+        logger.warning(
+            "a %s from journal entry %s had a field longer than its column; stored cut and flagged",
+            type(row)._meta.verbose_name,
+            row.source_id,
+        )
+    return row
+
+
 def _messages_by_key(msgids: set[str]) -> dict[tuple[str, str], Message]:
     if not msgids:
         return {}
@@ -283,7 +376,7 @@ def _store_reports(entry: PollJournalEntry, records: Sequence[DeliveryReport]) -
                 message, record.status, record.delivered, reported_at
             ):
                 changed[message.pk] = message
-        Report.objects.bulk_create(rows)
+        Report.objects.bulk_create([_fit(row) for row in rows])
         _write_statuses(changed)
         stored += len(rows)
         matched += sum(1 for r in rows if r.message is not None)
@@ -341,7 +434,7 @@ def _store_inbound(entry: PollJournalEntry, records: Sequence[InboundSMS]) -> tu
                     extcode=ext if ext is not None else (message.extcode if message else ""),
                 )
             )
-        InboundMessage.objects.bulk_create(rows)
+        InboundMessage.objects.bulk_create([_fit(row) for row in rows])
         stored += len(rows)
         matched += sum(1 for r in rows if r.message is not None)
         send_on_commit(

@@ -2,9 +2,10 @@
 
 Per request of up to 100 numbers, whatever its size: one UPDATE claims the rows
 (``queued`` → ``sending``, committed before the request goes out), one SELECT reads what
-was claimed, one UPDATE records the outcome. A crash at any point leaves every row in a
-truthful state: ``queued`` (not sent), ``sending`` (the process died around the request;
-:func:`send_queued` later marks it ``unknown``), or the outcome.
+was claimed, one UPDATE records the outcome (:mod:`.outcomes`: retried while the
+database refuses, then spooled to disk). A crash at any point leaves every row in a
+truthful state: ``queued`` (nothing left), ``sending`` (the process died around the
+request; :func:`send_queued` later marks it ``unknown``), or the outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from . import outcomes
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .client.types import SendRequest
@@ -48,7 +50,7 @@ from .exceptions import (
     XunchenValidationError,
 )
 from .models import Message, Template, params_for_storage
-from .signals import message_failed, message_sent, send_on_commit
+from .outcomes import Outcome
 
 logger = logging.getLogger("django_xunchen.sending")
 Status = Message.Status
@@ -63,8 +65,18 @@ ACCOUNT_ERRORS = (
     InvalidVeryCodeError,
     AccessMethodNotEnabledError,
 )
-#: A row in ``sending`` for longer than this lost its process mid-request.
-STALE_SENDING = dt.timedelta(minutes=10)
+#: Added to the request deadline and the outcome retry window: a row in ``sending`` for
+#: longer than their sum lost its process mid-request.
+STALE_MARGIN = dt.timedelta(seconds=60)
+
+
+def stale_after() -> dt.timedelta:
+    """How long a row may stay ``sending`` before the sweep marks it ``unknown``: longer
+    than any request (its deadline) plus the outcome write's retries, so that the sweep
+    never races a request still in flight."""
+    conf = xunchen_settings()
+    seconds = float(conf["REQUEST_DEADLINE"] or 0) + float(conf["OUTCOME_RETRY_SECONDS"])
+    return dt.timedelta(seconds=seconds) + STALE_MARGIN
 
 
 # --------------------------------------------------------------------------- time
@@ -102,10 +114,12 @@ def _aware(value: dt.datetime | None, what: str) -> dt.datetime | None:
 
 @dataclass
 class SendOutcome:
-    """What :func:`dispatch` did: the errors it met, in order, and the requests it made."""
+    """What :func:`dispatch` did: the errors it met, in order, the requests it made and
+    the messages it got accepted (only its own, whatever other processes did)."""
 
     errors: list[XunchenError] = field(default_factory=list)
     requests: int = 0
+    sent: int = 0
 
 
 def resolve_template(template: Template | str | None) -> Template | None:
@@ -266,16 +280,21 @@ def resend(
 def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, int]:
     """Send what is waiting: rows left ``queued`` by a failed or interrupted send.
 
-    Also marks expired rows ``expired`` and rows stuck in ``sending`` (their process died
-    mid-request) ``unknown``. Safe to run from several processes at once: each row is
-    claimed by exactly one.
+    Also applies this host's spooled outcomes, marks expired rows ``expired`` and rows
+    stuck in ``sending`` (their process died mid-request) ``unknown``. Safe to run from
+    several processes at once: each row is claimed by exactly one, and ``sent`` counts
+    what this call sent.
     """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive integer, not {limit!r}")
+    sms_backend = get_backend(backend, fail_silently=True)
+    spooled = outcomes.apply_spool()
     now = timezone.now()
     expired = Message.objects.filter(status=Status.QUEUED, expires_at__lte=now).update(
         status=Status.EXPIRED, updated_at=now
     )
     stale = Message.objects.filter(
-        status=Status.SENDING, updated_at__lt=now - STALE_SENDING
+        status=Status.SENDING, updated_at__lt=now - stale_after()
     ).update(
         status=Status.UNKNOWN,
         claim=None,
@@ -287,13 +306,13 @@ def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, 
         .select_related("template")
         .order_by("created_at", "pk")[:limit]
     )
-    outcome = dispatch(rows, get_backend(backend, fail_silently=True))
-    sent = sum(1 for r in rows if r.status == Status.SENT)
+    outcome = dispatch(rows, sms_backend)
     return {
         "expired": expired,
         "stale": stale,
+        "spooled": spooled,
         "claimed": len(rows),
-        "sent": sent,
+        "sent": outcome.sent,
         "requests": outcome.requests,
     }
 
@@ -317,6 +336,7 @@ def dispatch(rows: Sequence[Message], sms_backend: BaseSMSBackend) -> SendOutcom
     returned, never raised; after an error about the account or the network the rest stay
     ``queued``."""
     batch_size = max(1, min(int(xunchen_settings()["BATCH_SIZE"]), 100))
+    outcomes.apply_spool_once_per_process()
     groups: dict[tuple[Any, ...], list[Message]] = {}
     for row in rows:
         groups.setdefault(_group_key(row), []).append(row)
@@ -373,87 +393,60 @@ def _submit(
     claimed = [r for r in rows if r.pk in claimed_ids]
     if len(claimed) < len(rows):
         _refresh([r for r in rows if r.pk not in claimed_ids])
-    mine = Message.objects.filter(claim=token)
+    ids = [r.pk for r in claimed]
+
+    def land(status: str, error: XunchenError | None = None, **fields: Any) -> None:
+        outcomes.record(Outcome(ids, status, **fields), claimed, error)
+
+    sms_backend.request_started = False
     try:
         request = _request_for(claimed, [r.mobile for r in claimed], sms_backend.encoding)
     except XunchenValidationError as exc:
-        _record(
-            mine,
-            claimed,
-            status=Status.FAILED,
-            error_code="invalid",
-            error_message=str(exc),
-            claim=None,
-        )
-        _signal_failed(claimed, exc)
+        land(Status.FAILED, exc, error_code="invalid", error_message=str(exc))
         return exc
+    except BaseException:
+        land(Status.QUEUED, error_message="Interrupted before the request was made.")
+        raise
     outcome.requests += 1
     try:
         result = sms_backend.send(request)
     except NotSentError as exc:
         logger.warning("SMS request not sent, back in the queue: %s", exc)
-        _record(
-            mine, claimed, status=Status.QUEUED, error_code="", error_message=str(exc), claim=None
-        )
+        land(Status.QUEUED, error_message=str(exc))
+        return exc
+    except XunchenValidationError as exc:
+        logger.warning("SMS request refused before it was sent: %s", exc)
+        land(Status.FAILED, exc, error_code="invalid", error_message=str(exc))
         return exc
     except OutcomeUnknownError as exc:
         logger.error("SMS request outcome unknown for %d numbers: %s", len(claimed), exc)
-        _record(
-            mine, claimed, status=Status.UNKNOWN, error_code="", error_message=str(exc), claim=None
-        )
-        _signal_failed(claimed, exc)
+        land(Status.UNKNOWN, exc, error_message=str(exc))
         return exc
     except GatewayError as exc:
         logger.warning("SMS request refused: %s", exc)
-        _record(
-            mine,
-            claimed,
-            status=Status.FAILED,
+        land(
+            Status.FAILED,
+            exc,
             error_code=exc.code,
             error_message=str(exc),
             blocked_words=list(getattr(exc, "words", [])),
-            claim=None,
         )
-        _signal_failed(claimed, exc)
         return exc
     except BaseException as exc:
-        _record(
-            mine,
-            claimed,
-            status=Status.UNKNOWN,
-            error_code="",
-            error_message=f"{type(exc).__name__} in the SMS backend",
-            claim=None,
-        )
+        if sms_backend.request_started or not sms_backend.tracks_request_start:
+            land(Status.UNKNOWN, error_message=f"{type(exc).__name__} in the SMS backend")
+        else:
+            land(
+                Status.QUEUED,
+                error_message=f"{type(exc).__name__} in the SMS backend before the request",
+            )
         raise
-    _record(
-        mine,
-        claimed,
-        status=Status.SENT,
-        msgid=result.msgid,
-        error_code="",
-        error_message="",
-        blocked_words=[],
-        submitted_at=timezone.now(),
-        claim=None,
-    )
-    send_on_commit((message_sent, Message, {"message": row}) for row in claimed)
+    outcome.sent += len(claimed)
+    land(Status.SENT, msgid=result.msgid, submitted_at=timezone.now())
     return None
-
-
-def _record(queryset, rows: Sequence[Message], **fields: Any) -> None:
-    fields["updated_at"] = timezone.now()
-    queryset.update(**fields)
-    for row in rows:
-        for name, value in fields.items():
-            setattr(row, name, value)
 
 
 def _refresh(rows: Sequence[Message]) -> None:
     statuses = dict(Message.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "status"))
     for row in rows:
         row.status = statuses.get(row.pk, row.status)
-
-
-def _signal_failed(rows: Sequence[Message], error: XunchenError) -> None:
-    send_on_commit((message_failed, Message, {"message": row, "error": error}) for row in rows)

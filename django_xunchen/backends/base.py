@@ -23,16 +23,27 @@ class BaseSMSBackend(abc.ABC):
     raise :class:`~django_xunchen.exceptions.NotSentError` only when the request certainly
     did not reach the provider.
 
+    ``tracks_request_start``: ``True`` for a backend that calls :meth:`mark_request_started`
+    just before its request leaves. Then an unexpected exception from :meth:`send` before
+    that call leaves the rows ``queued`` (nothing went out); after it, or from a backend that
+    does not track, the rows become ``unknown``, since the SMS may have gone out.
+
     ``sends_externally``: ``True`` for a backend whose sends reach real handsets. For those,
     :func:`~django_xunchen.send_sms` called inside a transaction waits for the commit
     before sending, so that a rolled-back row never becomes a real SMS.
     """
 
     sends_externally: bool = True
+    tracks_request_start: bool = False
 
     def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
         self.fail_silently = fail_silently
         self.settings = xunchen_settings(**kwargs)
+        self.request_started = False
+
+    def mark_request_started(self) -> None:
+        """Say that the current request is about to leave (see ``tracks_request_start``)."""
+        self.request_started = True
 
     def open(self) -> None:  # noqa: B027 - optional hook
         """Open connections; called by the context manager."""
@@ -72,6 +83,20 @@ class BaseSMSBackend(abc.ABC):
 
     def parse_inbound(self, raw: RawResponse) -> list[InboundSMS]:
         return parsing.parse_inbound(raw.body)
+
+    def scan_reports(self, raw: RawResponse) -> parsing.RecordScan[DeliveryReport]:
+        """The reports of a body, record by record, so that a cut-off body still gives
+        the complete ones. A subclass that overrides only :meth:`parse_reports` gets it
+        wrapped, all or nothing."""
+        if type(self).parse_reports is not BaseSMSBackend.parse_reports:
+            return parsing.RecordScan(self.parse_reports(raw))
+        return parsing.scan_reports(raw.body)
+
+    def scan_inbound(self, raw: RawResponse) -> parsing.RecordScan[InboundSMS]:
+        """The replies of a body, record by record; see :meth:`scan_reports`."""
+        if type(self).parse_inbound is not BaseSMSBackend.parse_inbound:
+            return parsing.RecordScan(self.parse_inbound(raw))
+        return parsing.scan_inbound(raw.body)
 
 
 _NOTHING = b"<sms><mt><status>104</status></mt></sms>"

@@ -17,6 +17,7 @@ class SMSBackend(BaseSMSBackend):
     msgid. Reports and replies: none."""
 
     sends_externally = False
+    tracks_request_start = True
 
     def __init__(
         self, fail_silently: bool = False, stream: TextIO | None = None, **kwargs: Any
@@ -38,6 +39,7 @@ class SMSBackend(BaseSMSBackend):
         if request.send_at:
             lines.append(f"Send at: {request.send_at.isoformat()}")
         lines += ["", request.content, "-" * 79]
+        self.mark_request_started()
         with self._lock:
             self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()

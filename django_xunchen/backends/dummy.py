@@ -11,8 +11,10 @@ from .base import BaseSMSBackend
 
 class SMSBackend(BaseSMSBackend):
     sends_externally = False
+    tracks_request_start = True
 
     def send(self, request: SendRequest) -> SendResult:
+        self.mark_request_started()
         return SendResult(msgid=uuid.uuid4().hex, mobiles=request.mobiles)
 
     def get_balance(self) -> Balance:

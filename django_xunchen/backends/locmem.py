@@ -29,6 +29,7 @@ from ..client.types import (
     SendRequest,
     SendResult,
 )
+from ..exceptions import XunchenError
 from ..fake_gateway import responses
 from ..fake_gateway.state import ReplyRecord, ReportRecord
 from .base import BaseSMSBackend
@@ -104,12 +105,21 @@ def queue_reply(mobile: str, content: str, extcode: str = "") -> None:
 
 
 class SMSBackend(BaseSMSBackend):
+    """A queued failure that is an error of :mod:`django_xunchen.exceptions` is raised as
+    the gateway's answer, after the request "left"; any other exception is raised before,
+    as a bug in a backend would be."""
+
     sends_externally = False
+    tracks_request_start = True
 
     def send(self, request: SendRequest) -> SendResult:
         with _lock:
-            if _failures:
-                raise _failures.popleft()
+            failure = _failures.popleft() if _failures else None
+            if failure is not None and not isinstance(failure, XunchenError):
+                raise failure
+            self.mark_request_started()
+            if failure is not None:
+                raise failure
             msgid = f"locmem-{next(_counter):08d}"
             outbox.append(SentSMS(msgid=msgid, request=request))
         return SendResult(msgid=msgid, mobiles=request.mobiles)

@@ -15,6 +15,8 @@ from .base import BaseSMSBackend
 class SMSBackend(BaseSMSBackend):
     """Sends through the Xunchen HTTP gateway configured in ``XUNCHEN``."""
 
+    tracks_request_start = True
+
     def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
         missing = [k for k in REQUIRED_FOR_GATEWAY if not self.settings[k]]
@@ -39,6 +41,8 @@ class SMSBackend(BaseSMSBackend):
                     s["VERY_CODE"],
                     encoding=s["ENCODING"],
                     timeout=s["TIMEOUT"],
+                    deadline=s["REQUEST_DEADLINE"],
+                    before_request=self.mark_request_started,
                 )
             except ValueError as exc:
                 raise ImproperlyConfigured(f"XUNCHEN: {exc}") from None
