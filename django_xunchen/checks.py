@@ -71,6 +71,7 @@ def check_settings(app_configs=None, **kwargs):
                 id="django_xunchen.E005",
             )
         )
+    errors.extend(_check_spool(conf))
     if _debug_http_logging():
         errors.append(
             checks.Warning(
@@ -95,3 +96,74 @@ def _debug_http_logging() -> bool:
         ):
             return True
     return False
+
+
+def _check_spool(conf: dict) -> list[checks.CheckMessage]:
+    from . import spool
+
+    for key in ("REQUEST_DEADLINE", "OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE"):
+        value = conf[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            return [
+                checks.Error(
+                    f"XUNCHEN['{key}'] must be a positive number of seconds, not {value!r}",
+                    id="django_xunchen.E007",
+                )
+            ]
+    problem = spool.check_writable()
+    if problem:
+        return [
+            checks.Error(
+                f"The outcome spool folder is not writable: {problem}",
+                hint="Set XUNCHEN['SPOOL_DIR'] to a folder this process can write to, on "
+                "persistent storage (a volume in containers).",
+                id="django_xunchen.E006",
+            )
+        ]
+    if not conf["SPOOL_DIR"] and not settings.DEBUG:
+        return [
+            checks.Warning(
+                f"XUNCHEN['SPOOL_DIR'] is not set: send outcomes the database refuses are "
+                f"kept in {spool.spool_dir()}, which may not survive a reboot.",
+                hint="Set it to a folder on persistent storage.",
+                id="django_xunchen.W002",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.database)
+def check_poll_health(app_configs=None, databases=None, **kwargs):
+    """Journal entries set aside and a poller that stopped: run with
+    ``manage.py check --database default``."""
+    if not databases:
+        return []
+    from django.db import DatabaseError
+
+    from .health import poll_health
+
+    try:
+        health = poll_health()
+    except DatabaseError:
+        return []  # not migrated yet
+    found: list[checks.CheckMessage] = []
+    if health.set_aside:
+        found.append(
+            checks.Warning(
+                f"{health.set_aside} poll journal entries could not be ingested and were set "
+                "aside; the reports or replies in them are not in the database yet.",
+                hint="Open Xunchen SMS › Poll journal in the admin, fix the cause and retry them.",
+                id="django_xunchen.W003",
+            )
+        )
+    for problem in health.stale:
+        found.append(checks.Warning(problem, id="django_xunchen.W004"))
+    if health.spooled:
+        found.append(
+            checks.Warning(
+                f"{health.spooled} send outcomes wait in the spool on this host.",
+                hint="Run manage.py send_queued or poll_sms to apply them.",
+                id="django_xunchen.W005",
+            )
+        )
+    return found

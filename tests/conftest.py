@@ -8,6 +8,26 @@ from django_xunchen.fake_gateway import FakeGateway
 GATEWAY_BACKEND = "django_xunchen.backends.xunchen.SMSBackend"
 
 
+@pytest.fixture(autouse=True)
+def isolated_spool(tmp_path, monkeypatch):
+    """Each test gets its own outcome spool (unless it sets SPOOL_DIR), so no test
+    applies another's files."""
+    from pathlib import Path
+
+    from django_xunchen import outcomes, spool
+    from django_xunchen.conf import xunchen_settings
+
+    folder = tmp_path / "spool"
+
+    def spool_dir():
+        configured = xunchen_settings()["SPOOL_DIR"]
+        return Path(configured) if configured else folder
+
+    monkeypatch.setattr(spool, "spool_dir", spool_dir)
+    monkeypatch.setattr(outcomes, "_applied_in_process", False)
+    return folder
+
+
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 

@@ -99,6 +99,19 @@ class ResendInline(ReadOnlyInline):
     verbose_name_plural = _("resent as")
 
 
+class ReportOverdueFilter(admin.SimpleListFilter):
+    title = _("delivery report")
+    parameter_name = "report"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", _("never came (the gateway's day ended)"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.report_overdue()
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = [
@@ -113,6 +126,7 @@ class MessageAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "status",
+        ReportOverdueFilter,
         "template",
         ("created_at", DateTimeRangeFilterBuilder(title=_("created"))),
         ("reported_at", DateTimeRangeFilterBuilder(title=_("reported"))),
@@ -176,7 +190,18 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def coloured_status(self, obj: Message):
-        return status_badge(obj.status, obj.get_status_display())
+        badge = status_badge(obj.status, obj.get_status_display())
+        if obj.is_report_overdue:
+            return format_html(
+                '{} <span class="xunchen-overdue" title="{}">{}</span>',
+                badge,
+                _(
+                    "The gateway's day on which it went out has ended without a delivery "
+                    "report; none will come any more."
+                ),
+                _("no report"),
+            )
+        return badge
 
     @admin.display(description=_("gateway error"), ordering="error_code")
     def error(self, obj: Message) -> str:
@@ -454,6 +479,7 @@ class ReportAdmin(PolledRecordAdmin):
     list_filter = [
         "delivered",
         MatchedFilter,
+        "truncated",
         ("reported_at", DateTimeRangeFilterBuilder(title=_("reported"))),
         ("received_at", DateTimeRangeFilterBuilder(title=_("received"))),
     ]
@@ -468,6 +494,8 @@ class ReportAdmin(PolledRecordAdmin):
         "matched_message",
         "received_at",
         "matched_at",
+        "truncated",
+        "source",
     ]
     fields = readonly_fields
 
@@ -477,6 +505,7 @@ class InboundMessageAdmin(PolledRecordAdmin):
     list_display = ["mobile", "content", "recvcode", "received_at", "matched_message"]
     list_filter = [
         MatchedFilter,
+        "truncated",
         ("received_at", DateTimeRangeFilterBuilder(title=_("received"))),
     ]
     search_fields = ["=mobile", "content"]
@@ -488,18 +517,39 @@ class InboundMessageAdmin(PolledRecordAdmin):
         "received_at",
         "matched_message",
         "stored_at",
+        "truncated",
+        "source",
     ]
     fields = readonly_fields
 
 
+JOURNAL_COLOURS = {
+    PollJournalEntry.State.PENDING: "#0d6efd",
+    PollJournalEntry.State.DONE: "#198754",
+    PollJournalEntry.State.SALVAGED: "#fd7e14",
+    PollJournalEntry.State.SET_ASIDE: "#dc3545",
+}
+
+
 @admin.register(PollJournalEntry)
 class PollJournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["fetched_at", "operation", "state", "records", "attempts", "short_error"]
-    list_filter = ["operation", "state"]
+    list_display = [
+        "fetched_at",
+        "operation",
+        "coloured_state",
+        "complete",
+        "records",
+        "attempts",
+        "short_error",
+    ]
+    list_filter = ["operation", "state", "complete"]
     show_full_result_count = False
+    actions = ["retry_ingest"]
+    change_list_template = "admin/django_xunchen/polljournalentry/change_list.html"
     readonly_fields = [
         "operation",
-        "state",
+        "coloured_state",
+        "complete",
         "fetched_at",
         "ingested_at",
         "records",
@@ -508,6 +558,17 @@ class PollJournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "raw",
     ]
     fields = readonly_fields
+
+    class Media:
+        css = ADMIN_MEDIA["css"]
+
+    @admin.display(description=_("state"), ordering="state")
+    def coloured_state(self, obj: PollJournalEntry):
+        return format_html(
+            '<span class="xunchen-status" style="background:{}">{}</span>',
+            JOURNAL_COLOURS.get(obj.state, "#6c757d"),
+            obj.get_state_display(),
+        )
 
     @admin.display(description=_("last error"))
     def short_error(self, obj: PollJournalEntry) -> str:
@@ -521,3 +582,22 @@ class PollJournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         except UnicodeDecodeError:
             text = body.decode("gb18030", errors="replace")
         return format_html('<pre style="white-space:pre-wrap;max-height:30em">{}</pre>', text)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("django_xunchen.change_polljournalentry")
+
+    @admin.action(description=_("Retry ingesting set-aside entries"), permissions=["retry"])
+    def retry_ingest(self, request, queryset):
+        count = queryset.filter(state=PollJournalEntry.State.SET_ASIDE).update(
+            state=PollJournalEntry.State.PENDING, attempts=0
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d entry will be ingested again by the next poll.",
+                "%(count)d entries will be ingested again by the next poll.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )

@@ -159,6 +159,7 @@ def build(*, can_check_balance: bool) -> dict[str, Any]:
         "balance": None,
         "balance_error": None,
         "can_check_balance": can_check_balance,
+        "report_overdue": Message.objects.report_overdue().count(),
     }
     if can_check_balance:
         try:

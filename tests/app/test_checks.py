@@ -7,8 +7,9 @@ from django_xunchen.checks import check_settings
 GATEWAY = "django_xunchen.backends.xunchen.SMSBackend"
 
 
-def ids(settings_dict, settings):
-    settings.XUNCHEN = settings_dict
+def ids(settings_dict, settings, tmp_path=None):
+    spool = {"SPOOL_DIR": str(tmp_path or "/tmp/django-xunchen-test-spool")}
+    settings.XUNCHEN = {**spool, **settings_dict}
     return sorted(m.id for m in check_settings())
 
 
@@ -80,3 +81,24 @@ def test_credentials_never_in_check_messages(settings):
     }
     text = " ".join(str(m) for m in check_settings())
     assert "topsecret" not in text
+
+
+def test_an_unwritable_spool_folder_is_an_error(settings, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    found = ids({"SPOOL_DIR": str(blocker / "spool")}, settings)
+    assert found == ["django_xunchen.E006"]
+
+
+def test_an_unset_spool_folder_is_a_warning_in_production(settings):
+    settings.DEBUG = False
+    settings.XUNCHEN = {"BACKEND": "django_xunchen.backends.locmem.SMSBackend"}
+    assert [m.id for m in check_settings()] == ["django_xunchen.W002"]
+    settings.DEBUG = True
+    assert [m.id for m in check_settings()] == []
+
+
+@pytest.mark.parametrize("key", ["REQUEST_DEADLINE", "OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE"])
+@pytest.mark.parametrize("value", [0, -1, "60", None])
+def test_time_settings_must_be_positive_seconds(settings, key, value):
+    assert ids({key: value}, settings) == ["django_xunchen.E007"]

@@ -1,3 +1,5 @@
+import argparse
+
 from django.core.management.base import BaseCommand
 
 from ...sending import send_queued
@@ -10,11 +12,26 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--limit", type=int, default=10000)
+        parser.add_argument(
+            "--limit",
+            type=positive_int,
+            default=10000,
+            help="At most this many queued messages in this run (default 10000).",
+        )
 
     def handle(self, *args, limit=10000, **options):
         counts = send_queued(limit=limit)
         self.stdout.write(
             "queued {claimed}, sent {sent} in {requests} requests, expired {expired}, "
-            "stale marked unknown {stale}".format(**counts)
+            "stale marked unknown {stale}, spooled outcomes applied {spooled}".format(**counts)
         )
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
