@@ -5,6 +5,7 @@ import pytest
 from django_xunchen.checks import check_settings
 
 GATEWAY = "django_xunchen.backends.xunchen.SMSBackend"
+LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
 
 
 def ids(settings_dict, settings, tmp_path=None):
@@ -86,7 +87,7 @@ def test_credentials_never_in_check_messages(settings):
 def test_an_unwritable_spool_folder_is_an_error(settings, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    found = ids({"SPOOL_DIR": str(blocker / "spool")}, settings)
+    found = ids({"BACKEND": LOCMEM, "SPOOL_DIR": str(blocker / "spool")}, settings)
     assert found == ["django_xunchen.E006"]
 
 
@@ -101,4 +102,4 @@ def test_an_unset_spool_folder_is_a_warning_in_production(settings):
 @pytest.mark.parametrize("key", ["REQUEST_DEADLINE", "OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE"])
 @pytest.mark.parametrize("value", [0, -1, "60", None])
 def test_time_settings_must_be_positive_seconds(settings, key, value):
-    assert ids({key: value}, settings) == ["django_xunchen.E007"]
+    assert ids({"BACKEND": LOCMEM, key: value}, settings) == ["django_xunchen.E007"]
