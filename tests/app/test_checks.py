@@ -1,4 +1,5 @@
 import logging
+import tempfile
 
 import pytest
 
@@ -8,9 +9,11 @@ GATEWAY = "django_xunchen.backends.xunchen.SMSBackend"
 LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
 
 
-def ids(settings_dict, settings, tmp_path=None):
-    spool = {"SPOOL_DIR": str(tmp_path or "/tmp/django-xunchen-test-spool")}
-    settings.XUNCHEN = {**spool, **settings_dict}
+SPOOL = tempfile.mkdtemp(prefix="xunchen-checks-")
+
+
+def ids(settings_dict, settings):
+    settings.XUNCHEN = {"SPOOL_DIR": SPOOL, **settings_dict}
     return sorted(m.id for m in check_settings())
 
 
