@@ -192,7 +192,10 @@ class FakeGateway:
         self._server = _Server((self.host, self.port), self.state)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="xunchen-fake-gateway", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="xunchen-fake-gateway",
+            daemon=True,
         )
         self._thread.start()
         return self
