@@ -36,6 +36,7 @@ def _run_together(target, count):
         t.start()
     for t in threads:
         t.join(60)
+    assert not any(t.is_alive() for t in threads), "a worker is still running"
     assert not errors, errors
     return results
 
@@ -52,7 +53,8 @@ def test_concurrent_senders_claim_each_row_once(gateway):
     Message.objects.bulk_create(
         [Message(mobile=f"138{i:08d}", content="once only") for i in range(300)]
     )
-    _run_together(send_queued, 4)
+    counts = _run_together(send_queued, 4)
+    assert sum(c["sent"] for c in counts) == 300, "each run counts only what it sent"
     sent = Counter(m for s in gateway.submissions for m in s.mobiles)
     assert len(sent) == 300
     assert max(sent.values()) == 1, "no number was sent twice"

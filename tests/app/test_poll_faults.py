@@ -1,0 +1,298 @@
+"""No report is lost to a cut-off body, an odd record or a stopped poller, and one bad
+journal entry never fails every later poll."""
+
+import datetime as dt
+
+import pytest
+import responses
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.urls import reverse
+from django.utils import timezone
+
+from django_xunchen import poll, send_sms
+from django_xunchen.backends import locmem
+from django_xunchen.checks import check_poll_health
+from django_xunchen.locks import DatabaseLock, LockLost
+from django_xunchen.models import (
+    InboundMessage,
+    Message,
+    PollJournalEntry,
+    PollLock,
+    PollState,
+    Report,
+    gateway_day_start,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
+
+
+# ------------------------------------------------------------------ cut-off bodies
+
+
+def test_a_report_answer_cut_mid_body_keeps_every_complete_report(gateway):
+    numbers = [f"1380013{i:04d}" for i in range(40)]
+    send_sms(numbers, "x")
+    gateway.deliver_now()
+    gateway.inject_fault("cutoff", method="queryReport")
+    result = poll(inbound=False)
+    assert not result.ok and "broke off" in result.errors[0]
+    entry = PollJournalEntry.objects.get(operation="queryReport")
+    assert entry.complete is False and entry.state == "salvaged"
+    assert 10 < entry.records < 40
+    assert "recovered" in entry.error
+    assert Report.objects.count() == entry.records
+    delivered = Message.objects.filter(status="delivered").count()
+    assert delivered == entry.records, "each recovered report moved its message"
+    later = poll(inbound=False, force=True)
+    assert later.ok, later.errors
+    assert later.recovered == 0, "a salvaged entry is not ingested again"
+
+
+def test_a_complete_answer_that_is_not_well_formed_is_salvaged_and_reported_once(gateway):
+    send_sms([f"1380013{i:04d}" for i in range(20)], "x")
+    gateway.deliver_now()
+    gateway.inject_fault("truncated", method="queryReport")
+    result = poll(inbound=False)
+    assert not result.ok
+    entry = PollJournalEntry.objects.get(operation="queryReport")
+    assert entry.complete and entry.state == "salvaged" and entry.records > 0
+    assert Report.objects.count() == entry.records
+    assert poll(inbound=False, force=True).ok
+
+
+def test_an_entry_that_cannot_be_ingested_is_set_aside_after_a_few_attempts(settings, admin_client):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "JOURNAL_MAX_ATTEMPTS": 3}
+    entry = PollJournalEntry.objects.create(
+        operation="queryReport", body=b"<html>502 Bad Gateway</html>", fetched_at=timezone.now()
+    )
+    for attempt in (1, 2):
+        result = poll(force=True)
+        assert not result.ok
+        entry.refresh_from_db()
+        assert (entry.state, entry.attempts) == ("pending", attempt)
+    third = poll(force=True)
+    assert not third.ok and third.set_aside == 1 and "set aside" in third.errors[-1]
+    entry.refresh_from_db()
+    assert entry.state == "set_aside"
+    assert poll(force=True).ok, "later polls are not failed by it"
+
+    assert [m.id for m in check_poll_health(databases=["default"])] == ["django_xunchen.W003"]
+    journal = reverse("admin:django_xunchen_polljournalentry_changelist")
+    page = admin_client.get(journal).content.decode()
+    assert "xunchen-poll-banner" in page and "set aside" in page
+
+    admin_client.post(
+        journal, {"action": "retry_ingest", "_selected_action": [entry.pk], "index": 0}
+    )
+    entry.refresh_from_db()
+    assert (entry.state, entry.attempts) == ("pending", 0)
+
+
+# ------------------------------------------------------------------ odd records
+
+
+class RawBackend(locmem.SMSBackend):
+    reports = b""
+    replies = b""
+
+    def fetch_reports(self):
+        from django_xunchen.client.types import RawResponse
+
+        return RawResponse("queryReport", self.reports)
+
+    def fetch_inbound(self):
+        from django_xunchen.client.types import RawResponse
+
+        return RawResponse("queryMo", self.replies)
+
+
+def _report(mobile, msgid, status="DELIVRD"):
+    return (
+        f"<rpt><mobile>{mobile}</mobile><msgid>{msgid}</msgid><status>{status}</status>"
+        f"<time>2026-01-01 10:00:00</time><extno></extno></rpt>"
+    )
+
+
+def test_one_over_long_record_never_poisons_the_response(xunchen_outbox, monkeypatch):
+    (message,) = send_sms("13800138000", "x", backend=LOCMEM)
+    RawBackend.reports = (
+        "<sms><mt><status>0</status></mt>"
+        + _report("1" * 30, "m1")
+        + _report("13800138000", message.msgid)
+        + _report("13900000000", "m2", status="X" * 80)
+        + "</sms>"
+    ).encode()
+    RawBackend.replies = (
+        "<sms><mt><status>0</status></mt><mo><mobile>13800138000</mobile>"
+        f"<recvcode>{'9' * 50}</recvcode><content>好</content>"
+        "<time>2026-01-01 10:00:00</time></mo></sms>"
+    ).encode()
+    result = poll(backend=f"{__name__}.RawBackend")
+    assert result.ok, result.errors
+    assert Report.objects.count() == 3
+    assert Report.objects.get(msgid="m1").mobile == "1" * 20
+    assert sorted(Report.objects.filter(truncated=True).values_list("msgid", flat=True)) == [
+        "m1",
+        "m2",
+    ]
+    assert Message.objects.get().status == "delivered", "the rest was ingested"
+    reply = InboundMessage.objects.get()
+    assert reply.truncated and reply.recvcode == "9" * 32
+    entry = PollJournalEntry.objects.get(operation="queryReport")
+    assert b"1" * 30 in bytes(entry.body), "the journal keeps the full record"
+
+
+@responses.activate
+def test_an_over_long_status_in_a_send_answer_fails_the_row_and_never_escapes(settings):
+    url = "http://gateway.test:8030/service/httpService/httpInterface.do"
+    settings.XUNCHEN = {
+        "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
+        "BASE_URL": "http://gateway.test:8030",
+        "USERNAME": "u",
+        "PASSWORD": "p",
+        "VERY_CODE": "k",
+    }
+    status = "9" * 40
+    responses.post(url, body=f"<sms><mt><status>{status}</status></mt></sms>")
+    (message,) = send_sms("13800138000", "x", fail_silently=True)
+    stored = Message.objects.get()
+    assert stored.status == message.status == "failed"
+    assert stored.error_code == status[:16]
+    assert status in stored.error_message
+
+
+@responses.activate
+@pytest.mark.parametrize("page", ["balance", "dashboard"])
+def test_a_comment_before_the_declaration_is_a_balance_not_a_500(settings, admin_client, page):
+    settings.XUNCHEN = {
+        "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
+        "BASE_URL": "http://gateway.test:8030",
+        "USERNAME": "u",
+        "PASSWORD": "p",
+        "VERY_CODE": "k",
+    }
+    responses.post(
+        "http://gateway.test:8030/service/httpService/httpInterface.do",
+        body=b"<!-- balance --><?xml version='1.0' encoding='UTF-8'?>"
+        b"<sms><mt><status>0</status><account>321.5</account></mt></sms>",
+    )
+    response = admin_client.get(reverse(f"admin:django_xunchen_message_{page}"))
+    assert response.status_code == 200
+    assert "321.5" in response.content.decode()
+
+
+# ------------------------------------------------------------------ health
+
+
+def test_poll_sms_check_fails_until_a_poll_succeeds_and_when_it_is_too_old(settings):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "POLL_MAX_AGE": 600}
+    with pytest.raises(CommandError, match="ever been fetched"):
+        call_command("poll_sms", "--check")
+    assert poll(force=True).ok
+    call_command("poll_sms", "--check")
+    PollState.objects.update(last_success_at=timezone.now() - dt.timedelta(minutes=11))
+    with pytest.raises(CommandError, match="11 minutes ago"):
+        call_command("poll_sms", "--check")
+
+
+def test_a_failed_fetch_does_not_count_as_healthy(gateway):
+    assert poll().ok
+    before = PollState.objects.get(operation="queryReport").last_success_at
+    gateway.account.very_code = "changed"
+    assert not poll(force=True).ok
+    state = PollState.objects.get(operation="queryReport")
+    assert state.last_success_at == before
+    assert "105" in state.last_error
+
+
+def test_the_admin_shows_a_banner_while_polling_looks_stopped(settings, admin_client):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    changelist = reverse("admin:django_xunchen_message_changelist")
+    assert "Polling needs attention" in admin_client.get(changelist).content.decode()
+    poll(force=True)
+    assert "Polling needs attention" not in admin_client.get(changelist).content.decode()
+
+
+def test_a_sent_message_whose_gateway_day_ended_is_flagged(admin_client, xunchen_outbox):
+    old, today = send_sms(["13800138000", "13900000000"], "x", backend=LOCMEM)
+    start = gateway_day_start()
+    Message.objects.filter(pk=old.pk).update(submitted_at=start - dt.timedelta(minutes=5))
+    Message.objects.filter(pk=today.pk).update(submitted_at=start + dt.timedelta(minutes=1))
+    assert list(Message.objects.report_overdue()) == [Message.objects.get(pk=old.pk)]
+    assert Message.objects.get(pk=old.pk).is_report_overdue
+    assert not Message.objects.get(pk=today.pk).is_report_overdue
+
+    changelist = reverse("admin:django_xunchen_message_changelist")
+    page = admin_client.get(changelist + "?report=overdue")
+    shown = list(page.context["cl"].result_list)
+    assert shown == [Message.objects.get(pk=old.pk)]
+    assert "xunchen-overdue" in page.content.decode()
+    dashboard = admin_client.get(reverse("admin:django_xunchen_message_dashboard"))
+    assert dashboard.context["report_overdue"] == 1
+
+
+def test_a_scheduled_message_counts_from_its_send_time(xunchen_outbox):
+    (message,) = send_sms("13800138000", "x", backend=LOCMEM)
+    start = gateway_day_start()
+    Message.objects.update(
+        submitted_at=start - dt.timedelta(hours=5), send_at=start + dt.timedelta(hours=1)
+    )
+    assert not Message.objects.report_overdue().exists()
+
+
+# ------------------------------------------------------------------ the lock
+
+
+def test_a_poll_that_lost_its_lock_stops_before_its_next_fetch(settings, xunchen_outbox):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": f"{__name__}.TakenOverMidPoll"}
+    locmem.queue_reply("13800138000", "好")
+    result = poll(force=True)
+    assert any("no longer held" in e for e in result.errors)
+    assert InboundMessage.objects.count() == 0
+    assert locmem._replies, "the replies were never fetched"
+    assert PollLock.objects.get().owner == "thief:1", "nor is the thief's lock released"
+
+
+class TakenOverMidPoll(locmem.SMSBackend):
+    def fetch_reports(self):
+        PollLock.objects.update(owner="thief:1")
+        return super().fetch_reports()
+
+
+def test_refresh_raises_once_the_lock_was_taken_over():
+    mine = DatabaseLock("t", timeout=60, owner="me")
+    assert mine.acquire()
+    mine.refresh()
+    PollLock.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    other = DatabaseLock("t", timeout=60, owner="other")
+    assert other.acquire(), "an expired lock is taken over"
+    with pytest.raises(LockLost):
+        mine.refresh()
+    mine.release()
+    assert PollLock.objects.get().owner == "other", "a stale owner never deletes it"
+
+
+def test_refresh_pushes_the_expiry_forward():
+    lock = DatabaseLock("t", timeout=60, owner="me")
+    assert lock.acquire()
+    PollLock.objects.update(expires_at=timezone.now() + dt.timedelta(seconds=1))
+    lock.refresh()
+    assert PollLock.objects.get().expires_at > timezone.now() + dt.timedelta(seconds=50)
+    assert not DatabaseLock("t", owner="other").acquire()
+
+
+# ------------------------------------------------------------------ messages
+
+
+def test_a_fetch_error_names_its_operation_once(settings, db):
+    settings.XUNCHEN = {
+        "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
+        "BASE_URL": "http://127.0.0.1:9",
+        "USERNAME": "u",
+        "PASSWORD": "p",
+        "VERY_CODE": "k",
+    }
+    result = poll(inbound=False)
+    assert result.errors == ["queryReport: cannot connect to the gateway"]
