@@ -234,7 +234,7 @@ def test_a_sent_message_whose_gateway_day_ended_is_flagged(admin_client, xunchen
 
 
 def test_a_scheduled_message_counts_from_its_send_time(xunchen_outbox):
-    (message,) = send_sms("13800138000", "x", backend=LOCMEM)
+    send_sms("13800138000", "x", backend=LOCMEM)
     start = gateway_day_start()
     Message.objects.update(
         submitted_at=start - dt.timedelta(hours=5), send_at=start + dt.timedelta(hours=1)
