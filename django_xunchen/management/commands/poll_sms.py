@@ -41,7 +41,7 @@ class Command(BaseCommand):
         self.stdout.write(result.summary())
 
     def check_health(self):
-        health = poll_health()
+        health = poll_health(count_overdue=True)
         now = timezone.now()
         for operation, last in health.last_success.items():
             age = "never" if last is None else f"{int((now - last).total_seconds())} s ago"
