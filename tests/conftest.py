@@ -1,4 +1,5 @@
 import contextlib
+import os
 
 import pytest
 from django.db import connection
@@ -6,6 +7,33 @@ from django.db import connection
 from django_xunchen.fake_gateway import FakeGateway
 
 GATEWAY_BACKEND = "django_xunchen.backends.xunchen.SMSBackend"
+
+
+NO_SKIPS = "XUNCHEN_NO_SKIPS"
+
+
+def skip_unless_required(reason: str, switch: str) -> None:
+    """Skip with ``reason``, or fail when ``switch`` (an environment variable) is 1."""
+    if os.environ.get(switch) == "1":
+        pytest.fail(f"{reason} (required: {switch}=1)")
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres_only") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: the PostgreSQL step of make test runs it")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With XUNCHEN_NO_SKIPS=1 (CI), a skipped test is a failure: nothing CI requires
+    may pass by not running."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get(NO_SKIPS) == "1" and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped, but {NO_SKIPS}=1 forbids skips: {reason}"
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +77,18 @@ def gateway(settings):
             "TIMEOUT": (2, 2),
         }
         yield gw
+
+
+@pytest.fixture
+def refusing_url():
+    """An http:// URL whose port is held by a bound socket that never listens: every
+    connect is refused at once, and no other process can take the port meanwhile."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
 
 
 @pytest.fixture

@@ -355,9 +355,8 @@ def test_send_form_scheduled_message(admin_client, xunchen_outbox):
     assert "not in the future" in response.context["form"].errors["send_at"][0]
 
 
+@pytest.mark.postgres_only
 def test_unfiltered_list_on_a_large_postgres_table_shows_the_estimate(admin_client, monkeypatch):
-    if connection.vendor != "postgresql":
-        pytest.skip("the planner's estimate is PostgreSQL's")
     from django_xunchen.admin import pagination
 
     _messages(30)

@@ -16,8 +16,6 @@ from django_xunchen.exceptions import BlockedWordsError
 from django_xunchen.models import Message
 from django_xunchen.sending import dispatch, stale_after
 
-from ..conftest import is_postgres
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -128,12 +126,13 @@ def test_a_corrupt_spool_file_is_set_aside_and_does_not_block(isolated_spool, db
     assert (isolated_spool / "0001.bad").exists()
 
 
-@pytest.mark.parametrize("kind", ["SQLite lock", "PostgreSQL abort"])
+@pytest.mark.parametrize(
+    "kind",
+    ["SQLite lock", pytest.param("PostgreSQL abort", marks=pytest.mark.postgres_only)],
+)
 def test_a_retry_inside_a_transaction_uses_a_savepoint(kind, xunchen_outbox):
     """Inside atomic, PostgreSQL refuses every statement after an error until a rollback:
     each attempt runs in a savepoint. The PostgreSQL case makes a real statement fail."""
-    if kind == "PostgreSQL abort" and not is_postgres():
-        pytest.skip("needs PostgreSQL")
     calls = {"n": 0}
 
     def fail_once(execute, sql, params, many, context):
@@ -157,7 +156,7 @@ def test_a_retry_inside_a_transaction_uses_a_savepoint(kind, xunchen_outbox):
         assert Message.objects.get().status == "sent"
 
 
-@pytest.mark.skipif("not is_postgres()")
+@pytest.mark.postgres_only
 def test_a_connection_dropped_during_the_request_is_reopened_for_the_outcome(gateway):
     """A real fault: another session terminates ours while the request is in flight."""
     gateway.inject_fault("latency", seconds=1, method="sendUtf8Msg")

@@ -11,7 +11,6 @@ from django_xunchen.exceptions import (
     NotSentError,
     OutcomeUnknownError,
 )
-from django_xunchen.fake_gateway import FakeGateway
 from django_xunchen.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,10 +92,8 @@ def test_dropped_connection_is_unknown(gateway):
     assert Message.objects.get().status == "unknown"
 
 
-def test_connection_refused_is_queued(settings, gateway):
-    with FakeGateway() as gone:
-        url = gone.base_url
-    settings.XUNCHEN = {**settings.XUNCHEN, "BASE_URL": url}
+def test_connection_refused_is_queued(settings, gateway, refusing_url):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BASE_URL": refusing_url}
     with pytest.raises(NotSentError):
         send_sms("13800138000", "x")
     message = Message.objects.get()
@@ -167,3 +164,14 @@ def test_two_dispatchers_never_send_a_row_twice(gateway):
     dispatch(stale_copies, get_backend())
     assert len(gateway.submissions) == 1
     assert {r.status for r in stale_copies} == {"sent"}
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "sizes"),
+    [(50, [50, 50, 50, 50, 50]), (100, [100, 100, 50]), (500, [100, 100, 50])],
+)
+def test_batch_size_is_honoured_and_never_above_100(gateway, settings, batch_size, sizes):
+    """500 is refused by the system check; even if it gets through, the gateway's cap holds."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "BATCH_SIZE": batch_size}
+    send_sms([f"139{i:08d}" for i in range(250)], "分批")
+    assert [len(s.mobiles) for s in gateway.submissions] == sizes
