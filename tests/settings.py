@@ -63,3 +63,7 @@ XUNCHEN = {
     "PASSWORD": "123456",
     "VERY_CODE": "453245",
 }
+
+# Subprocess tests (tests/crash_poll.py) point XUNCHEN at their gateway through the
+# environment.
+XUNCHEN.update(env.json("XUNCHEN_TEST_SETTINGS", default={}))

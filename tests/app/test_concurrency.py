@@ -1,4 +1,5 @@
-"""Real concurrency: threads with their own database connections (PostgreSQL)."""
+"""Real concurrency: threads and second connections with their own view of what is
+committed (PostgreSQL)."""
 
 import threading
 from collections import Counter
@@ -7,6 +8,7 @@ import pytest
 from django.db import connections
 
 from django_xunchen import poll, send_queued
+from django_xunchen.backends.xunchen import SMSBackend as XunchenBackend
 from django_xunchen.models import Message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
@@ -53,3 +55,48 @@ def test_concurrent_senders_claim_each_row_once(gateway):
     assert len(sent) == 300
     assert max(sent.values()) == 1, "no number was sent twice"
     assert Message.objects.filter(status="sent").count() == 300
+
+
+def _read_elsewhere(sql):
+    """``sql`` through a second connection: what other processes see, committed only."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+    finally:
+        other.close()
+
+
+class SpyWhileInFlight(XunchenBackend):
+    seen: list = []
+
+    def send(self, request):
+        SpyWhileInFlight.seen = _read_elsewhere("SELECT status, claim FROM django_xunchen_message")
+        return super().send(request)
+
+    def scan_reports(self, raw):
+        SpyWhileInFlight.seen = _read_elsewhere(
+            "SELECT operation, state FROM django_xunchen_polljournalentry"
+        )
+        return super().scan_reports(raw)
+
+
+SPY = f"{__name__}.SpyWhileInFlight"
+
+
+def test_the_claim_is_committed_before_the_request_leaves(gateway):
+    from django_xunchen import send_sms
+
+    send_sms(["13800138000", "13900000000"], "x", backend=SPY)
+    assert [row[0] for row in SpyWhileInFlight.seen] == ["sending", "sending"]
+    assert all(row[1] is not None for row in SpyWhileInFlight.seen)
+
+
+def test_the_journal_entry_is_committed_before_it_is_parsed(gateway, settings):
+    from django_xunchen import send_sms
+
+    send_sms("13800138000", "x")
+    gateway.deliver_now()
+    poll(inbound=False, backend=SPY)
+    assert SpyWhileInFlight.seen == [("queryReport", "pending")]

@@ -1,0 +1,71 @@
+"""Run by tests/app/test_crash.py in a subprocess, on its own SQLite file:
+
+    python -m tests.crash_poll setup 13800138000 13900000000   # migrate, send
+    python -m tests.crash_poll poll-and-die                    # SIGKILL after the fetch
+    python -m tests.crash_poll poll                            # an ordinary poll
+    python -m tests.crash_poll state                           # print what is stored
+
+Settings come from tests.settings, with DATABASE_URL and XUNCHEN_TEST_SETTINGS set by
+the caller.
+"""
+
+import json
+import os
+import signal
+import sys
+
+import django
+
+
+def main(argv: list[str]) -> None:
+    django.setup()
+    from django.core.management import call_command
+
+    from django_xunchen import poll, send_sms
+    from django_xunchen.models import Message, PollJournalEntry, Report
+
+    command = argv[0]
+    if command == "setup":
+        call_command("migrate", verbosity=0)
+        send_sms(argv[1:], "crash test")
+    elif command == "poll-and-die":
+        poll(inbound=False, force=True, backend=f"{__name__}.DieAfterFetch")
+    elif command == "poll":
+        result = poll(inbound=False, force=True)
+        print(json.dumps({"ok": result.ok, "locked_by": result.locked_by}))
+    elif command == "state":
+        entries = [
+            {"state": e.state, "body_has_numbers": b"13800138000" in bytes(e.body)}
+            for e in PollJournalEntry.objects.filter(operation="queryReport")
+        ]
+        print(
+            json.dumps(
+                {
+                    "entries": entries,
+                    "reports": Report.objects.count(),
+                    "statuses": sorted(Message.objects.values_list("status", flat=True)),
+                }
+            )
+        )
+
+
+def _die_after_fetch():
+    from django_xunchen.backends.xunchen import SMSBackend
+
+    class DieAfterFetch(SMSBackend):
+        """The process is killed the moment it starts parsing what it fetched."""
+
+        def scan_reports(self, raw):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return DieAfterFetch
+
+
+def __getattr__(name: str):
+    if name == "DieAfterFetch":
+        return _die_after_fetch()
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
