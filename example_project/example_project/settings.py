@@ -72,6 +72,8 @@ XUNCHEN = {
     "ENCODING": env("XUNCHEN_ENCODING", default="utf-8"),
     "SENDER_NUMBER": env("XUNCHEN_SENDER_NUMBER", default="106905994140010"),
     "POLL_INTERVAL": env.int("XUNCHEN_POLL_INTERVAL", default=180),
+    # Where send outcomes wait if the database refuses them: persistent, per host.
+    "SPOOL_DIR": env("XUNCHEN_SPOOL_DIR", default=str(BASE_DIR / "var" / "xunchen-spool")),
 }
 
 LOGGING = {
