@@ -165,8 +165,8 @@ def normalize_params(params: Params | None) -> tuple[tuple[int, str], ...]:
         items = list(enumerate(params, start=1))
     result: dict[int, str] = {}
     for key, value in items:
-        text_key = str(key).strip().strip("@")
-        if not text_key.isdigit() or int(text_key) < 1:
+        text_key = ascii_digits(str(key)).strip().strip("@")
+        if not re.fullmatch(r"[0-9]+", text_key) or int(text_key) < 1:
             raise InvalidTemplateParamsError(
                 f"template parameter names are positive numbers (1 for @1@), not {key!r}"
             )

@@ -96,6 +96,8 @@ params = st.one_of(
 
 
 @given(params)
+@example({"²": "x"})
+@example({"２": "x", 1: "y"})
 def test_params_normalise_to_a_wire_format_that_parses_back(value):
     try:
         pairs = normalize_params(value)
