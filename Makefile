@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint docs matrix bench messages clean
+.PHONY: demo test lint docs matrix bench messages mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,13 @@ matrix: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py
+
 messages: $(STAMP)
 	cd django_xunchen && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --no-location
 	$(BIN)/python scripts/translate_zh.py
 	cd django_xunchen && ../$(BIN)/django-admin compilemessages
 
 clean:
-	rm -rf $(VENV) .nox dist build docs/_build .pytest_cache .ruff_cache
+	rm -rf $(VENV) .nox dist build docs/_build .pytest_cache .ruff_cache mutants .hypothesis

@@ -27,6 +27,7 @@ from ..sending import can_resend, resend, send_sms
 from . import dashboard
 from .forms import SendSMSForm
 from .pagination import LargeTablePaginator
+from .permissions import SMSPermissionsMixin
 
 STATUS_COLOURS = {
     Message.Status.QUEUED: "#6c757d",
@@ -113,7 +114,7 @@ class ReportOverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
     list_display = [
         "mobile",
         "content_preview",
@@ -232,18 +233,6 @@ class MessageAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_send_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("django_xunchen.send_sms")
-
-    def has_resend_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("django_xunchen.resend_message")
-
-    def has_check_balance_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("django_xunchen.check_balance")
-
-    def has_dashboard_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("django_xunchen.view_dashboard")
-
     def lookup_allowed(self, lookup, value, request=None):
         if lookup in ("batch", "resent_from__id__exact"):
             return True
@@ -282,8 +271,7 @@ class MessageAdmin(admin.ModelAdmin):
         }
 
     def send_view(self, request):
-        if not self.has_send_permission(request):
-            raise PermissionDenied
+        self.require(request, "send")
         form = SendSMSForm(request.POST or None, admin_site=self.admin_site)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -328,8 +316,7 @@ class MessageAdmin(admin.ModelAdmin):
         self.message_user(request, text, level)
 
     def balance_view(self, request):
-        if not self.has_check_balance_permission(request):
-            raise PermissionDenied
+        self.require(request, "check_balance")
         balance, error = None, None
         try:
             balance = get_balance()
@@ -339,8 +326,7 @@ class MessageAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/django_xunchen/message/balance.html", context)
 
     def dashboard_view(self, request):
-        if not self.has_dashboard_permission(request):
-            raise PermissionDenied
+        self.require(request, "dashboard")
         context = self._context(
             request,
             _("Delivery dashboard"),
@@ -532,7 +518,7 @@ JOURNAL_COLOURS = {
 
 
 @admin.register(PollJournalEntry)
-class PollJournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PollJournalEntryAdmin(SMSPermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "fetched_at",
         "operation",
@@ -582,9 +568,6 @@ class PollJournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         except UnicodeDecodeError:
             text = body.decode("gb18030", errors="replace")
         return format_html('<pre style="white-space:pre-wrap;max-height:30em">{}</pre>', text)
-
-    def has_retry_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("django_xunchen.change_polljournalentry")
 
     @admin.action(description=_("Retry ingesting set-aside entries"), permissions=["retry"])
     def retry_ingest(self, request, queryset):
