@@ -95,3 +95,20 @@ def test_send_sms_command_bad_input(gateway):
 def test_send_queued_command(gateway):
     Message.objects.create(mobile="13800138000", content="waiting")
     assert run("send_queued").startswith("queued 1, sent 1 in 1 requests")
+
+
+@pytest.mark.parametrize(
+    ("limit", "words"), [("-1", "1 or more"), ("0", "1 or more"), ("x", "whole")]
+)
+def test_send_queued_refuses_a_bad_limit_before_touching_a_row(limit, words):
+    Message.objects.create(mobile="13800138000", content="waiting", status="sending")
+    with pytest.raises(CommandError, match=words):
+        run("send_queued", "--limit", limit)
+    assert Message.objects.get().status == "sending"
+
+
+def test_send_queued_limit_caps_one_run(xunchen_outbox, settings):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": "django_xunchen.backends.locmem.SMSBackend"}
+    Message.objects.bulk_create([Message(mobile=f"1380000000{i}", content="w") for i in range(3)])
+    assert run("send_queued", "--limit", "2").startswith("queued 2, sent 2 in 1 requests")
+    assert Message.objects.filter(status="queued").count() == 1

@@ -1,0 +1,110 @@
+"""`make mutation`: mutation testing (mutmut) on the modules that carry the invariants.
+
+Runs ``mutmut run`` (configured in pyproject.toml, ``[tool.mutmut]``), then prints one
+line per module: mutants, killed, survived, without a test, and the score, which counts
+as killed the mutants listed in EQUIVALENT below (a mutant no test can kill because the
+program behaves the same; each with its reason). Every other survivor is printed by name:
+``mutmut show NAME`` shows its diff. Exit 1 when the score is under the goal.
+
+    python scripts/mutation.py            # run, then report
+    python scripts/mutation.py --report   # report on the last run only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL = 90.0
+KILLED = {1, 3, 36, 24, -24, 152, 255, 37}  # a failing test, a timeout, a type error
+
+#: Mutants that cannot be killed, because the mutated program behaves exactly as the
+#: original. Name → why.
+EQUIVALENT: dict[str, str] = {}
+
+
+def modules() -> list[str]:
+    text = (ROOT / "pyproject.toml").read_text()
+    block = re.search(r"^only_mutate = \[(.*?)\]", text, re.MULTILINE | re.DOTALL)
+    return re.findall(r'"([^"]+)"', block.group(1)) if block else []
+
+
+def results() -> dict[str, dict[str, int | None]]:
+    by_module = {}
+    for module in modules():
+        meta = ROOT / "mutants" / (module + ".meta")
+        if meta.exists():
+            by_module[module] = json.loads(meta.read_text())["exit_code_by_key"]
+        else:
+            by_module[module] = {}
+    return by_module
+
+
+def report() -> float:
+    rows, survivors = [], []
+    totals: Counter[str] = Counter()
+    for module, codes in results().items():
+        counts: Counter[str] = Counter()
+        for name, code in codes.items():
+            if code in KILLED:
+                counts["killed"] += 1
+            elif name in EQUIVALENT:
+                counts["equivalent"] += 1
+            elif code in (5, 33):
+                counts["no test"] += 1
+                survivors.append((name, "no test reaches it"))
+            elif code is None:
+                counts["not run"] += 1
+            else:
+                counts["survived"] += 1
+                survivors.append((name, "survived"))
+        counts["total"] = len(codes)
+        totals.update(counts)
+        rows.append((module, counts))
+    columns = ("mutants", 7), ("killed", 7), ("equiv.", 7), ("surv.", 6), ("no test", 8)
+    header = f"{'module':<36} " + " ".join(f"{n:>{w}}" for n, w in columns) + f" {'score':>7}"
+    print(header)
+    print("-" * len(header))
+    for module, c in [*rows, ("all", totals)]:
+        print(
+            f"{module:<36} {c['total']:>7} {c['killed']:>7} {c['equivalent']:>7} "
+            f"{c['survived']:>6} {c['no test']:>8} {score(c):>6.1f}%"
+        )
+    if survivors:
+        print(f"\n{len(survivors)} mutants not killed (mutmut show NAME):")
+        for name, why in survivors:
+            print(f"  {name}  ({why})")
+    if EQUIVALENT:
+        print(f"\n{len(EQUIVALENT)} equivalent mutants, counted as killed:")
+        for name, why in EQUIVALENT.items():
+            print(f"  {name}: {why}")
+    return score(totals)
+
+
+def score(counts: Counter[str]) -> float:
+    tested = counts["total"] - counts["not run"]
+    return 100.0 * (counts["killed"] + counts["equivalent"]) / tested if tested else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--report", action="store_true", help="report on the last run only")
+    args = parser.parse_args()
+    if not args.report:
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "mutmut", "run"], cwd=ROOT, check=False)
+        print(f"\nmutmut run took {time.monotonic() - started:.0f} s\n")
+    total = report()
+    print(f"\nscore {total:.1f}% (goal {GOAL:.0f}%)")
+    return 0 if total >= GOAL else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
