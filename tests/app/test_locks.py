@@ -1,0 +1,90 @@
+"""The database lock: one holder per name, taken over only once expired, and never
+touched by a process that no longer holds it."""
+
+import datetime as dt
+import os
+import socket
+
+import pytest
+from django.utils import timezone
+
+from django_xunchen.locks import DatabaseLock, LockHeld, LockLost, make_owner
+from django_xunchen.models import PollLock
+
+pytestmark = pytest.mark.django_db
+
+
+def expire(name):
+    PollLock.objects.filter(name=name).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+
+
+def test_one_holder_per_name_and_names_are_independent():
+    first = DatabaseLock("a", owner="one")
+    assert first.acquire() and first.held
+    second = DatabaseLock("a", owner="two")
+    assert not second.acquire() and not second.held
+    assert DatabaseLock("b", owner="two").acquire(), "another name is another lock"
+    row = PollLock.objects.get(name="a")
+    assert row.owner == "one"
+    assert row.expires_at - row.acquired_at == dt.timedelta(seconds=600)
+
+
+def test_an_expired_lock_is_taken_over_with_fresh_times():
+    DatabaseLock("a", timeout=60, owner="dead").acquire()
+    expire("a")
+    before = timezone.now()
+    taker = DatabaseLock("a", timeout=60, owner="alive")
+    assert taker.acquire()
+    row = PollLock.objects.get(name="a")
+    assert row.owner == "alive"
+    assert row.acquired_at >= before
+    assert row.expires_at >= before + dt.timedelta(seconds=59)
+
+
+def test_refresh_and_release_touch_only_their_own_name():
+    mine = DatabaseLock("a", owner="me")
+    other_name = DatabaseLock("b", owner="me")
+    assert mine.acquire() and other_name.acquire()
+    PollLock.objects.filter(name="a").update(owner="thief")
+    with pytest.raises(LockLost, match="'a'"):
+        mine.refresh()
+    assert not mine.held
+    other_name.refresh()
+    mine.release()
+    assert PollLock.objects.get(name="a").owner == "thief"
+    other_name.release()
+    assert not PollLock.objects.filter(name="b").exists()
+    assert not other_name.held
+
+
+def test_release_without_holding_deletes_nothing():
+    DatabaseLock("a", owner="me").acquire()
+    never = DatabaseLock("a", owner="me")
+    never.release()
+    assert PollLock.objects.filter(name="a").exists(), "a lock object that never acquired"
+
+
+def test_holder_names_who_holds_it_or_nobody():
+    lock = DatabaseLock("a", owner="me")
+    assert lock.holder() is None
+    lock.acquire()
+    held = DatabaseLock("a", owner="other").holder()
+    assert (held.name, held.owner) == ("a", "me")
+    assert "held by me until" in str(held)
+
+
+def test_as_a_context_manager():
+    with DatabaseLock("a", owner="me") as lock:
+        assert lock.held
+        with pytest.raises(LockHeld) as info, DatabaseLock("a", owner="other"):
+            pass
+        assert info.value.owner == "me"
+    assert not PollLock.objects.exists()
+
+
+def test_owner_names_the_host_and_process():
+    owner = make_owner()
+    host, pid, token = owner.split(":")
+    assert (host, pid) == (socket.gethostname(), str(os.getpid()))
+    assert len(token) == 8 and make_owner() != owner
+    assert DatabaseLock("a").owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
