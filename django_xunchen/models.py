@@ -77,6 +77,8 @@ def gateway_day_start(now: dt.datetime | None = None) -> dt.datetime:
     """Midnight of the current day in China Standard Time: the gateway keeps a report
     only until the end of the day it was made."""
     now = now or timezone.now()
+    if timezone.is_naive(now):
+        now = timezone.make_aware(now, timezone.get_default_timezone())
     local = now.astimezone(CHINA_TZ)
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 

@@ -191,10 +191,15 @@ def _fetch_and_journal(
 
 
 def _note_attempt(operation: str, at: dt.datetime, error: str = "", success: bool = False):
-    values: dict[str, Any] = {"last_attempt_at": at, "last_error": error[:2000]}
-    if success:
-        values["last_success_at"] = at
-    PollState.objects.update_or_create(operation=operation, defaults=values)
+    """Record a fetch in the health state; times only move forward, so that ingesting an
+    old journal entry never makes polling look older than it is."""
+    state, _ = PollState.objects.get_or_create(operation=operation)
+    if state.last_attempt_at is None or at >= state.last_attempt_at:
+        state.last_attempt_at = at
+        state.last_error = error[:2000]
+    if success and (state.last_success_at is None or at > state.last_success_at):
+        state.last_success_at = at
+    state.save()
 
 
 def _ingest(

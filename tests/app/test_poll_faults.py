@@ -296,3 +296,16 @@ def test_a_fetch_error_names_its_operation_once(settings, db):
     }
     result = poll(inbound=False)
     assert result.errors == ["queryReport: cannot connect to the gateway"]
+
+
+def test_ingesting_an_old_entry_never_makes_polling_look_older(settings):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    assert poll(force=True).ok
+    latest = PollState.objects.get(operation="queryReport").last_success_at
+    PollJournalEntry.objects.create(
+        operation="queryReport",
+        body=b"<sms><mt><status>104</status></mt></sms>",
+        fetched_at=latest - dt.timedelta(hours=2),
+    )
+    assert poll(force=True).recovered == 1
+    assert PollState.objects.get(operation="queryReport").last_success_at >= latest
