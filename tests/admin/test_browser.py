@@ -86,6 +86,10 @@ def test_staff_journey(chromium, live_server, gateway, shots):
     page.fill("#id_password", "admin-pass")
     page.click("input[type=submit]")
     page.wait_for_selector("text=Send SMS")
+    banner = page.locator(".xunchen-poll-banner")
+    assert banner.is_visible(), "nothing was ever polled: the banner says so"
+    assert "is poll_sms running?" in banner.inner_text()
+    page.screenshot(path=shots / "poll-banner.png")
 
     page.click("text=Send SMS")
     page.fill("#id_mobiles", "13800138000\n+86 139-0000-0000")
