@@ -35,12 +35,15 @@ def test_check_writable_says_why_not(tmp_path):
 
 
 def test_a_written_record_is_read_back_whole(isolated_spool):
-    outcome = Outcome([3, 4], "sent", msgid="m-1", error_message="好")
+    from django.utils import timezone
+
+    outcome = Outcome([3, 4], "sent", msgid="m-1", error_message="好", submitted_at=timezone.now())
     path = spool.write(outcome.to_json())
     assert path.parent == isolated_spool and path.suffix == ".json"
     assert not list(isolated_spool.glob(".*.tmp")), "no temporary file is left"
     record = spool.read(path)
     assert Outcome.from_json(record) == outcome
+    assert Outcome.from_json(record).submitted_at == outcome.submitted_at
     assert record["host"] and record["pid"]
     assert spool.pending() == [path]
 
