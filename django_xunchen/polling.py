@@ -14,6 +14,7 @@ after the transaction commits.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -319,7 +320,9 @@ def _write_statuses(changed: dict[int, Message]) -> None:
         )
 
 
+@functools.cache
 def _limits(model: type[Report] | type[InboundMessage]) -> list[tuple[str, int]]:
+    """The text columns of ``model`` with their lengths."""
     return [
         (f.attname, f.max_length)
         for f in model._meta.concrete_fields
@@ -327,14 +330,11 @@ def _limits(model: type[Report] | type[InboundMessage]) -> list[tuple[str, int]]
     ]
 
 
-_LIMITS = {Report: _limits(Report), InboundMessage: _limits(InboundMessage)}
-
-
 def _fit(row: R) -> R:
     """Cut any text longer than its column and flag the row, so that one odd record
     (PostgreSQL refuses an over-long value) never rolls back the whole response. The
     journal entry keeps the record as it came."""
-    for name, limit in _LIMITS[type(row)]:
+    for name, limit in _limits(type(row)):
         value = getattr(row, name)
         if isinstance(value, str) and len(value) > limit:
             setattr(row, name, value[:limit])

@@ -309,3 +309,41 @@ def test_ingesting_an_old_entry_never_makes_polling_look_older(settings):
     )
     assert poll(force=True).recovered == 1
     assert PollState.objects.get(operation="queryReport").last_success_at >= latest
+
+
+def test_a_summary_names_everything_a_poll_did():
+    from django_xunchen.polling import PollResult
+
+    result = PollResult(
+        reports=3,
+        reports_matched=2,
+        inbound=1,
+        inbound_matched=0,
+        rematched=4,
+        recovered=5,
+        spooled=6,
+        set_aside=7,
+        skipped=["delivery reports", "replies"],
+        errors=["a", "b"],
+    )
+    assert result.summary() == (
+        "reports 3 (2 matched); replies 1 (0 matched); orphans matched 4; recovered 5 "
+        "journal entries; applied 6 spooled send outcomes; set aside 7 journal entries for "
+        "staff; too soon for delivery reports, replies; 2 errors: a; b"
+    )
+    assert not result.ok
+    assert PollResult(locked_by="h:1").summary() == "poll skipped: another poll is running (h:1)"
+
+
+def test_each_entry_set_aside_is_counted_and_named(settings):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "JOURNAL_MAX_ATTEMPTS": 1}
+    for _ in range(2):
+        PollJournalEntry.objects.create(
+            operation="queryMo", body=b"not xml", fetched_at=timezone.now()
+        )
+    result = poll(force=True)
+    assert result.set_aside == 2
+    assert all("cannot be parsed: MalformedResponseError" in e for e in result.errors)
+    assert all(e.endswith("see the poll journal in the admin") for e in result.errors)
+    stored = PollJournalEntry.objects.filter(state="set_aside").first().error
+    assert stored.startswith("journal entry") and "MalformedResponseError" in stored

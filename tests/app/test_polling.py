@@ -297,3 +297,47 @@ def test_several_reports_for_one_message_in_one_response(gateway, sequence, stat
     assert (message.status, message.report_status) == (status, code)
     expected = dt.datetime.fromisoformat(f"2026-11-26T{time}").replace(tzinfo=CHINA_TZ)
     assert message.reported_at == expected
+
+
+@pytest.mark.parametrize(
+    ("recvcode_suffix", "wanted"),
+    [("", "plain"), ("0", "ext 0"), ("5", None)],
+)
+def test_with_the_sender_number_the_extcode_is_read_exactly(
+    settings, xunchen_outbox, recvcode_suffix, wanted
+):
+    """The sender number ends in 0, so a suffix match would take the ext-0 message for a
+    reply to the bare number."""
+    from django_xunchen.backends import locmem
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "BACKEND": "django_xunchen.backends.locmem.SMSBackend",
+        "SENDER_NUMBER": locmem.SENDER_NUMBER,
+    }
+    assert locmem.SENDER_NUMBER.endswith("0")
+    (_plain,) = send_sms("13800138000", "plain")
+    (_ext0,) = send_sms("13800138000", "ext 0", extcode="0")
+    locmem.queue_reply("13800138000", "回复", extcode=recvcode_suffix)
+    poll(reports=False, force=True)
+    reply = InboundMessage.objects.get()
+    assert (reply.message.content if reply.message else None) == wanted
+    assert reply.extcode == recvcode_suffix
+
+
+def test_without_the_sender_number_a_bare_reply_goes_to_the_message_without_extcode(
+    settings, xunchen_outbox
+):
+    from django_xunchen.backends import locmem
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "BACKEND": "django_xunchen.backends.locmem.SMSBackend",
+        "SENDER_NUMBER": "",
+    }
+    send_sms("13800138000", "with ext", extcode="7")
+    (plain,) = send_sms("13800138000", "plain")
+    send_sms("13800138000", "with ext again", extcode="8")
+    locmem.queue_reply("13800138000", "回复", extcode="")
+    poll(reports=False, force=True)
+    assert InboundMessage.objects.get().message == plain
