@@ -413,20 +413,25 @@ def _attach_current(conn: HTTPConnection) -> None:
         watch.attach(conn.sock)
 
 
-class _WatchedConnection(HTTPConnection):
+class _Watched:
+    """Registers the connection's socket with the current :class:`_Deadline` before the
+    request's bytes go out (connecting first, as the request would)."""
+
+    sock: socket.socket | None
+
     def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.sock is None:
-            self.connect()
-        _attach_current(self)
-        return super().request(*args, **kwargs)
+            self.connect()  # type: ignore[attr-defined]
+        _attach_current(self)  # type: ignore[arg-type]
+        return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if self.sock is None:
-            self.connect()
-        _attach_current(self)
-        return super().request(*args, **kwargs)
+class _WatchedConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class _WatchedPool(HTTPConnectionPool):

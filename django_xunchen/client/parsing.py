@@ -134,14 +134,6 @@ def parse_time(value: str) -> dt.datetime | None:
     return None
 
 
-def _status(root: etree._Element) -> str | None:
-    """The ``<mt><status>`` of a response, or ``None`` when it has no ``<mt>``."""
-    mt = root.find("mt")
-    if mt is None:
-        return None
-    return _text(mt, "status")
-
-
 def _require_status(root: etree._Element, operation: str, body: bytes) -> etree._Element:
     mt = root.find("mt")
     if mt is None:
