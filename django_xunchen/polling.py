@@ -278,7 +278,8 @@ def _failed(
     result.errors.append(message)
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[tuple[int, Sequence[Any]]]:
+def _chunks(items: Sequence[Any], size: int | None = None) -> Iterable[tuple[int, Sequence[Any]]]:
+    size = size or CHUNK
     for start in range(0, len(items), size):
         yield start, items[start : start + size]
 

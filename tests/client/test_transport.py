@@ -211,3 +211,16 @@ def test_body_limits_bound_memory_without_reaching_real_query_sizes(client, monk
     responses.post(URL, body=b"<sms>" + many + b"</sms>")
     assert len(client.query_reports()) == 50, "a report response may be far larger"
     assert parsing.MAX_QUERY_BODY_BYTES >= 256 * 1024 * 1024
+
+
+@responses.activate
+def test_query_answers_may_be_far_larger_than_other_answers(client):
+    from django_xunchen.client import parsing
+
+    big = b"<sms>" + b" " * (parsing.MAX_ANSWER_BODY_BYTES + 10) + b"</sms>"
+    responses.post(URL, body=big)
+    raw = client.fetch_inbound()
+    assert (raw.operation, len(raw.body)) == ("queryMo", len(big))
+    responses.post(URL, body=big)
+    raw = client.fetch_reports()
+    assert (raw.operation, len(raw.body)) == ("queryReport", len(big))
