@@ -341,3 +341,28 @@ def test_without_the_sender_number_a_bare_reply_goes_to_the_message_without_extc
     locmem.queue_reply("13800138000", "回复", extcode="")
     poll(reports=False, force=True)
     assert InboundMessage.objects.get().message == plain
+
+
+def test_each_message_gets_its_own_report_code_time_and_signal_values(gateway, events):
+    gateway.state.undeliverable.update({"13900000000", "13700000000"})
+    send_sms(["13800138000", "13900000000", "13700000000"], "x")
+    before = Message.objects.get(mobile="13800138000").updated_at
+    stored_codes = {}
+    for report in gateway.state.reports[gateway.account.username]:
+        if report.mobile == "13700000000":
+            report.status = "MK:0001"
+        stored_codes[report.mobile] = report.status
+    events.clear()
+    assert poll(inbound=False).ok
+    for message in Message.objects.all():
+        assert message.report_status == stored_codes[message.mobile]
+        assert message.reported_at is not None
+    assert Message.objects.get(mobile="13800138000").updated_at > before
+    for _name, kwargs in events:
+        seen = kwargs["message"]
+        stored = Message.objects.get(pk=seen.pk)
+        assert (seen.status, seen.report_status, seen.reported_at) == (
+            stored.status,
+            stored.report_status,
+            stored.reported_at,
+        ), "receivers see what is stored"

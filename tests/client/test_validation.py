@@ -186,3 +186,13 @@ def test_all_validation_errors_share_a_base():
 def test_encoding_must_be_known():
     with pytest.raises(ValueError, match="'utf-8' or 'gbk'"):
         build_send_request("13800138000", "x", encoding="latin-1")
+
+
+def test_a_clients_build_request_uses_its_encoding():
+    from django_xunchen.client import XunchenClient
+    from django_xunchen.exceptions import InvalidContentError
+
+    with XunchenClient("http://127.0.0.1:9", "u", "p", "k", encoding="gbk") as client:
+        with pytest.raises(InvalidContentError, match="GBK"):
+            client.build_request("13800138000", "😀")
+        assert client.build_request("13800138000", "好").content == "好"
