@@ -103,6 +103,6 @@ def test_a_msgid_of_exactly_64_characters_is_kept():
     ],
 )
 def test_send_answer_errors_keep_the_body(body):
-    with pytest.raises(MalformedResponseError, match="^send: ") as info:
+    with pytest.raises(MalformedResponseError, match=r"^send: ") as info:
         parse_send(body)
     assert info.value.body == body
