@@ -59,6 +59,11 @@ def test_orphans_are_rematched_one_by_one_within_the_window(reports, settings, e
     locmem.queue_report("13700000000", "too-old", "DELIVRD")
     poll(inbound=False, force=True)
     Report.objects.filter(msgid="too-old").update(received_at=timezone.now() - dt.timedelta(days=8))
+    # Created first, so a lookup by mobile alone or by msgid alone would find them.
+    Message.objects.create(mobile="13800138000", content="x", status="sent", msgid="earlier")
+    sibling = Message.objects.create(
+        mobile="13600000000", content="x", status="sent", msgid="later"
+    )
     late = Message.objects.create(mobile="13800138000", content="x", status="sent", msgid="later")
     old = Message.objects.create(mobile="13700000000", content="x", status="sent", msgid="too-old")
     events.clear()
@@ -69,6 +74,7 @@ def test_orphans_are_rematched_one_by_one_within_the_window(reports, settings, e
     assert late.reported_at is not None
     assert Report.objects.get(msgid="later").message == late
     assert Message.objects.get(pk=old.pk).status == "sent", "outside the window"
+    assert Message.objects.get(pk=sibling.pk).status == "sent"
     assert [e[0] for e in events] == ["report_matched"]
 
 
