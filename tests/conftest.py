@@ -42,6 +42,8 @@ def isolated_spool(tmp_path, monkeypatch):
     applies another's files."""
     from pathlib import Path
 
+    from django.conf import settings
+
     from django_xunchen import outcomes, spool
     from django_xunchen.conf import xunchen_settings
 
@@ -49,7 +51,9 @@ def isolated_spool(tmp_path, monkeypatch):
 
     def spool_dir():
         configured = xunchen_settings()["SPOOL_DIR"]
-        return Path(configured) if configured else folder
+        if not configured or configured == settings.TEST_SPOOL_DIR:
+            return folder
+        return Path(configured)
 
     monkeypatch.setattr(spool, "spool_dir", spool_dir)
     monkeypatch.setattr(outcomes, "_applied_in_process", False)

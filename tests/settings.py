@@ -1,5 +1,7 @@
 """Settings for the test suite: SQLite by default, DATABASE_URL for PostgreSQL."""
 
+import tempfile
+
 import environ
 
 env = environ.Env()
@@ -56,7 +58,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+#: Each test gets its own spool folder instead (tests/conftest.py, isolated_spool).
+TEST_SPOOL_DIR = tempfile.mkdtemp(prefix="xunchen-test-spool-")
+
 XUNCHEN = {
+    "SPOOL_DIR": TEST_SPOOL_DIR,
     "BACKEND": "django_xunchen.backends.locmem.SMSBackend",
     "BASE_URL": "http://127.0.0.1:9",
     "USERNAME": "JSM40001",
