@@ -78,3 +78,45 @@ def test_a_resend_copies_the_message_into_one_new_batch_and_never_raises(xunchen
         assert (copy.template_id, copy.params, copy.extcode) == (template.pk, {"1": "12"}, "7")
         assert copy.content == "码12" and copy.status == "failed"
     assert len({c.batch for c in created}) == 1 and created[0].batch != first.batch
+
+
+def test_dispatch_expires_rows_past_their_expiry_and_sends_the_rest(xunchen_outbox):
+    from django_xunchen.backends.locmem import SMSBackend
+    from django_xunchen.sending import dispatch
+
+    rows = send_sms(
+        ["13800138000", "13900000000"],
+        "x",
+        backend=DUMMY,
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    Message.objects.update(status="queued", msgid="")
+    Message.objects.filter(pk=rows[0].pk).update(expires_at=ago(seconds=1))
+    rows[0].expires_at = ago(seconds=1)
+    outcome = dispatch(rows, SMSBackend())
+    assert outcome.sent == 1 and outcome.requests == 1
+    assert [s.mobiles for s in xunchen_outbox] == [("13900000000",)]
+    assert Message.objects.get(pk=rows[0].pk).status == "expired"
+    assert [r.status for r in rows] == ["expired", "sent"], "the rows in memory say so too"
+
+
+def test_dispatch_of_rows_another_process_took_sends_nothing_and_shows_their_status(
+    xunchen_outbox,
+):
+    from django_xunchen.backends.locmem import SMSBackend
+    from django_xunchen.sending import dispatch
+
+    rows = send_sms(["13800138000", "13900000000"], "x", backend=DUMMY)
+    Message.objects.update(status="queued", msgid="")
+    Message.objects.filter(pk=rows[0].pk).update(status="sending")
+    for row in rows:
+        row.status = "queued"
+    outcome = dispatch(rows, SMSBackend())
+    assert outcome.sent == 1
+    assert [s.mobiles for s in xunchen_outbox] == [("13900000000",)]
+    assert [r.status for r in rows] == ["sending", "sent"]
+    Message.objects.update(status="sent")
+    for row in rows:
+        row.status = "queued"
+    assert dispatch(rows, SMSBackend()).requests == 0
+    assert [r.status for r in rows] == ["sent", "sent"]
