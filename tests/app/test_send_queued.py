@@ -120,3 +120,16 @@ def test_dispatch_of_rows_another_process_took_sends_nothing_and_shows_their_sta
         row.status = "queued"
     assert dispatch(rows, SMSBackend()).requests == 0
     assert [r.status for r in rows] == ["sent", "sent"]
+
+
+def test_a_scheduled_message_whose_time_came_while_it_waited_goes_out_now(xunchen_outbox):
+    soon = timezone.now() + dt.timedelta(hours=1)
+    (message,) = send_sms("13800138000", "x", backend=DUMMY, send_at=soon)
+    Message.objects.update(status="queued", msgid="", send_at=ago(minutes=5))
+    send_queued()
+    (sent,) = xunchen_outbox
+    assert sent.request.send_at is None, "no send time in the past goes to the gateway"
+    future = timezone.now() + dt.timedelta(hours=2)
+    Message.objects.update(status="queued", msgid="", send_at=future)
+    send_queued()
+    assert xunchen_outbox[1].request.send_at == future
