@@ -88,3 +88,13 @@ def test_owner_names_the_host_and_process():
     assert (host, pid) == (socket.gethostname(), str(os.getpid()))
     assert len(token) == 8 and make_owner() != owner
     assert DatabaseLock("a").owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
+
+
+def test_a_stale_owner_releasing_never_deletes_the_new_owners_lock():
+    stale = DatabaseLock("a", timeout=60, owner="stale")
+    assert stale.acquire()
+    expire("a")
+    assert DatabaseLock("a", timeout=60, owner="new").acquire()
+    stale.release()  # it never noticed it lost the lock
+    assert PollLock.objects.get(name="a").owner == "new"
+    assert not stale.held
