@@ -75,7 +75,10 @@ def test_orphans_are_rematched_one_by_one_within_the_window(reports, settings, e
     assert Report.objects.get(msgid="later").message == late
     assert Message.objects.get(pk=old.pk).status == "sent", "outside the window"
     assert Message.objects.get(pk=sibling.pk).status == "sent"
-    assert [e[0] for e in events] == ["report_matched"]
+    ((name, kwargs),) = events
+    assert name == "report_matched"
+    assert kwargs["report"].msgid == "later" and kwargs["message"] == late
+    assert kwargs["delivered"] is False
 
 
 def test_a_value_exactly_as_long_as_its_column_is_not_flagged(reports):
