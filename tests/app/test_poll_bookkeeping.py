@@ -30,7 +30,7 @@ def _reports_body(*pairs):
 
 
 def test_an_ingested_entry_records_its_count_time_and_no_error(on_locmem):
-    (message,) = send_sms("13800138000", "x")
+    (_message,) = send_sms("13800138000", "x")
     locmem.deliver_all()
     poll(inbound=False, force=True)
     entry = PollJournalEntry.objects.get(operation="queryReport", records=1)

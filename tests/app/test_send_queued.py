@@ -124,7 +124,7 @@ def test_dispatch_of_rows_another_process_took_sends_nothing_and_shows_their_sta
 
 def test_a_scheduled_message_whose_time_came_while_it_waited_goes_out_now(xunchen_outbox):
     soon = timezone.now() + dt.timedelta(hours=1)
-    (message,) = send_sms("13800138000", "x", backend=DUMMY, send_at=soon)
+    (_message,) = send_sms("13800138000", "x", backend=DUMMY, send_at=soon)
     Message.objects.update(status="queued", msgid="", send_at=ago(minutes=5))
     send_queued()
     (sent,) = xunchen_outbox
