@@ -249,3 +249,32 @@ def test_a_msgid_too_long_to_store_is_malformed_and_named():
     msgid = "9" * 65
     with pytest.raises(MalformedResponseError, match=msgid):
         parse_send(f"<sms><mt><status>0</status><msgid>{msgid}</msgid></mt></sms>".encode())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2015-06-08 11:21:46", dt.datetime(2015, 6, 8, 11, 21, 46)),
+        ("2015-06-08 11:21", dt.datetime(2015, 6, 8, 11, 21)),
+        ("20150608112146", dt.datetime(2015, 6, 8, 11, 21, 46)),
+        ("2015/06/08 11:21:46", dt.datetime(2015, 6, 8, 11, 21, 46)),
+        (" 2015-06-08 11:21:46 ", dt.datetime(2015, 6, 8, 11, 21, 46)),
+    ],
+)
+def test_every_time_format_the_gateway_uses(text, expected):
+    from django_xunchen.client.parsing import parse_time
+
+    assert parse_time(text) == expected.replace(tzinfo=CHINA_TZ)
+
+
+def test_the_parser_itself_resolves_no_entity_and_keeps_no_comment_or_instruction():
+    """Defence in depth: DOCTYPEs are refused before lxml sees the text, and the parser
+    would not expand an entity, keep a comment or a processing instruction anyway."""
+    from lxml import etree
+
+    from django_xunchen.client.parsing import _parser
+
+    xxe = b'<!DOCTYPE sms [<!ENTITY e "EXPANDED">]><sms><!-- c --><?pi x?><a>&e;</a></sms>'
+    root = etree.fromstring(xxe, parser=_parser())
+    assert b"EXPANDED" not in etree.tostring(root)
+    assert len(root) == 1 and root[0].tag == "a"
