@@ -278,3 +278,42 @@ def test_the_parser_itself_resolves_no_entity_and_keeps_no_comment_or_instructio
     root = etree.fromstring(xxe, parser=_parser())
     assert b"EXPANDED" not in etree.tostring(root)
     assert len(root) == 1 and root[0].tag == "a"
+
+
+def test_the_parser_refuses_to_recover_and_to_build_a_huge_tree():
+    from lxml import etree
+
+    from django_xunchen.client.parsing import _parser
+
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(b"<sms><mt></sms>", parser=_parser())
+    deep = b"<a>" * 300 + b"</a>" * 300
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(deep, parser=_parser())
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"", "the response body is empty"),
+        (b"  \n ", "the response body is empty"),
+        (b"<html><body>502</body></html>", "expected an <sms> root element, found <html>"),
+        (b"<sms><mt><status>0</status>", "the response is not well-formed XML"),
+    ],
+)
+def test_a_balance_answer_that_is_not_the_protocol_keeps_its_body(body, words):
+    with pytest.raises(MalformedResponseError, match=words) as info:
+        parse_balance(body)
+    assert info.value.body == body
+
+
+def test_a_body_over_the_size_limit_is_refused_unparsed(monkeypatch):
+    from django_xunchen.client import parsing
+
+    body = b"<sms><mt><status>0</status><account>1</account></mt></sms>"
+    monkeypatch.setattr(parsing, "MAX_QUERY_BODY_BYTES", len(body) - 1)
+    with pytest.raises(MalformedResponseError, match=f"over {len(body) - 1} bytes") as info:
+        parse_balance(body)
+    assert info.value.body == body
+    monkeypatch.setattr(parsing, "MAX_QUERY_BODY_BYTES", len(body))
+    assert parse_balance(body).messages == 10
