@@ -52,17 +52,26 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _DELIVERED = "DELIVRD"
 
 
+#: Both parsers resolve no entity, read nothing from the network, load no DTD, build no
+#: huge tree, keep no comment or processing instruction and never guess at broken XML.
+PARSER_OPTIONS = {
+    "resolve_entities": False,
+    "no_network": True,
+    "huge_tree": False,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    "recover": False,
+}
+
+
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-        recover=False,
-    )
+    return etree.XMLParser(**PARSER_OPTIONS)  # type: ignore[arg-type]
+
+
+def _pull_parser() -> etree.XMLPullParser:
+    return etree.XMLPullParser(events=("start", "end"), **PARSER_OPTIONS)  # type: ignore[arg-type]
 
 
 def decode_body(body: bytes) -> str:
@@ -204,15 +213,7 @@ def _scan(
     if not body or not body.strip():
         raise MalformedResponseError("the response body is empty", body)
     text = _prepare(body)
-    parser = etree.XMLPullParser(
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = _pull_parser()
     scan: RecordScan[R] = RecordScan()
     state: dict[str, object] = {"root": None, "status": None}
 

@@ -317,3 +317,19 @@ def test_a_body_over_the_size_limit_is_refused_unparsed(monkeypatch):
     assert info.value.body == body
     monkeypatch.setattr(parsing, "MAX_QUERY_BODY_BYTES", len(body))
     assert parse_balance(body).messages == 10
+
+
+def test_the_pull_parser_is_as_hard():
+    from lxml import etree
+
+    from django_xunchen.client.parsing import _pull_parser
+
+    parser = _pull_parser()
+    parser.feed(b'<!DOCTYPE sms [<!ENTITY e "EXPANDED">]><sms><!-- c --><?pi x?><a>&e;</a></sms>')
+    root = parser.close()
+    assert b"EXPANDED" not in etree.tostring(root)
+    assert len(root) == 1 and root[0].tag == "a"
+    broken = _pull_parser()
+    broken.feed(b"<sms><mt></sms>")
+    with pytest.raises(etree.XMLSyntaxError):
+        broken.close()
