@@ -55,8 +55,19 @@ def test_unknown_key(settings):
     assert ids({"PASSWD": "x"}, settings) == ["django_xunchen.E000"]
 
 
+@pytest.fixture
+def noisy_loggers_restored():
+    """Django 6 applies a changed LOGGING setting at once, and a dictConfig that names a
+    logger's level leaves it there: put the levels back for the tests that follow."""
+    names = ("urllib3", "requests", "http.client")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
 @pytest.mark.parametrize("name", ["urllib3", "requests", "http.client"])
-def test_debug_http_logging_warns(settings, name):
+def test_debug_http_logging_warns(settings, name, noisy_loggers_restored):
     settings.LOGGING = {"version": 1, "loggers": {name: {"level": "DEBUG"}}}
     assert ids({"BACKEND": "django_xunchen.backends.locmem.SMSBackend"}, settings) == [
         "django_xunchen.W001"
