@@ -1,0 +1,159 @@
+"""Each way a request can end leaves its rows with exactly the status, code and text
+that say what happened, and signals the error that happened."""
+
+import pytest
+
+from django_xunchen import send_sms
+from django_xunchen.backends import locmem
+from django_xunchen.backends.locmem import SMSBackend as LocmemBackend
+from django_xunchen.exceptions import (
+    BlockedWordsError,
+    InvalidContentError,
+    NotSentError,
+    OutcomeUnknownError,
+)
+from django_xunchen.models import Message
+from django_xunchen.sending import dispatch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DUMMY = "django_xunchen.backends.dummy.SMSBackend"
+
+
+def queued(*numbers, **kwargs):
+    rows = send_sms(
+        list(numbers) or ["13800138000"], kwargs.pop("content", "x"), backend=DUMMY, **kwargs
+    )
+    Message.objects.update(status="queued", msgid="", submitted_at=None)
+    for row in rows:
+        row.status = "queued"
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (NotSentError("send: cannot connect to the gateway"), "queued", ""),
+        (OutcomeUnknownError("send: no answer"), "unknown", ""),
+        (BlockedWordsError("110", "send", words=["赌博"]), "failed", "110"),
+        (InvalidContentError("send: a field cannot be sent as GBK"), "failed", "invalid"),
+    ],
+)
+def test_every_outcome_writes_its_status_code_text_and_signal(
+    xunchen_outbox, events, error, status, code
+):
+    rows = queued("13800138000", "13900000000")
+    locmem.fail_next(error)
+    events.clear()
+    outcome = dispatch(rows, LocmemBackend())
+    assert outcome.errors == [error] and outcome.requests == 1 and outcome.sent == 0
+    for row in Message.objects.all():
+        assert (row.status, row.error_code, row.error_message) == (status, code, str(error))
+        assert row.claim is None and row.msgid == ""
+        assert row.attempts == 2
+    assert [r.status for r in rows] == [status, status]
+    failed = [kwargs for name, kwargs in events if name == "message_failed"]
+    if status == "queued":
+        assert failed == []
+    else:
+        assert [k["error"] for k in failed] == [error, error]
+        assert {k["message"].pk for k in failed} == {r.pk for r in rows}
+
+
+def test_a_row_that_became_invalid_while_queued_fails_without_a_request(
+    xunchen_outbox, settings, events
+):
+    rows = queued(content="您好😀")
+    settings.XUNCHEN = {**settings.XUNCHEN, "ENCODING": "gbk"}
+    events.clear()
+    outcome = dispatch(rows, LocmemBackend())
+    assert outcome.requests == 0 and xunchen_outbox == []
+    (row,) = Message.objects.all()
+    assert (row.status, row.error_code) == ("failed", "invalid")
+    assert "GBK" in row.error_message and str(outcome.errors[0]) == row.error_message
+    ((name, kwargs),) = events
+    assert name == "message_failed" and kwargs["error"] is outcome.errors[0]
+
+
+class Broken(LocmemBackend):
+    before_request = True
+
+    def send(self, request):
+        if not self.before_request:
+            self.mark_request_started()
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    ("before_request", "status", "text"),
+    [
+        (True, "queued", "RuntimeError in the SMS backend before the request"),
+        (False, "unknown", "RuntimeError in the SMS backend"),
+    ],
+)
+def test_a_bug_in_a_backend_says_where_it_happened(xunchen_outbox, before_request, status, text):
+    rows = queued()
+    backend = Broken()
+    backend.before_request = before_request
+    with pytest.raises(RuntimeError):
+        dispatch(rows, backend)
+    (row,) = Message.objects.all()
+    assert (row.status, row.error_message) == (status, text)
+
+
+def test_an_interrupt_before_the_request_says_so(xunchen_outbox, monkeypatch):
+    from django_xunchen import sending
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sending, "_request_for", interrupted)
+    rows = queued()
+    with pytest.raises(KeyboardInterrupt):
+        dispatch(rows, LocmemBackend())
+    (row,) = Message.objects.all()
+    assert (row.status, row.error_message) == ("queued", "Interrupted before the request was made.")
+
+
+def test_sent_rows_get_the_msgid_the_time_and_a_clean_slate(xunchen_outbox, events):
+    rows = queued("13800138000", "13900000000")
+    Message.objects.update(error_code="110", error_message="old", blocked_words=["x"])
+    outcome = dispatch(rows, LocmemBackend())
+    assert (outcome.sent, outcome.requests) == (2, 1)
+    for row in Message.objects.all():
+        assert (row.status, row.msgid) == ("sent", xunchen_outbox[0].msgid)
+        assert (row.error_code, row.error_message, row.blocked_words) == ("", "", [])
+        assert row.submitted_at is not None and row.claim is None
+    assert sorted(k["message"].pk for n, k in events if n == "message_sent")[-2:] == sorted(
+        r.pk for r in rows
+    )
+
+
+def test_rows_that_differ_in_text_template_params_extcode_or_time_go_apart(xunchen_outbox):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from django_xunchen.models import Template
+
+    template = Template.objects.create(template_id="T-1", name="t", body="码@1@")
+    later = timezone.now() + dt.timedelta(hours=1)
+    rows = [
+        *queued("13800138000", content="a"),
+        *send_sms("13900000000", "b", backend=DUMMY),
+        *send_sms("13700000000", template=template, params=["1"], backend=DUMMY),
+        *send_sms("13600000000", template=template, params=["2"], backend=DUMMY),
+        *send_sms("13500000000", "a", extcode="5", backend=DUMMY),
+        *send_sms("13400000000", "a", send_at=later, backend=DUMMY),
+        *send_sms("13300000000", "a", backend=DUMMY),
+    ]
+    Message.objects.update(status="queued", msgid="")
+    for row in rows:
+        row.status = "queued"
+    outcome = dispatch(rows, LocmemBackend())
+    assert outcome.requests == 6
+    assert sorted(len(s.mobiles) for s in xunchen_outbox) == [1, 1, 1, 1, 1, 2]
+    same = next(s for s in xunchen_outbox if len(s.mobiles) == 2)
+    assert same.mobiles == ("13800138000", "13300000000")
+    template_requests = [s.request for s in xunchen_outbox if s.request.template_id]
+    assert sorted(r.params for r in template_requests) == [((1, "1"),), ((1, "2"),)]
+    assert {s.request.extcode for s in xunchen_outbox} == {None, "5"}
