@@ -16,6 +16,13 @@ from django_xunchen.models import Message
 from django_xunchen.sending import dispatch
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Interrupted(BaseException):
+    """Stands for Ctrl-C (a BaseException, as KeyboardInterrupt is) without stopping the
+    test runner, which treats a real KeyboardInterrupt as the user's."""
+
+
 DUMMY = "django_xunchen.backends.dummy.SMSBackend"
 
 
@@ -104,11 +111,11 @@ def test_an_interrupt_before_the_request_says_so(xunchen_outbox, monkeypatch):
     from django_xunchen import sending
 
     def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+        raise Interrupted
 
-    monkeypatch.setattr(sending, "_request_for", interrupted)
     rows = queued()
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr(sending, "_request_for", interrupted)
+    with pytest.raises(Interrupted):
         dispatch(rows, LocmemBackend())
     (row,) = Message.objects.all()
     assert (row.status, row.error_message) == ("queued", "Interrupted before the request was made.")

@@ -19,6 +19,11 @@ from django_xunchen.sending import dispatch, stale_after
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+class Interrupted(BaseException):
+    """Stands for Ctrl-C (a BaseException, as KeyboardInterrupt is) without stopping the
+    test runner, which treats a real KeyboardInterrupt as the user's."""
+
+
 class RefuseOutcome:
     """An execute wrapper: the UPDATE that records a ``sent`` outcome fails ``times``
     times as a locked or restarting database answers, before it reaches the database."""
@@ -296,10 +301,10 @@ def test_an_interrupt_before_the_request_leaves_the_rows_queued(gateway, monkeyp
     from django_xunchen.client import http
 
     def interrupted(self, *args, **kwargs):
-        raise KeyboardInterrupt
+        raise Interrupted
 
     monkeypatch.setattr(http.XunchenClient, "_post", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         send_sms("13800138000", "x")
     assert Message.objects.get().status == "queued"
     assert gateway.requests == []
@@ -309,10 +314,10 @@ def test_an_interrupt_while_the_request_is_out_makes_the_rows_unknown(gateway, m
     import requests
 
     def interrupted(self, *args, **kwargs):
-        raise KeyboardInterrupt
+        raise Interrupted
 
     monkeypatch.setattr(requests.Session, "post", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         send_sms("13800138000", "x")
     assert Message.objects.get().status == "unknown"
 
