@@ -160,23 +160,18 @@ def _fetch_and_journal(
 ) -> PollJournalEntry | None:
     fetch = sms_backend.fetch_reports if operation == Op.REPORTS else sms_backend.fetch_inbound
     now = timezone.now()
-    complete = True
     try:
         raw: RawResponse = fetch()
-        body = raw.body
-    except ResponseCutOffError as exc:
-        # The gateway has handed these records over: keep whatever arrived.
-        logger.error("%s", exc)
-        result.errors.append(str(exc))
-        _note_attempt(operation, now, str(exc))
-        if not exc.received.strip():
-            return None
-        body, complete = exc.received, False
+        body, complete = raw.body, True
     except XunchenError as exc:
         logger.error("%s", exc)
         result.errors.append(str(exc))
         _note_attempt(operation, now, str(exc))
-        return None
+        # A cut-off answer: the gateway has handed its records over, so keep what arrived.
+        body = exc.received if isinstance(exc, ResponseCutOffError) else b""
+        if not body.strip():
+            return None
+        complete = False
     try:
         return PollJournalEntry.objects.create(
             operation=operation, body=body, fetched_at=now, complete=complete

@@ -246,7 +246,7 @@ def _scan(
         parser.close()
         drain()
     except etree.XMLSyntaxError as exc:
-        drain_quietly(drain)
+        _drain_quietly(drain)
         scan.complete = False
         scan.error = f"the XML stops or breaks after {len(scan.records)} complete records: {exc}"
     if state["root"] is None:
@@ -256,7 +256,7 @@ def _scan(
     return scan
 
 
-def drain_quietly(drain: Callable[[], None]) -> None:
+def _drain_quietly(drain: Callable[[], None]) -> None:
     """Take the events lxml produced before a syntax error, if it kept any."""
     with contextlib.suppress(etree.XMLSyntaxError):
         drain()

@@ -297,29 +297,27 @@ def test_only_rows_whose_request_may_have_left_become_unknown(backend, status, x
     assert Message.objects.get().status == status
 
 
-def test_an_interrupt_before_the_request_leaves_the_rows_queued(gateway, monkeypatch):
-    from django_xunchen.client import http
-
+@pytest.mark.parametrize(
+    ("where", "status"),
+    [
+        # Before the client's request leaves: nothing went out.
+        ("django_xunchen.client.http.XunchenClient._post", "queued"),
+        # While the request is out: it may have reached the gateway.
+        ("requests.Session.post", "unknown"),
+    ],
+)
+def test_an_interrupt_leaves_rows_queued_only_if_the_request_never_left(
+    gateway, monkeypatch, where, status
+):
     def interrupted(self, *args, **kwargs):
         raise Interrupted
 
-    monkeypatch.setattr(http.XunchenClient, "_post", interrupted)
+    monkeypatch.setattr(where, interrupted)
     with pytest.raises(Interrupted):
         send_sms("13800138000", "x")
-    assert Message.objects.get().status == "queued"
-    assert gateway.requests == []
-
-
-def test_an_interrupt_while_the_request_is_out_makes_the_rows_unknown(gateway, monkeypatch):
-    import requests
-
-    def interrupted(self, *args, **kwargs):
-        raise Interrupted
-
-    monkeypatch.setattr(requests.Session, "post", interrupted)
-    with pytest.raises(Interrupted):
-        send_sms("13800138000", "x")
-    assert Message.objects.get().status == "unknown"
+    assert Message.objects.get().status == status
+    if status == "queued":
+        assert gateway.requests == []
 
 
 def test_send_queued_counts_only_what_this_run_sent(xunchen_outbox, settings):
