@@ -11,15 +11,24 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "get_balance", "outbox", "poll", "resend", "send_queued", "send_sms"]
+__all__ = [
+    "__version__",
+    "get_balance",
+    "get_balances",
+    "outbox",
+    "poll",
+    "resend",
+    "send_queued",
+    "send_sms",
+]
 
 if TYPE_CHECKING:
-    from .api import get_balance, poll, resend, send_queued, send_sms
+    from .api import get_balance, get_balances, poll, resend, send_queued, send_sms
     from .backends.locmem import outbox
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("send_sms", "get_balance", "poll", "resend", "send_queued"):
+    if name in ("send_sms", "get_balance", "get_balances", "poll", "resend", "send_queued"):
         from . import api
 
         return getattr(api, name)

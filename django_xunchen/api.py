@@ -2,15 +2,45 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .backends import get_backend
 from .client.types import Balance
+from .conf import account_names
+from .exceptions import XunchenError
 from .polling import PollResult, poll
 from .sending import resend, send_queued, send_sms
 
-__all__ = ["PollResult", "get_balance", "poll", "resend", "send_queued", "send_sms"]
+__all__ = [
+    "PollResult",
+    "get_balance",
+    "get_balances",
+    "poll",
+    "resend",
+    "send_queued",
+    "send_sms",
+]
 
 
-def get_balance(*, backend: str | None = None) -> Balance:
-    """The account's balance and the number of messages it buys."""
-    with get_backend(backend) as sms_backend:
+def get_balance(*, account: str | None = None, backend: str | None = None) -> Balance:
+    """The balance of ``account`` (``"default"`` when not given) and the number of
+    messages it buys."""
+    with get_backend(backend, account=account) as sms_backend:
         return sms_backend.get_balance()
+
+
+def get_balances(
+    *, backend: str | None = None, only: str | None = None
+) -> dict[str, Balance | Exception]:
+    """Every configured account's balance, by name, in the order of
+    :func:`~django_xunchen.conf.account_names`. An account whose balance could not be
+    read maps to the error (a :class:`~django_xunchen.exceptions.XunchenError`, or the
+    ``ImproperlyConfigured`` of a misconfigured account), so one failing account does not
+    hide the others. ``only`` limits it to one account."""
+    found: dict[str, Balance | Exception] = {}
+    for name in [only] if only else account_names():
+        try:
+            found[name] = get_balance(account=name, backend=backend)
+        except (XunchenError, ImproperlyConfigured) as exc:
+            found[name] = exc
+    return found

@@ -1,11 +1,19 @@
 """The ``XUNCHEN`` settings dict, read through one function with documented defaults.
 
-Precedence: keyword arguments (e.g. a backend's) → ``settings.XUNCHEN`` → :data:`DEFAULTS`.
-``django.conf.settings`` is never written to.
+Settings are either **global** (one value for the site: batch size, lock timeout,
+retention…) or **per account** (credentials, base URL, sender number…). A site with
+one gateway account writes them all at the top level, as before: that is the account
+``"default"``. A site with several writes the per-account ones under
+``XUNCHEN["ACCOUNTS"][name]``; a per-account key at the top level (credentials aside)
+is then the default of every account.
+
+Precedence: keyword arguments (e.g. a backend's) → the account's settings → top-level
+``settings.XUNCHEN`` → :data:`DEFAULTS`. ``django.conf.settings`` is never written to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +21,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .client.secret import mask
 
-DEFAULTS: dict[str, Any] = {
+DEFAULT_ACCOUNT = "default"
+
+#: Settings each account may set for itself.
+ACCOUNT_DEFAULTS: dict[str, Any] = {
     # Dotted path of the backend class, as EMAIL_BACKEND is.
     "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
     # http://HOST:PORT of the account's gateway (the standard path is added), or the
@@ -28,6 +39,28 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": (5.0, 30.0),
     # Seconds a whole request may take, connect and all reads included.
     "REQUEST_DEADLINE": 60,
+    # Which registered signature to use (signtag); None leaves it to the gateway.
+    "SIGN_INDEX": None,
+    # The account's sender number (e.g. "106905994140010"), to read the extcode out of a
+    # reply's recvcode. When empty, replies are matched by the extcodes we used.
+    "SENDER_NUMBER": "",
+    # Seconds between two fetches of reports (or replies); the vendor advises 3 minutes.
+    "POLL_INTERVAL": 180,
+    # The account a request goes to instead when it certainly did not go out on this
+    # one (connection refused, account disabled, balance exhausted…). None: no fallback.
+    "FALLBACK": None,
+    # The kinds of message this account may send. None: the kinds routed to it.
+    "KINDS": None,
+}
+
+#: Settings with one value for the whole site.
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    # Several gateway accounts by name; see the module docstring. Empty: one account,
+    # "default", configured at the top level.
+    "ACCOUNTS": {},
+    # Kind ("verification", "notification", "marketing") → account name. A kind without
+    # a route goes to "default".
+    "ROUTES": {},
     # Seconds to keep retrying the database write that records a send's outcome (the
     # msgid) when the database is down, restarting or locked; then it goes to the spool.
     "OUTCOME_RETRY_SECONDS": 60,
@@ -35,15 +68,8 @@ DEFAULTS: dict[str, Any] = {
     # send_sms, send_queued or poll_sms on this host applies them. Empty: a folder
     # "django-xunchen-spool" in the system's temporary directory.
     "SPOOL_DIR": "",
-    # Which registered signature to use (signtag); None leaves it to the gateway.
-    "SIGN_INDEX": None,
-    # The account's sender number (e.g. "106905994140010"), to read the extcode out of a
-    # reply's recvcode. When empty, replies are matched by the extcodes we used.
-    "SENDER_NUMBER": "",
     # Numbers per send request; the gateway takes at most 100.
     "BATCH_SIZE": 100,
-    # Seconds between two fetches of reports (or replies); the vendor advises 3 minutes.
-    "POLL_INTERVAL": 180,
     # Seconds after which a poll lock whose holder stopped renewing it is taken over.
     "LOCK_TIMEOUT": 600,
     # Seconds since the last successful fetch after which `poll_sms --check` fails and
@@ -57,17 +83,20 @@ DEFAULTS: dict[str, Any] = {
     "MATCH_WINDOW_DAYS": 7,
 }
 
+DEFAULTS: dict[str, Any] = {**ACCOUNT_DEFAULTS, **GLOBAL_DEFAULTS}
+
+#: Kinds of message, as stored in ``Message.kind``.
+KINDS = ("verification", "notification", "marketing")
+DEFAULT_KIND = "notification"
+
 REQUIRED_FOR_GATEWAY = ("BASE_URL", "USERNAME", "PASSWORD", "VERY_CODE")
+#: The keys that identify a login; never shared between accounts from the top level.
+CREDENTIAL_KEYS = ("USERNAME", "PASSWORD", "VERY_CODE")
 #: Settings whose values never appear in a repr, a traceback or a debug page.
 SECRET_KEYS = ("PASSWORD", "VERY_CODE")
 
 
-def xunchen_settings(**overrides: Any) -> dict[str, Any]:
-    """The effective settings: ``overrides`` over ``settings.XUNCHEN`` over the defaults.
-
-    Keys are upper case; lower-case keyword arguments are accepted
-    (``very_code="..."`` overrides ``VERY_CODE``).
-    """
+def _configured() -> dict[str, Any]:
     configured = getattr(settings, "XUNCHEN", None) or {}
     if not isinstance(configured, dict):
         raise ImproperlyConfigured("settings.XUNCHEN must be a dict")
@@ -76,15 +105,95 @@ def xunchen_settings(**overrides: Any) -> dict[str, Any]:
         raise ImproperlyConfigured(
             "settings.XUNCHEN has unknown keys: " + ", ".join(sorted(unknown))
         )
+    return configured
+
+
+def _accounts_setting(configured: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    accounts = configured.get("ACCOUNTS") or {}
+    if not isinstance(accounts, dict) or not all(isinstance(v, dict) for v in accounts.values()):
+        raise ImproperlyConfigured(
+            "XUNCHEN['ACCOUNTS'] must be a dict of account name → dict of settings"
+        )
+    for name, values in accounts.items():
+        unknown = set(values) - set(ACCOUNT_DEFAULTS)
+        if unknown:
+            raise ImproperlyConfigured(
+                f"XUNCHEN['ACCOUNTS'][{name!r}] has unknown keys: " + ", ".join(sorted(unknown))
+            )
+    if accounts and DEFAULT_ACCOUNT not in accounts:
+        raise ImproperlyConfigured(
+            f"XUNCHEN['ACCOUNTS'] must have an account named {DEFAULT_ACCOUNT!r}, as DATABASES must"
+        )
+    return accounts
+
+
+def account_names() -> list[str]:
+    """The configured accounts: ``"default"`` first, then the others by name."""
+    accounts = _accounts_setting(_configured())
+    if not accounts:
+        return [DEFAULT_ACCOUNT]
+    return [DEFAULT_ACCOUNT, *sorted(n for n in accounts if n != DEFAULT_ACCOUNT)]
+
+
+class UnknownAccount(ImproperlyConfigured, KeyError):
+    """No account of that name in ``XUNCHEN["ACCOUNTS"]``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def xunchen_settings(account: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """The effective settings of ``account`` (``"default"`` when not given): globals
+    and that account's own, over the defaults, with ``overrides`` on top.
+
+    Keys are upper case; lower-case keyword arguments are accepted
+    (``very_code="..."`` overrides ``VERY_CODE``).
+    """
+    configured = _configured()
+    accounts = _accounts_setting(configured)
+    name = account or DEFAULT_ACCOUNT
     result = {**DEFAULTS, **configured}
+    if accounts:
+        if name not in accounts:
+            raise UnknownAccount(
+                f"no SMS account {name!r}; XUNCHEN['ACCOUNTS'] has "
+                + ", ".join(repr(n) for n in account_names())
+            )
+        for key in CREDENTIAL_KEYS:
+            result[key] = ACCOUNT_DEFAULTS[key]
+        result.update(accounts[name])
+    elif name != DEFAULT_ACCOUNT:
+        raise UnknownAccount(
+            f"no SMS account {name!r}; only {DEFAULT_ACCOUNT!r} is configured "
+            "(set XUNCHEN['ACCOUNTS'] for more)"
+        )
     for key, value in overrides.items():
-        name = key.upper()
-        if name not in DEFAULTS:
+        key_name = key.upper()
+        if key_name not in DEFAULTS:
             raise TypeError(f"unknown Xunchen setting {key!r}")
-        result[name] = value
-    for name in SECRET_KEYS:
-        result[name] = mask(result[name])
+        result[key_name] = value
+    for key_name in SECRET_KEYS:
+        result[key_name] = mask(result[key_name])
+    result["ACCOUNT"] = name
     return result
+
+
+def allowed_kinds(account: str) -> frozenset[str]:
+    """The kinds ``account`` may send: its ``KINDS`` if set, else the kinds that route
+    to it (a kind without a route goes to ``"default"``)."""
+    conf = xunchen_settings(account)
+    if conf["KINDS"] is not None:
+        return frozenset(conf["KINDS"])
+    routes = conf["ROUTES"] or {}
+    return frozenset(k for k in KINDS if routes.get(k, DEFAULT_ACCOUNT) == account)
+
+
+def route(kind: str, account: str | None = None) -> str:
+    """The account a message of ``kind`` goes out on: ``account`` if given, else
+    ``ROUTES[kind]``, else ``"default"``."""
+    if account:
+        return account
+    return (xunchen_settings()["ROUTES"] or {}).get(kind) or DEFAULT_ACCOUNT
 
 
 def mask_configured_secrets(**kwargs: Any) -> None:
@@ -100,10 +209,16 @@ def mask_configured_secrets(**kwargs: Any) -> None:
     if setting not in (None, "XUNCHEN"):
         return
     configured = getattr(settings, "XUNCHEN", None)
-    if isinstance(configured, dict):
+    if not isinstance(configured, dict):
+        return
+    accounts = configured.get("ACCOUNTS")
+    nested = (
+        [v for v in accounts.values() if isinstance(v, dict)] if isinstance(accounts, dict) else []
+    )
+    for values in (configured, *nested):
         for name in SECRET_KEYS:
-            if name in configured:
-                configured[name] = mask(configured[name])
+            if name in values:
+                values[name] = mask(values[name])
 
 
 def get_setting(name: str) -> Any:

@@ -10,7 +10,9 @@ The tree::
     │   ├── InvalidContentError
     │   ├── InvalidTemplateParamsError
     │   ├── InvalidExtcodeError
-    │   └── InvalidSendTimeError
+    │   ├── InvalidSendTimeError
+    │   ├── InvalidKindError                     not verification, notification or marketing
+    │   └── InvalidAccountChoiceError            no such account, or it may not send that kind
     ├── GatewayError                             the gateway answered with a status code
     │   ├── RequestFailedError (100) ... AccessMethodNotEnabledError (117)
     │   └── UnknownStatusError                   a code the specification does not list
@@ -38,9 +40,11 @@ __all__ = [
     "GatewayError",
     "IPNotAllowedError",
     "InsufficientBalanceError",
+    "InvalidAccountChoiceError",
     "InvalidAccountError",
     "InvalidContentError",
     "InvalidExtcodeError",
+    "InvalidKindError",
     "InvalidMobileError",
     "InvalidParametersError",
     "InvalidSendTimeError",
@@ -105,6 +109,15 @@ class InvalidExtcodeError(XunchenValidationError):
 
 class InvalidSendTimeError(XunchenValidationError):
     """The scheduled time is naive or not in the future."""
+
+
+class InvalidKindError(XunchenValidationError):
+    """The kind of message is not one of verification, notification or marketing."""
+
+
+class InvalidAccountChoiceError(XunchenValidationError):
+    """The account named is not configured, or may not send that kind of message, or the
+    template belongs to another account."""
 
 
 # --------------------------------------------------------------------------- gateway codes

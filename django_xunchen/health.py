@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import spool
-from .conf import xunchen_settings
+from .conf import account_names, xunchen_settings
 from .models import Message, PollJournalEntry, PollState
 
 Op = PollJournalEntry.Operation
@@ -20,9 +20,10 @@ Op = PollJournalEntry.Operation
 class PollHealth:
     """What ``poll_sms --check``, the admin banner and the system check report."""
 
-    #: Operation → when it last fetched successfully (``None``: never).
-    last_success: dict[str, dt.datetime | None] = field(default_factory=dict)
-    #: One sentence per operation whose last successful fetch is too old.
+    #: (gateway account, operation) → when it last fetched successfully (``None``:
+    #: never). A gateway account is named by the first settings account that uses it.
+    last_success: dict[tuple[str, str], dt.datetime | None] = field(default_factory=dict)
+    #: One sentence per account and operation whose last successful fetch is too old.
     stale: list[str] = field(default_factory=list)
     set_aside: int = 0
     spooled: int = 0
@@ -33,31 +34,45 @@ class PollHealth:
         return not self.stale
 
 
+def polled_accounts() -> list[str]:
+    """The name each gateway account is polled under: settings accounts sharing one
+    login count once."""
+    from .polling import gateway_accounts
+
+    broken: dict[str, str] = {}
+    names = [g.name for g in gateway_accounts(broken=broken)]
+    return [n for n in account_names() if n in names or n in broken]
+
+
 def poll_health(now: dt.datetime | None = None, *, count_overdue: bool = False) -> PollHealth:
     """Two small queries; ``count_overdue`` adds a count over the ``sent`` messages."""
     now = now or timezone.now()
     max_age = dt.timedelta(seconds=float(xunchen_settings()["POLL_MAX_AGE"]))
-    states = {s.operation: s for s in PollState.objects.all()}
+    accounts = polled_accounts()
+    states = {(s.account, s.operation): s for s in PollState.objects.filter(account__in=accounts)}
     health = PollHealth()
-    for operation in (Op.REPORTS, Op.INBOUND):
-        state = states.get(operation)
-        last = state.last_success_at if state else None
-        health.last_success[operation] = last
-        label = str(Op(operation).label)
-        if last is None:
-            health.stale.append(
-                _("No %(what)s have ever been fetched: is poll_sms running?") % {"what": label}
-            )
-        elif now - last > max_age:
-            minutes = int((now - last).total_seconds() // 60)
-            health.stale.append(
-                _(
-                    "The last successful fetch of %(what)s was %(minutes)d minutes ago: is "
-                    "poll_sms running? The gateway keeps reports only until midnight (China "
-                    "Standard Time)."
+    for account in accounts:
+        for operation in (Op.REPORTS, Op.INBOUND):
+            state = states.get((account, operation))
+            last = state.last_success_at if state else None
+            health.last_success[(account, operation)] = last
+            label = str(Op(operation).label)
+            if len(accounts) > 1:
+                label = _("%(what)s of account %(account)s") % {"what": label, "account": account}
+            if last is None:
+                health.stale.append(
+                    _("No %(what)s have ever been fetched: is poll_sms running?") % {"what": label}
                 )
-                % {"what": label, "minutes": minutes}
-            )
+            elif now - last > max_age:
+                minutes = int((now - last).total_seconds() // 60)
+                health.stale.append(
+                    _(
+                        "The last successful fetch of %(what)s was %(minutes)d minutes ago: "
+                        "is poll_sms running? The gateway keeps reports only until midnight "
+                        "(China Standard Time)."
+                    )
+                    % {"what": label, "minutes": minutes}
+                )
     health.set_aside = PollJournalEntry.objects.filter(
         state=PollJournalEntry.State.SET_ASIDE
     ).count()

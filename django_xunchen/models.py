@@ -20,15 +20,26 @@ from .client.validation import (
     placeholders,
     render_template,
 )
+from .conf import DEFAULT_ACCOUNT, DEFAULT_KIND
+
+
+def account_field() -> models.CharField:
+    return models.CharField(
+        _("account"),
+        max_length=64,
+        default=DEFAULT_ACCOUNT,
+        help_text=_("The name of the gateway account in XUNCHEN['ACCOUNTS']."),
+    )
 
 
 class Template(models.Model):
-    """A template as registered at the vendor, with ``@1@``-style placeholders."""
+    """A template as registered at the vendor, with ``@1@``-style placeholders. Vendor
+    template ids belong to one gateway account."""
 
+    account = account_field()
     template_id = models.CharField(
         _("vendor template id"),
         max_length=64,
-        unique=True,
         help_text=_("The id the vendor gave the template, e.g. JSM40001-0001."),
     )
     name = models.CharField(_("name"), max_length=100)
@@ -46,8 +57,15 @@ class Template(models.Model):
         verbose_name = _("template")
         verbose_name_plural = _("templates")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "template_id"], name="xunchen_template_once_per_account"
+            )
+        ]
 
     def __str__(self) -> str:
+        if self.account != DEFAULT_ACCOUNT:
+            return f"{self.name} ({self.template_id}, {self.account})"
         return f"{self.name} ({self.template_id})"
 
     @property
@@ -118,6 +136,11 @@ class Message(models.Model):
         UNKNOWN = "unknown", pgettext_lazy("message status", "unknown")
         EXPIRED = "expired", pgettext_lazy("message status", "expired")
 
+    class Kind(models.TextChoices):
+        VERIFICATION = "verification", pgettext_lazy("message kind", "verification")
+        NOTIFICATION = "notification", pgettext_lazy("message kind", "notification")
+        MARKETING = "marketing", pgettext_lazy("message kind", "marketing")
+
     #: Statuses a delivery report may move a message out of.
     REPORTABLE = (Status.QUEUED, Status.SENDING, Status.SENT, Status.UNKNOWN, Status.UNDELIVERED)
     #: Statuses in which nothing more will happen without a person.
@@ -126,6 +149,20 @@ class Message(models.Model):
     mobile = models.CharField(_("mobile"), max_length=11)
     content = models.TextField(
         _("content"), help_text=_("For a template message, the rendered text.")
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=DEFAULT_KIND)
+    account = account_field()
+    tags = models.JSONField(
+        _("tags"),
+        default=list,
+        blank=True,
+        help_text=_("Labels the sending code gave it, to filter on."),
+    )
+    metadata = models.JSONField(
+        _("metadata"),
+        default=dict,
+        blank=True,
+        help_text=_("Free data the sending code attached, passed on to signals."),
     )
     template = models.ForeignKey(
         Template,
@@ -189,6 +226,8 @@ class Message(models.Model):
             models.Index(fields=["reported_at"], name="xunchen_msg_reported"),
             models.Index(fields=["batch"], name="xunchen_msg_batch"),
             models.Index(fields=["claim"], name="xunchen_msg_claim"),
+            models.Index(fields=["kind", "-created_at"], name="xunchen_msg_kind"),
+            models.Index(fields=["account", "-created_at"], name="xunchen_msg_account"),
         ]
         permissions = [
             ("send_sms", _("Can send SMS from the admin")),
@@ -257,6 +296,7 @@ class PolledRecord(models.Model):
 class Report(PolledRecord):
     """A delivery report as the gateway returned it, matched to its message if known."""
 
+    account = account_field()
     mobile = models.CharField(_("mobile"), max_length=20)
     msgid = models.CharField(_("msgid"), max_length=64)
     status = models.CharField(_("report status"), max_length=32)
@@ -295,6 +335,7 @@ class Report(PolledRecord):
 class InboundMessage(PolledRecord):
     """A reply (MO message), matched to the message it answers where possible."""
 
+    account = account_field()
     mobile = models.CharField(_("mobile"), max_length=20)
     recvcode = models.CharField(_("received on"), max_length=32)
     extcode = models.CharField(_("extcode"), max_length=20, blank=True)
@@ -343,6 +384,7 @@ class PollJournalEntry(models.Model):
         #: Could not be ingested after JOURNAL_MAX_ATTEMPTS tries; waits for staff.
         SET_ASIDE = "set_aside", _("set aside")
 
+    account = account_field()
     operation = models.CharField(_("operation"), max_length=16, choices=Operation.choices)
     body = models.BinaryField(_("raw response"))
     fetched_at = models.DateTimeField(_("fetched"))
@@ -364,7 +406,7 @@ class PollJournalEntry(models.Model):
         verbose_name_plural = _("poll journal")
         ordering = ["-fetched_at", "-id"]
         indexes = [
-            models.Index(fields=["operation", "-fetched_at"], name="xunchen_journal_op"),
+            models.Index(fields=["account", "operation", "-fetched_at"], name="xunchen_journal_op"),
             models.Index(
                 fields=["id"],
                 name="xunchen_journal_pending",
@@ -377,12 +419,13 @@ class PollJournalEntry(models.Model):
 
 
 class PollState(models.Model):
-    """The health of one poll operation: when it last fetched successfully."""
+    """The health of one poll operation of one gateway account: when it last fetched
+    successfully."""
 
+    account = account_field()
     operation = models.CharField(
         _("operation"),
         max_length=16,
-        primary_key=True,
         choices=PollJournalEntry.Operation.choices,
     )
     last_success_at = models.DateTimeField(_("last successful fetch"), null=True, blank=True)
@@ -392,9 +435,12 @@ class PollState(models.Model):
     class Meta:
         verbose_name = _("poll state")
         verbose_name_plural = _("poll states")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "operation"], name="xunchen_pollstate_once")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.operation}: {self.last_success_at}"
+        return f"{self.account} {self.operation}: {self.last_success_at}"
 
 
 class PollLock(models.Model):

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, transaction
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -30,7 +32,7 @@ from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .client.parsing import RecordScan
 from .client.types import DeliveryReport, InboundSMS, RawResponse
-from .conf import xunchen_settings
+from .conf import UnknownAccount, account_names, xunchen_settings
 from .exceptions import GatewayError, ResponseCutOffError, XunchenError
 from .locks import DatabaseLock, LockLost
 from .models import InboundMessage, Message, PollJournalEntry, PollState, Report
@@ -48,7 +50,8 @@ LOCK_NAME = "django_xunchen.poll"
 
 @dataclass
 class PollResult:
-    """What one :func:`poll` did."""
+    """What one :func:`poll` did, in total; ``accounts`` holds the result of each
+    gateway account (by the name of its first settings account)."""
 
     reports: int = 0
     reports_matched: int = 0
@@ -61,12 +64,20 @@ class PollResult:
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     locked_by: str | None = None
+    #: The settings accounts this result covers (several when they share one login).
+    names: list[str] = field(default_factory=list)
+    accounts: dict[str, PollResult] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def summary(self) -> str:
+        if len(self.accounts) > 1:
+            lines = [f"{name}: {part.summary()}" for name, part in self.accounts.items()]
+            if self.spooled:
+                lines.append(f"applied {self.spooled} spooled send outcomes")
+            return "\n".join(lines)
         if self.locked_by:
             return f"poll skipped: another poll is running ({self.locked_by})"
         parts = [
@@ -87,6 +98,73 @@ class PollResult:
             parts.append(f"{len(self.errors)} errors: " + "; ".join(self.errors))
         return "; ".join(parts)
 
+    def add(self, name: str, part: PollResult, several: bool) -> None:
+        self.accounts[name] = part
+        for counter in (
+            "reports",
+            "reports_matched",
+            "inbound",
+            "inbound_matched",
+            "rematched",
+            "recovered",
+            "set_aside",
+        ):
+            setattr(self, counter, getattr(self, counter) + getattr(part, counter))
+        prefix = f"{name}: " if several else ""
+        self.skipped += [prefix + s for s in part.skipped]
+        self.errors += [prefix + e for e in part.errors]
+        if not several:
+            self.locked_by = part.locked_by
+
+
+@dataclass
+class GatewayAccount:
+    """One report and reply queue at the provider, and the settings accounts that use it.
+
+    ``name`` (the first of ``names``) is what its journal entries, reports, replies and
+    poll state record."""
+
+    backend: BaseSMSBackend
+    names: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    @property
+    def lock_name(self) -> str:
+        digest = hashlib.sha256(self.backend.queue_id.encode()).hexdigest()[:24]
+        return f"{LOCK_NAME}:{digest}"
+
+
+def gateway_accounts(
+    backend: str | None = None, broken: dict[str, str] | None = None
+) -> list[GatewayAccount]:
+    """The configured accounts grouped by the provider queue they read (base URL plus
+    username for the real gateway): two settings names sharing one login are polled
+    once, under one lock. An account whose backend cannot be built is left out and,
+    given ``broken``, named there with the reason; without it, the error is raised."""
+    groups: dict[str, GatewayAccount] = {}
+    for name in account_names():
+        try:
+            sms_backend = get_backend(backend, account=name)
+        except ImproperlyConfigured as exc:
+            if broken is None:
+                raise
+            broken[name] = str(exc)
+            continue
+        group = groups.get(sms_backend.queue_id)
+        if group is None:
+            groups[sms_backend.queue_id] = GatewayAccount(sms_backend, [name])
+        else:
+            group.names.append(name)
+    return list(groups.values())
+
+
+def lock_name_for(account: str = "default") -> str:
+    """The name of the poll lock of ``account``'s gateway login."""
+    return next(g.lock_name for g in gateway_accounts() if account in g.names)
+
 
 def poll(
     reports: bool = True,
@@ -94,60 +172,96 @@ def poll(
     *,
     force: bool = False,
     backend: str | None = None,
+    account: str | None = None,
 ) -> PollResult:
-    """Fetch and ingest delivery reports and replies; see the module docstring.
+    """Fetch and ingest delivery reports and replies of every gateway account (or of
+    ``account`` only); see the module docstring.
 
-    Returns a :class:`PollResult`. If another poll holds the lock, nothing is fetched and
-    ``locked_by`` names the holder. Unless ``force``, an operation fetched less than
-    ``POLL_INTERVAL`` seconds ago is skipped.
+    Returns a :class:`PollResult`. Each gateway account has its own lock: if another
+    poll holds it, that account is not fetched and its ``locked_by`` names the holder.
+    Unless ``force``, an operation fetched less than ``POLL_INTERVAL`` seconds ago is
+    skipped. One account's failure does not stop the others.
     """
     conf = xunchen_settings()
-    sms_backend = get_backend(backend)
-    if sms_backend.sends_externally and connection.in_atomic_block:
+    broken: dict[str, str] = {}
+    groups = gateway_accounts(backend, broken)
+    if account is not None:
+        if account not in account_names():
+            raise UnknownAccount(f"no SMS account {account!r}")
+        groups = [g for g in groups if account in g.names]
+        broken = {n: e for n, e in broken.items() if n == account}
+    if any(g.backend.sends_externally for g in groups) and connection.in_atomic_block:
         raise RuntimeError(
             "poll() must not run inside a transaction: each raw response has to be "
             "committed before it is parsed"
         )
-    result = PollResult()
-    lock = DatabaseLock(LOCK_NAME, timeout=conf["LOCK_TIMEOUT"])
+    total = PollResult(names=[n for g in groups for n in g.names])
+    total.spooled = outcomes.apply_spool()
+    for group in groups:
+        part = PollResult(names=group.names)
+        try:
+            _poll_account(group, part, reports, inbound, force, conf)
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            logger.exception("polling account %r failed", group.name)
+            part.errors.append(f"{type(exc).__name__}: {exc}")
+        total.add(group.name, part, several=len(groups) + len(broken) > 1)
+    for name, error in broken.items():
+        logger.error("account %r cannot be polled: %s", name, error)
+        total.add(name, PollResult(names=[name], errors=[error]), len(groups) + len(broken) > 1)
+    _prune(conf["JOURNAL_RETENTION_DAYS"])
+    return total
+
+
+def _poll_account(
+    group: GatewayAccount,
+    result: PollResult,
+    reports: bool,
+    inbound: bool,
+    force: bool,
+    conf: dict[str, Any],
+) -> None:
+    sms_backend = group.backend
+    lock = DatabaseLock(group.lock_name, timeout=conf["LOCK_TIMEOUT"])
     if not lock.acquire():
         holder = lock.holder()
         result.locked_by = holder.owner if holder else "another process"
-        return result
+        return
+    interval = sms_backend.settings["POLL_INTERVAL"]
     try:
         with sms_backend:
-            result.spooled = outcomes.apply_spool()
-            pending = PollJournalEntry.objects.filter(state=PollJournalEntry.State.PENDING)
+            pending = PollJournalEntry.objects.filter(
+                state=PollJournalEntry.State.PENDING, account__in=group.names
+            )
             for entry in pending.order_by("pk"):
-                if _ingest(entry, sms_backend, result, conf["JOURNAL_MAX_ATTEMPTS"]):
+                if _ingest(entry, group, result, conf["JOURNAL_MAX_ATTEMPTS"]):
                     result.recovered += 1
                 lock.refresh()
             wanted = [(Op.REPORTS, reports), (Op.INBOUND, inbound)]
             for operation, enabled in wanted:
                 if not enabled:
                     continue
-                if not force and _too_soon(operation, conf["POLL_INTERVAL"]):
+                if not force and _too_soon(group.names, operation, interval):
                     result.skipped.append(str(Op(operation).label))
                     continue
                 lock.refresh()
-                fetched = _fetch_and_journal(operation, sms_backend, result)
+                fetched = _fetch_and_journal(operation, group, result)
                 if fetched is not None:
-                    _ingest(fetched, sms_backend, result, conf["JOURNAL_MAX_ATTEMPTS"])
+                    _ingest(fetched, group, result, conf["JOURNAL_MAX_ATTEMPTS"])
             if reports:
                 lock.refresh()
-                _rematch_orphans(conf["MATCH_WINDOW_DAYS"], result)
-            _prune(conf["JOURNAL_RETENTION_DAYS"])
+                _rematch_orphans(group.names, conf["MATCH_WINDOW_DAYS"], result)
     except LockLost as exc:
-        logger.error("poll stopped: %s", exc)
+        logger.error("poll of account %r stopped: %s", group.name, exc)
         result.errors.append(f"stopped: {exc}")
     finally:
         lock.release()
-    return result
 
 
-def _too_soon(operation: str, interval: float) -> bool:
+def _too_soon(names: list[str], operation: str, interval: float) -> bool:
     last = (
-        PollJournalEntry.objects.filter(operation=operation)
+        PollJournalEntry.objects.filter(account__in=names, operation=operation)
         .order_by("-fetched_at")
         .values_list("fetched_at", flat=True)
         .first()
@@ -156,17 +270,18 @@ def _too_soon(operation: str, interval: float) -> bool:
 
 
 def _fetch_and_journal(
-    operation: str, sms_backend: BaseSMSBackend, result: PollResult
+    operation: str, group: GatewayAccount, result: PollResult
 ) -> PollJournalEntry | None:
+    sms_backend = group.backend
     fetch = sms_backend.fetch_reports if operation == Op.REPORTS else sms_backend.fetch_inbound
     now = timezone.now()
     try:
         raw: RawResponse = fetch()
         body, complete = raw.body, True
     except XunchenError as exc:
-        logger.error("%s", exc)
+        logger.error("%s (account %r)", exc, group.name)
         result.errors.append(str(exc))
-        _note_attempt(operation, now, str(exc))
+        _note_attempt(group.name, operation, now, str(exc))
         # A cut-off answer: the gateway has handed its records over, so keep what arrived.
         body = exc.received if isinstance(exc, ResponseCutOffError) else b""
         if not body.strip():
@@ -174,22 +289,25 @@ def _fetch_and_journal(
         complete = False
     try:
         return PollJournalEntry.objects.create(
-            operation=operation, body=body, fetched_at=now, complete=complete
+            account=group.name, operation=operation, body=body, fetched_at=now, complete=complete
         )
     except DatabaseError:
         # The gateway will not return these records again: this log line is their last copy.
         logger.critical(
-            "could not journal a %s response; its records are only here: %r",
+            "could not journal a %s response of account %r; its records are only here: %r",
             operation,
+            group.name,
             body,
         )
         raise
 
 
-def _note_attempt(operation: str, at: dt.datetime, error: str = "", success: bool = False):
+def _note_attempt(
+    account: str, operation: str, at: dt.datetime, error: str = "", success: bool = False
+) -> None:
     """Record a fetch in the health state; times only move forward, so that ingesting an
     old journal entry never makes polling look older than it is."""
-    state, _ = PollState.objects.get_or_create(operation=operation)
+    state, _ = PollState.objects.get_or_create(account=account, operation=operation)
     if state.last_attempt_at is None or at >= state.last_attempt_at:
         state.last_attempt_at = at
         state.last_error = error[:2000]
@@ -199,9 +317,10 @@ def _note_attempt(operation: str, at: dt.datetime, error: str = "", success: boo
 
 
 def _ingest(
-    entry: PollJournalEntry, sms_backend: BaseSMSBackend, result: PollResult, max_attempts: int
+    entry: PollJournalEntry, group: GatewayAccount, result: PollResult, max_attempts: int
 ) -> bool:
     """Ingest one journal entry; True when it is done (or salvaged)."""
+    sms_backend = group.backend
     now = timezone.now()
     PollJournalEntry.objects.filter(pk=entry.pk).update(attempts=entry.attempts + 1)
     entry.attempts += 1
@@ -218,7 +337,7 @@ def _ingest(
         )
         logger.error("%s", exc)
         result.errors.append(str(exc))
-        _note_attempt(entry.operation, entry.fetched_at, str(exc))
+        _note_attempt(entry.account, entry.operation, entry.fetched_at, str(exc))
         return True
     except Exception as exc:
         _failed(entry, exc, result, "cannot be parsed", max_attempts)
@@ -237,18 +356,25 @@ def _ingest(
     try:
         with transaction.atomic():
             if is_reports:
-                stored, matched = _store_reports(entry, cast(list[DeliveryReport], records))
+                stored, matched = _store_reports(
+                    entry, cast(list[DeliveryReport], records), group.names
+                )
                 result.reports += stored
                 result.reports_matched += matched
             else:
-                stored, matched = _store_inbound(entry, cast(list[InboundSMS], records))
+                stored, matched = _store_inbound(
+                    entry,
+                    cast(list[InboundSMS], records),
+                    group.names,
+                    sms_backend.settings["SENDER_NUMBER"],
+                )
                 result.inbound += stored
                 result.inbound_matched += matched
             PollJournalEntry.objects.filter(pk=entry.pk).update(
                 state=state, records=len(records), ingested_at=timezone.now(), error=error
             )
             if entry.complete:
-                _note_attempt(entry.operation, entry.fetched_at, success=True)
+                _note_attempt(entry.account, entry.operation, entry.fetched_at, success=True)
     except Exception as exc:
         _failed(entry, exc, result, "could not be stored", max_attempts)
         return False
@@ -344,23 +470,29 @@ def _fit(row: R) -> R:
     return row
 
 
-def _messages_by_key(msgids: set[str]) -> dict[tuple[str, str], Message]:
+def _messages_by_key(msgids: set[str], names: list[str]) -> dict[tuple[str, str], Message]:
+    """The messages of one gateway account (``names``) with these msgids: a msgid is
+    unique only within the account that gave it."""
     if not msgids:
         return {}
-    return {(m.msgid, m.mobile): m for m in Message.objects.filter(msgid__in=msgids)}
+    found = Message.objects.filter(msgid__in=msgids, account__in=names)
+    return {(m.msgid, m.mobile): m for m in found}
 
 
-def _store_reports(entry: PollJournalEntry, records: Sequence[DeliveryReport]) -> tuple[int, int]:
+def _store_reports(
+    entry: PollJournalEntry, records: Sequence[DeliveryReport], names: list[str]
+) -> tuple[int, int]:
     now = timezone.now()
     stored = matched = 0
     for start, chunk in _chunks(records):
-        by_key = _messages_by_key({r.msgid for r in chunk if r.msgid})
+        by_key = _messages_by_key({r.msgid for r in chunk if r.msgid}, names)
         rows, changed = [], {}
         for offset, record in enumerate(chunk):
             message = by_key.get((record.msgid, record.mobile))
             reported_at = to_db_datetime(record.reported_at)
             rows.append(
                 Report(
+                    account=entry.account,
                     source=entry,
                     position=start + offset,
                     mobile=record.mobile,
@@ -406,14 +538,16 @@ def _match_reply(record: InboundSMS, candidates: list[Message], sender: str) -> 
     return next((m for m in candidates if not m.extcode), None)
 
 
-def _store_inbound(entry: PollJournalEntry, records: Sequence[InboundSMS]) -> tuple[int, int]:
+def _store_inbound(
+    entry: PollJournalEntry, records: Sequence[InboundSMS], names: list[str], sender: str
+) -> tuple[int, int]:
     conf = xunchen_settings()
-    sender = conf["SENDER_NUMBER"]
     since = timezone.now() - dt.timedelta(days=conf["MATCH_WINDOW_DAYS"])
     stored = matched = 0
     for start, chunk in _chunks(records):
         candidates: dict[str, list[Message]] = {}
         for candidate in Message.objects.filter(
+            account__in=names,
             mobile__in={r.mobile for r in chunk},
             submitted_at__gte=since,
             status__in=[Status.SENT, Status.DELIVERED, Status.UNDELIVERED],
@@ -425,6 +559,7 @@ def _store_inbound(entry: PollJournalEntry, records: Sequence[InboundSMS]) -> tu
             ext = extcode_of(record.recvcode, sender)
             rows.append(
                 InboundMessage(
+                    account=entry.account,
                     source=entry,
                     position=start + offset,
                     mobile=record.mobile,
@@ -444,12 +579,12 @@ def _store_inbound(entry: PollJournalEntry, records: Sequence[InboundSMS]) -> tu
     return stored, matched
 
 
-def _rematch_orphans(window_days: int, result: PollResult) -> None:
+def _rematch_orphans(names: list[str], window_days: int, result: PollResult) -> None:
     """Match reports that arrived before their message had its msgid (the send's
     transaction had not committed yet), or for messages stored since."""
     since = timezone.now() - dt.timedelta(days=window_days)
     orphans = list(
-        Report.objects.filter(message__isnull=True, received_at__gte=since)
+        Report.objects.filter(message__isnull=True, received_at__gte=since, account__in=names)
         .exclude(msgid="")
         .order_by("pk")[:ORPHAN_LIMIT]
     )
@@ -457,7 +592,7 @@ def _rematch_orphans(window_days: int, result: PollResult) -> None:
         return
     now = timezone.now()
     for _, chunk in _chunks(orphans):
-        by_key = _messages_by_key({r.msgid for r in chunk})
+        by_key = _messages_by_key({r.msgid for r in chunk}, names)
         found, changed = [], {}
         for report in chunk:
             message = by_key.get((report.msgid, report.mobile))
@@ -470,7 +605,9 @@ def _rematch_orphans(window_days: int, result: PollResult) -> None:
         if not found:
             continue
         with transaction.atomic():
-            match = Message.objects.filter(msgid=OuterRef("msgid"), mobile=OuterRef("mobile"))
+            match = Message.objects.filter(
+                msgid=OuterRef("msgid"), mobile=OuterRef("mobile"), account__in=names
+            )
             Report.objects.filter(pk__in=[r.pk for r in found]).update(
                 message=Subquery(match.order_by("pk").values("pk")[:1]), matched_at=now
             )

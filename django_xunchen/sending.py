@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,13 +33,23 @@ from .client.validation import (
     render_template,
     validate_mobiles,
 )
-from .conf import xunchen_settings
+from .conf import (
+    DEFAULT_KIND,
+    KINDS,
+    UnknownAccount,
+    account_names,
+    allowed_kinds,
+    route,
+    xunchen_settings,
+)
 from .exceptions import (
     AccessMethodNotEnabledError,
     AccountDisabledError,
     GatewayError,
     InsufficientBalanceError,
+    InvalidAccountChoiceError,
     InvalidAccountError,
+    InvalidKindError,
     InvalidSendTimeError,
     InvalidTemplateParamsError,
     InvalidVeryCodeError,
@@ -72,10 +82,10 @@ STALE_MARGIN = dt.timedelta(seconds=60)
 
 def stale_after() -> dt.timedelta:
     """How long a row may stay ``sending`` before the sweep marks it ``unknown``: longer
-    than any request (its deadline) plus the outcome write's retries, so that the sweep
-    never races a request still in flight."""
-    conf = xunchen_settings()
-    seconds = float(conf["REQUEST_DEADLINE"] or 0) + float(conf["OUTCOME_RETRY_SECONDS"])
+    than any request (the longest deadline of any account) plus the outcome write's
+    retries, so that the sweep never races a request still in flight."""
+    deadline = max(float(xunchen_settings(n)["REQUEST_DEADLINE"] or 0) for n in account_names())
+    seconds = deadline + float(xunchen_settings()["OUTCOME_RETRY_SECONDS"])
     return dt.timedelta(seconds=seconds) + STALE_MARGIN
 
 
@@ -122,18 +132,71 @@ class SendOutcome:
     sent: int = 0
 
 
-def resolve_template(template: Template | str | None) -> Template | None:
+def resolve_template(template: Template | str | None, account: str = "default") -> Template | None:
+    """The active :class:`Template` for ``template`` (an instance, or a vendor id looked
+    up within ``account``: vendor template ids belong to one account)."""
     if template is None or isinstance(template, Template):
         if template is not None and not template.is_active:
             raise InvalidTemplateParamsError(f"template {template.template_id} is not active")
+        if template is not None and template.account != account:
+            raise InvalidAccountChoiceError(
+                f"template {template.template_id} belongs to account {template.account!r}, "
+                f"not {account!r}"
+            )
         return template
     template_id = str(template).strip()
-    found = Template.objects.filter(template_id=template_id).first()
+    found = Template.objects.filter(account=account, template_id=template_id).first()
     if found is None:
         raise InvalidTemplateParamsError(
-            f"no template with vendor id {template_id!r}; add it under Templates first"
+            f"no template with vendor id {template_id!r} for account {account!r}; add it "
+            "under Templates first"
         )
-    return resolve_template(found)
+    return resolve_template(found, account)
+
+
+def resolve_account(kind: str, account: str | None = None) -> str:
+    """The account a message of ``kind`` goes out on (see :func:`~.conf.route`), after
+    checking that it exists and may send that kind."""
+    if kind not in KINDS:
+        raise InvalidKindError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if account is not None and (not isinstance(account, str) or not account.strip()):
+        raise InvalidAccountChoiceError(f"account must be a non-empty name, not {account!r}")
+    name = route(kind, account)
+    try:
+        kinds = allowed_kinds(name)
+    except UnknownAccount as exc:
+        raise InvalidAccountChoiceError(str(exc)) from None
+    if kind not in kinds:
+        allowed = ", ".join(sorted(kinds)) or "none"
+        raise InvalidAccountChoiceError(
+            f"account {name!r} may not send {kind} messages (it takes: {allowed}); route "
+            f"them elsewhere or add {kind!r} to XUNCHEN['ACCOUNTS'][{name!r}]['KINDS']"
+        )
+    return name
+
+
+def _check_labels(tags: object, metadata: object) -> tuple[list[str], dict[str, Any]]:
+    if tags is None:
+        tags = []
+    if isinstance(tags, str) or not isinstance(tags, (list, tuple, set, frozenset)):
+        raise XunchenValidationError(f"tags must be a list of strings, not {tags!r}")
+    clean = []
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > 100:
+            raise XunchenValidationError(
+                f"each tag must be a non-blank string of at most 100 characters, not {tag!r}"
+            )
+        if tag.strip() not in clean:
+            clean.append(tag.strip())
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise XunchenValidationError(f"metadata must be a dict, not {type(metadata).__name__}")
+    try:
+        json.dumps(metadata)
+    except (TypeError, ValueError) as exc:
+        raise XunchenValidationError(f"metadata must be JSON-serialisable: {exc}") from None
+    return clean, metadata
 
 
 def prepare_messages(
@@ -145,13 +208,20 @@ def prepare_messages(
     extcode: object = None,
     send_at: dt.datetime | None = None,
     expires_at: dt.datetime | None = None,
+    kind: str = DEFAULT_KIND,
+    tags: Iterable[str] | None = None,
+    metadata: dict[str, Any] | None = None,
     backend: BaseSMSBackend,
 ) -> list[Message]:
-    """Validate a send and return unsaved Message rows, one per number.
+    """Validate a send and return unsaved Message rows, one per number, on the account
+    ``backend`` holds.
 
     Raises a :class:`~django_xunchen.exceptions.XunchenValidationError` for any bad input.
     """
-    tpl = resolve_template(template)
+    if kind not in KINDS:
+        raise InvalidKindError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    clean_tags, clean_metadata = _check_labels(tags, metadata)
+    tpl = resolve_template(template, backend.account)
     numbers = validate_mobiles(mobiles)
     send_at = _aware(send_at, "send time")
     expires_at = _aware(expires_at, "expiry time")
@@ -183,6 +253,10 @@ def prepare_messages(
             send_at=to_db_datetime(send_at),
             expires_at=to_db_datetime(expires_at),
             batch=batch,
+            kind=kind,
+            account=backend.account,
+            tags=clean_tags,
+            metadata=clean_metadata,
         )
         for number in numbers
     ]
@@ -197,17 +271,30 @@ def send_sms(
     extcode: object = None,
     send_at: dt.datetime | None = None,
     expires_at: dt.datetime | None = None,
+    kind: str = DEFAULT_KIND,
+    account: str | None = None,
+    tags: Iterable[str] | None = None,
+    metadata: dict[str, Any] | None = None,
     fail_silently: bool = False,
     backend: str | None = None,
 ) -> list[Message]:
     """Send one SMS to each number; return the Message rows created, one per number.
+
+    ``kind`` is ``"verification"``, ``"notification"`` (the default) or ``"marketing"``.
+    The account is ``account`` if given, else ``XUNCHEN["ROUTES"][kind]``, else
+    ``"default"``; it must be allowed to send that kind. ``backend`` (a dotted path)
+    replaces the class of backend for this call only, on every account it touches;
+    the account still supplies the settings and is recorded on the rows. ``tags`` (a
+    list of strings) and ``metadata`` (a JSON-serialisable dict) are stored on each row
+    for filtering and for signal receivers.
 
     Everything is validated before anything is written. Inside a transaction, a backend
     that reaches real handsets sends after the commit (the rows are returned ``queued``).
     Unless ``fail_silently``, the first gateway or transport error is raised after every
     row has been recorded; the rows are on the exception as ``sms_messages``.
     """
-    sms_backend = get_backend(backend, fail_silently=fail_silently)
+    name = resolve_account(kind, account)
+    sms_backend = get_backend(backend, account=name, fail_silently=fail_silently)
     rows = prepare_messages(
         mobiles,
         content,
@@ -216,20 +303,23 @@ def send_sms(
         extcode=extcode,
         send_at=send_at,
         expires_at=expires_at,
+        kind=kind,
+        tags=tags,
+        metadata=metadata,
         backend=sms_backend,
     )
     with transaction.atomic():
         Message.objects.bulk_create(rows)
-    return _dispatch_now_or_on_commit(rows, sms_backend, fail_silently)
+    return _dispatch_now_or_on_commit(rows, Backends(backend, sms_backend), fail_silently)
 
 
 def _dispatch_now_or_on_commit(
-    rows: list[Message], sms_backend: BaseSMSBackend, fail_silently: bool
+    rows: list[Message], backends: Backends, fail_silently: bool
 ) -> list[Message]:
-    if sms_backend.sends_externally and connection.in_atomic_block:
-        transaction.on_commit(lambda: dispatch(rows, sms_backend))
+    if backends.sends_externally and connection.in_atomic_block:
+        transaction.on_commit(lambda: dispatch(rows, backends))
         return rows
-    outcome = dispatch(rows, sms_backend)
+    outcome = dispatch(rows, backends)
     if outcome.errors and not fail_silently:
         error = outcome.errors[0]
         error.sms_messages = rows  # type: ignore[attr-defined]
@@ -238,8 +328,11 @@ def _dispatch_now_or_on_commit(
 
 
 def can_resend(message: Message) -> bool:
-    """Not while it may still go out on its own, nor with a template since deactivated."""
+    """Not while it may still go out on its own, nor with a template since deactivated,
+    nor on an account no longer configured."""
     if message.status in (Status.QUEUED, Status.SENDING):
+        return False
+    if message.account not in account_names():
         return False
     return message.template is None or message.template.is_active
 
@@ -249,10 +342,11 @@ def resend(
 ) -> tuple[list[Message], list[Message]]:
     """Send each message again as a new Message linked by ``resent_from``.
 
-    Returns ``(created, skipped)``: messages still ``queued`` or ``sending``, or whose
-    template is no longer active, are skipped. Errors are recorded on the new rows.
+    Each goes out on the account the original was sent with. Returns ``(created,
+    skipped)``: messages still ``queued`` or ``sending``, whose template is no longer
+    active, or whose account is no longer configured, are skipped. Errors are recorded
+    on the new rows.
     """
-    sms_backend = get_backend(backend, fail_silently=True)
     batch = uuid.uuid4()
     created, skipped = [], []
     for original in messages:
@@ -268,12 +362,17 @@ def resend(
                 extcode=original.extcode,
                 batch=batch,
                 resent_from=original,
+                kind=original.kind,
+                account=original.account,
+                tags=original.tags,
+                metadata=original.metadata,
             )
         )
     if created:
+        backends = Backends(backend)
         with transaction.atomic():
             Message.objects.bulk_create(created)
-        _dispatch_now_or_on_commit(created, sms_backend, fail_silently=True)
+        _dispatch_now_or_on_commit(created, backends, fail_silently=True)
     return created, skipped
 
 
@@ -287,7 +386,7 @@ def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, 
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive integer, not {limit!r}")
-    sms_backend = get_backend(backend, fail_silently=True)
+    backends = Backends(backend)
     spooled = outcomes.apply_spool()
     now = timezone.now()
     expired = Message.objects.filter(status=Status.QUEUED, expires_at__lte=now).update(
@@ -302,11 +401,11 @@ def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, 
         error_message="The sending process stopped before it recorded the outcome.",
     )
     rows = list(
-        Message.objects.filter(status=Status.QUEUED)
+        Message.objects.filter(status=Status.QUEUED, account__in=account_names())
         .select_related("template")
         .order_by("created_at", "pk")[:limit]
     )
-    outcome = dispatch(rows, sms_backend)
+    outcome = dispatch(rows, backends)
     return {
         "expired": expired,
         "stale": stale,
@@ -320,8 +419,49 @@ def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, 
 # --------------------------------------------------------------------------- dispatch
 
 
+class Backends:
+    """The backends one dispatch uses, one per account, opened on first use.
+
+    ``path`` (a dotted path) replaces each account's configured class; ``first`` is a
+    backend already built for its account.
+    """
+
+    def __init__(self, path: str | None = None, first: BaseSMSBackend | None = None) -> None:
+        self.path = path
+        self._built: dict[str, BaseSMSBackend] = {}
+        self._opened: list[BaseSMSBackend] = []
+        if first is not None:
+            self._built[first.account] = first
+
+    @property
+    def sends_externally(self) -> bool:
+        """Whether any account's backend reaches real handsets (decides whether a send
+        inside a transaction waits for the commit)."""
+        if self.path is not None or not self._built:
+            return self.get_unopened("default").sends_externally
+        return any(b.sends_externally for b in self._built.values())
+
+    def get_unopened(self, account: str) -> BaseSMSBackend:
+        if account not in self._built:
+            self._built[account] = get_backend(self.path, account=account, fail_silently=True)
+        return self._built[account]
+
+    def __getitem__(self, account: str) -> BaseSMSBackend:
+        backend = self.get_unopened(account)
+        if backend not in self._opened:
+            backend.open()
+            self._opened.append(backend)
+        return backend
+
+    def close(self) -> None:
+        while self._opened:
+            self._opened.pop().close()
+
+
 def _group_key(row: Message) -> tuple[Any, ...]:
     return (
+        row.account,
+        row.kind,
         row.content if not row.template_id else "",
         row.template_id,
         json.dumps(row.params, sort_keys=True),
@@ -330,30 +470,77 @@ def _group_key(row: Message) -> tuple[Any, ...]:
     )
 
 
-def dispatch(rows: Sequence[Message], sms_backend: BaseSMSBackend) -> SendOutcome:
-    """Submit saved ``queued`` rows: those that share text and options go together, in
-    requests of at most ``BATCH_SIZE`` numbers. Errors are recorded on the rows and
-    returned, never raised; after an error about the account or the network the rest stay
-    ``queued``."""
+#: Errors after which a request certainly did not go out on its account, so that it
+#: may go to the account's fallback instead.
+CERTAINLY_NOT_SENT = (NotSentError, *ACCOUNT_ERRORS)
+
+
+def dispatch(rows: Sequence[Message], backends: Backends | BaseSMSBackend) -> SendOutcome:
+    """Submit saved ``queued`` rows, each on its own account: those that share account,
+    kind, text and options go together, in requests of at most ``BATCH_SIZE`` numbers.
+    Errors are recorded on the rows and returned, never raised; after an error about an
+    account or the network, the rest of that account's rows stay ``queued`` (or go to
+    its fallback, see :func:`fallbacks`)."""
+    if isinstance(backends, BaseSMSBackend):
+        backends = Backends(first=backends)
     batch_size = max(1, min(int(xunchen_settings()["BATCH_SIZE"]), 100))
     outcomes.apply_spool_once_per_process()
     groups: dict[tuple[Any, ...], list[Message]] = {}
     for row in rows:
         groups.setdefault(_group_key(row), []).append(row)
     outcome = SendOutcome()
-    with sms_backend:
+    stopped: set[str] = set()
+    down: set[str] = set()
+    try:
         for group in groups.values():
+            if group[0].account in stopped:
+                continue
             for start in range(0, len(group), batch_size):
                 chunk = group[start : start + batch_size]
-                error = _submit(chunk, sms_backend, outcome)
+                error = _submit(chunk, backends, outcome, down)
                 if error is not None:
                     outcome.errors.append(error)
-                    if isinstance(error, (NotSentError, OutcomeUnknownError, *ACCOUNT_ERRORS)):
+                    if isinstance(error, OutcomeUnknownError):
                         return outcome
+                    if isinstance(error, CERTAINLY_NOT_SENT):
+                        stopped.add(group[0].account)
+                        break
+    finally:
+        backends.close()
     return outcome
 
 
-def _request_for(rows: Sequence[Message], mobiles: list[str], encoding: str) -> SendRequest:
+def fallbacks(
+    account: str, kind: str, template: Template | None
+) -> list[tuple[str, Template | None]]:
+    """The accounts a request on ``account`` may go to instead, in order, each with the
+    template to use there: each account's ``FALLBACK`` in turn, skipping any that may not
+    send ``kind`` and, for a template message, any without an active template of the same
+    vendor id and text."""
+    found: list[tuple[str, Template | None]] = []
+    seen = {account}
+    name = xunchen_settings(account)["FALLBACK"]
+    while name and name not in seen:
+        seen.add(name)
+        try:
+            eligible = kind in allowed_kinds(name)
+        except UnknownAccount:
+            break
+        there = template
+        if eligible and template is not None:
+            there = Template.objects.filter(
+                account=name, template_id=template.template_id, body=template.body, is_active=True
+            ).first()
+            eligible = there is not None
+        if eligible:
+            found.append((name, there))
+        name = xunchen_settings(name)["FALLBACK"]
+    return found
+
+
+def _request_for(
+    rows: Sequence[Message], mobiles: list[str], sms_backend: BaseSMSBackend
+) -> SendRequest:
     first = rows[0]
     send_at = from_db_datetime(first.send_at)
     if send_at is not None and send_at <= dt.datetime.now(dt.timezone.utc):
@@ -366,13 +553,13 @@ def _request_for(rows: Sequence[Message], mobiles: list[str], encoding: str) -> 
         params=first.params if template else None,
         extcode=first.extcode or None,
         send_at=send_at,
-        sign_index=xunchen_settings()["SIGN_INDEX"],
-        encoding=encoding,
+        sign_index=sms_backend.settings["SIGN_INDEX"],
+        encoding=sms_backend.encoding,
     )
 
 
 def _submit(
-    rows: Sequence[Message], sms_backend: BaseSMSBackend, outcome: SendOutcome
+    rows: Sequence[Message], backends: Backends, outcome: SendOutcome, down: set[str]
 ) -> XunchenError | None:
     ids = [r.pk for r in rows]
     now = timezone.now()
@@ -398,9 +585,64 @@ def _submit(
     def land(status: str, error: XunchenError | None = None, **fields: Any) -> None:
         outcomes.record(Outcome(ids, status, **fields), claimed, error)
 
+    home = claimed[0].account
+    home_template = claimed[0].template if claimed[0].template_id else None
+    routes = [(home, home_template)]
+    if home in down:
+        routes = []
+    routes += [r for r in fallbacks(home, claimed[0].kind, home_template) if r[0] not in down]
+    if not routes:
+        routes = [(home, home_template)]
+    error: XunchenError | None = None
+
+    def restore() -> None:
+        if claimed[0].account != home:
+            _move(claimed, token, home, home_template)
+
+    for index, (account, template) in enumerate(routes):
+        last = index == len(routes) - 1
+        if claimed[0].account != account:
+            _move(claimed, token, account, template)
+        error = _attempt(claimed, backends[account], outcome, land, last, restore)
+        if not isinstance(error, CERTAINLY_NOT_SENT):
+            return error
+        down.add(account)
+        if not last:
+            logger.warning(
+                "SMS request certainly not sent on account %r (%s); trying the fallback",
+                account,
+                error,
+            )
+    return error
+
+
+def _move(
+    rows: Sequence[Message], token: uuid.UUID, account: str, template: Template | None
+) -> None:
+    """Put claimed rows (still ``sending``) on another account before its attempt, or
+    back on their own once every attempt certainly failed."""
+    Message.objects.filter(pk__in=[r.pk for r in rows], claim=token).update(
+        account=account, template=template
+    )
+    for row in rows:
+        row.account, row.template = account, template
+
+
+def _attempt(
+    claimed: list[Message],
+    sms_backend: BaseSMSBackend,
+    outcome: SendOutcome,
+    land: Callable[..., None],
+    last: bool,
+    restore: Callable[[], None],
+) -> XunchenError | None:
+    """One request for the claimed rows on ``sms_backend``'s account. Unless ``last``,
+    a certainly-not-sent error is returned without recording anything, so that the
+    rows go straight to the fallback; when it is the last, ``restore`` first puts the
+    rows back on their own account."""
     sms_backend.request_started = False
     try:
-        request = _request_for(claimed, [r.mobile for r in claimed], sms_backend.encoding)
+        request = _request_for(claimed, [r.mobile for r in claimed], sms_backend)
     except XunchenValidationError as exc:
         land(Status.FAILED, exc, error_code="invalid", error_message=str(exc))
         return exc
@@ -411,6 +653,9 @@ def _submit(
     try:
         result = sms_backend.send(request)
     except NotSentError as exc:
+        if not last:
+            return exc
+        restore()
         logger.warning("SMS request not sent, back in the queue: %s", exc)
         land(Status.QUEUED, error_message=str(exc))
         return exc
@@ -423,6 +668,10 @@ def _submit(
         land(Status.UNKNOWN, exc, error_message=str(exc))
         return exc
     except GatewayError as exc:
+        if isinstance(exc, ACCOUNT_ERRORS):
+            if not last:
+                return exc
+            restore()
         logger.warning("SMS request refused: %s", exc)
         land(
             Status.FAILED,

@@ -23,7 +23,14 @@ def load_backend_class(path: str) -> type[BaseSMSBackend]:
     return cls
 
 
-def get_backend(backend: str | None = None, *, fail_silently: bool = False, **kwargs: Any):
-    """An instance of ``backend`` (a dotted path), or of the configured one."""
-    path = backend or xunchen_settings()["BACKEND"]
-    return load_backend_class(path)(fail_silently=fail_silently, **kwargs)
+def get_backend(
+    backend: str | None = None,
+    *,
+    account: str | None = None,
+    fail_silently: bool = False,
+    **kwargs: Any,
+) -> BaseSMSBackend:
+    """An instance of ``backend`` (a dotted path), or of the one ``account`` is configured
+    with, holding that account's settings (``"default"`` when not given)."""
+    path = backend or xunchen_settings(account)["BACKEND"]
+    return load_backend_class(path)(fail_silently=fail_silently, account=account, **kwargs)

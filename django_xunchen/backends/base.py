@@ -28,6 +28,9 @@ class BaseSMSBackend(abc.ABC):
     that call leaves the rows ``queued`` (nothing went out); after it, or from a backend that
     does not track, the rows become ``unknown``, since the SMS may have gone out.
 
+    ``account``: the name of the account whose settings it holds (``"default"`` unless
+    given).
+
     ``sends_externally``: ``True`` for a backend whose sends reach real handsets. For those,
     :func:`~django_xunchen.send_sms` called inside a transaction waits for the commit
     before sending, so that a rolled-back row never becomes a real SMS.
@@ -36,10 +39,20 @@ class BaseSMSBackend(abc.ABC):
     sends_externally: bool = True
     tracks_request_start: bool = False
 
-    def __init__(self, fail_silently: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, fail_silently: bool = False, account: str | None = None, **kwargs: Any
+    ) -> None:
         self.fail_silently = fail_silently
-        self.settings = xunchen_settings(**kwargs)
+        self.settings = xunchen_settings(account, **kwargs)
+        self.account: str = self.settings["ACCOUNT"]
         self.request_started = False
+
+    @property
+    def queue_id(self) -> str:
+        """What identifies the account's report and reply queue at the provider: two
+        settings names with the same ``queue_id`` share one poll. The default is the
+        account name; a backend that talks to a real login returns that login."""
+        return f"{type(self).__module__}:{self.account}"
 
     def mark_request_started(self) -> None:
         """Say that the current request is about to leave (see ``tracks_request_start``)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from ..client import XunchenClient
+from ..client.http import endpoint_url
 from ..client.types import Balance, RawResponse, SendRequest, SendResult
 from ..conf import REQUIRED_FOR_GATEWAY
 from .base import BaseSMSBackend
@@ -27,7 +29,19 @@ class SMSBackend(BaseSMSBackend):
         self._client: XunchenClient | None = None
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} base_url={self.settings['BASE_URL']!r}>"
+        name, url = type(self).__name__, self.settings["BASE_URL"]
+        return f"<{name} account={self.account!r} base_url={url!r}>"
+
+    @property
+    def queue_id(self) -> str:
+        """The gateway login: its endpoint and username, hashed so that the username
+        never shows in a lock name or a log."""
+        try:
+            url = endpoint_url(self.settings["BASE_URL"])
+        except ValueError:
+            url = str(self.settings["BASE_URL"])
+        login = f"{url}\n{self.settings['USERNAME']}".encode()
+        return "xunchen:" + hashlib.sha256(login).hexdigest()[:20]
 
     @property
     def client(self) -> XunchenClient:

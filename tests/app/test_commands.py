@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from django_xunchen import send_sms
 from django_xunchen.locks import DatabaseLock
 from django_xunchen.models import Message
-from django_xunchen.polling import LOCK_NAME
+from django_xunchen.polling import lock_name_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +45,7 @@ def test_poll_sms_exits_non_zero_on_failure(gateway):
 
 
 def test_poll_sms_reports_the_lock_and_exits_zero(gateway):
-    lock = DatabaseLock(LOCK_NAME, owner="cron-host:42")
+    lock = DatabaseLock(lock_name_for(), owner="cron-host:42")
     lock.acquire()
     try:
         assert "another poll is running (cron-host:42)" in run("poll_sms")

@@ -187,7 +187,7 @@ def test_interval_is_respected_unless_forced(gateway, settings):
 
 
 def test_the_lock_holds(gateway):
-    holder = DatabaseLock(polling_module.LOCK_NAME, owner="other-host:1")
+    holder = DatabaseLock(polling_module.lock_name_for(), owner="other-host:1")
     assert holder.acquire()
     result = poll()
     assert result.locked_by == "other-host:1"
@@ -199,7 +199,7 @@ def test_the_lock_holds(gateway):
 def test_a_dead_holders_lock_is_taken_over(gateway):
     past = timezone.now() - dt.timedelta(hours=1)
     PollLock.objects.create(
-        name=polling_module.LOCK_NAME, owner="dead:1", acquired_at=past, expires_at=past
+        name=polling_module.lock_name_for(), owner="dead:1", acquired_at=past, expires_at=past
     )
     result = poll()
     assert result.locked_by is None and result.ok

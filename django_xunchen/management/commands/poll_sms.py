@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from ...conf import UnknownAccount
 from ...health import poll_health
 from ...polling import poll
 
@@ -8,7 +9,8 @@ from ...polling import poll
 class Command(BaseCommand):
     help = (
         "Fetch delivery reports and replies from the gateway into the database. "
-        "Run it from cron every 3 minutes; overlapping runs are safe. With --check, fetch "
+        "Run it from cron every 3 minutes; overlapping runs are safe. Every gateway account "
+        "is polled; the command exits 1 if any of them failed. With --check, fetch "
         "nothing: exit non-zero when the last successful fetch is older than POLL_MAX_AGE."
     )
 
@@ -22,20 +24,33 @@ class Command(BaseCommand):
             help="Report poll health for monitoring; exit 1 when polling looks stopped.",
         )
         parser.add_argument(
+            "--account",
+            help="Poll only this account (default: every configured account).",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Fetch even if the last fetch was less than POLL_INTERVAL seconds ago.",
         )
 
     def handle(
-        self, *args, reports_only=False, inbound_only=False, check=False, force=False, **options
+        self,
+        *args,
+        reports_only=False,
+        inbound_only=False,
+        check=False,
+        force=False,
+        account=None,
+        **options,
     ):
         if check:
             return self.check_health()
-        result = poll(reports=not inbound_only, inbound=not reports_only, force=force)
-        if result.locked_by:
-            self.stdout.write(result.summary())
-            return
+        try:
+            result = poll(
+                reports=not inbound_only, inbound=not reports_only, force=force, account=account
+            )
+        except UnknownAccount as exc:
+            raise CommandError(str(exc)) from None
         if not result.ok:
             raise CommandError(result.summary())
         self.stdout.write(result.summary())
@@ -43,9 +58,11 @@ class Command(BaseCommand):
     def check_health(self):
         health = poll_health(count_overdue=True)
         now = timezone.now()
-        for operation, last in health.last_success.items():
+        several = len({account for account, _ in health.last_success}) > 1
+        for (account, operation), last in health.last_success.items():
             age = "never" if last is None else f"{int((now - last).total_seconds())} s ago"
-            self.stdout.write(f"{operation}: last successful fetch {age}")
+            name = f"{account} {operation}" if several else operation
+            self.stdout.write(f"{name}: last successful fetch {age}")
         if health.set_aside:
             self.stdout.write(f"journal entries set aside: {health.set_aside}")
         if health.spooled:
