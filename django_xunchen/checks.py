@@ -10,7 +10,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .client.http import endpoint_url
 from .client.validation import normalize_encoding
-from .conf import REQUIRED_FOR_GATEWAY, xunchen_settings
+from .conf import (
+    CREDENTIAL_KEYS,
+    KINDS,
+    REQUIRED_FOR_GATEWAY,
+    account_names,
+    xunchen_settings,
+)
 
 GATEWAY_BACKEND = "django_xunchen.backends.xunchen.SMSBackend"
 NOISY_LOGGERS = ("urllib3", "urllib3.connectionpool", "requests", "http.client")
@@ -21,48 +27,12 @@ def check_settings(app_configs=None, **kwargs):
     errors: list[checks.CheckMessage] = []
     try:
         conf = xunchen_settings()
+        names = account_names()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="django_xunchen.E000")]
-    from .backends import load_backend_class
-
-    try:
-        backend = load_backend_class(conf["BACKEND"])
-    except ImproperlyConfigured as exc:
-        errors.append(
-            checks.Error(
-                str(exc),
-                hint="Use e.g. 'django_xunchen.backends.xunchen.SMSBackend'.",
-                id="django_xunchen.E001",
-            )
-        )
-        backend = None
-    from .backends.xunchen import SMSBackend
-
-    if backend is not None and issubclass(backend, SMSBackend):
-        missing = [k for k in REQUIRED_FOR_GATEWAY if not conf[k]]
-        if missing:
-            errors.append(
-                checks.Error(
-                    "XUNCHEN is missing " + ", ".join(missing) + " for the Xunchen backend.",
-                    hint="Set them in settings.XUNCHEN, e.g. from environment variables.",
-                    id="django_xunchen.E002",
-                )
-            )
-        if conf["BASE_URL"]:
-            try:
-                endpoint_url(conf["BASE_URL"])
-            except ValueError as exc:
-                errors.append(
-                    checks.Error(
-                        f"XUNCHEN['BASE_URL'] is malformed: {exc}",
-                        hint="e.g. 'http://121.43.104.172:8030'",
-                        id="django_xunchen.E003",
-                    )
-                )
-    try:
-        normalize_encoding(conf["ENCODING"])
-    except ValueError as exc:
-        errors.append(checks.Error(f"XUNCHEN['ENCODING']: {exc}", id="django_xunchen.E004"))
+    errors.extend(_check_accounts_shape(conf, names))
+    for name in names:
+        errors.extend(_check_account(name, len(names) > 1))
     batch = conf["BATCH_SIZE"]
     if not isinstance(batch, int) or not 1 <= batch <= 100:
         errors.append(
@@ -84,6 +54,152 @@ def check_settings(app_configs=None, **kwargs):
     return errors
 
 
+def _key(account: str, key: str, several: bool) -> str:
+    """How a setting is named in a message: where the user wrote it."""
+    if several:
+        return f"XUNCHEN['ACCOUNTS'][{account!r}][{key!r}]"
+    return f"XUNCHEN[{key!r}]"
+
+
+def _check_accounts_shape(conf: dict, names: list[str]) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    configured = getattr(settings, "XUNCHEN", None) or {}
+    if conf["ACCOUNTS"]:
+        given = [k for k in CREDENTIAL_KEYS if configured.get(k)]
+        if given:
+            errors.append(
+                checks.Error(
+                    "XUNCHEN has top-level " + ", ".join(given) + " as well as ACCOUNTS: it "
+                    "is not clear which account they belong to.",
+                    hint="Move them into XUNCHEN['ACCOUNTS']['default'].",
+                    id="django_xunchen.E008",
+                )
+            )
+    routes = conf["ROUTES"]
+    if not isinstance(routes, dict):
+        return [
+            *errors,
+            checks.Error(
+                f"XUNCHEN['ROUTES'] must be a dict of kind → account, not {routes!r}",
+                id="django_xunchen.E009",
+            ),
+        ]
+    for kind, account in routes.items():
+        if kind not in KINDS:
+            errors.append(
+                checks.Error(
+                    f"XUNCHEN['ROUTES'] has the kind {kind!r}, which is not one of "
+                    + ", ".join(KINDS),
+                    id="django_xunchen.E009",
+                )
+            )
+        elif account not in names:
+            errors.append(
+                checks.Error(
+                    f"XUNCHEN['ROUTES'][{kind!r}] names the account {account!r}, which is "
+                    "not configured; accounts: " + ", ".join(names),
+                    id="django_xunchen.E009",
+                )
+            )
+    return errors
+
+
+def _check_account(name: str, several: bool) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    conf = xunchen_settings(name)
+    where = f" (account {name!r})" if several else ""
+    from .backends import load_backend_class
+
+    try:
+        backend = load_backend_class(conf["BACKEND"])
+    except ImproperlyConfigured as exc:
+        errors.append(
+            checks.Error(
+                f"{_key(name, 'BACKEND', several)}: {exc}",
+                hint="Use e.g. 'django_xunchen.backends.xunchen.SMSBackend'.",
+                id="django_xunchen.E001",
+            )
+        )
+        backend = None
+    from .backends.xunchen import SMSBackend
+
+    if backend is not None and issubclass(backend, SMSBackend):
+        missing = [_key(name, k, several) for k in REQUIRED_FOR_GATEWAY if not conf[k]]
+        if missing:
+            errors.append(
+                checks.Error(
+                    "Missing for the Xunchen backend: " + ", ".join(missing) + ".",
+                    hint="Set them in settings.XUNCHEN, e.g. from environment variables.",
+                    id="django_xunchen.E002",
+                )
+            )
+        if conf["BASE_URL"]:
+            try:
+                endpoint_url(conf["BASE_URL"])
+            except ValueError as exc:
+                errors.append(
+                    checks.Error(
+                        f"{_key(name, 'BASE_URL', several)} is malformed: {exc}",
+                        hint="e.g. 'http://121.43.104.172:8030'",
+                        id="django_xunchen.E003",
+                    )
+                )
+    try:
+        normalize_encoding(conf["ENCODING"])
+    except ValueError as exc:
+        errors.append(
+            checks.Error(f"{_key(name, 'ENCODING', several)}: {exc}", id="django_xunchen.E004")
+        )
+    errors.extend(_check_routing(name, conf, several, where))
+    return errors
+
+
+def _check_routing(name: str, conf: dict, several: bool, where: str) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    kinds = conf["KINDS"]
+    if kinds is not None and (
+        isinstance(kinds, str)
+        or not isinstance(kinds, (list, tuple, set, frozenset))
+        or not set(kinds) <= set(KINDS)
+    ):
+        errors.append(
+            checks.Error(
+                f"{_key(name, 'KINDS', several)} must be a list of "
+                + ", ".join(KINDS)
+                + f", not {kinds!r}",
+                id="django_xunchen.E010",
+            )
+        )
+    fallback = conf["FALLBACK"]
+    if fallback is not None:
+        if fallback == name:
+            errors.append(
+                checks.Error(
+                    f"{_key(name, 'FALLBACK', several)} names the account itself.",
+                    id="django_xunchen.E010",
+                )
+            )
+        elif fallback not in account_names():
+            errors.append(
+                checks.Error(
+                    f"{_key(name, 'FALLBACK', several)} names the account {fallback!r}, "
+                    "which is not configured.",
+                    id="django_xunchen.E010",
+                )
+            )
+    for key, least in (("REQUEST_DEADLINE", 0), ("POLL_INTERVAL", -1)):
+        value = conf[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= least:
+            what = "a positive" if least == 0 else "a"
+            errors.append(
+                checks.Error(
+                    f"{_key(name, key, several)} must be {what} number of seconds, not {value!r}",
+                    id="django_xunchen.E007",
+                )
+            )
+    return errors
+
+
 def _debug_http_logging() -> bool:
     config = getattr(settings, "LOGGING", None) or {}
     loggers = config.get("loggers", {}) if isinstance(config, dict) else {}
@@ -101,7 +217,7 @@ def _debug_http_logging() -> bool:
 def _check_spool(conf: dict) -> list[checks.CheckMessage]:
     from . import spool
 
-    for key in ("REQUEST_DEADLINE", "OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE"):
+    for key in ("OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE"):
         value = conf[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             return [

@@ -238,6 +238,23 @@ class FakeGateway:
         a = self.account
         return a.username, a.password, a.very_code
 
+    def account_settings(self, username: str | None = None) -> dict[str, object]:
+        """The ``XUNCHEN`` settings of one of its accounts (the first by default), for
+        ``XUNCHEN["ACCOUNTS"][name]`` or the top level::
+
+            XUNCHEN = {"ACCOUNTS": {"default": gw.account_settings("A"),
+                                    "codes": gw.account_settings("B")}}
+        """
+        account = self.state.accounts[username] if username else self.account
+        return {
+            "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
+            "BASE_URL": self.base_url,
+            "USERNAME": account.username,
+            "PASSWORD": account.password,
+            "VERY_CODE": account.very_code,
+            "SENDER_NUMBER": account.sender,
+        }
+
     @property
     def submissions(self) -> list[Submission]:
         return self.state.submissions
@@ -247,8 +264,8 @@ class FakeGateway:
         """Every protocol request received, as decoded fields (credentials included)."""
         return self.state.requests
 
-    def add_template(self, template_id: str, body: str) -> None:
-        self.state.add_template(template_id, body)
+    def add_template(self, template_id: str, body: str, username: str | None = None) -> None:
+        self.state.add_template(template_id, body, username)
 
     def inject_reply(self, mobile: str, content: str, extcode: str = "", **kwargs: object):
         return self.state.inject_reply(mobile, content, extcode, **kwargs)  # type: ignore[arg-type]

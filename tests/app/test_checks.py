@@ -117,3 +117,71 @@ def test_an_unset_spool_folder_is_a_warning_in_production(settings):
 @pytest.mark.parametrize("value", [0, -1, "60", None])
 def test_time_settings_must_be_positive_seconds(settings, key, value):
     assert ids({"BACKEND": LOCMEM, key: value}, settings) == ["django_xunchen.E007"]
+
+
+# ----------------------------------------------------------------------- accounts
+
+GOOD = {"BACKEND": LOCMEM}
+
+
+def messages(settings_dict, settings):
+    settings.XUNCHEN = {"SPOOL_DIR": SPOOL, **settings_dict}
+    return [(m.id, m.msg) for m in check_settings()]
+
+
+def test_several_accounts_are_checked_one_by_one_naming_account_and_key(settings):
+    found = messages(
+        {
+            "ACCOUNTS": {
+                "default": GOOD,
+                "codes": {"BACKEND": GATEWAY, "BASE_URL": "http://gw.test", "USERNAME": "u"},
+                "marketing": {**GOOD, "ENCODING": "latin-1"},
+            }
+        },
+        settings,
+    )
+    assert [i for i, _ in found] == ["django_xunchen.E002", "django_xunchen.E004"]
+    assert "XUNCHEN['ACCOUNTS']['codes']['PASSWORD']" in found[0][1]
+    assert "XUNCHEN['ACCOUNTS']['codes']['VERY_CODE']" in found[0][1]
+    assert "'default'" not in found[0][1]
+    assert found[1][1].startswith("XUNCHEN['ACCOUNTS']['marketing']['ENCODING']")
+
+
+def test_top_level_credentials_beside_accounts_is_an_error(settings):
+    found = messages({"PASSWORD": "p", "ACCOUNTS": {"default": GOOD}}, settings)
+    assert [i for i, _ in found] == ["django_xunchen.E008"]
+    assert "PASSWORD" in found[0][1]
+
+
+def test_shared_non_credential_settings_at_the_top_level_are_fine(settings):
+    assert ids({"BACKEND": LOCMEM, "ENCODING": "gbk", "ACCOUNTS": {"default": {}}}, settings) == []
+
+
+@pytest.mark.parametrize(
+    "accounts",
+    [{"codes": GOOD}, {"default": GOOD, "codes": {"PASSWORD_TYPO": "x"}}, {"default": "x"}],
+    ids=["no default", "unknown key", "not a dict"],
+)
+def test_malformed_accounts_are_refused(settings, accounts):
+    assert ids({"ACCOUNTS": accounts}, settings) == ["django_xunchen.E000"]
+
+
+@pytest.mark.parametrize(
+    "routes",
+    [{"sms": "default"}, {"marketing": "nowhere"}, ["marketing"]],
+    ids=["unknown kind", "unknown account", "not a dict"],
+)
+def test_bad_routes(settings, routes):
+    found = messages({**GOOD, "ROUTES": routes}, settings)
+    assert [i for i, _ in found] == ["django_xunchen.E009"]
+
+
+@pytest.mark.parametrize(
+    "account",
+    [{"FALLBACK": "codes"}, {"FALLBACK": "nowhere"}, {"KINDS": "marketing"}, {"KINDS": ["sms"]}],
+    ids=["itself", "unknown", "string", "unknown kind"],
+)
+def test_bad_fallback_or_kinds(settings, account):
+    found = messages({"ACCOUNTS": {"default": GOOD, "codes": {**GOOD, **account}}}, settings)
+    assert [i for i, _ in found] == ["django_xunchen.E010"]
+    assert "XUNCHEN['ACCOUNTS']['codes']" in found[0][1]

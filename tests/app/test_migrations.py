@@ -1,0 +1,54 @@
+"""Upgrading a database with data in it: existing rows belong to the account "default"."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+pytestmark = pytest.mark.django_db(transaction=True)
+APP = "django_xunchen"
+
+
+def migrate(target):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([(APP, target)])
+    return executor.loader.project_state([(APP, target)]).apps
+
+
+def test_existing_rows_move_to_the_default_account():
+    old = migrate("0002_poll_health_and_salvage")
+    try:
+        now = timezone.now()
+        old.get_model(APP, "Template").objects.create(template_id="T-1", name="t", body="@1@")
+        old.get_model(APP, "Message").objects.create(mobile="13800138000", content="hi")
+        old.get_model(APP, "PollState").objects.create(
+            operation="queryReport", last_success_at=now, last_error="x"
+        )
+        old.get_model(APP, "PollJournalEntry").objects.create(
+            operation="queryMo", body=b"<x/>", fetched_at=now
+        )
+        new = migrate("0003_accounts_and_kinds")
+        message = new.get_model(APP, "Message").objects.get()
+        assert (message.account, message.kind, message.tags, message.metadata) == (
+            "default",
+            "notification",
+            [],
+            {},
+        )
+        assert new.get_model(APP, "Template").objects.get().account == "default"
+        assert new.get_model(APP, "PollJournalEntry").objects.get().account == "default"
+        state = new.get_model(APP, "PollState").objects.get()
+        assert (state.account, state.operation, state.last_success_at, state.last_error) == (
+            "default",
+            "queryReport",
+            now,
+            "x",
+        )
+    finally:
+        migrate(max_leaf())
+
+
+def max_leaf():
+    executor = MigrationExecutor(connection)
+    return next(name for app, name in executor.loader.graph.leaf_nodes() if app == APP)
