@@ -89,9 +89,10 @@ def test_tags_and_metadata_are_stored_and_reach_signal_receivers(xunchen_outbox,
         tags=["promo", "双十一", "promo"],
         metadata={"campaign": 7, "owner": "ops"},
     )
-    assert list(Message.objects.values_list("tags", "metadata")) == [
-        (["promo", "双十一"], {"campaign": 7, "owner": "ops"})
-    ] * 2
+    assert (
+        list(Message.objects.values_list("tags", "metadata"))
+        == [(["promo", "双十一"], {"campaign": 7, "owner": "ops"})] * 2
+    )
     sent = [kw["message"] for name, kw in events if name == "message_sent"]
     assert len(sent) == 2 and all(m.tags == ["promo", "双十一"] for m in sent)
     assert all(m.metadata["campaign"] == 7 for m in sent)
@@ -328,8 +329,8 @@ def test_send_queued_sends_each_row_on_its_account(three_accounts, xunchen_outbo
 
 def test_two_accounts_polled_in_the_same_minute_both_ingest(two_logins, settings):
     settings.XUNCHEN["POLL_INTERVAL"] = 180
-    (notice,) = send_sms("13800138000", "您的订单已发货")
-    (code,) = send_sms("13900139000", "您的验证码为 1", kind="verification")
+    send_sms("13800138000", "您的订单已发货")
+    send_sms("13900139000", "您的验证码为 1", kind="verification")
     two_logins.inject_reply("13700137000", "退订", username="B")
     result = poll()
     assert result.ok, result.summary()
