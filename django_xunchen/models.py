@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connections, models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -104,6 +105,21 @@ def gateway_day_start(now: dt.datetime | None = None) -> dt.datetime:
 class MessageQuerySet(models.QuerySet):
     def delivered(self):
         return self.filter(status=Message.Status.DELIVERED)
+
+    def tagged(self, tag: str):
+        """Messages whose ``tags`` include ``tag`` (exactly)."""
+        if connections[self.db].vendor == "sqlite":
+            # SQLite has no JSON containment lookup; the table name is the model's own and
+            # the tag is a query parameter.
+            table = self.model._meta.db_table
+            has = RawSQL(  # noqa: S611
+                f'EXISTS (SELECT 1 FROM json_each("{table}"."tags") '  # noqa: S608
+                "WHERE json_each.value = %s)",
+                [tag],
+                output_field=models.BooleanField(),
+            )
+            return self.alias(_tagged=has).filter(_tagged=True)
+        return self.filter(tags__contains=[tag])
 
     def report_overdue(self, now: dt.datetime | None = None):
         """Messages still ``sent`` although the gateway's day on which they went out has

@@ -18,13 +18,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from rangefilter.filters import DateTimeRangeFilterBuilder
 
-from ..api import get_balance
+from ..api import get_balances
 from ..client.validation import normalize_mobile
+from ..conf import account_names
 from ..exceptions import XunchenError
 from ..models import InboundMessage, Message, PollJournalEntry, Report, Template
 from ..sending import can_resend, resend, send_sms
 from . import dashboard
-from .forms import SendSMSForm
+from .forms import SendSMSForm, TemplateForm
 from .pagination import LargeTablePaginator
 from .permissions import SMSPermissionsMixin
 
@@ -99,6 +100,58 @@ class ResendInline(ReadOnlyInline):
     verbose_name_plural = _("resent as")
 
 
+def balance_rows() -> list[dict]:
+    """One row per account: its balance, or why it could not be read."""
+    rows = []
+    for name, found in get_balances().items():
+        if isinstance(found, Exception):
+            rows.append({"account": name, "balance": None, "error": str(found)})
+        else:
+            rows.append({"account": name, "balance": found, "error": None})
+    return rows
+
+
+class AccountFilter(admin.SimpleListFilter):
+    """The configured accounts, plus any other name found in the rows shown (an account
+    since removed from the settings)."""
+
+    title = _("account")
+    parameter_name = "account"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in account_names()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(account=self.value())
+        return queryset
+
+
+class TagFilter(admin.SimpleListFilter):
+    """The tags of the latest messages; filtering works on the full table."""
+
+    title = _("tag")
+    parameter_name = "tag"
+    SAMPLE = 500
+
+    def lookups(self, request, model_admin):
+        found: set[str] = set()
+        for tags in Message.objects.order_by("-created_at", "-id").values_list("tags", flat=True)[
+            : self.SAMPLE
+        ]:
+            found.update(t for t in tags or [] if isinstance(t, str))
+        value = self.value()
+        if value:
+            found.add(value)
+        return [(t, t) for t in sorted(found)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.tagged(value)
+
+
 class ReportOverdueFilter(admin.SimpleListFilter):
     title = _("delivery report")
     parameter_name = "report"
@@ -126,6 +179,9 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
     ]
     list_filter = [
         "status",
+        "kind",
+        AccountFilter,
+        TagFilter,
         ReportOverdueFilter,
         "template",
         ("created_at", DateTimeRangeFilterBuilder(title=_("created"))),
@@ -147,6 +203,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
 
     fieldsets = [
         (None, {"fields": ["mobile", "content", "template", "params", "extcode"]}),
+        (_("Channel"), {"fields": ["kind", "account", "tags", "metadata"]}),
         (
             _("Gateway"),
             {
@@ -178,6 +235,12 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return flatten_fieldsets(self.fieldsets)
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        if len(account_names()) > 1:
+            columns.insert(columns.index("coloured_status"), "account")
+        return columns
 
     # ------------------------------------------------------------------ display
 
@@ -282,6 +345,8 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                     params=data.get("params") or None,
                     extcode=data.get("extcode") or None,
                     send_at=data.get("send_at"),
+                    kind=data["kind"],
+                    account=data.get("account") or None,
                     fail_silently=True,
                 )
             except XunchenError as exc:
@@ -316,20 +381,30 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
 
     def balance_view(self, request):
         self.require(request, "check_balance")
-        balance, error = None, None
-        try:
-            balance = get_balance()
-        except XunchenError as exc:
-            error = str(exc)
-        context = self._context(request, _("Gateway balance"), balance=balance, error=error)
+        context = self._context(
+            request, _("Gateway balance"), balances=balance_rows(), several=len(account_names()) > 1
+        )
         return TemplateResponse(request, "admin/django_xunchen/message/balance.html", context)
 
     def dashboard_view(self, request):
         self.require(request, "dashboard")
+        names = account_names()
+        account = request.GET.get("account") or None
+        kind = request.GET.get("kind") or None
+        account = account if account in names else None
+        kind = kind if kind in Message.Kind.values else None
         context = self._context(
             request,
             _("Delivery dashboard"),
-            **dashboard.build(can_check_balance=self.has_check_balance_permission(request)),
+            accounts=names if len(names) > 1 else [],
+            kinds=Message.Kind.choices,
+            chosen_account=account,
+            chosen_kind=kind,
+            **dashboard.build(
+                can_check_balance=self.has_check_balance_permission(request),
+                account=account,
+                kind=kind,
+            ),
         )
         return TemplateResponse(request, "admin/django_xunchen/message/dashboard.html", context)
 
@@ -377,17 +452,29 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:django_xunchen_message_balance"))
 
 
+class AccountColumnMixin:
+    """Shows the account column only where there is more than one account."""
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))  # type: ignore[misc]
+        if len(account_names()) > 1 and "account" not in columns:
+            columns.insert(1, "account")
+        return columns
+
+
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(AccountColumnMixin, admin.ModelAdmin):
+    form = TemplateForm
     list_display = ["name", "template_id", "is_active", "message_count", "updated_at"]
 
     class Media:
         css = ADMIN_MEDIA["css"]
 
-    list_filter = ["is_active"]
+    list_filter = ["is_active", AccountFilter]
     search_fields = ["name", "template_id", "body"]
     readonly_fields = ["placeholder_list", "preview", "message_count", "created_at", "updated_at"]
     fields = [
+        "account",
         "name",
         "template_id",
         "body",
@@ -445,7 +532,7 @@ class MatchedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class PolledRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PolledRecordAdmin(AccountColumnMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Reports and replies: evidence from the gateway, linked to their message."""
 
     list_select_related = ["message"]
@@ -463,6 +550,7 @@ class ReportAdmin(PolledRecordAdmin):
     list_display = ["mobile", "msgid", "status", "delivered", "reported_at", "matched_message"]
     list_filter = [
         "delivered",
+        AccountFilter,
         MatchedFilter,
         "truncated",
         ("reported_at", DateTimeRangeFilterBuilder(title=_("reported"))),
@@ -470,6 +558,7 @@ class ReportAdmin(PolledRecordAdmin):
     ]
     search_fields = ["=mobile", "=msgid"]
     readonly_fields = [
+        "account",
         "mobile",
         "msgid",
         "status",
@@ -489,12 +578,14 @@ class ReportAdmin(PolledRecordAdmin):
 class InboundMessageAdmin(PolledRecordAdmin):
     list_display = ["mobile", "content", "recvcode", "received_at", "matched_message"]
     list_filter = [
+        AccountFilter,
         MatchedFilter,
         "truncated",
         ("received_at", DateTimeRangeFilterBuilder(title=_("received"))),
     ]
     search_fields = ["=mobile", "content"]
     readonly_fields = [
+        "account",
         "mobile",
         "content",
         "recvcode",
@@ -517,7 +608,9 @@ JOURNAL_COLOURS = {
 
 
 @admin.register(PollJournalEntry)
-class PollJournalEntryAdmin(SMSPermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PollJournalEntryAdmin(
+    AccountColumnMixin, SMSPermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "fetched_at",
         "operation",
@@ -527,11 +620,12 @@ class PollJournalEntryAdmin(SMSPermissionsMixin, ReadOnlyAdminMixin, admin.Model
         "attempts",
         "short_error",
     ]
-    list_filter = ["operation", "state", "complete"]
+    list_filter = ["operation", "state", "complete", AccountFilter]
     show_full_result_count = False
     actions = ["retry_ingest"]
     change_list_template = "admin/django_xunchen/polljournalentry/change_list.html"
     readonly_fields = [
+        "account",
         "operation",
         "coloured_state",
         "complete",

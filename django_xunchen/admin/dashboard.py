@@ -16,8 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from ..api import get_balance
-from ..exceptions import XunchenError
+from ..api import get_balances
 from ..models import Message
 
 DAYS = 30
@@ -38,7 +37,9 @@ def rate(delivered: int, undelivered: int) -> float | None:
     return delivered / reported if reported else None
 
 
-def daily_counts(days: int = DAYS) -> list[dict[str, Any]]:
+def daily_counts(
+    days: int = DAYS, *, account: str | None = None, kind: str | None = None
+) -> list[dict[str, Any]]:
     today = timezone.localdate()
     start = today - dt.timedelta(days=days - 1)
     since = (
@@ -46,9 +47,13 @@ def daily_counts(days: int = DAYS) -> list[dict[str, Any]]:
         if timezone.is_aware(timezone.now())
         else dt.datetime.combine(start, dt.time.min)
     )
+    messages = Message.objects.filter(created_at__gte=since)
+    if account:
+        messages = messages.filter(account=account)
+    if kind:
+        messages = messages.filter(kind=kind)
     rows = (
-        Message.objects.filter(created_at__gte=since)
-        .annotate(day=TruncDate("created_at"))
+        messages.annotate(day=TruncDate("created_at"))
         .values("day", "status")
         .annotate(n=Count("id"))
         .order_by()
@@ -146,8 +151,16 @@ def chart(days: list[dict[str, Any]]) -> SafeString:
     )
 
 
-def build(*, can_check_balance: bool) -> dict[str, Any]:
-    days = daily_counts()
+def build(
+    *, can_check_balance: bool, account: str | None = None, kind: str | None = None
+) -> dict[str, Any]:
+    """The dashboard of every message, or of one account's, or of one kind's."""
+    days = daily_counts(account=account, kind=kind)
+    overdue = Message.objects.report_overdue()
+    if account:
+        overdue = overdue.filter(account=account)
+    if kind:
+        overdue = overdue.filter(kind=kind)
     totals = {status.value: sum(d[status.value] for d in days) for status, _ in SERIES}
     context: dict[str, Any] = {
         "days": list(reversed(days)),
@@ -156,14 +169,18 @@ def build(*, can_check_balance: bool) -> dict[str, Any]:
         "delivery_rate": rate(totals[S.DELIVERED], totals[S.UNDELIVERED]),
         "chart": chart(days),
         "series": [(status.value, status.label, colour) for status, colour in SERIES],
-        "balance": None,
-        "balance_error": None,
+        "balances": [],
         "can_check_balance": can_check_balance,
-        "report_overdue": Message.objects.report_overdue().count(),
+        "report_overdue": overdue.count(),
     }
     if can_check_balance:
-        try:
-            context["balance"] = get_balance()
-        except XunchenError as exc:
-            context["balance_error"] = str(exc)
+        found = get_balances(only=account)
+        context["balances"] = [
+            {
+                "account": name,
+                "balance": None if isinstance(b, Exception) else b,
+                "error": str(b) if isinstance(b, Exception) else None,
+            }
+            for name, b in found.items()
+        ]
     return context

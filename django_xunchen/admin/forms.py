@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.widgets import AdminSplitDateTime, AutocompleteSelect
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.utils.translation import gettext_lazy as _
 
 from ..backends import get_backend
+from ..conf import DEFAULT_KIND, KINDS, account_names, route
 from ..exceptions import (
+    InvalidAccountChoiceError,
     InvalidContentError,
     InvalidExtcodeError,
+    InvalidKindError,
     InvalidMobileError,
     InvalidSendTimeError,
     InvalidTemplateParamsError,
     XunchenValidationError,
 )
 from ..models import Message, Template
-from ..sending import prepare_messages
+from ..sending import prepare_messages, resolve_account
 
 FIELD_OF_ERROR = {
     InvalidMobileError: "mobiles",
@@ -25,7 +30,21 @@ FIELD_OF_ERROR = {
     InvalidTemplateParamsError: "params",
     InvalidExtcodeError: "extcode",
     InvalidSendTimeError: "send_at",
+    InvalidKindError: "kind",
+    InvalidAccountChoiceError: "account",
 }
+
+
+class TemplateSelect(forms.Select):
+    """Each option says which account its template belongs to (``data-account``), so
+    that the page can offer only the chosen account's templates."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-account"] = instance.account
+        return option
 
 
 def parse_params(text: str) -> dict[str, str]:
@@ -50,11 +69,27 @@ class SendSMSForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5, "cols": 40}),
         help_text=_("One per line, or separated by commas. +86 and spaces are fine."),
     )
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=Message.Kind.choices,
+        initial=DEFAULT_KIND,
+        required=False,
+        help_text=_("Decides the account, and marketing rules, by the site's routes."),
+    )
+    account = forms.ChoiceField(
+        label=_("Account"),
+        required=False,
+        help_text=_("Leave empty to use the account the kind is routed to."),
+    )
     template = forms.ModelChoiceField(
         label=_("Template"),
-        queryset=Template.objects.filter(is_active=True),
+        queryset=Template.objects.filter(is_active=True).order_by("account", "name"),
         required=False,
-        help_text=_("Leave empty to send the content below as a normal message."),
+        widget=TemplateSelect,
+        help_text=_(
+            "The templates of the chosen account. Leave empty to send the content below "
+            "as a normal message."
+        ),
     )
     params = forms.CharField(
         label=_("Template parameters"),
@@ -83,9 +118,22 @@ class SendSMSForm(forms.Form):
 
     def __init__(self, *args, admin_site=admin.site, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields["template"]
-        field.widget = AutocompleteSelect(Message._meta.get_field("template"), admin_site)
-        field.widget.choices = field.choices
+        names = account_names()
+        account = self.fields["account"]
+        account.choices = [("", _("By kind (routes)")), *((n, n) for n in names)]
+        if len(names) == 1:
+            account.widget = forms.HiddenInput()
+        routes = {kind: route(kind) for kind in KINDS}
+        self.fields["template"].widget.attrs.update(
+            {"data-routes": json.dumps(routes), "class": "xunchen-template-select"}
+        )
+
+    @property
+    def media(self):
+        return super().media + forms.Media(js=["django_xunchen/send-form.js"])
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data.get("kind") or DEFAULT_KIND
 
     def clean_params(self) -> dict[str, str]:
         return parse_params(self.cleaned_data.get("params") or "")
@@ -103,6 +151,17 @@ class SendSMSForm(forms.Form):
             self.add_error("content", _("Write the content, or choose a template."))
             return data
         try:
+            name = resolve_account(data["kind"], data.get("account") or None)
+            if template is not None and template.account != name:
+                self.add_error(
+                    "template",
+                    _(
+                        "This template belongs to account %(theirs)s; the message goes "
+                        "out on %(ours)s."
+                    )
+                    % {"theirs": template.account, "ours": name},
+                )
+                return data
             prepare_messages(
                 data["mobiles"],
                 content,
@@ -110,7 +169,8 @@ class SendSMSForm(forms.Form):
                 params=data.get("params") or None,
                 extcode=data.get("extcode") or None,
                 send_at=data.get("send_at"),
-                backend=get_backend(),
+                kind=data["kind"],
+                backend=get_backend(account=name),
             )
         except XunchenValidationError as exc:
             field = next((f for cls, f in FIELD_OF_ERROR.items() if isinstance(exc, cls)), None)
@@ -128,3 +188,24 @@ class SendSMSForm(forms.Form):
             else:
                 self.add_error(field, str(exc))
         return data
+
+
+class TemplateForm(forms.ModelForm):
+    """The account is chosen among the configured ones."""
+
+    account = forms.ChoiceField(
+        label=_("account"),
+        help_text=_("Vendor template ids belong to one gateway account."),
+    )
+
+    class Meta:
+        model = Template
+        fields = ["account", "name", "template_id", "body", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = account_names()
+        current = self.instance.account if self.instance.pk else None
+        if current and current not in names:
+            names = [*names, current]
+        self.fields["account"].choices = [(n, n) for n in names]

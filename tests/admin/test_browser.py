@@ -93,9 +93,7 @@ def test_staff_journey(chromium, live_server, gateway, shots):
 
     page.click("text=Send SMS")
     page.fill("#id_mobiles", "13800138000\n+86 139-0000-0000")
-    page.click(".field-template .select2-selection")
-    page.fill(".select2-search__field", "JSM")
-    page.click(".select2-results__option:has-text('Verification code')")
+    page.select_option("#id_template", label="验证码 Verification code (JSM40001-0001)")
     page.fill("#id_params", "1=张三\n2=482913")
     page.screenshot(path=shots / "send-form.png", full_page=True)
     page.click("input[name=_send]")
@@ -151,4 +149,49 @@ def test_staff_journey(chromium, live_server, gateway, shots):
     text = page.inner_text("body")
     assert "发送短信" in text and "查询余额" in text and "已送达" in text
     page.screenshot(path=shots / "message-list-zh.png", full_page=True)
+    context.close()
+
+
+def test_the_send_form_offers_the_chosen_account_templates(chromium, live_server, settings):
+    locmem = "django_xunchen.backends.locmem.SMSBackend"
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "USERNAME": "",
+        "PASSWORD": "",
+        "VERY_CODE": "",
+        "ACCOUNTS": {"default": {"BACKEND": locmem}, "codes": {"BACKEND": locmem}},
+        "ROUTES": {"verification": "codes"},
+    }
+    User.objects.create_superuser("admin", "admin@example.com", "admin-pass")
+    Template.objects.create(account="default", template_id="N-1", name="Shipped", body="@1@")
+    Template.objects.create(account="codes", template_id="C-1", name="Code", body="码@1@")
+    context = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/django_xunchen/message/send/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin-pass")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#id_template")
+
+    def offered():
+        return page.eval_on_selector_all(
+            "#id_template option[data-account]:not([hidden])", "els => els.map(e => e.text)"
+        )
+
+    assert offered() == ["Shipped (N-1)"]
+    page.select_option("#id_kind", "verification")
+    assert offered() == ["Code (C-1, codes)"]
+    page.select_option("#id_account", "default")
+    assert offered() == ["Shipped (N-1)"]
+    page.select_option("#id_template", label="Shipped (N-1)")
+    page.select_option("#id_account", "codes")
+    assert page.input_value("#id_template") == "", "a template of another account is let go"
+    page.select_option("#id_template", label="Code (C-1, codes)")
+    page.fill("#id_mobiles", "13800138000")
+    page.fill("#id_params", "1=4821")
+    page.click("input[name=_send]")
+    page.wait_for_selector(".messagelist")
+    message = Message.objects.get()
+    assert (message.account, message.kind, message.content) == ("codes", "verification", "码4821")
     context.close()
