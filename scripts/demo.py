@@ -88,6 +88,8 @@ def main() -> int:
             TEMPLATE,
             "--undeliverable",
             UNDELIVERABLE,
+            "--extra-account",
+            "JSM40002:654321:112233:106905994140020",
         ],
         "poller": [*manage, "demo_poller", "--interval", "5"],
         "web": [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"],
@@ -103,7 +105,8 @@ def main() -> int:
  django-xunchen demo
    Admin:          http://127.0.0.1:{PORT}/admin/    user {USERNAME!r}, password {PASSWORD!r}
    Fake gateway:   http://127.0.0.1:{GATEWAY_PORT}  (reports after 3 s; {UNDELIVERABLE} never
-                   receives); the poller fetches every 5 s.
+                   receives); the poller fetches every 5 s. Two accounts: "default"
+                   (JSM40001: notices, marketing) and "codes" (JSM40002: verification).
    Send a reply:   {py} -m django_xunchen.fake_gateway reply --port {GATEWAY_PORT} \\
                        13800138000 退订
  Ctrl-C stops everything.

@@ -118,10 +118,21 @@ def test_demo_sends_delivers_handles_replies_and_stops_on_ctrl_c(demo):
         "1=张三",
         "--param",
         "2=1234",
+        "--kind",
+        "verification",
     )
     assert "\tsent\t" in out
-    status = "from django_xunchen.models import Message; print(Message.objects.get().status)"
-    wait_for(lambda: manage(env, "shell", "-v", "0", "-c", status).strip() == "delivered")
+    manage(env, "send_sms", "--to", "13800138001", "--content", "您的订单已发货")
+    status = (
+        "from django_xunchen.models import Message; "
+        "print(sorted(Message.objects.values_list('account', 'status')))"
+    )
+    wait_for(
+        lambda: (
+            manage(env, "shell", "-v", "0", "-c", status).strip()
+            == "[('codes', 'delivered'), ('default', 'delivered')]"
+        )
+    )
     subprocess.run(
         [
             sys.executable,
@@ -132,6 +143,8 @@ def test_demo_sends_delivers_handles_replies_and_stops_on_ctrl_c(demo):
             str(gateway),
             "13800138000",
             "退订",
+            "--username",
+            "JSM40002",
         ],
         check=True,
         capture_output=True,
@@ -158,8 +171,13 @@ def test_demo_twice_on_the_same_database_is_fine(tmp_path):
     for _ in range(2):
         manage(env, "migrate", "--noinput", "-v", "0")
         manage(env, "seed_demo", "--template", "T1=@1@")
-    count = "from django_xunchen.models import Template; print(Template.objects.count())"
-    assert manage(env, "shell", "-v", "0", "-c", count).strip() == "1"
+    count = (
+        "from django_xunchen.models import Template; "
+        "print(sorted(Template.objects.values_list('account', 'template_id')))"
+    )
+    assert manage(env, "shell", "-v", "0", "-c", count).strip() == (
+        "[('codes', 'T1'), ('default', 'T1')]"
+    )
 
 
 def test_sigterm_to_the_demo_alone_stops_its_children(demo):

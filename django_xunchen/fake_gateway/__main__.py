@@ -1,6 +1,7 @@
 """``python -m django_xunchen.fake_gateway``: serve, or talk to a running fake gateway.
 
 python -m django_xunchen.fake_gateway --port 8030 --template JSM40001-0001='验证码@1@'
+python -m django_xunchen.fake_gateway --extra-account JSM40002:pw:key:106900000002
 python -m django_xunchen.fake_gateway reply --port 8030 13800138000 退订 --extcode 0001
 python -m django_xunchen.fake_gateway fault --port 8030 drop --method sendUtf8Msg
 """
@@ -35,11 +36,18 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--sender", default="106905994140010", help="the account's sender number")
     p.add_argument("--allowed-ip", action="append", default=[], help="IP allow-list (repeat)")
     p.add_argument(
+        "--extra-account",
+        action="append",
+        default=[],
+        metavar="USERNAME:PASSWORD:VERY_CODE:SENDER",
+        help="serve another login, with its own balance and queues (repeat)",
+    )
+    p.add_argument(
         "--template",
         action="append",
         default=[],
         metavar="ID=BODY",
-        help="register a template, e.g. JSM40001-0001='验证码@1@' (repeat)",
+        help="register a template on every account, e.g. JSM40001-0001='验证码@1@' (repeat)",
     )
     p.add_argument("--blocked-word", action="append", default=[], help="refuse with 110 (repeat)")
     p.add_argument(
@@ -85,6 +93,7 @@ def _control_parser() -> argparse.ArgumentParser:
     reply.add_argument("mobile")
     reply.add_argument("content")
     reply.add_argument("--extcode", default="")
+    reply.add_argument("--username", default="", help="the account (default: the first)")
     fault = sub.add_parser("fault", help="inject a fault into a running fake gateway")
     fault.add_argument("kind", choices=FAULT_KINDS)
     fault.add_argument("--seconds", type=float, default=0.0)
@@ -103,7 +112,12 @@ def _control(argv: list[str]) -> int:
     if args.command == "reply":
         path, form = (
             "/fake/inbound",
-            {"mobile": args.mobile, "content": args.content, "extcode": args.extcode},
+            {
+                "mobile": args.mobile,
+                "content": args.content,
+                "extcode": args.extcode,
+                "username": args.username,
+            },
         )
     elif args.command == "fault":
         path, form = (
@@ -148,10 +162,28 @@ def main(argv: list[str] | None = None) -> int:
         allowed_ips=tuple(args.allowed_ip),
         templates=templates,
     )
+    accounts = [account]
+    for item in args.extra_account:
+        fields = item.split(":")
+        if len(fields) != 4 or not all(fields):
+            raise SystemExit(
+                f"--extra-account takes USERNAME:PASSWORD:VERY_CODE:SENDER, not {item!r}"
+            )
+        username, password, very_code, sender = fields
+        accounts.append(
+            Account(
+                username=username,
+                password=password,
+                very_code=very_code,
+                balance=args.balance,
+                sender=sender,
+                templates=dict(templates),
+            )
+        )
     gateway = FakeGateway(
         args.host,
         args.port,
-        account=account,
+        accounts=accounts,
         report_delay=args.report_delay,
         failure_rate=args.failure_rate,
         undeliverable=args.undeliverable,
@@ -166,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         gateway.inject_reply(mobile, text, extcode)
     print(
         f"Fake Xunchen gateway on http://{args.host}:{args.port} "
-        f"(account {args.username}); Ctrl-C to stop.",
+        f"(accounts {', '.join(a.username for a in accounts)}); Ctrl-C to stop.",
         flush=True,
     )
     with contextlib.suppress(KeyboardInterrupt):

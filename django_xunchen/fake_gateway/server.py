@@ -3,7 +3,8 @@
 Protocol: ``/service/httpService/httpInterface.do`` (POST form or GET query string, as the
 real one accepts). Control, outside the vendor's path (form-encoded POSTs):
 
-- ``POST /fake/inbound``: ``mobile``, ``content``, optional ``extcode`` → queue a reply.
+- ``POST /fake/inbound``: ``mobile``, ``content``, optional ``extcode`` and ``username``
+  (the account; the first by default) → queue a reply.
 - ``POST /fake/faults``: ``kind``, optional ``seconds``, ``method``, ``after_processing``
   (``0``/``1``), ``times`` → inject a fault.
 - ``POST /fake/templates``: ``template_id``, ``body`` → register a template.
@@ -113,7 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if parts.path == "/fake/inbound":
                 record = state.inject_reply(
-                    form["mobile"], form["content"], form.get("extcode", "")
+                    form["mobile"],
+                    form["content"],
+                    form.get("extcode", ""),
+                    username=form.get("username") or None,
                 )
                 self._json({"recvcode": record.recvcode, "time": record.time})
             elif parts.path == "/fake/faults":

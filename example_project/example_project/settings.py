@@ -63,17 +63,34 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# Two gateway accounts, as most sites have: order notices (and marketing) on "default",
+# verification codes on "codes", which falls back to "default" when it certainly could
+# not send. In the demo both are logins on the local fake gateway.
 XUNCHEN = {
     "BACKEND": env("XUNCHEN_BACKEND", default="django_xunchen.backends.xunchen.SMSBackend"),
     "BASE_URL": env("XUNCHEN_BASE_URL", default="http://127.0.0.1:8030"),
-    "USERNAME": env("XUNCHEN_USERNAME", default="JSM40001"),
-    "PASSWORD": env("XUNCHEN_PASSWORD", default="123456"),
-    "VERY_CODE": env("XUNCHEN_VERY_CODE", default="453245"),
     "ENCODING": env("XUNCHEN_ENCODING", default="utf-8"),
-    "SENDER_NUMBER": env("XUNCHEN_SENDER_NUMBER", default="106905994140010"),
     "POLL_INTERVAL": env.int("XUNCHEN_POLL_INTERVAL", default=180),
     # Where send outcomes wait if the database refuses them: persistent, per host.
     "SPOOL_DIR": env("XUNCHEN_SPOOL_DIR", default=str(BASE_DIR / "var" / "xunchen-spool")),
+    "ACCOUNTS": {
+        "default": {
+            "USERNAME": env("XUNCHEN_USERNAME", default="JSM40001"),
+            "PASSWORD": env("XUNCHEN_PASSWORD", default="123456"),
+            "VERY_CODE": env("XUNCHEN_VERY_CODE", default="453245"),
+            "SENDER_NUMBER": env("XUNCHEN_SENDER_NUMBER", default="106905994140010"),
+            # Codes may fall back onto this account.
+            "KINDS": ["notification", "marketing", "verification"],
+        },
+        "codes": {
+            "USERNAME": env("XUNCHEN_CODES_USERNAME", default="JSM40002"),
+            "PASSWORD": env("XUNCHEN_CODES_PASSWORD", default="654321"),
+            "VERY_CODE": env("XUNCHEN_CODES_VERY_CODE", default="112233"),
+            "SENDER_NUMBER": env("XUNCHEN_CODES_SENDER_NUMBER", default="106905994140020"),
+            "FALLBACK": "default",
+        },
+    },
+    "ROUTES": {"verification": "codes"},
 }
 
 LOGGING = {

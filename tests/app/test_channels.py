@@ -472,3 +472,11 @@ def test_balance_per_account(two_logins, capsys):
     with pytest.raises(CommandError, match="codes"):
         call_command("sms_balance")
     call_command("sms_balance", "--account", "default")
+
+
+def test_the_send_sms_command_takes_kind_and_account(three_accounts, xunchen_outbox):
+    call_command("send_sms", "--to", "13800138000", "--content", "码 1", "--kind", "verification")
+    call_command("send_sms", "--to", "13800138000", "--content", "hi", "--account", "default")
+    assert [s.account for s in xunchen_outbox] == ["codes", "default"]
+    with pytest.raises(CommandError, match="may not send notification"):
+        call_command("send_sms", "--to", "13800138000", "--content", "hi", "--account", "codes")

@@ -26,8 +26,26 @@ class Command(BaseCommand):
             help="A template parameter: 1=张三 fills @1@ (repeat).",
         )
         parser.add_argument("--extcode", help="1 to 4 digits appended to the sender number.")
+        parser.add_argument(
+            "--kind",
+            default="notification",
+            choices=["verification", "notification", "marketing"],
+            help="The kind of message; it picks the account by XUNCHEN['ROUTES'].",
+        )
+        parser.add_argument("--account", help="Send on this account instead of the routed one.")
 
-    def handle(self, *args, to, content=None, template=None, param=(), extcode=None, **options):
+    def handle(
+        self,
+        *args,
+        to,
+        content=None,
+        template=None,
+        param=(),
+        extcode=None,
+        kind="notification",
+        account=None,
+        **options,
+    ):
         params = {}
         for item in param:
             key, sep, value = item.partition("=")
@@ -43,6 +61,8 @@ class Command(BaseCommand):
                 template=template,
                 params=params or None,
                 extcode=extcode,
+                kind=kind,
+                account=account,
             )
         except XunchenError as exc:
             raise CommandError(str(exc)) from None

@@ -1,13 +1,17 @@
-"""For the demo: an admin user and a template, created once."""
+"""For the demo: an admin user and the templates, created once."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from django_xunchen.conf import account_names
 from django_xunchen.models import Template
 
 
 class Command(BaseCommand):
-    help = "Create the demo's admin user and template if they are missing."
+    help = (
+        "Create the demo's admin user if missing, and each template on every account "
+        "(the fake gateway registers it on every login)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
@@ -24,7 +28,10 @@ class Command(BaseCommand):
             user.save()
         for item in template:
             template_id, _, body = item.partition("=")
-            Template.objects.get_or_create(
-                template_id=template_id, defaults={"name": template_id, "body": body}
-            )
+            for account in account_names():
+                Template.objects.get_or_create(
+                    account=account,
+                    template_id=template_id,
+                    defaults={"name": template_id, "body": body},
+                )
         self.stdout.write(f"admin user {username!r} {'created' if created else 'exists'}")
