@@ -162,6 +162,32 @@ ZH = {
     "Resent %(created)d messages; %(skipped)d skipped (still queued or sending, or the "
     "template is inactive); %(refused)d refused or with unknown outcome.": "已重发 %(created)d 条；跳过 %(skipped)d 条（仍在排队或发送中，或模板已停用）；"
     "%(refused)d 条被拒绝或结果未知。",
+    "account": "账户",
+    "tag": "标签",
+    "Channel": "通道",
+    "Kind": "类型",
+    "It decides the account the message goes out on, by the site's routes.": "按本站的路由决定短信从哪个账户发出。",
+    "Account": "账户",
+    "Leave empty to use the account the kind is routed to.": "留空则使用该类型路由到的账户。",
+    "The templates of the chosen account. Leave empty to send the content below as a normal message.": "所选账户的模板。留空则把下面的内容作为普通短信发送。",
+    "By kind (routes)": "按类型（路由）",
+    "This template belongs to account %(theirs)s; the message goes out on %(ours)s.": "该模板属于账户 %(theirs)s；这条短信将从 %(ours)s 发出。",
+    "Vendor template ids belong to one gateway account.": "供应商模板ID只属于一个网关账户。",
+    "%(what)s of account %(account)s": "账户 %(account)s 的%(what)s",
+    "The name of the gateway account in XUNCHEN['ACCOUNTS'].": "XUNCHEN['ACCOUNTS'] 中网关账户的名称。",
+    "verification": "验证码",
+    "notification": "通知",
+    "marketing": "营销",
+    "kind": "类型",
+    "tags": "标签",
+    "Labels the sending code gave it, to filter on.": "发送代码给它加的标签，可用于筛选。",
+    "metadata": "元数据",
+    "Free data the sending code attached, passed on to signals.": "发送代码附加的任意数据，会传给信号。",
+    "Account %(account)s": "账户 %(account)s",
+    "All accounts": "全部账户",
+    "All kinds": "全部类型",
+    "Show": "显示",
+    "Balance of %(account)s": "%(account)s 的余额",
 }
 
 ENTRY = re.compile(r"\n\n(?=(?:#.*\n)*(?:msgctxt|msgid) )")

@@ -74,7 +74,7 @@ class SendSMSForm(forms.Form):
         choices=Message.Kind.choices,
         initial=DEFAULT_KIND,
         required=False,
-        help_text=_("Decides the account, and marketing rules, by the site's routes."),
+        help_text=_("It decides the account the message goes out on, by the site's routes."),
     )
     account = forms.ChoiceField(
         label=_("Account"),
