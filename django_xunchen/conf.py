@@ -81,6 +81,50 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "JOURNAL_RETENTION_DAYS": 7,
     # Days within which orphan reports are re-matched and replies matched to messages.
     "MATCH_WINDOW_DAYS": 7,
+    # Verification codes and their throttles: see VERIFICATION_DEFAULTS.
+    "VERIFICATION": {},
+}
+
+#: ``XUNCHEN["VERIFICATION"]``: verification codes (docs/verification.rst).
+VERIFICATION_DEFAULTS: dict[str, Any] = {
+    # Digits per code, 4 to 8.
+    "CODE_LENGTH": 6,
+    # Seconds a code stays valid.
+    "CODE_TTL": 300,
+    # Wrong attempts a code allows; then it is dead, even for the right code.
+    "MAX_ATTEMPTS": 5,
+    # The text of a code SMS: {code} and {minutes} are filled in. Ignored with TEMPLATE.
+    "TEXT": "您的验证码是{code}，{minutes}分钟内有效，请勿告诉他人。",
+    # A vendor template id for codes (recommended: normal messages may be held for
+    # review), and how its parameters are filled.
+    "TEMPLATE": None,
+    "TEMPLATE_PARAMS": {"1": "{code}", "2": "{minutes}"},
+    # The purposes the JSON views accept ("login", "signup", "reset"...).
+    "PURPOSES": ["login", "signup", "reset"],
+    # Per number, counted across purposes: seconds between two sends, sends per hour,
+    # sends per day (Aliyun's limits for codes).
+    "COOLDOWN": 60,
+    "PER_HOUR": 5,
+    "PER_DAY": 10,
+    # Sends per client IP per hour.
+    "IP_PER_HOUR": 20,
+    # More than PREFIX_LIMIT sends within PREFIX_WINDOW seconds to numbers sharing their
+    # first PREFIX_DIGITS digits blocks that prefix for PREFIX_BLOCK seconds.
+    "PREFIX_DIGITS": 7,
+    "PREFIX_LIMIT": 30,
+    "PREFIX_WINDOW": 600,
+    "PREFIX_BLOCK": 3600,
+    # Code SMS per day (China Standard Time) above which the volume alarm goes off
+    # (signal, admin banner, ERROR log); with DAILY_BLOCK, requests are refused beyond it.
+    "DAILY_ALARM": 2000,
+    "DAILY_BLOCK": False,
+    # The client IP: REMOTE_ADDR, unless a trusted proxy sets this header (the META
+    # name, e.g. "HTTP_X_FORWARDED_FOR"); the address is then read TRUSTED_PROXY_HOPS
+    # entries from the right.
+    "TRUSTED_PROXY_HEADER": None,
+    "TRUSTED_PROXY_HOPS": 1,
+    # The key codes are derived and hashed with; None: derived from SECRET_KEY.
+    "KEY": None,
 }
 
 DEFAULTS: dict[str, Any] = {**ACCOUNT_DEFAULTS, **GLOBAL_DEFAULTS}
@@ -178,6 +222,19 @@ def xunchen_settings(account: str | None = None, **overrides: Any) -> dict[str, 
     return result
 
 
+def verification_settings() -> dict[str, Any]:
+    """``XUNCHEN["VERIFICATION"]`` over :data:`VERIFICATION_DEFAULTS`."""
+    given = xunchen_settings()["VERIFICATION"] or {}
+    if not isinstance(given, dict):
+        raise ImproperlyConfigured("XUNCHEN['VERIFICATION'] must be a dict")
+    unknown = set(given) - set(VERIFICATION_DEFAULTS)
+    if unknown:
+        raise ImproperlyConfigured(
+            "XUNCHEN['VERIFICATION'] has unknown keys: " + ", ".join(sorted(unknown))
+        )
+    return {**VERIFICATION_DEFAULTS, **given}
+
+
 def allowed_kinds(account: str) -> frozenset[str]:
     """The kinds ``account`` may send: its ``KINDS`` if set, else the kinds that route
     to it (a kind without a route goes to ``"default"``)."""
@@ -215,6 +272,9 @@ def mask_configured_secrets(**kwargs: Any) -> None:
     nested = (
         [v for v in accounts.values() if isinstance(v, dict)] if isinstance(accounts, dict) else []
     )
+    verification = configured.get("VERIFICATION")
+    if isinstance(verification, dict) and verification.get("KEY"):
+        verification["KEY"] = mask(verification["KEY"])
     for values in (configured, *nested):
         for name in SECRET_KEYS:
             if name in values:

@@ -49,6 +49,7 @@ from .exceptions import (
     InsufficientBalanceError,
     InvalidAccountChoiceError,
     InvalidAccountError,
+    InvalidContentError,
     InvalidKindError,
     InvalidSendTimeError,
     InvalidTemplateParamsError,
@@ -330,7 +331,7 @@ def _dispatch_now_or_on_commit(
 def can_resend(message: Message) -> bool:
     """Not while it may still go out on its own, nor with a template since deactivated,
     nor on an account no longer configured."""
-    if message.status in (Status.QUEUED, Status.SENDING):
+    if message.status in (Status.QUEUED, Status.SENDING) or message.masked:
         return False
     if message.account not in account_names():
         return False
@@ -344,7 +345,8 @@ def resend(
 
     Each goes out on the account the original was sent with. Returns ``(created,
     skipped)``: messages still ``queued`` or ``sending``, whose template is no longer
-    active, or whose account is no longer configured, are skipped. Errors are recorded
+    active, whose account is no longer configured, or that held a verification code
+    (``masked``: a code is never sent again from a stored row), are skipped. Errors are recorded
     on the new rows.
     """
     batch = uuid.uuid4()
@@ -470,6 +472,10 @@ def _group_key(row: Message) -> tuple[Any, ...]:
     )
 
 
+#: The in-memory attribute of a Message that holds the text (and params) to put on the
+#: wire when the stored ones have a secret masked out (verification codes).
+WIRE = "_xunchen_wire"
+
 #: Errors after which a request certainly did not go out on its account, so that it
 #: may go to the account's fallback instead.
 CERTAINLY_NOT_SENT = (NotSentError, *ACCOUNT_ERRORS)
@@ -546,11 +552,19 @@ def _request_for(
     if send_at is not None and send_at <= dt.datetime.now(dt.timezone.utc):
         send_at = None  # its time has come while it waited: send now
     template = first.template if first.template_id else None
+    content, params = first.content, first.params
+    wire = getattr(first, WIRE, None)
+    if wire is not None:
+        content, params = wire
+    elif first.masked:
+        raise InvalidContentError(
+            "the stored text has a verification code masked out; it is never sent from the database"
+        )
     return build_send_request(
         mobiles,
-        None if template else first.content,
+        None if template else content,
         template_id=template.template_id if template else None,
-        params=first.params if template else None,
+        params=params if template else None,
         extcode=first.extcode or None,
         send_at=send_at,
         sign_index=sms_backend.settings["SIGN_INDEX"],
@@ -640,6 +654,9 @@ def _attempt(
     a certainly-not-sent error is returned without recording anything, so that the
     rows go straight to the fallback; when it is the last, ``restore`` first puts the
     rows back on their own account."""
+    # A masked row cannot be sent again from the database: what would go back to the
+    # queue fails instead.
+    requeue = Status.FAILED if claimed[0].masked else Status.QUEUED
     sms_backend.request_started = False
     try:
         request = _request_for(claimed, [r.mobile for r in claimed], sms_backend)
@@ -647,7 +664,7 @@ def _attempt(
         land(Status.FAILED, exc, error_code="invalid", error_message=str(exc))
         return exc
     except BaseException:
-        land(Status.QUEUED, error_message="Interrupted before the request was made.")
+        land(requeue, error_message="Interrupted before the request was made.")
         raise
     outcome.requests += 1
     try:
@@ -656,8 +673,8 @@ def _attempt(
         if not last:
             return exc
         restore()
-        logger.warning("SMS request not sent, back in the queue: %s", exc)
-        land(Status.QUEUED, error_message=str(exc))
+        logger.warning("SMS request not sent (%s): %s", requeue, exc)
+        land(requeue, exc if requeue == Status.FAILED else None, error_message=str(exc))
         return exc
     except XunchenValidationError as exc:
         logger.warning("SMS request refused before it was sent: %s", exc)
@@ -686,7 +703,7 @@ def _attempt(
             land(Status.UNKNOWN, error_message=f"{type(exc).__name__} in the SMS backend")
         else:
             land(
-                Status.QUEUED,
+                requeue,
                 error_message=f"{type(exc).__name__} in the SMS backend before the request",
             )
         raise

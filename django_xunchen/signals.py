@@ -23,6 +23,26 @@ logged (logger ``django_xunchen.signals``) and does not break sending or polling
 
 ``inbound_received(sender=InboundMessage, inbound, message)``
     A reply was stored. ``message`` is the message it answers, or ``None``.
+
+Verification codes (:mod:`django_xunchen.verification`), sent at once, with
+``sender=VerificationCode``. None of them carries the code.
+
+``code_requested(mobile, purpose, message)``
+    A code SMS was sent (``message`` is its Message, with the code masked).
+
+``code_throttled(mobile, purpose, ip, reason, retry_after)``
+    A request was refused by a throttle: ``reason`` is ``cooldown``, ``hourly``,
+    ``daily``, ``ip``, ``prefix`` or ``volume``.
+
+``code_verified(mobile, purpose)``
+    A right code was checked (and used up).
+
+``code_failed(mobile, purpose, reason)``
+    A check failed: ``wrong``, ``expired``, ``too_many_attempts`` or ``no_code``.
+
+``code_volume_alarm(volume, threshold)``
+    Today's code volume reached ``DAILY_ALARM``: SMS pumping? Sent on every request at
+    or above it.
 """
 
 from __future__ import annotations
@@ -41,6 +61,11 @@ message_failed = Signal()
 report_received = Signal()
 report_matched = Signal()
 inbound_received = Signal()
+code_requested = Signal()
+code_throttled = Signal()
+code_verified = Signal()
+code_failed = Signal()
+code_volume_alarm = Signal()
 
 
 def send_robust_logged(signal: Signal, sender: type, **kwargs: Any) -> None:

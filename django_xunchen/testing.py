@@ -5,6 +5,9 @@ locmem outbox and queues before every test. It provides fixtures:
 
 ``xunchen_outbox``
     the outbox list (``django_xunchen.outbox``), empty at the start of the test.
+``xunchen_last_code``
+    a function: ``xunchen_last_code("13800138000")`` is the verification code last sent
+    to that number (see :func:`last_code`).
 ``xunchen_gateway``
     a :class:`~django_xunchen.fake_gateway.FakeGateway` on a free port, with the
     ``XUNCHEN`` settings pointed at it (needs pytest-django's ``settings`` fixture).
@@ -18,6 +21,28 @@ from typing import Any
 import pytest
 
 from .backends import locmem
+
+
+def last_code(mobile: str) -> str | None:
+    """The verification code last sent to ``mobile``, read from the locmem outbox (the
+    database holds it masked); ``None`` if none was sent."""
+    import re
+
+    from .client.validation import normalize_mobile
+    from .conf import verification_settings
+
+    number = normalize_mobile(mobile) or mobile
+    length = int(verification_settings()["CODE_LENGTH"])
+    digits = re.compile(rf"(?<!\d)\d{{{length}}}(?!\d)")
+    for sent in reversed(locmem.outbox):
+        if number not in sent.mobiles:
+            continue
+        texts = [v for _, v in sent.request.params] or [sent.request.content]
+        for text in texts:
+            found = digits.search(text)
+            if found:
+                return found.group()
+    return None
 
 
 class XunchenTestMixin:
@@ -38,6 +63,11 @@ def _xunchen_reset_locmem() -> Iterator[None]:
 @pytest.fixture
 def xunchen_outbox() -> list[locmem.SentSMS]:
     return locmem.outbox
+
+
+@pytest.fixture
+def xunchen_last_code():
+    return last_code
 
 
 @pytest.fixture

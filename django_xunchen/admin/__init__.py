@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -22,8 +23,17 @@ from ..api import get_balances
 from ..client.validation import normalize_mobile
 from ..conf import account_names
 from ..exceptions import XunchenError
-from ..models import InboundMessage, Message, PollJournalEntry, Report, Template
+from ..models import (
+    InboundMessage,
+    Message,
+    PollJournalEntry,
+    Report,
+    Template,
+    ThrottleEvent,
+    VerificationCode,
+)
 from ..sending import can_resend, resend, send_sms
+from ..verification import lift_throttles
 from . import dashboard
 from .forms import SendSMSForm, TemplateForm
 from .pagination import LargeTablePaginator
@@ -676,4 +686,107 @@ class PollJournalEntryAdmin(
             )
             % {"count": count},
             messages.SUCCESS if count else messages.WARNING,
+        )
+
+
+CODE_COLOURS = {
+    VerificationCode.State.ACTIVE: "#0d6efd",
+    VerificationCode.State.VERIFIED: "#198754",
+    VerificationCode.State.DEAD: "#dc3545",
+    VerificationCode.State.REPLACED: "#adb5bd",
+    VerificationCode.State.FAILED: "#fd7e14",
+}
+
+
+@admin.register(VerificationCode)
+class VerificationCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Who asked for a code, when, and what became of it. Never the code: it is not in
+    the database (only a nonce and a keyed hash, which are not shown either)."""
+
+    list_display = [
+        "mobile",
+        "purpose",
+        "coloured_state",
+        "attempts",
+        "sends",
+        "created_at",
+        "expires_at",
+        "verified_at",
+    ]
+    list_filter = [
+        "state",
+        "purpose",
+        ("created_at", DateTimeRangeFilterBuilder(title=_("created"))),
+    ]
+    search_fields = ["=mobile"]
+    search_help_text = _("Exact mobile number.")
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    list_select_related = ["message"]
+    fields = [
+        "mobile",
+        "purpose",
+        "coloured_state",
+        "attempts",
+        "max_attempts",
+        "sends",
+        "ip",
+        "created_at",
+        "expires_at",
+        "last_sent_at",
+        "verified_at",
+        "message_link",
+    ]
+    readonly_fields = fields
+
+    class Media:
+        css = ADMIN_MEDIA["css"]
+
+    @admin.display(description=_("state"), ordering="state")
+    def coloured_state(self, obj: VerificationCode):
+        label = obj.get_state_display()
+        colour = CODE_COLOURS.get(obj.state, "#6c757d")
+        if obj.state == VerificationCode.State.ACTIVE and obj.expires_at <= timezone.now():
+            label, colour = _("expired"), "#adb5bd"
+        return format_html(
+            '<span class="xunchen-status" style="background:{}">{}</span>', colour, label
+        )
+
+    @admin.display(description=_("last message"))
+    def message_link(self, obj: VerificationCode):
+        return message_link(obj.message)
+
+
+@admin.register(ThrottleEvent)
+class ThrottleEventAdmin(SMSPermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["at", "mobile", "ip", "purpose", "outcome", "reason", "lifted"]
+    list_filter = [
+        "outcome",
+        "reason",
+        "lifted",
+        "purpose",
+        ("at", DateTimeRangeFilterBuilder(title=_("time"))),
+    ]
+    search_fields = ["=mobile", "=ip", "=prefix"]
+    search_help_text = _("Exact mobile number, IP address or number prefix.")
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    actions = ["lift_selected"]
+    fields = ["at", "mobile", "prefix", "ip", "purpose", "outcome", "reason", "lifted"]
+    readonly_fields = fields
+
+    @admin.action(description=_("Lift the throttles of the selected numbers"), permissions=["lift"])
+    def lift_selected(self, request, queryset):
+        mobiles = sorted(set(queryset.values_list("mobile", flat=True)))
+        lifted = lift_throttles(mobiles)
+        self.message_user(
+            request,
+            ngettext(
+                "Lifted the throttles of %(numbers)d number (%(events)d requests no longer count).",
+                "Lifted the throttles of %(numbers)d numbers (%(events)d requests no longer "
+                "count).",
+                len(mobiles),
+            )
+            % {"numbers": len(mobiles), "events": lifted},
+            messages.SUCCESS,
         )

@@ -16,6 +16,7 @@ PERMISSIONS = {
     "check_balance": "django_xunchen.check_balance",
     "dashboard": "django_xunchen.view_dashboard",
     "retry": "django_xunchen.change_polljournalentry",
+    "lift": "django_xunchen.change_throttleevent",
 }
 
 
@@ -43,3 +44,6 @@ class SMSPermissionsMixin:
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return allowed(request, "retry")
+
+    def has_lift_permission(self, request: HttpRequest) -> bool:
+        return allowed(request, "lift")

@@ -100,3 +100,34 @@ def test_the_journal_entry_is_committed_before_it_is_parsed(gateway, settings):
     gateway.deliver_now()
     poll(inbound=False, backend=SPY)
     assert SpyWhileInFlight.seen == [("queryReport", "pending")]
+
+
+def test_twenty_concurrent_code_requests_for_one_number_send_once(gateway):
+    from django_xunchen.models import ThrottleBucket
+    from django_xunchen.verification import RequestStatus, request_code
+
+    # The number asked before: its rows exist, so that only the row locks keep order.
+    ThrottleBucket.objects.create(key="mobile:13800138000")
+    ThrottleBucket.objects.create(key="prefix:1380013")
+    results = _run_together(lambda: request_code("13800138000", "login"), 20)
+    assert Counter(r.status for r in results) == {
+        RequestStatus.SENT: 1,
+        RequestStatus.THROTTLED: 19,
+    }
+    assert [s.mobiles for s in gateway.submissions] == [("13800138000",)]
+
+
+def test_fifty_concurrent_wrong_guesses_cannot_exceed_the_attempt_limit(gateway):
+    from django_xunchen.models import VerificationCode
+    from django_xunchen.verification import CheckStatus, check_code, request_code
+
+    assert request_code("13800138000").sent
+    code = next(s.text for s in gateway.submissions)
+    right = "".join(c for c in code if c.isdigit())[:6]
+    wrong = str((int(right) + 1) % 10**6).zfill(6)
+    results = _run_together(lambda: check_code("13800138000", wrong), 50)
+    statuses = Counter(r.status for r in results)
+    assert statuses == {CheckStatus.WRONG: 5, CheckStatus.TOO_MANY_ATTEMPTS: 45}
+    record = VerificationCode.objects.get()
+    assert (record.attempts, record.state) == (5, VerificationCode.State.DEAD)
+    assert check_code("13800138000", right).status == CheckStatus.TOO_MANY_ATTEMPTS

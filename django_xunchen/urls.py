@@ -1,0 +1,11 @@
+"""``path("sms/", include("django_xunchen.urls"))``: the verification-code JSON views."""
+
+from django.urls import path
+
+from .views import CheckCodeView, RequestCodeView
+
+app_name = "django_xunchen"
+urlpatterns = [
+    path("code/request/", RequestCodeView.as_view(), name="request_code"),
+    path("code/check/", CheckCodeView.as_view(), name="check_code"),
+]
