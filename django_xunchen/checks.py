@@ -15,6 +15,7 @@ from .conf import (
     KINDS,
     REQUIRED_FOR_GATEWAY,
     account_names,
+    verification_settings,
     xunchen_settings,
 )
 
@@ -42,6 +43,7 @@ def check_settings(app_configs=None, **kwargs):
             )
         )
     errors.extend(_check_spool(conf))
+    errors.extend(_check_verification())
     if _debug_http_logging():
         errors.append(
             checks.Warning(
@@ -52,6 +54,55 @@ def check_settings(app_configs=None, **kwargs):
             )
         )
     return errors
+
+
+def _check_verification() -> list[checks.CheckMessage]:
+    try:
+        conf = verification_settings()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="django_xunchen.E011")]
+    found: list[checks.CheckMessage] = []
+
+    def bad(key: str, what: str) -> None:
+        found.append(
+            checks.Error(
+                f"XUNCHEN['VERIFICATION'][{key!r}] must be {what}, not {conf[key]!r}",
+                id="django_xunchen.E011",
+            )
+        )
+
+    length = conf["CODE_LENGTH"]
+    if isinstance(length, bool) or not isinstance(length, int) or not 4 <= length <= 8:
+        bad("CODE_LENGTH", "a whole number from 4 to 8")
+    for key in (
+        "CODE_TTL",
+        "MAX_ATTEMPTS",
+        "PER_HOUR",
+        "PER_DAY",
+        "IP_PER_HOUR",
+        "PREFIX_LIMIT",
+        "PREFIX_WINDOW",
+        "PREFIX_BLOCK",
+        "DAILY_ALARM",
+        "TRUSTED_PROXY_HOPS",
+    ):
+        value = conf[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            bad(key, "a whole number of 1 or more")
+    cooldown = conf["COOLDOWN"]
+    if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
+        bad("COOLDOWN", "a whole number of seconds")
+    prefix = conf["PREFIX_DIGITS"]
+    if isinstance(prefix, bool) or not isinstance(prefix, int) or not 3 <= prefix <= 11:
+        bad("PREFIX_DIGITS", "a whole number from 3 to 11")
+    if not conf["TEMPLATE"] and "{code}" not in str(conf["TEXT"]):
+        bad("TEXT", "a text with {code} in it")
+    if conf["TEMPLATE"] and not any("{code}" in str(v) for v in conf["TEMPLATE_PARAMS"].values()):
+        bad("TEMPLATE_PARAMS", "a dict whose values put {code} in a parameter")
+    purposes = conf["PURPOSES"]
+    if not isinstance(purposes, (list, tuple)) or not all(isinstance(p, str) for p in purposes):
+        bad("PURPOSES", "a list of purpose names")
+    return found
 
 
 def _key(account: str, key: str, several: bool) -> str:

@@ -1,4 +1,4 @@
-"""The poll-health banner on the app's admin pages."""
+"""The poll-health and code-volume banners on the app's admin pages."""
 
 from __future__ import annotations
 
@@ -51,4 +51,30 @@ def xunchen_poll_banner():
         '<div class="xunchen-poll-banner" role="alert"><strong>{}</strong> {}</div>',
         _("Polling needs attention."),
         format_html_join(" ", "{}", ((p,) for p in problems)),
+    )
+
+
+@register.simple_tag
+def xunchen_code_banner():
+    """A warning when today's verification-code volume reached ``DAILY_ALARM``."""
+    from ..verification import volume_today
+
+    try:
+        volume, threshold = volume_today()
+    except DatabaseError:
+        return ""
+    if volume < threshold:
+        return ""
+    url = reverse("admin:django_xunchen_throttleevent_changelist")
+    return format_html(
+        '<div class="xunchen-poll-banner xunchen-code-banner" role="alert"><strong>{}</strong> '
+        '{} <a href="{}">{}</a></div>',
+        _("Verification code volume alarm."),
+        _(
+            "%(volume)d code SMS were sent today, at or above the alarm level of "
+            "%(threshold)d: someone may be pumping SMS through the site."
+        )
+        % {"volume": volume, "threshold": threshold},
+        url,
+        _("See the throttle events"),
     )

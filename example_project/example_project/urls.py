@@ -1,8 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
+from sms_demo import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("sms/", include("django_xunchen.urls")),
+    path("login/phone/", views.phone_login, name="phone_login"),
+    path("me/", views.me, name="me"),
     path("", RedirectView.as_view(url="/admin/django_xunchen/message/", permanent=False)),
 ]

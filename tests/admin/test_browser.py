@@ -6,7 +6,6 @@ images in docs/_static/screenshots were made this way), else to test-artifacts/.
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,51 +14,7 @@ from django.contrib.auth.models import User
 from django_xunchen import poll
 from django_xunchen.models import Message, Template
 
-from ..conftest import skip_unless_required
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        skip_unless_required(
-            "Chromium is not installed (apt-get install chromium)", "XUNCHEN_REQUIRE_BROWSER"
-        )
-    try:
-        from playwright import sync_api
-    except ImportError:
-        skip_unless_required(
-            "Playwright is not installed (pip install -e '.[test]')", "XUNCHEN_REQUIRE_BROWSER"
-        )
-    # Playwright's sync API runs an event loop in this thread; Django refuses database
-    # calls from such a thread unless told otherwise. Only for as long as the browser runs.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=executable, headless=True, args=CHROMIUM_ARGS
-            )
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -185,3 +185,23 @@ def test_bad_fallback_or_kinds(settings, account):
     found = messages({"ACCOUNTS": {"default": GOOD, "codes": {**GOOD, **account}}}, settings)
     assert [i for i, _ in found] == ["django_xunchen.E010"]
     assert "XUNCHEN['ACCOUNTS']['codes']" in found[0][1]
+
+
+@pytest.mark.parametrize(
+    "verification",
+    [
+        {"CODE_LENGTH": 3},
+        {"CODE_LENGTH": 9},
+        {"MAX_ATTEMPTS": 0},
+        {"COOLDOWN": -1},
+        {"TEXT": "no placeholder"},
+        {"TEMPLATE": "T-1", "TEMPLATE_PARAMS": {"1": "x"}},
+        {"PREFIX_DIGITS": 12},
+        {"SPEED": 1},
+    ],
+    ids=str,
+)
+def test_bad_verification_settings(settings, verification):
+    assert ids({"BACKEND": LOCMEM, "VERIFICATION": verification}, settings) == [
+        "django_xunchen.E011"
+    ]

@@ -1,0 +1,26 @@
+"""Phone sign-up and login with a verification code: what a host writes with
+django-xunchen (docs/verification.rst walks through it)."""
+
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+
+from django_xunchen.forms import PhoneCodeForm
+
+
+@sensitive_post_parameters("code")
+def phone_login(request):
+    """GET: the form. POST: the number and the code; a verified number signs in, and a
+    number seen for the first time becomes a new user (sign-up and login in one)."""
+    form = PhoneCodeForm(request.POST or None, purpose="login")
+    if request.method == "POST" and form.is_valid():
+        user, _ = get_user_model().objects.get_or_create(username=form.cleaned_data["mobile"])
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("me")
+    return render(request, "sms_demo/login.html", {"form": form})
+
+
+@login_required(login_url="phone_login")
+def me(request):
+    return render(request, "sms_demo/me.html")
