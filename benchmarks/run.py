@@ -99,6 +99,54 @@ def bench(n: int) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def bench_codes(rounds: int = 50) -> list[tuple[str, str, str, str]]:
+    """A verification code: queries besides the send against the budget (request_code 6,
+    check_code 3), and time against the bare client sending the same SMS, one client per
+    code as a web request would."""
+    from django_xunchen.verification import check_code, request_code
+
+    with FakeGateway(seed=2) as gateway:
+        conf = {
+            "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
+            "BASE_URL": gateway.base_url,
+            "USERNAME": gateway.account.username,
+            "PASSWORD": gateway.account.password,
+            "VERY_CODE": gateway.account.very_code,
+            "VERIFICATION": {"COOLDOWN": 0, "PREFIX_LIMIT": 10**6, "IP_PER_HOUR": 10**6},
+        }
+        targets = numbers(rounds, "136")
+
+        def bare(mobile: str) -> None:
+            with XunchenClient(gateway.base_url, *gateway.credentials) as client:
+                client.send(mobile, "您的验证码是123456")
+
+        _, raw = timed(lambda: [bare(m) for m in targets])
+        with override_settings(XUNCHEN=conf):
+            with CaptureQueriesContext(connection) as requested:
+                _, ours = timed(lambda: [request_code(m, ip="192.0.2.1") for m in targets])
+            with CaptureQueriesContext(connection) as checked:
+                _, checking = timed(lambda: [check_code(m, "000000") for m in targets])
+
+    def ours_only(queries):
+        control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+        sql = [q["sql"] for q in queries if not q["sql"].startswith(control)]
+        return [q for q in sql if "django_xunchen_message" not in q]
+
+    per_request = len(ours_only(requested.captured_queries)) / rounds
+    per_check = len(ours_only(checked.captured_queries)) / rounds
+    return [
+        ("request_code: DB queries besides the send", "6 (budget)", f"{per_request:.1f}", ""),
+        ("check_code: DB queries", "3 (budget)", f"{per_check:.1f}", ""),
+        (
+            "request_code: ms per code",
+            f"{raw / rounds * 1000:.1f}",
+            f"{ours / rounds * 1000:.1f}",
+            f"{ours / raw:.2f}x",
+        ),
+        ("check_code: ms per check", "", f"{checking / rounds * 1000:.1f}", ""),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
@@ -108,6 +156,7 @@ def main() -> int:
     table = [("measure", "floor (baseline)", "django-xunchen", "ratio")]
     for size in (int(s) for s in args.sizes.split(",")):
         table.extend(bench(size))
+    table.extend(bench_codes())
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     print(f"database: {connection.vendor}")
     for index, row in enumerate(table):

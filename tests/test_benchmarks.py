@@ -21,3 +21,5 @@ def test_benchmark_command(tmp_path):
     requests = re.findall(r"send (\d+) numbers: requests\s+(\d+)\s+(\d+)", out)
     assert requests == [("100", "1", "1"), ("250", "3", "3")]
     assert "poll 250 reports: seconds" in out
+    budget = dict(re.findall(r"(request_code|check_code): DB queries.*?budget\)\s+([\d.]+)", out))
+    assert float(budget["request_code"]) <= 6 and float(budget["check_code"]) <= 3, out
