@@ -7,6 +7,7 @@ it directly. All state sits behind one lock, since the server answers on many th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import random
 import re
@@ -20,6 +21,10 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from . import responses
+
+#: Each accepted SMS is logged at INFO with its text: the fake gateway stands for the
+#: handsets, so that a developer can read what "arrived" (a verification code included).
+logger = logging.getLogger("django_xunchen.fake_gateway")
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 SEND_METHODS = {"sendMsg", "sendUtf8Msg", "sendGbkMsg"}
@@ -397,6 +402,9 @@ class GatewayState:
                 account.username,
                 now,
             )
+        )
+        logger.info(
+            "accepted %s for %s: %s (%s)", msgid, ",".join(mobiles), text, account.username
         )
         start = now
         if sendtime:
