@@ -403,9 +403,7 @@ class GatewayState:
                 now,
             )
         )
-        logger.info(
-            "accepted %s for %s: %s (%s)", msgid, ",".join(mobiles), text, account.username
-        )
+        logger.info("accepted %s for %s: %s (%s)", msgid, ",".join(mobiles), text, account.username)
         start = now
         if sendtime:
             scheduled = dt.datetime.strptime(sendtime, "%Y%m%d%H%M%S").replace(tzinfo=CHINA_TZ)
