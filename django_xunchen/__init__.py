@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "estimate",
     "get_balance",
     "get_balances",
     "outbox",
@@ -23,12 +24,20 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .api import get_balance, get_balances, poll, resend, send_queued, send_sms
+    from .api import estimate, get_balance, get_balances, poll, resend, send_queued, send_sms
     from .backends.locmem import outbox
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("send_sms", "get_balance", "get_balances", "poll", "resend", "send_queued"):
+    if name in (
+        "send_sms",
+        "estimate",
+        "get_balance",
+        "get_balances",
+        "poll",
+        "resend",
+        "send_queued",
+    ):
         from . import api
 
         return getattr(api, name)

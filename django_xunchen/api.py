@@ -8,11 +8,13 @@ from .backends import get_backend
 from .client.types import Balance
 from .conf import account_names
 from .exceptions import XunchenError
+from .policy import estimate, price_per_part
 from .polling import PollResult, poll
 from .sending import resend, send_queued, send_sms
 
 __all__ = [
     "PollResult",
+    "estimate",
     "get_balance",
     "get_balances",
     "poll",
@@ -24,9 +26,11 @@ __all__ = [
 
 def get_balance(*, account: str | None = None, backend: str | None = None) -> Balance:
     """The balance of ``account`` (``"default"`` when not given) and the number of
-    messages it buys."""
+    one-part messages it buys at the account's ``PRICE_PER_PART``."""
     with get_backend(backend, account=account) as sms_backend:
-        return sms_backend.get_balance()
+        balance = sms_backend.get_balance()
+    price = price_per_part(sms_backend.account)
+    return Balance(balance.amount, int(balance.amount // price) if price > 0 else balance.messages)
 
 
 def get_balances(

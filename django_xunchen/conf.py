@@ -51,6 +51,21 @@ ACCOUNT_DEFAULTS: dict[str, Any] = {
     "FALLBACK": None,
     # The kinds of message this account may send. None: the kinds routed to it.
     "KINDS": None,
+    # The signature the gateway adds to every message (e.g. "【江苏迅辰】"): it counts
+    # toward the billable parts.
+    "SIGNATURE": "",
+    # Billable parts: a text of up to PART_LENGTHS[0] characters (signature included) is
+    # one part; a longer one is split in parts of PART_LENGTHS[1]. China's usual rule;
+    # the vendor's may differ.
+    "PART_LENGTHS": (70, 67),
+    # Price of one part, in the account's currency (the vendor's sample: 0.1 yuan).
+    "PRICE_PER_PART": "0.1",
+    # The opt-out footer appended to normal marketing text that has none.
+    "MARKETING_FOOTER": "回T退订",
+    # Quiet hours for marketing, China Standard Time ("HH:MM", "HH:MM"); None: none.
+    "QUIET_HOURS": ("21:00", "08:00"),
+    # Marketing messages one number may get per day (China Standard Time); None: no cap.
+    "MARKETING_DAILY_CAP": 2,
 }
 
 #: Settings with one value for the whole site.
@@ -83,6 +98,18 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "MATCH_WINDOW_DAYS": 7,
     # Verification codes and their throttles: see VERIFICATION_DEFAULTS.
     "VERIFICATION": {},
+    # Replies that put a number on the suppression list for marketing, matched after
+    # NFKC, case folding and trimming, as the whole reply or at its start.
+    "OPT_OUT_KEYWORDS": ["TD", "T", "N", "R", "退订", "取消", "拒收"],
+    # Replies that take a number back off the list.
+    "OPT_IN_KEYWORDS": ["订阅", "恢复"],
+    # A number whose last BOUNCE_THRESHOLD reports were all undelivered with the same
+    # status is suppressed with BOUNCE_SCOPE ("marketing" or "all"); 0: never.
+    "BOUNCE_THRESHOLD": 3,
+    "BOUNCE_SCOPE": "marketing",
+    # A send to more numbers than this checks the balance first (parts already queued on
+    # the account included) and is refused if it would not be covered. None: never.
+    "BALANCE_CHECK_ABOVE": 1000,
 }
 
 #: ``XUNCHEN["VERIFICATION"]``: verification codes (docs/verification.rst).

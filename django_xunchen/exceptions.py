@@ -12,7 +12,10 @@ The tree::
     │   ├── InvalidExtcodeError
     │   ├── InvalidSendTimeError
     │   ├── InvalidKindError                     not verification, notification or marketing
-    │   └── InvalidAccountChoiceError            no such account, or it may not send that kind
+    │   ├── InvalidAccountChoiceError            no such account, or it may not send that kind
+    │   ├── LearnedBlockedWordsError             .words: the gateway refused them before
+    │   └── MissingOptOutFooterError             a marketing template without 退订 footer
+    ├── BalanceTooLowError                       a large send the balance would not cover
     ├── GatewayError                             the gateway answered with a status code
     │   ├── RequestFailedError (100) ... AccessMethodNotEnabledError (117)
     │   └── UnknownStatusError                   a code the specification does not list
@@ -35,6 +38,7 @@ from collections.abc import Iterable, Sequence
 __all__ = [
     "AccessMethodNotEnabledError",
     "AccountDisabledError",
+    "BalanceTooLowError",
     "BlockedWordsError",
     "ContentRejectedError",
     "GatewayError",
@@ -50,7 +54,9 @@ __all__ = [
     "InvalidSendTimeError",
     "InvalidTemplateParamsError",
     "InvalidVeryCodeError",
+    "LearnedBlockedWordsError",
     "MalformedResponseError",
+    "MissingOptOutFooterError",
     "MobilesRejectedError",
     "NotSentError",
     "OutcomeUnknownError",
@@ -118,6 +124,31 @@ class InvalidKindError(XunchenValidationError):
 class InvalidAccountChoiceError(XunchenValidationError):
     """The account named is not configured, or may not send that kind of message, or the
     template belongs to another account."""
+
+
+class LearnedBlockedWordsError(XunchenValidationError):
+    """The text holds words the gateway refused before on this account (status 110,
+    learned); ``words`` lists them."""
+
+    def __init__(self, message: str, words: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.words = list(words)
+
+
+class MissingOptOutFooterError(XunchenValidationError):
+    """A marketing message must tell people how to refuse more (回T退订); a template
+    cannot be changed, so one without such a footer is refused."""
+
+
+class BalanceTooLowError(XunchenError):
+    """A send above ``BALANCE_CHECK_ABOVE`` numbers would cost more than the balance left
+    after what is already queued. Raised before anything is written, with or without
+    ``fail_silently``. ``needed`` and ``available`` are amounts of money."""
+
+    def __init__(self, message: str, needed: object = None, available: object = None) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.available = available
 
 
 # --------------------------------------------------------------------------- gateway codes

@@ -151,6 +151,9 @@ class Message(models.Model):
         FAILED = "failed", pgettext_lazy("message status", "failed")
         UNKNOWN = "unknown", pgettext_lazy("message status", "unknown")
         EXPIRED = "expired", pgettext_lazy("message status", "expired")
+        #: Not sent: the number is on the suppression list for its kind, or the
+        #: per-number marketing cap was reached.
+        SUPPRESSED = "suppressed", pgettext_lazy("message status", "suppressed")
 
     class Kind(models.TextChoices):
         VERIFICATION = "verification", pgettext_lazy("message kind", "verification")
@@ -160,7 +163,13 @@ class Message(models.Model):
     #: Statuses a delivery report may move a message out of.
     REPORTABLE = (Status.QUEUED, Status.SENDING, Status.SENT, Status.UNKNOWN, Status.UNDELIVERED)
     #: Statuses in which nothing more will happen without a person.
-    FINAL = (Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.EXPIRED)
+    FINAL = (
+        Status.DELIVERED,
+        Status.UNDELIVERED,
+        Status.FAILED,
+        Status.EXPIRED,
+        Status.SUPPRESSED,
+    )
 
     mobile = models.CharField(_("mobile"), max_length=11)
     content = models.TextField(
@@ -200,6 +209,15 @@ class Message(models.Model):
     params = models.JSONField(_("template parameters"), default=dict, blank=True)
     extcode = models.CharField(_("extcode"), max_length=4, blank=True)
     send_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    hold_until = models.DateTimeField(
+        _("held until"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Held here, not at the gateway, until then (quiet hours): a later opt-out or "
+            "cancel still applies."
+        ),
+    )
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.QUEUED
@@ -482,6 +500,84 @@ class PollLock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.owner}"
+
+
+class Suppression(models.Model):
+    """A number that gets no more messages of some kinds: it replied 退订, bounced, or
+    staff put it here. Verification codes are never suppressed."""
+
+    class Scope(models.TextChoices):
+        MARKETING = "marketing", _("marketing only")
+        ALL = "all", _("everything but verification codes")
+
+    class Source(models.TextChoices):
+        REPLY = "reply", _("reply keyword")
+        STAFF = "staff", _("staff")
+        IMPORT = "import", _("import")
+        BOUNCE = "bounce", _("bounces")
+
+    mobile = models.CharField(_("mobile"), max_length=11, unique=True)
+    scope = models.CharField(
+        _("scope"), max_length=10, choices=Scope.choices, default=Scope.MARKETING
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    cause = models.CharField(
+        _("cause"),
+        max_length=200,
+        blank=True,
+        help_text=_("The reply, the delivery status of the bounces, or a note."),
+    )
+    reply = models.ForeignKey(
+        "InboundMessage",
+        verbose_name=_("reply"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("since"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("suppressed number")
+        verbose_name_plural = _("suppression list")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.mobile} ({self.scope})"
+
+    def applies_to(self, kind: str) -> bool:
+        if kind == Message.Kind.VERIFICATION:
+            return False
+        return self.scope == self.Scope.ALL or kind == Message.Kind.MARKETING
+
+
+class BlockedWord(models.Model):
+    """A word the gateway refused (status 110) on one account, learned so that the next
+    send with it is refused before any request."""
+
+    account = account_field()
+    word = models.CharField(_("word"), max_length=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    source = models.ForeignKey(
+        Message,
+        verbose_name=_("learned from"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("since"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("blocked word")
+        verbose_name_plural = _("blocked words")
+        ordering = ["account", "word"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "word"], name="xunchen_word_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.word
 
 
 class VerificationCode(models.Model):

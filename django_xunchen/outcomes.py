@@ -46,6 +46,7 @@ FROM_STATUSES = {
     Status.FAILED: (Status.SENDING, Status.UNKNOWN),
     Status.QUEUED: (Status.SENDING,),
     Status.UNKNOWN: (Status.SENDING,),
+    Status.SUPPRESSED: (Status.SENDING,),
 }
 _ERROR_CODE_LENGTH = Message._meta.get_field("error_code").max_length or 16
 _BACKOFF_START, _BACKOFF_MAX = 0.05, 2.0

@@ -27,7 +27,7 @@ from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import outcomes
+from . import outcomes, policy
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .client.parsing import RecordScan
@@ -511,6 +511,7 @@ def _store_reports(
                 changed[message.pk] = message
         Report.objects.bulk_create([_fit(row) for row in rows])
         _write_statuses(changed)
+        policy.apply_bounces(r.mobile for r in rows if not r.delivered)
         stored += len(rows)
         matched += sum(1 for r in rows if r.message is not None)
         send_on_commit(
@@ -571,6 +572,7 @@ def _store_inbound(
                 )
             )
         InboundMessage.objects.bulk_create([_fit(row) for row in rows])
+        policy.apply_reply_keywords(rows)
         stored += len(rows)
         matched += sum(1 for r in rows if r.message is not None)
         send_on_commit(

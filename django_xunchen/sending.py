@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import outcomes
+from . import outcomes, policy
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .client.types import SendRequest
@@ -45,6 +45,8 @@ from .conf import (
 from .exceptions import (
     AccessMethodNotEnabledError,
     AccountDisabledError,
+    BalanceTooLowError,
+    BlockedWordsError,
     GatewayError,
     InsufficientBalanceError,
     InvalidAccountChoiceError,
@@ -226,6 +228,11 @@ def prepare_messages(
     numbers = validate_mobiles(mobiles)
     send_at = _aware(send_at, "send time")
     expires_at = _aware(expires_at, "expiry time")
+    if kind == Message.Kind.MARKETING:
+        if tpl is not None:
+            policy.check_template_footer(tpl)
+        elif isinstance(content, str) and content.strip():
+            content = policy.with_footer(content.strip(), backend.account)
     request = build_send_request(
         numbers[:1],
         content,
@@ -242,6 +249,13 @@ def prepare_messages(
         if send_at is not None and expires_at <= send_at:
             raise InvalidSendTimeError("expiry time is not after the send time")
     text = render_template(tpl.body, request.params) if tpl else request.content
+    if kind != Message.Kind.VERIFICATION:  # a code's text is the site's own, and its budget
+        policy.check_blocked_words(text, backend.account)
+    hold_until = None
+    if kind == Message.Kind.MARKETING:
+        hold_until = policy.quiet_until(send_at or timezone.now(), backend.account)
+        if hold_until is not None:
+            send_at = None  # held here, not at the gateway, so that an opt-out still applies
     stored_params = params_for_storage(request.params)
     batch = uuid.uuid4()
     return [
@@ -252,6 +266,7 @@ def prepare_messages(
             params=stored_params,
             extcode=request.extcode or "",
             send_at=to_db_datetime(send_at),
+            hold_until=to_db_datetime(hold_until),
             expires_at=to_db_datetime(expires_at),
             batch=batch,
             kind=kind,
@@ -309,9 +324,54 @@ def send_sms(
         metadata=metadata,
         backend=sms_backend,
     )
+    check_balance(rows, sms_backend)
+    apply_suppression(rows)
     with transaction.atomic():
         Message.objects.bulk_create(rows)
     return _dispatch_now_or_on_commit(rows, Backends(backend, sms_backend), fail_silently)
+
+
+def apply_suppression(rows: Sequence[Message]) -> None:
+    """Mark unsaved rows ``suppressed`` whose number is on the suppression list for their
+    kind, or (marketing) has had its daily share."""
+    if not rows:
+        return
+    kind, account = rows[0].kind, rows[0].account
+    listed = policy.suppressed([r.mobile for r in rows], kind)
+    capped = (
+        policy.over_daily_cap([r.mobile for r in rows], account) if kind == "marketing" else set()
+    )
+    for row in rows:
+        entry = listed.get(row.mobile)
+        if entry is not None:
+            row.status = Status.SUPPRESSED
+            row.error_message = SUPPRESSED_TEXT % {"source": entry.get_source_display()}
+        elif row.mobile in capped:
+            row.status = Status.SUPPRESSED
+            row.error_message = "The number has had its marketing messages for today."
+
+
+SUPPRESSED_TEXT = "The number is on the suppression list (%(source)s)."
+SUPPRESSED_LATER = "The number went on the suppression list before the message was sent."
+
+
+def check_balance(rows: Sequence[Message], sms_backend: BaseSMSBackend) -> None:
+    """Above ``BALANCE_CHECK_ABOVE`` numbers, refuse a send the balance would not cover
+    once what is already queued on the account is paid for."""
+    limit = xunchen_settings()["BALANCE_CHECK_ABOVE"]
+    if limit is None or len(rows) <= limit:
+        return
+    account = sms_backend.account
+    needed = policy.price_per_part(account) * sum(policy.parts(r.content, account) for r in rows)
+    balance = sms_backend.get_balance().amount
+    available = balance - policy.queued_cost(account)
+    if needed > available:
+        raise BalanceTooLowError(
+            f"the send costs {needed} but account {account!r} has {available} left after "
+            f"what is already queued (balance {balance}); nothing was written",
+            needed=needed,
+            available=available,
+        )
 
 
 def _dispatch_now_or_on_commit(
@@ -404,6 +464,7 @@ def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, 
     )
     rows = list(
         Message.objects.filter(status=Status.QUEUED, account__in=account_names())
+        .filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
         .select_related("template")
         .order_by("created_at", "pk")[:limit]
     )
@@ -492,7 +553,11 @@ def dispatch(rows: Sequence[Message], backends: Backends | BaseSMSBackend) -> Se
     batch_size = max(1, min(int(xunchen_settings()["BATCH_SIZE"]), 100))
     outcomes.apply_spool_once_per_process()
     groups: dict[tuple[Any, ...], list[Message]] = {}
+    now = timezone.now()
     for row in rows:
+        held = from_db_datetime(row.hold_until)
+        if row.status == Status.SUPPRESSED or (held is not None and held > now):
+            continue  # suppressed at creation, or held (quiet hours): send_queued sends it
         groups.setdefault(_group_key(row), []).append(row)
     outcome = SendOutcome()
     stopped: set[str] = set()
@@ -582,18 +647,33 @@ def _submit(
         Message.objects.filter(pk__in=ids, status=Status.QUEUED, expires_at__lte=now).update(
             status=Status.EXPIRED, updated_at=now
         )
-    claimed_count = (
+    listed = policy.suppressed_filter(rows[0].kind)
+    claimable = (
         Message.objects.filter(pk__in=ids, status=Status.QUEUED)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .update(status=Status.SENDING, claim=token, attempts=F("attempts") + 1, updated_at=now)
+        .filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
     )
-    if not claimed_count:
-        _refresh(rows)
+    if listed is not None:
+        claimable = claimable.exclude(listed)
+    claimed_count = claimable.update(
+        status=Status.SENDING, claim=token, attempts=F("attempts") + 1, updated_at=now
+    )
+    claimed_ids = (
+        set(Message.objects.filter(claim=token).values_list("pk", flat=True))
+        if claimed_count
+        else set()
+    )
+    if len(claimed_ids) < len(rows):
+        unclaimed = [r for r in rows if r.pk not in claimed_ids]
+        if listed is not None:
+            # Opted out since the rows were written (quiet hours, a retry): not sent.
+            Message.objects.filter(pk__in=[r.pk for r in unclaimed], status=Status.QUEUED).filter(
+                listed
+            ).update(status=Status.SUPPRESSED, error_message=SUPPRESSED_LATER, updated_at=now)
+        _refresh(unclaimed)
+    if not claimed_ids:
         return None
-    claimed_ids = set(Message.objects.filter(claim=token).values_list("pk", flat=True))
     claimed = [r for r in rows if r.pk in claimed_ids]
-    if len(claimed) < len(rows):
-        _refresh([r for r in rows if r.pk not in claimed_ids])
     ids = [r.pk for r in claimed]
 
     def land(status: str, error: XunchenError | None = None, **fields: Any) -> None:
@@ -689,6 +769,8 @@ def _attempt(
             if not last:
                 return exc
             restore()
+        if isinstance(exc, BlockedWordsError) and exc.words:
+            policy.learn_blocked_words(sms_backend.account, exc.words, claimed[0])
         logger.warning("SMS request refused: %s", exc)
         land(
             Status.FAILED,
@@ -713,6 +795,10 @@ def _attempt(
 
 
 def _refresh(rows: Sequence[Message]) -> None:
-    statuses = dict(Message.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "status"))
-    for row in rows:
-        row.status = statuses.get(row.pk, row.status)
+    found = Message.objects.filter(pk__in=[r.pk for r in rows]).values_list(
+        "pk", "status", "error_message"
+    )
+    for pk, status, error_message in found:
+        for row in rows:
+            if row.pk == pk:
+                row.status, row.error_message = status, error_message

@@ -24,6 +24,13 @@ logged (logger ``django_xunchen.signals``) and does not break sending or polling
 ``inbound_received(sender=InboundMessage, inbound, message)``
     A reply was stored. ``message`` is the message it answers, or ``None``.
 
+``opted_out(sender=Suppression, mobile, suppression, reply)``
+    A number went on the suppression list: a 退订 reply (``reply`` is the
+    InboundMessage), bounces, staff or an import (``reply`` is ``None``).
+
+``opted_in(sender=Suppression, mobile, reply)``
+    A number came off the list: a 订阅 reply, or staff.
+
 Verification codes (:mod:`django_xunchen.verification`), sent at once, with
 ``sender=VerificationCode``. None of them carries the code.
 
@@ -61,6 +68,8 @@ message_failed = Signal()
 report_received = Signal()
 report_matched = Signal()
 inbound_received = Signal()
+opted_out = Signal()
+opted_in = Signal()
 code_requested = Signal()
 code_throttled = Signal()
 code_verified = Signal()

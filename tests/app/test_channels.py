@@ -277,7 +277,9 @@ def test_a_template_message_falls_back_only_to_the_same_template(
     three_accounts, settings, xunchen_outbox
 ):
     settings.XUNCHEN["ACCOUNTS"]["codes"]["KINDS"] = ["verification", "marketing"]
-    mine = Template.objects.create(account="marketing", template_id="P-1", name="p", body="@1@折")
+    mine = Template.objects.create(
+        account="marketing", template_id="P-1", name="p", body="@1@折，回T退订"
+    )
     locmem.fail_next(NotSentError("refused"), account="marketing")
     (row,) = send_sms(
         "13800138000", template="P-1", params={"1": "5"}, kind="marketing", fail_silently=True
@@ -285,7 +287,9 @@ def test_a_template_message_falls_back_only_to_the_same_template(
     assert (row.status, row.account) == (S.QUEUED, "marketing")
     assert xunchen_outbox == []
 
-    theirs = Template.objects.create(account="codes", template_id="P-1", name="p", body="@1@折")
+    theirs = Template.objects.create(
+        account="codes", template_id="P-1", name="p", body="@1@折，回T退订"
+    )
     locmem.fail_next(NotSentError("refused"), account="marketing")
     (row,) = send_sms("13800138000", template=mine, params={"1": "5"}, kind="marketing")
     stored = Message.objects.get(pk=row.pk)
