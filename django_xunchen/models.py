@@ -209,6 +209,11 @@ class Message(models.Model):
     params = models.JSONField(_("template parameters"), default=dict, blank=True)
     extcode = models.CharField(_("extcode"), max_length=4, blank=True)
     send_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    parts = models.PositiveSmallIntegerField(
+        _("parts"),
+        default=1,
+        help_text=_("Billable parts, the signature included, by the account's rule."),
+    )
     hold_until = models.DateTimeField(
         _("held until"),
         null=True,

@@ -346,18 +346,12 @@ def estimate(
 
 def queued_cost(account: str) -> Decimal:
     """What the messages still waiting on ``account`` will cost."""
-    from django.db.models import Count
+    from django.db.models import Sum
 
-    waiting = (
-        Message.objects.filter(
-            account=account, status__in=[Message.Status.QUEUED, Message.Status.SENDING]
-        )
-        .values("content")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    total = sum(parts(row["content"], account) * row["n"] for row in waiting.iterator())
-    return price_per_part(account) * total
+    total = Message.objects.filter(
+        account=account, status__in=[Message.Status.QUEUED, Message.Status.SENDING]
+    ).aggregate(parts=Sum("parts"))["parts"]
+    return price_per_part(account) * (total or 0)
 
 
 __all__ = [

@@ -267,6 +267,7 @@ def prepare_messages(
             extcode=request.extcode or "",
             send_at=to_db_datetime(send_at),
             hold_until=to_db_datetime(hold_until),
+            parts=policy.parts(text, backend.account),
             expires_at=to_db_datetime(expires_at),
             batch=batch,
             kind=kind,
@@ -426,6 +427,7 @@ def resend(
                 resent_from=original,
                 kind=original.kind,
                 account=original.account,
+                parts=original.parts,
                 tags=original.tags,
                 metadata=original.metadata,
             )

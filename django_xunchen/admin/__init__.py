@@ -32,10 +32,11 @@ from ..models import (
     ThrottleEvent,
     VerificationCode,
 )
+from ..policy import FOOTER
 from ..sending import can_resend, resend, send_sms
 from ..verification import lift_throttles
-from . import dashboard
-from .forms import SendSMSForm, TemplateForm
+from . import dashboard, policy  # noqa: F401 - registers the policy admins
+from .forms import SendSMSForm, TemplateForm, preview_settings
 from .pagination import LargeTablePaginator
 from .permissions import SMSPermissionsMixin
 
@@ -48,6 +49,7 @@ STATUS_COLOURS = {
     Message.Status.FAILED: "#dc3545",
     Message.Status.UNKNOWN: "#6f42c1",
     Message.Status.EXPIRED: "#adb5bd",
+    Message.Status.SUPPRESSED: "#795548",
 }
 
 
@@ -225,6 +227,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                     "blocked_words",
                     "report_status",
                     "attempts",
+                    "parts",
                 ]
             },
         ),
@@ -233,6 +236,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
             {
                 "fields": [
                     "send_at",
+                    "hold_until",
                     "expires_at",
                     "created_at",
                     "submitted_at",
@@ -365,11 +369,13 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                 self._report_send(request, rows)
                 url = reverse("admin:django_xunchen_message_changelist")
                 return HttpResponseRedirect(f"{url}?{urlencode({'batch': rows[0].batch})}")
+        balances = get_balances() if self.has_check_balance_permission(request) else None
         context = self._context(
             request,
             _("Send SMS"),
             form=form,
             media=self.media + form.media,
+            preview=preview_settings(balances),
         )
         return TemplateResponse(request, "admin/django_xunchen/message/send.html", context)
 
@@ -475,7 +481,14 @@ class AccountColumnMixin:
 @admin.register(Template)
 class TemplateAdmin(AccountColumnMixin, admin.ModelAdmin):
     form = TemplateForm
-    list_display = ["name", "template_id", "is_active", "message_count", "updated_at"]
+    list_display = [
+        "name",
+        "template_id",
+        "is_active",
+        "opt_out_footer",
+        "message_count",
+        "updated_at",
+    ]
 
     class Media:
         css = ADMIN_MEDIA["css"]
@@ -511,6 +524,12 @@ class TemplateAdmin(AccountColumnMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}?{}">{}</a>', url, urlencode({"template__id__exact": obj.pk}), count
         )
+
+    @admin.display(description=_("opt-out footer"), boolean=True)
+    def opt_out_footer(self, obj: Template) -> bool:
+        """A marketing template needs one (回T退订); without it, it is refused for
+        marketing."""
+        return bool(FOOTER.search(obj.body or ""))
 
     @admin.display(description=_("placeholders"))
     def placeholder_list(self, obj: Template) -> str:

@@ -7,9 +7,10 @@ so there is nothing to fetch from a CDN.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -17,7 +18,9 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from ..api import get_balances
+from ..conf import account_names
 from ..models import Message
+from ..policy import price_per_part
 
 DAYS = 30
 S = Message.Status
@@ -27,6 +30,7 @@ SERIES = [
     (S.SENT, "#0dcaf0"),
     (S.FAILED, "#dc3545"),
     (S.UNKNOWN, "#6f42c1"),
+    (S.SUPPRESSED, "#795548"),
 ]
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 900, 260, 44, 30, 10
 
@@ -69,9 +73,49 @@ def daily_counts(
             **{status.value: counts.get(status.value, 0) for status, _ in SERIES},
         }
         entry["total"] = sum(counts.values())
+        entry["cells"] = [entry[status.value] for status, _ in SERIES]
         entry["rate"] = rate(entry[S.DELIVERED], entry[S.UNDELIVERED])
         result.append(entry)
     return result
+
+
+#: Statuses of messages that went to the gateway and are billed.
+BILLED = (S.SENT, S.DELIVERED, S.UNDELIVERED, S.UNKNOWN)
+
+
+def spend(
+    days: int = DAYS, *, account: str | None = None, kind: str | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """What each account spent per day (billed parts × its price), newest day first:
+    the account names, and per day its date, the amount per account and the total."""
+    today = timezone.localdate()
+    start = today - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(start, dt.time.min)
+    if timezone.is_aware(timezone.now()):
+        since = timezone.make_aware(since)
+    billed = Message.objects.filter(created_at__gte=since, status__in=BILLED)
+    if account:
+        billed = billed.filter(account=account)
+    if kind:
+        billed = billed.filter(kind=kind)
+    rows = (
+        billed.annotate(day=TruncDate("created_at"))
+        .values("day", "account")
+        .annotate(parts=Sum("parts"))
+        .order_by()
+    )
+    names = account_names() if not account else [account]
+    table: dict[dt.date, dict[str, Decimal]] = {}
+    for row in rows:
+        if row["account"] not in names:
+            names = [*names, row["account"]]
+        cost = price_per_part(row["account"]) if row["account"] in account_names() else 0
+        table.setdefault(row["day"], {})[row["account"]] = Decimal(row["parts"] or 0) * cost
+    result = []
+    for day in sorted(table, reverse=True):
+        amounts = [table[day].get(name, Decimal(0)) for name in names]
+        result.append({"day": day, "amounts": amounts, "total": sum(amounts, Decimal(0))})
+    return names, result
 
 
 def chart(days: list[dict[str, Any]]) -> SafeString:
@@ -173,6 +217,7 @@ def build(
         "can_check_balance": can_check_balance,
         "report_overdue": overdue.count(),
     }
+    context["spend_accounts"], context["spend"] = spend(account=account, kind=kind)
     if can_check_balance:
         found = get_balances(only=account)
         context["balances"] = [

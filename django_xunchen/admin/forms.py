@@ -19,6 +19,8 @@ from ..exceptions import (
     InvalidMobileError,
     InvalidSendTimeError,
     InvalidTemplateParamsError,
+    LearnedBlockedWordsError,
+    MissingOptOutFooterError,
     XunchenValidationError,
 )
 from ..models import Message, Template
@@ -32,6 +34,8 @@ FIELD_OF_ERROR = {
     InvalidSendTimeError: "send_at",
     InvalidKindError: "kind",
     InvalidAccountChoiceError: "account",
+    LearnedBlockedWordsError: "content",
+    MissingOptOutFooterError: "template",
 }
 
 
@@ -44,6 +48,7 @@ class TemplateSelect(forms.Select):
         instance = getattr(value, "instance", None)
         if instance is not None:
             option["attrs"]["data-account"] = instance.account
+            option["attrs"]["data-body"] = instance.body
         return option
 
 
@@ -101,7 +106,10 @@ class SendSMSForm(forms.Form):
         label=_("Content"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text=_("At most 300 characters. Not used with a template."),
+        help_text=_(
+            "At most 300 characters. Marketing gets the opt-out footer (回T退订) if it has "
+            "none. Leave empty when you choose a template."
+        ),
     )
     extcode = forms.CharField(
         label=_("Extcode"),
@@ -209,3 +217,30 @@ class TemplateForm(forms.ModelForm):
         if current and current not in names:
             names = [*names, current]
         self.fields["account"].choices = [(n, n) for n in names]
+
+
+def preview_settings(balances: dict[str, object] | None) -> str:
+    """What the send form's live preview needs per account, as JSON: the parts rule, the
+    signature, the price, the footer, the learned words and, for staff who may see it, the
+    balance. The server counts with the same numbers (:mod:`django_xunchen.policy`)."""
+    from ..conf import xunchen_settings
+    from ..models import BlockedWord
+
+    words: dict[str, list[str]] = {}
+    for account, word in BlockedWord.objects.filter(is_active=True).values_list("account", "word"):
+        words.setdefault(account, []).append(word)
+    accounts = {}
+    for name in account_names():
+        conf = xunchen_settings(name)
+        single, each = (int(n) for n in conf["PART_LENGTHS"])
+        balance = (balances or {}).get(name)
+        accounts[name] = {
+            "single": single,
+            "each": each,
+            "signature": conf["SIGNATURE"] or "",
+            "price": str(conf["PRICE_PER_PART"]),
+            "footer": conf["MARKETING_FOOTER"] or "",
+            "words": words.get(name, []),
+            "balance": str(balance.amount) if hasattr(balance, "amount") else None,
+        }
+    return json.dumps({"accounts": accounts, "routes": {k: route(k) for k in KINDS}})

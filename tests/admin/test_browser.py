@@ -150,3 +150,44 @@ def test_the_send_form_offers_the_chosen_account_templates(chromium, live_server
     message = Message.objects.get()
     assert (message.account, message.kind, message.content) == ("codes", "verification", "码4821")
     context.close()
+
+
+def test_the_send_form_previews_parts_cost_footer_and_blocked_words(
+    chromium, live_server, settings
+):
+    from django_xunchen.models import BlockedWord
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "SIGNATURE": "【江苏迅辰】"}
+    BlockedWord.objects.create(word="发票")
+    User.objects.create_superuser("admin", "admin@example.com", "admin-pass")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/django_xunchen/message/send/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin-pass")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#send-preview")
+    page.fill("#id_mobiles", "13800138000\n+86 139-0000-0000\nnot a number")
+    page.fill("#id_content", "字" * 64)
+    figures = {
+        name: page.inner_text(f"#preview-{name}")
+        for name in ("chars", "parts", "numbers", "total", "cost", "balance")
+    }
+    assert figures == {
+        "chars": "70",
+        "parts": "1",
+        "numbers": "2",
+        "total": "2",
+        "cost": "0.2",
+        "balance": "999.8",
+    }
+    page.select_option("#id_kind", "marketing")
+    assert page.inner_text("#preview-text").endswith("回T退订")
+    assert page.inner_text("#preview-chars") == "74" and page.inner_text("#preview-parts") == "2"
+    assert page.inner_text("#preview-total") == "4"
+    assert not page.is_visible("#preview-words")
+    page.fill("#id_content", "正规发票")
+    assert page.is_visible("#preview-words") and "发票" in page.inner_text("#preview-words")
+    page.screenshot(path=Path("test-artifacts/screenshots") / "send-preview.png", full_page=True)
+    context.close()

@@ -284,17 +284,15 @@ def test_a_campaign_above_the_balance_is_refused_with_nothing_written(settings, 
     numbers = [f"138{i:08d}" for i in range(11)]
     locmem.balance = locmem.Balance(amount=Decimal("1.0"), messages=10)
     try:
-        with pytest.raises(BalanceTooLowError, match="costs 1.1") as refused:
+        with pytest.raises(BalanceTooLowError, match=r"costs 1\.1") as refused:
             send_sms(numbers, "新品", fail_silently=True)
         assert refused.value.needed == Decimal("1.1")
         assert not Message.objects.exists() and not xunchen_outbox
         assert len(send_sms(numbers[:10], "新品")) == 10, "at or below the size: no check"
         locmem.balance = locmem.Balance(amount=Decimal("2.0"), messages=20)
         assert len(send_sms(numbers, "新品")) == 11, "2.0 covers 1.1"
-        Message.objects.filter(pk__in=Message.objects.order_by("pk")[:10]).update(
-            status=S.QUEUED
-        )
-        with pytest.raises(BalanceTooLowError, match="has 1.0 left"):
+        Message.objects.filter(pk__in=Message.objects.order_by("pk")[:10]).update(status=S.QUEUED)
+        with pytest.raises(BalanceTooLowError, match=r"has 1\.0 left"):
             send_sms(numbers, "新品")  # 1.0 of the 2.0 pays for what is queued
     finally:
         locmem.balance = locmem.Balance(amount=Decimal("1000"), messages=10000)

@@ -1,14 +1,23 @@
-// The send form offers only the templates of the account the message will go out on:
-// the one chosen, or else the one its kind is routed to.
+// The send form: only the templates of the account the message will go out on, and a
+// live preview of what will be sent and what it costs. The numbers come from the server
+// (the parts rule, signature, price, footer and learned words of each account), which
+// counts with the same ones when the form is sent.
 "use strict";
 window.addEventListener("DOMContentLoaded", function () {
   const template = document.querySelector("select.xunchen-template-select");
+  const preview = document.getElementById("send-preview");
   if (!template) {
     return;
   }
   const kind = document.getElementById("id_kind");
   const account = document.getElementById("id_account");
+  const mobiles = document.getElementById("id_mobiles");
+  const content = document.getElementById("id_content");
+  const params = document.getElementById("id_params");
   const routes = JSON.parse(template.dataset.routes || "{}");
+  const settings = preview ? JSON.parse(preview.dataset.settings || "{}") : {};
+  const FOOTER = /退订|拒收|回\s*[TtRrNn]\b|STOP/i;
+  const MOBILE = /^1[3-9]\d{9}$/;
 
   function chosenAccount() {
     if (account && account.value) {
@@ -17,7 +26,7 @@ window.addEventListener("DOMContentLoaded", function () {
     return routes[kind ? kind.value : "notification"] || "default";
   }
 
-  function filter() {
+  function filterTemplates() {
     const wanted = chosenAccount();
     for (const option of template.options) {
       if (!option.dataset.account) {
@@ -32,10 +41,84 @@ window.addEventListener("DOMContentLoaded", function () {
     }
   }
 
+  function numbers() {
+    const entries = (mobiles ? mobiles.value : "").split(/[\n,，;；]+/);
+    const valid = new Set();
+    for (const entry of entries) {
+      let digits = entry.replace(/[\s\-()]/g, "").replace(/^(\+?86)(?=1\d{10}$)/, "");
+      digits = digits.replace(/[０-９]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0));
+      if (MOBILE.test(digits)) {
+        valid.add(digits);
+      }
+    }
+    return valid.size;
+  }
+
+  function text(conf) {
+    const option = template.selectedOptions[0];
+    if (option && option.dataset.body) {
+      const values = {};
+      for (const line of (params ? params.value : "").split("\n")) {
+        const at = line.indexOf("=");
+        if (at > 0) {
+          values[line.slice(0, at).trim().replace(/@/g, "")] = line.slice(at + 1).trim();
+        }
+      }
+      return option.dataset.body.replace(/@(\d+)@/g, (m, n) => (n in values ? values[n] : m));
+    }
+    let body = (content ? content.value : "").trim();
+    if (body && kind && kind.value === "marketing" && conf.footer && !FOOTER.test(body)) {
+      body += conf.footer;
+    }
+    return body;
+  }
+
+  function money(value) {
+    return (Math.round(value * 10000) / 10000).toString();
+  }
+
+  function update() {
+    if (!preview) {
+      return;
+    }
+    const conf = (settings.accounts || {})[chosenAccount()];
+    if (!conf) {
+      return;
+    }
+    const body = text(conf);
+    const chars = body ? body.length + conf.signature.length : 0;
+    const parts = !body ? 0 : chars <= conf.single ? 1 : Math.ceil(chars / conf.each);
+    const count = numbers();
+    const total = parts * count;
+    const cost = total * parseFloat(conf.price);
+    document.getElementById("preview-text").textContent = body ? conf.signature + body : "";
+    document.getElementById("preview-chars").textContent = chars;
+    document.getElementById("preview-parts").textContent = parts;
+    document.getElementById("preview-numbers").textContent = count;
+    document.getElementById("preview-total").textContent = total;
+    document.getElementById("preview-cost").textContent = money(cost);
+    document.getElementById("preview-balance").textContent =
+      conf.balance === null ? "—" : money(parseFloat(conf.balance) - cost);
+    const found = conf.words.filter((word) => body.includes(word));
+    const warning = document.getElementById("preview-words");
+    warning.style.display = found.length === 0 ? "none" : "";
+    warning.querySelector("span").textContent = found.join(", ");
+  }
+
   for (const field of [kind, account]) {
     if (field) {
-      field.addEventListener("change", filter);
+      field.addEventListener("change", function () {
+        filterTemplates();
+        update();
+      });
     }
   }
-  filter();
+  template.addEventListener("change", update);
+  for (const field of [mobiles, content, params]) {
+    if (field) {
+      field.addEventListener("input", update);
+    }
+  }
+  filterTemplates();
+  update();
 });
