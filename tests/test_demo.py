@@ -150,7 +150,10 @@ def test_demo_sends_delivers_handles_replies_and_stops_on_ctrl_c(demo):
         capture_output=True,
         env=env,
     )
-    opted_out = "from sms_demo.models import OptOut; print(OptOut.objects.count())"
+    opted_out = (
+        "from django_xunchen.models import Suppression; "
+        "print(Suppression.objects.filter(source='reply').count())"
+    )
     wait_for(lambda: manage(env, "shell", "-v", "0", "-c", opted_out).strip() == "1")
 
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does

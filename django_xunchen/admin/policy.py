@@ -32,6 +32,12 @@ def tablib_or_none():
 
 
 class SuppressionForm(forms.ModelForm):
+    mobile = forms.CharField(
+        label=_("mobile"),
+        max_length=30,
+        help_text=_("+86, spaces and dashes are fine."),
+    )
+
     class Meta:
         model = Suppression
         fields = ["mobile", "scope", "cause"]

@@ -4,17 +4,15 @@ import logging
 
 from django.dispatch import receiver
 
-from django_xunchen.signals import inbound_received, message_failed, report_received
-
-from .models import OptOut
+from django_xunchen.signals import (
+    inbound_received,
+    message_failed,
+    opted_in,
+    opted_out,
+    report_received,
+)
 
 logger = logging.getLogger("sms_demo")
-OPT_OUT_WORDS = ("退订", "TD", "T", "STOP")
-
-
-def is_opt_out(text: str) -> bool:
-    cleaned = text.strip().upper()
-    return "退订" in cleaned or cleaned in OPT_OUT_WORDS
 
 
 @receiver(report_received)
@@ -33,9 +31,17 @@ def log_failure(sender, message, error, **kwargs):
 
 
 @receiver(inbound_received)
-def handle_reply(sender, inbound, message, **kwargs):
-    if is_opt_out(inbound.content):
-        OptOut.objects.get_or_create(mobile=inbound.mobile, defaults={"reply": inbound})
-        logger.info("%s opted out", inbound.mobile)
-    else:
-        logger.info("reply from %s: %s", inbound.mobile, inbound.content)
+def log_reply(sender, inbound, message, **kwargs):
+    logger.info("reply from %s: %s", inbound.mobile, inbound.content)
+
+
+@receiver(opted_out)
+def log_opt_out(sender, mobile, suppression, reply, **kwargs):
+    # django-xunchen already keeps the number off marketing; a host would also update,
+    # say, its CRM here.
+    logger.info("%s opted out (%s)", mobile, suppression.get_source_display())
+
+
+@receiver(opted_in)
+def log_opt_in(sender, mobile, reply, **kwargs):
+    logger.info("%s opted back in", mobile)
