@@ -56,6 +56,47 @@ def check_settings(app_configs=None, **kwargs):
     return errors
 
 
+def _check_policy(name: str, conf: dict, several: bool) -> list[checks.CheckMessage]:
+    import re
+    from decimal import Decimal, InvalidOperation
+
+    found: list[checks.CheckMessage] = []
+
+    def bad(key: str, what: str) -> None:
+        found.append(
+            checks.Error(
+                f"{_key(name, key, several)} must be {what}, not {conf[key]!r}",
+                id="django_xunchen.E012",
+            )
+        )
+
+    quiet = conf["QUIET_HOURS"]
+    clock = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+    if quiet is not None and (
+        not isinstance(quiet, (list, tuple))
+        or len(quiet) != 2
+        or not all(isinstance(v, str) and clock.fullmatch(v) for v in quiet)
+    ):
+        bad("QUIET_HOURS", 'a pair of "HH:MM" times, or None')
+    lengths = conf["PART_LENGTHS"]
+    if not (
+        isinstance(lengths, (list, tuple))
+        and len(lengths) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in lengths)
+    ):
+        bad("PART_LENGTHS", "a pair of positive whole numbers, such as (70, 67)")
+    try:
+        price = Decimal(str(conf["PRICE_PER_PART"]))
+        if not price.is_finite() or price < 0:
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        bad("PRICE_PER_PART", "a price such as '0.1'")
+    cap = conf["MARKETING_DAILY_CAP"]
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        bad("MARKETING_DAILY_CAP", "a whole number of 1 or more, or None")
+    return found
+
+
 def _check_verification() -> list[checks.CheckMessage]:
     try:
         conf = verification_settings()
@@ -238,6 +279,7 @@ def _check_routing(name: str, conf: dict, several: bool, where: str) -> list[che
                     id="django_xunchen.E010",
                 )
             )
+    errors.extend(_check_policy(name, conf, several))
     for key, least in (("REQUEST_DEADLINE", 0), ("POLL_INTERVAL", -1)):
         value = conf[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= least:

@@ -399,6 +399,12 @@ def can_resend(message: Message) -> bool:
     return message.template is None or message.template.is_active
 
 
+def _quiet_until(message: Message) -> dt.datetime | None:
+    if message.kind != Message.Kind.MARKETING or message.account not in account_names():
+        return None
+    return policy.quiet_until(timezone.now(), message.account)
+
+
 def resend(
     messages: Iterable[Message], *, backend: str | None = None
 ) -> tuple[list[Message], list[Message]]:
@@ -428,6 +434,7 @@ def resend(
                 kind=original.kind,
                 account=original.account,
                 parts=original.parts,
+                hold_until=to_db_datetime(_quiet_until(original)),
                 tags=original.tags,
                 metadata=original.metadata,
             )

@@ -205,3 +205,19 @@ def test_bad_verification_settings(settings, verification):
     assert ids({"BACKEND": LOCMEM, "VERIFICATION": verification}, settings) == [
         "django_xunchen.E011"
     ]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"QUIET_HOURS": ("21:00",)},
+        {"QUIET_HOURS": ("25:00", "08:00")},
+        {"PART_LENGTHS": (70,)},
+        {"PRICE_PER_PART": "cheap"},
+        {"PRICE_PER_PART": "-1"},
+        {"MARKETING_DAILY_CAP": 0},
+    ],
+    ids=str,
+)
+def test_bad_policy_settings(settings, policy):
+    assert ids({"BACKEND": LOCMEM, **policy}, settings) == ["django_xunchen.E012"]
