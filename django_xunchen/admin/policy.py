@@ -4,6 +4,8 @@ blocked words."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse, HttpResponseRedirect
@@ -21,6 +23,24 @@ from ..policy import suppress, unsuppress
 from .pagination import LargeTablePaginator
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.ms-excel"}
+
+
+def excel_number(value: str) -> str:
+    """A number Excel wrote as ``13800138000.0`` or ``1.3800138000E+10``, back as its
+    digits, when that is exact: scientific notation must carry all 11 digits, since
+    ``1.38E+10`` may stand for any number from 13795000000 to 13804999999. Anything else
+    comes back as it came (and is refused as not a number)."""
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return value
+    if not number.is_finite() or number <= 0 or number != number.to_integral_value():
+        return value
+    if "e" in value.lower():
+        mantissa = value.lower().split("e")[0].replace(".", "").lstrip("+-0")
+        if len(mantissa) < 11:
+            return value
+    return str(int(number))
 
 
 def tablib_or_none():
@@ -139,9 +159,7 @@ class SuppressionAdmin(admin.ModelAdmin):
         added, bad = 0, []
         for index, row in enumerate(data, start=1):
             value = str(row[0] if row else "").strip()
-            if value.endswith(".0"):
-                value = value[:-2]
-            number = normalize_mobile(value)
+            number = normalize_mobile(excel_number(value))
             if number is None:
                 if index > 1 or value.lower() not in ("mobile", "号码", "手机号"):
                     bad.append(f"{index}: {value}"[:40])

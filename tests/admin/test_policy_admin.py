@@ -63,7 +63,14 @@ def test_a_bad_number_is_refused(admin_client):
 
 @pytest.mark.parametrize("fmt", ["csv-utf8", "csv-gbk", "xlsx"])
 def test_import(admin_client, fmt):
-    rows = [["手机号"], ["13800138000"], ["+86 139 0000 0000"], ["1.3700137E+10"], ["not"]]
+    rows = [
+        ["手机号"],
+        ["13800138000"],
+        ["+86 139 0000 0000"],
+        ["1.3700137000E+10"],
+        ["1.37E+10"],
+        ["not"],
+    ]
     if fmt == "xlsx":
         data = tablib.Dataset(*rows[1:], headers=rows[0])
         data.append([13600136000])
@@ -74,10 +81,11 @@ def test_import(admin_client, fmt):
         upload = SimpleUploadedFile("numbers.csv", text.encode(encoding))
     response = admin_client.post(IMPORT, {"file": upload, "scope": "marketing"}, follow=True)
     text = response.content.decode()
-    assert "3 numbers added" in text and "not" in text
+    assert "4 numbers added" in text and "not" in text and "1.37E+10" in text
     assert set(Suppression.objects.values_list("mobile", "source")) == {
         ("13800138000", "import"),
         ("13900000000", "import"),
+        ("13700137000", "import"),
         ("13600136000", "import"),
     }
 
