@@ -550,11 +550,6 @@ class Suppression(models.Model):
     def __str__(self) -> str:
         return f"{self.mobile} ({self.scope})"
 
-    def applies_to(self, kind: str) -> bool:
-        if kind == Message.Kind.VERIFICATION:
-            return False
-        return self.scope == self.Scope.ALL or kind == Message.Kind.MARKETING
-
 
 class BlockedWord(models.Model):
     """A word the gateway refused (status 110) on one account, learned so that the next

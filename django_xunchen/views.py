@@ -30,27 +30,32 @@ def _data(request: HttpRequest) -> dict[str, str]:
     return request.POST.dict()
 
 
-def _purpose(data: dict[str, str]) -> str | None:
-    purpose = data.get("purpose") or "login"
-    return purpose if purpose in verification_settings()["PURPOSES"] else None
-
-
-@method_decorator(csrf_protect, name="dispatch")
-class RequestCodeView(View):
-    """``POST mobile, purpose`` → ``{"status": "sent", "retry_after": 60}`` (200), or
-    ``throttled`` (429, with ``Retry-After``), or ``failed`` (503)."""
+class _CodeView(View):
+    """POST only; the purpose must be one of ``PURPOSES``; bad input answers 400."""
 
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> JsonResponse:
         data = _data(request)
-        purpose = _purpose(data)
-        if purpose is None:
+        purpose = data.get("purpose") or "login"
+        if purpose not in verification_settings()["PURPOSES"]:
             return JsonResponse({"status": "invalid", "error": "unknown purpose"}, status=400)
         try:
-            result = request_code(data.get("mobile", ""), purpose, ip=client_ip(request))
+            return self.answer(request, data, purpose)
         except XunchenValidationError as exc:
             return JsonResponse({"status": "invalid", "error": str(exc)}, status=400)
+
+    def answer(self, request: HttpRequest, data: dict[str, str], purpose: str) -> JsonResponse:
+        raise NotImplementedError
+
+
+@method_decorator(csrf_protect, name="dispatch")
+class RequestCodeView(_CodeView):
+    """``POST mobile, purpose`` → ``{"status": "sent", "retry_after": 60}`` (200), or
+    ``throttled`` (429, with ``Retry-After``), or ``failed`` (503)."""
+
+    def answer(self, request: HttpRequest, data: dict[str, str], purpose: str) -> JsonResponse:
+        result = request_code(data.get("mobile", ""), purpose, ip=client_ip(request))
         status = {RequestStatus.SENT: 200, RequestStatus.THROTTLED: 429}.get(result.status, 503)
         response = JsonResponse(
             {"status": result.status.value, "retry_after": result.retry_after}, status=status
@@ -61,23 +66,14 @@ class RequestCodeView(View):
 
 
 @method_decorator([csrf_protect, sensitive_post_parameters("code")], name="dispatch")
-class CheckCodeView(View):
+class CheckCodeView(_CodeView):
     """``POST mobile, code, purpose`` → ``{"status": "verified"}`` (200), or the reason
     it failed (400) with ``attempts_left``. For flows where verifying the number is the
     goal (a profile's number); a login view checks the code itself (see the tutorial),
     since a verified code is used up."""
 
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest) -> JsonResponse:
-        data = _data(request)
-        purpose = _purpose(data)
-        if purpose is None:
-            return JsonResponse({"status": "invalid", "error": "unknown purpose"}, status=400)
-        try:
-            result = check_code(data.get("mobile", ""), data.get("code", ""), purpose)
-        except XunchenValidationError as exc:
-            return JsonResponse({"status": "invalid", "error": str(exc)}, status=400)
+    def answer(self, request: HttpRequest, data: dict[str, str], purpose: str) -> JsonResponse:
+        result = check_code(data.get("mobile", ""), data.get("code", ""), purpose)
         return JsonResponse(
             {"status": result.status.value, "attempts_left": result.attempts_left},
             status=200 if result.verified else 400,

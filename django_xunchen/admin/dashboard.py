@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -41,21 +41,25 @@ def rate(delivered: int, undelivered: int) -> float | None:
     return delivered / reported if reported else None
 
 
-def daily_counts(
-    days: int = DAYS, *, account: str | None = None, kind: str | None = None
-) -> list[dict[str, Any]]:
-    today = timezone.localdate()
-    start = today - dt.timedelta(days=days - 1)
-    since = (
-        timezone.make_aware(dt.datetime.combine(start, dt.time.min))
-        if timezone.is_aware(timezone.now())
-        else dt.datetime.combine(start, dt.time.min)
-    )
+def _recent(days: int, account: str | None, kind: str | None) -> tuple[dt.date, QuerySet[Message]]:
+    """The first day of the window, and the messages created since, of one account or
+    kind if given."""
+    start = timezone.localdate() - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(start, dt.time.min)
+    if timezone.is_aware(timezone.now()):
+        since = timezone.make_aware(since)
     messages = Message.objects.filter(created_at__gte=since)
     if account:
         messages = messages.filter(account=account)
     if kind:
         messages = messages.filter(kind=kind)
+    return start, messages
+
+
+def daily_counts(
+    days: int = DAYS, *, account: str | None = None, kind: str | None = None
+) -> list[dict[str, Any]]:
+    start, messages = _recent(days, account, kind)
     rows = (
         messages.annotate(day=TruncDate("created_at"))
         .values("day", "status")
@@ -88,16 +92,7 @@ def spend(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """What each account spent per day (billed parts × its price), newest day first:
     the account names, and per day its date, the amount per account and the total."""
-    today = timezone.localdate()
-    start = today - dt.timedelta(days=days - 1)
-    since = dt.datetime.combine(start, dt.time.min)
-    if timezone.is_aware(timezone.now()):
-        since = timezone.make_aware(since)
-    billed = Message.objects.filter(created_at__gte=since, status__in=BILLED)
-    if account:
-        billed = billed.filter(account=account)
-    if kind:
-        billed = billed.filter(kind=kind)
+    billed = _recent(days, account, kind)[1].filter(status__in=BILLED)
     rows = (
         billed.annotate(day=TruncDate("created_at"))
         .values("day", "account")
