@@ -28,7 +28,7 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session
 @nox.parametrize(("python", "django"), PAIRS, ids=[f"{p}-{d}" for p, d in PAIRS])
 def tests(session: nox.Session, django: str) -> None:
-    session.install(DJANGO[django], "-e", ".[test,spreadsheets]")
+    session.install(DJANGO[django], "-e", ".[test,spreadsheets,tasks]")
     session.run("python", "-c", "import django; print('Django', django.get_version())")
     session.run(
         "python",
@@ -39,5 +39,6 @@ def tests(session: nox.Session, django: str) -> None:
         "no:cacheprovider",
         "-m",
         "not postgres_only",
+        *session.posargs,
         env={"PYTHONPATH": str(Path.cwd())},
     )

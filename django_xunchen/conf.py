@@ -46,6 +46,9 @@ ACCOUNT_DEFAULTS: dict[str, Any] = {
     "SENDER_NUMBER": "",
     # Seconds between two fetches of reports (or replies); the vendor advises 3 minutes.
     "POLL_INTERVAL": 180,
+    # Requests sent at once, each on its own connection and thread, within one process
+    # or task. The vendor's limit is unknown; SQLite always sends one at a time.
+    "CONCURRENCY": 2,
     # The account a request goes to instead when it certainly did not go out on this
     # one (connection refused, account disabled, balance exhausted…). None: no fallback.
     "FALLBACK": None,
@@ -110,6 +113,16 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     # A send to more numbers than this checks the balance first (parts already queued on
     # the account included) and is refused if it would not be covered. None: never.
     "BALANCE_CHECK_ABOVE": 1000,
+    # send_sms(background=None) sends in the background (Django Tasks) when True.
+    "BACKGROUND": False,
+    # The task queues: everything, and messages of kind verification.
+    "TASK_QUEUE": "default",
+    "CODES_TASK_QUEUE": "sms-codes",
+    # Times a task re-enqueues rows a certainly-not-sent error left queued (backoff from
+    # 60 s, doubling, at most an hour); then the tick's send_queued picks them up.
+    "TASK_RETRIES": 5,
+    # Seconds between two ticks (send_queued and poll) when tasks replace cron.
+    "TICK_SECONDS": 60,
 }
 
 #: ``XUNCHEN["VERIFICATION"]``: verification codes (docs/verification.rst).

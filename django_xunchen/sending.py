@@ -294,8 +294,13 @@ def send_sms(
     metadata: dict[str, Any] | None = None,
     fail_silently: bool = False,
     backend: str | None = None,
+    background: bool | None = None,
 ) -> list[Message]:
     """Send one SMS to each number; return the Message rows created, one per number.
+
+    ``background`` (default: ``XUNCHEN["BACKGROUND"]``): store the rows ``queued`` and
+    enqueue their sending on Django's Tasks framework after the commit
+    (:mod:`django_xunchen.tasks`); the rows come back ``queued``.
 
     ``kind`` is ``"verification"``, ``"notification"`` (the default) or ``"marketing"``.
     The account is ``account`` if given, else ``XUNCHEN["ROUTES"][kind]``, else
@@ -327,8 +332,16 @@ def send_sms(
     )
     check_balance(rows, sms_backend)
     apply_suppression(rows)
+    if background is None:
+        background = bool(xunchen_settings()["BACKGROUND"])
     with transaction.atomic():
         Message.objects.bulk_create(rows)
+        if background:
+            from .tasks import enqueue_send
+
+            enqueue_send(rows)
+    if background:
+        return rows
     return _dispatch_now_or_on_commit(rows, Backends(backend, sms_backend), fail_silently)
 
 
@@ -406,7 +419,7 @@ def _quiet_until(message: Message) -> dt.datetime | None:
 
 
 def resend(
-    messages: Iterable[Message], *, backend: str | None = None
+    messages: Iterable[Message], *, backend: str | None = None, background: bool | None = None
 ) -> tuple[list[Message], list[Message]]:
     """Send each message again as a new Message linked by ``resent_from``.
 
@@ -439,11 +452,19 @@ def resend(
                 metadata=original.metadata,
             )
         )
+    if background is None:
+        background = bool(xunchen_settings()["BACKGROUND"])
     if created:
         backends = Backends(backend)
         with transaction.atomic():
             Message.objects.bulk_create(created)
-        _dispatch_now_or_on_commit(created, backends, fail_silently=True)
+            if background:
+                from .tasks import enqueue_send
+
+                for kind in {m.kind for m in created}:
+                    enqueue_send([m for m in created if m.kind == kind])
+        if not background:
+            _dispatch_now_or_on_commit(created, backends, fail_silently=True)
     return created, skipped
 
 
@@ -569,25 +590,101 @@ def dispatch(rows: Sequence[Message], backends: Backends | BaseSMSBackend) -> Se
             continue  # suppressed at creation, or held (quiet hours): send_queued sends it
         groups.setdefault(_group_key(row), []).append(row)
     outcome = SendOutcome()
+    chunks = [
+        group[start : start + batch_size]
+        for group in groups.values()
+        for start in range(0, len(group), batch_size)
+    ]
+    workers = _concurrency(chunks)
+    if workers > 1:
+        _submit_in_threads(chunks, backends, outcome, workers)
+        return outcome
     stopped: set[str] = set()
     down: set[str] = set()
     try:
-        for group in groups.values():
-            if group[0].account in stopped:
+        for chunk in chunks:
+            if chunk[0].account in stopped:
                 continue
-            for start in range(0, len(group), batch_size):
-                chunk = group[start : start + batch_size]
-                error = _submit(chunk, backends, outcome, down)
-                if error is not None:
-                    outcome.errors.append(error)
-                    if isinstance(error, OutcomeUnknownError):
-                        return outcome
-                    if isinstance(error, CERTAINLY_NOT_SENT):
-                        stopped.add(group[0].account)
-                        break
+            error = _submit(chunk, backends, outcome, down)
+            if error is not None:
+                outcome.errors.append(error)
+                if isinstance(error, OutcomeUnknownError):
+                    return outcome
+                if isinstance(error, CERTAINLY_NOT_SENT):
+                    stopped.add(chunk[0].account)
     finally:
         backends.close()
     return outcome
+
+
+def _concurrency(chunks: Sequence[Sequence[Message]]) -> int:
+    """Requests at once: the ``CONCURRENCY`` of the accounts involved (the smallest), and
+    one on SQLite (a single writer) or inside a transaction (other connections would not
+    see its rows)."""
+    if len(chunks) < 2 or connection.vendor == "sqlite" or connection.in_atomic_block:
+        return 1
+    accounts = {c[0].account for c in chunks}
+    limits = [int(xunchen_settings(a)["CONCURRENCY"] or 1) for a in accounts]
+    return max(1, min(min(limits), len(chunks)))
+
+
+def _submit_in_threads(
+    chunks: Sequence[Sequence[Message]], backends: Backends, outcome: SendOutcome, workers: int
+) -> None:
+    """Each thread has its own backends (connections) and database connection, and takes
+    the next chunk until none is left, or an unknown outcome stops everything, or a
+    certainly-not-sent error stops that account."""
+    import queue
+    import threading
+
+    from django.db import connections
+
+    todo: queue.SimpleQueue[Sequence[Message]] = queue.SimpleQueue()
+    for chunk in chunks:
+        todo.put(chunk)
+    lock = threading.Lock()
+    stopped: set[str] = set()
+    down: set[str] = set()
+    halt = threading.Event()
+    crashed: list[BaseException] = []
+
+    def work() -> None:
+        mine = Backends(backends.path)
+        try:
+            while not halt.is_set():
+                try:
+                    chunk = todo.get_nowait()
+                except queue.Empty:
+                    return
+                if chunk[0].account in stopped:
+                    continue
+                part = SendOutcome()
+                error = _submit(chunk, mine, part, down)
+                with lock:
+                    outcome.requests += part.requests
+                    outcome.sent += part.sent
+                    if error is not None:
+                        outcome.errors.append(error)
+                        if isinstance(error, OutcomeUnknownError):
+                            halt.set()
+                        elif isinstance(error, CERTAINLY_NOT_SENT):
+                            stopped.add(chunk[0].account)
+        except BaseException as exc:
+            with lock:
+                crashed.append(exc)
+            halt.set()
+        finally:
+            mine.close()
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, name=f"xunchen-send-{i}") for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    backends.close()
+    if crashed:
+        raise crashed[0]
 
 
 def fallbacks(

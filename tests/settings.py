@@ -2,6 +2,7 @@
 
 import tempfile
 
+import django
 import environ
 
 env = environ.Env()
@@ -61,6 +62,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 #: Each test gets its own spool folder instead (tests/conftest.py, isolated_spool).
 TEST_SPOOL_DIR = tempfile.mkdtemp(prefix="xunchen-test-spool-")
 
+#: Django's default task backend runs tasks at once; tests of deferred work switch to
+#: the DummyBackend (tests/app/test_background.py).
+TASKS_MODULE = "django.tasks" if django.VERSION >= (6,) else "django_tasks"
+TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}}
+
 XUNCHEN = {
     "SPOOL_DIR": TEST_SPOOL_DIR,
     "BACKEND": "django_xunchen.backends.locmem.SMSBackend",
@@ -73,6 +79,9 @@ XUNCHEN = {
     # set the clock (tests/app/test_policy.py).
     "QUIET_HOURS": None,
     "MARKETING_DAILY_CAP": None,
+    # One request at a time unless a test asks for more (tests/app/test_concurrency.py):
+    # query counts and "the rest stays queued" are about one sender.
+    "CONCURRENCY": 1,
 }
 
 # Subprocess tests (tests/crash_poll.py) point XUNCHEN at their gateway through the

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from django.db import connections
 
-from django_xunchen import poll, send_queued
+from django_xunchen import poll, send_queued, send_sms
 from django_xunchen.backends.xunchen import SMSBackend as XunchenBackend
 from django_xunchen.models import Message
 
@@ -131,3 +131,35 @@ def test_fifty_concurrent_wrong_guesses_cannot_exceed_the_attempt_limit(gateway)
     record = VerificationCode.objects.get()
     assert (record.attempts, record.state) == (5, VerificationCode.State.DEAD)
     assert check_code("13800138000", right).status == CheckStatus.TOO_MANY_ATTEMPTS
+
+
+def test_concurrency_sends_requests_at_once_each_number_once(gateway, settings, monkeypatch):
+    settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 4}
+    gateway.inject_fault("latency", seconds=0.3, method="sendUtf8Msg", times=10)
+    senders, real = set(), XunchenBackend.send
+
+    def send(self, request):
+        senders.add((threading.current_thread().name, id(self)))
+        return real(self, request)
+
+    monkeypatch.setattr(XunchenBackend, "send", send)
+    numbers = [f"138{i:08d}" for i in range(1000)]
+    rows = send_sms(numbers, "并发发送")
+    assert {r.status for r in rows} == {"sent"}
+    sent = Counter(m for s in gateway.submissions for m in s.mobiles)
+    assert len(sent) == 1000 and max(sent.values()) == 1
+    assert len(gateway.submissions) == 10
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    assert len({name for name, _ in senders}) == 4, "four threads sent"
+    assert len({backend for _, backend in senders}) == 4, "each on its own connection"
+
+
+def test_concurrency_stops_an_account_after_it_certainly_failed(gateway, settings):
+    settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 3}
+    gateway.account.enabled = False
+    rows = send_sms([f"138{i:08d}" for i in range(1000)], "x", fail_silently=True)
+    assert len(gateway.submissions) == 0
+    statuses = Counter(Message.objects.values_list("status", flat=True))
+    assert statuses["failed"] <= 3 * 100, "at most one request per thread was tried"
+    assert statuses["queued"] >= 700
+    assert len(rows) == 1000

@@ -1,0 +1,147 @@
+"""Background sending on Django's Tasks framework (DEP 14): ``django.tasks`` on Django 6,
+the ``django-tasks`` backport on 5.2 (``pip install django-xunchen[tasks]``).
+
+The database stays the source of truth, as in every other path: a task carries message
+ids, never texts, and :func:`~django_xunchen.sending.dispatch` claims each row exactly
+once, so a task that runs twice, or on two workers at once, cannot send a row twice. A
+worker killed mid-request leaves that request's rows ``sending``; the sweep in
+:func:`tick` (or ``send_queued``) marks them ``unknown`` and sends whatever is still
+``queued``.
+
+The framework has no retries and no periodic tasks:
+
+- a request that certainly did not go out leaves its rows ``queued``; :func:`send_messages`
+  enqueues itself again for them with ``run_after`` and exponential backoff, up to
+  ``TASK_RETRIES`` times, after which ``tick``/``send_queued`` pick them up;
+- :func:`tick` does what cron does (``send_queued``: held messages now due, expiry, the
+  stale sweep; and ``poll``) and enqueues itself again ``TICK_SECONDS`` later. One chain
+  runs at a time (a row in the lock table says when the next tick is due); it is started
+  by the first background send, by ``manage.py sms_tasks --start``, and again by any
+  background send after a worker died with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .conf import xunchen_settings
+from .models import Message, PollLock
+
+try:  # Django 6
+    from django.tasks import task, task_backends
+except ImportError:  # Django 5.2: the backport
+    try:
+        from django_tasks import task, task_backends
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(
+            "background sending needs Django 6, or the django-tasks backport: "
+            "pip install django-xunchen[tasks]"
+        ) from exc
+
+logger = logging.getLogger("django_xunchen.tasks")
+TICK_LOCK = "django_xunchen.tick"
+#: Message ids per task: small enough that a retry redoes little, large enough that a
+#: 100,000-number send is 100 tasks.
+IDS_PER_TASK = 1000
+
+
+def queue_for(kind: str) -> str:
+    conf = xunchen_settings()
+    return conf["CODES_TASK_QUEUE"] if kind == Message.Kind.VERIFICATION else conf["TASK_QUEUE"]
+
+
+def enqueue_send(rows: Sequence[Message]) -> None:
+    """Enqueue the sending of saved ``queued`` rows, after the current transaction
+    commits (a rolled-back row never reaches a worker)."""
+    ids = [r.pk for r in rows if r.status == Message.Status.QUEUED]
+    if not ids:
+        return
+    queue = queue_for(rows[0].kind)
+
+    def enqueue() -> None:
+        for start in range(0, len(ids), IDS_PER_TASK):
+            send_messages.using(queue_name=queue).enqueue(ids[start : start + IDS_PER_TASK])
+        ensure_ticking()
+
+    transaction.on_commit(enqueue)
+
+
+@task
+def send_messages(message_ids: list[int], attempt: int = 0) -> dict[str, int]:
+    """Send the rows among ``message_ids`` still ``queued``; enqueue a retry for those a
+    certainly-not-sent error left ``queued``."""
+    from .sending import Backends, dispatch, from_db_datetime
+
+    rows = list(
+        Message.objects.filter(pk__in=message_ids, status=Message.Status.QUEUED).select_related(
+            "template"
+        )
+    )
+    outcome = dispatch(rows, Backends())
+    now = timezone.now()
+    left = [
+        r.pk
+        for r in rows
+        if r.status == Message.Status.QUEUED
+        and not (r.hold_until and from_db_datetime(r.hold_until) > now)
+    ]
+    retries = int(xunchen_settings()["TASK_RETRIES"])
+    if left and attempt < retries and can_defer():
+        delay = min(60 * 2**attempt, 3600)
+        send_messages.using(
+            queue_name=queue_for(rows[0].kind), run_after=now + dt.timedelta(seconds=delay)
+        ).enqueue(left, attempt + 1)
+        logger.warning(
+            "%d messages not sent (attempt %d); retrying in %d s", len(left), attempt + 1, delay
+        )
+    return {"sent": outcome.sent, "requests": outcome.requests, "left": len(left)}
+
+
+@task
+def tick() -> dict[str, Any]:
+    """What cron would do: ``send_queued`` and ``poll``; then the next tick."""
+    from .polling import poll
+    from .sending import send_queued
+
+    counts = send_queued()
+    result = poll()
+    _schedule_next(force=True)
+    return {**counts, "poll": result.summary(), "poll_ok": result.ok}
+
+
+def can_defer() -> bool:
+    """Whether the task backend runs tasks later (``run_after``). Django's
+    ImmediateBackend runs them at once and cannot: then there are no retries and no tick,
+    and cron runs ``send_queued`` and ``poll_sms`` as without tasks."""
+    return bool(getattr(task_backends["default"], "supports_defer", False))
+
+
+def ensure_ticking() -> bool:
+    """Start the tick chain unless one is due; True if this call started it."""
+    return _schedule_next(force=False)
+
+
+def _schedule_next(force: bool) -> bool:
+    if not can_defer():
+        return False
+    interval = dt.timedelta(seconds=float(xunchen_settings()["TICK_SECONDS"]))
+    now = timezone.now()
+    due = now + interval
+    with transaction.atomic():
+        row, created = PollLock.objects.select_for_update().get_or_create(
+            name=TICK_LOCK,
+            defaults={"owner": "tick", "acquired_at": now, "expires_at": due + interval},
+        )
+        if not created:
+            if not force and row.expires_at > now:
+                return False  # a tick is due: the chain is alive
+            row.acquired_at, row.expires_at = now, due + interval
+            row.save(update_fields=["acquired_at", "expires_at"])
+    tick.using(queue_name=xunchen_settings()["TASK_QUEUE"], run_after=due).enqueue()
+    return True
