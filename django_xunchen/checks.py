@@ -44,6 +44,7 @@ def check_settings(app_configs=None, **kwargs):
         )
     errors.extend(_check_spool(conf))
     errors.extend(_check_verification())
+    errors.extend(_check_tasks(conf))
     if _debug_http_logging():
         errors.append(
             checks.Warning(
@@ -95,6 +96,34 @@ def _check_policy(name: str, conf: dict, several: bool) -> list[checks.CheckMess
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         bad("MARKETING_DAILY_CAP", "a whole number of 1 or more, or None")
     return found
+
+
+def _check_tasks(conf: dict) -> list[checks.CheckMessage]:
+    """With BACKGROUND on: the task framework is there, and its backend takes our queues."""
+    if not conf["BACKGROUND"]:
+        return []
+    try:
+        from .tasks import task_backends
+    except ImportError as exc:
+        return [checks.Error(str(exc), id="django_xunchen.E013")]
+    try:
+        backend = task_backends["default"]
+    except Exception as exc:
+        return [checks.Error(f"the default task backend: {exc}", id="django_xunchen.E013")]
+    queues = getattr(backend, "queues", None)
+    wanted = {conf["TASK_QUEUE"], conf["CODES_TASK_QUEUE"]}
+    missing = sorted(wanted - set(queues)) if queues else []
+    if missing:
+        return [
+            checks.Error(
+                "the default task backend does not take the queue(s) "
+                + ", ".join(missing)
+                + " that XUNCHEN's TASK_QUEUE and CODES_TASK_QUEUE name",
+                hint="Add them to TASKS['default']['QUEUES'], or change those settings.",
+                id="django_xunchen.E013",
+            )
+        ]
+    return []
 
 
 def _check_verification() -> list[checks.CheckMessage]:

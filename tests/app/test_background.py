@@ -110,3 +110,40 @@ def test_the_tick_sweeps_a_killed_worker_s_rows_and_sends_the_rest(dummy, xunche
         rows[2].pk: S.SENT,
     }
     assert enqueued(dummy, "tick"), "and schedules the next tick"
+
+
+def test_the_system_check_names_a_queue_the_task_backend_refuses(settings):
+    from django_xunchen.checks import check_settings
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKGROUND": True}
+    settings.TASKS = {"default": {"BACKEND": DUMMY, "QUEUES": ["default"]}}
+    found = [m for m in check_settings() if m.id == "django_xunchen.E013"]
+    assert len(found) == 1 and "sms-codes" in found[0].msg
+    settings.TASKS = {"default": {"BACKEND": DUMMY, "QUEUES": ["default", "sms-codes"]}}
+    assert not [m for m in check_settings() if m.id == "django_xunchen.E013"]
+
+
+def test_the_sms_tasks_command(dummy, xunchen_outbox, capsys):
+    from django.core.management import call_command
+
+    call_command("sms_tasks", "--start")
+    call_command("sms_tasks", "--start")
+    assert capsys.readouterr().out.splitlines() == [
+        "tick chain started",
+        "tick chain already running",
+    ]
+    send_sms("13800138000", "x", background=True)
+    call_command("sms_tasks", "--tick")
+    assert "sent 1 in 1 requests" in capsys.readouterr().out
+
+
+def test_a_background_admin_send(dummy, admin_client, settings, xunchen_outbox):
+    from django.urls import reverse
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKGROUND": True}
+    response = admin_client.post(
+        reverse("admin:django_xunchen_message_send"), {"mobiles": "13800138000", "content": "x"}
+    )
+    assert response.status_code == 302
+    assert Message.objects.get().status == S.QUEUED and not xunchen_outbox
+    assert enqueued(dummy, "send_messages")
