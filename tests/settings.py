@@ -1,5 +1,6 @@
 """Settings for the test suite: SQLite by default, DATABASE_URL for PostgreSQL."""
 
+import importlib.util
 import tempfile
 
 import django
@@ -31,6 +32,8 @@ INSTALLED_APPS = [
     "rangefilter",
     "django_xunchen",
 ]
+if importlib.util.find_spec("django_tasks_db"):
+    INSTALLED_APPS.append("django_tasks_db")  # the database task engine (test_engines.py)
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,6 +69,8 @@ TEST_SPOOL_DIR = tempfile.mkdtemp(prefix="xunchen-test-spool-")
 #: the DummyBackend (tests/app/test_background.py).
 TASKS_MODULE = "django.tasks" if django.VERSION >= (6,) else "django_tasks"
 TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}}
+# Task workers started by tests/app/test_engines.py get theirs through the environment.
+TASKS = env.json("XUNCHEN_TEST_TASKS", default=TASKS)
 
 XUNCHEN = {
     "SPOOL_DIR": TEST_SPOOL_DIR,
