@@ -10,6 +10,7 @@ request; :func:`send_queued` later marks it ``unknown``), or the outcome.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -731,8 +732,10 @@ def _request_for(
         raise InvalidContentError(
             "the stored text has a verification code masked out; it is never sent from the database"
         )
-    return build_send_request(
-        mobiles,
+    # The numbers were validated when the rows were written: the request is checked with
+    # the first of them, then carries them all (no second pass over every number).
+    request = build_send_request(
+        mobiles[:1],
         None if template else content,
         template_id=template.template_id if template else None,
         params=params if template else None,
@@ -741,6 +744,7 @@ def _request_for(
         sign_index=sms_backend.settings["SIGN_INDEX"],
         encoding=sms_backend.encoding,
     )
+    return dataclasses.replace(request, mobiles=tuple(mobiles))
 
 
 def _submit(

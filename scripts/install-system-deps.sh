@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the test suite needs from Debian, if missing: PostgreSQL, Chromium (the
-# browser test), CJK fonts (readable Chinese screenshots), gettext (compilemessages), make.
+# Install what the test suite needs from Debian, if missing: PostgreSQL, Redis (the RQ
+# task engine), Chromium (the browser test), CJK fonts (readable Chinese screenshots),
+# gettext (compilemessages), make.
 # Needs root and apt-get; prints what it could not do otherwise.
 set -euo pipefail
 missing=()
@@ -8,6 +9,7 @@ command -v make >/dev/null || missing+=(make)
 command -v msgfmt >/dev/null || missing+=(gettext)
 command -v chromium >/dev/null || missing+=(chromium)
 ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

@@ -34,6 +34,8 @@ INSTALLED_APPS = [
 ]
 if importlib.util.find_spec("django_tasks_db"):
     INSTALLED_APPS.append("django_tasks_db")  # the database task engine (test_engines.py)
+if importlib.util.find_spec("django_rq"):
+    INSTALLED_APPS.append("django_rq")  # the RQ task engine (test_engines.py)
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -71,6 +73,9 @@ TASKS_MODULE = "django.tasks" if django.VERSION >= (6,) else "django_tasks"
 TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}}
 # Task workers started by tests/app/test_engines.py get theirs through the environment.
 TASKS = env.json("XUNCHEN_TEST_TASKS", default=TASKS)
+RQ_QUEUES = env.json(
+    "XUNCHEN_TEST_RQ_QUEUES", default={"default": {"URL": "redis://127.0.0.1:6379/0"}}
+)
 
 XUNCHEN = {
     "SPOOL_DIR": TEST_SPOOL_DIR,

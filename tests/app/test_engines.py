@@ -1,4 +1,5 @@
-"""A real task engine: django-tasks-db on PostgreSQL with three worker processes.
+"""Real task engines, each with worker processes: django-tasks-db on PostgreSQL, and RQ
+on Redis through django-tasks-rq (Debian's redis-server, started here on a free port).
 
 Messages are queued from two processes at once and must each reach the fake gateway
 exactly once; a worker killed in the middle of a batch leaves at most its one request's
@@ -7,7 +8,9 @@ rows ``unknown`` while every other message still goes out exactly once.
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,20 +22,74 @@ from django.db import connection
 
 from django_xunchen.models import Message
 
+from ..conftest import skip_unless_required
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 ROOT = Path(__file__).resolve().parents[2]
-ENGINE = {
-    "default": {
-        "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default", "sms-codes"],
-    }
+QUEUES = ["default", "sms-codes"]
+ENGINES = {
+    "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": QUEUES},
+    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": QUEUES},
 }
 
 
 @pytest.fixture
-def engine(gateway, settings):
+def redis_url(tmp_path):
+    """A throwaway redis-server on a port held until it binds."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        skip_unless_required(
+            "redis-server is not installed (apt-get install redis-server)",
+            "XUNCHEN_REQUIRE_POSTGRES",
+        )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            executable,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    client = redis.Redis.from_url(url)
+    assert wait_until(lambda: _pings(client), timeout=10), "redis-server did not start"
+    try:
+        yield url
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def _pings(client):
+    try:
+        return client.ping()
+    except Exception:
+        return False
+
+
+@pytest.fixture(params=["db", "rq"])
+def engine(request, gateway, settings):
     """The test process and its workers share the test database, the fake gateway and
     the task engine."""
+    kind = request.param
+    tasks = {"default": ENGINES[kind]}
+    rq_queues = {}
+    if kind == "rq":
+        url = request.getfixturevalue("redis_url")
+        rq_queues = {name: {"URL": url} for name in QUEUES}
+        settings.RQ_QUEUES = rq_queues
     gateway.account.balance *= 100
     conf = {
         **settings.XUNCHEN,
@@ -44,7 +101,7 @@ def engine(gateway, settings):
         "BALANCE_CHECK_ABOVE": None,
     }
     settings.XUNCHEN = conf
-    settings.TASKS = ENGINE
+    settings.TASKS = tasks
     db = connection.settings_dict
     login = f"{db['USER']}:{db['PASSWORD']}" if db["PASSWORD"] else db["USER"]
     env = {
@@ -53,27 +110,24 @@ def engine(gateway, settings):
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "XUNCHEN_TEST_SETTINGS": json.dumps(conf),
-        "XUNCHEN_TEST_TASKS": json.dumps(ENGINE),
+        "XUNCHEN_TEST_TASKS": json.dumps(tasks),
+        "XUNCHEN_TEST_RQ_QUEUES": json.dumps(rq_queues),
     }
     workers: dict[str, subprocess.Popen] = {}
 
     def start(count, queues="*"):
         for index in range(len(workers), len(workers) + count):
             name = f"w{index}"
+            if kind == "db":
+                command = ["db_worker", "--queue-name", queues, "--interval", "0.2"]
+                command += ["--no-startup-delay", "--worker-id", name]
+            else:
+                names = QUEUES if queues == "*" else [queues]
+                command = ["rqworker", *names, "--name", f"{name}-{os.getpid()}"]
+                command += ["--job-class", "django_tasks_rq.backend.Job"]
+                command += ["--worker-class", "rq.worker.SimpleWorker", "--with-scheduler"]
             workers[name] = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "django",
-                    "db_worker",
-                    "--queue-name",
-                    queues,
-                    "--interval",
-                    "0.2",
-                    "--no-startup-delay",
-                    "--worker-id",
-                    name,
-                ],
+                [sys.executable, "-m", "django", *command],
                 env=env,
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
@@ -81,8 +135,26 @@ def engine(gateway, settings):
             )
         return workers
 
+    def busy():
+        """The name of the worker running a send task, if any."""
+        if kind == "db":
+            from django_tasks_db.models import DBTaskResult
+
+            running = DBTaskResult.objects.filter(
+                status="RUNNING", task_path__endswith="send_messages"
+            ).first()
+            return running.worker_ids[-1] if running else None
+        import redis
+        from rq import Worker
+
+        client = redis.Redis.from_url(rq_queues["default"]["URL"])
+        for worker in Worker.all(connection=client):
+            if worker.get_current_job_id():
+                return worker.name.rsplit("-", 1)[0]
+        return None
+
     try:
-        yield env, start
+        yield env, start, busy
     finally:
         for proc in workers.values():
             if proc.poll() is None:
@@ -122,7 +194,7 @@ def unfinished():
 
 
 def test_ten_thousand_messages_from_two_processes_each_sent_once(engine, gateway):
-    env, start = engine
+    env, start, _ = engine
     start(3)
     first = [f"138{i:08d}" for i in range(5000)]
     second = [f"139{i:08d}" for i in range(5000)]
@@ -137,19 +209,20 @@ def test_ten_thousand_messages_from_two_processes_each_sent_once(engine, gateway
     assert set(Message.objects.values_list("status", flat=True)) <= {"sent", "delivered"}
 
 
-def test_a_killed_worker_leaves_at_most_one_request_unknown(engine, gateway):
-    env, start = engine
+def test_a_killed_worker_leaves_at_most_one_request_unknown(engine, gateway, request):
+    env, start, busy = engine
+    if "[rq]" in request.node.name:
+        pytest.xfail(
+            "RQ runs its scheduler (deferred retries and ticks) inside a worker and hands "
+            "it to another only at its next maintenance, up to ten minutes later"
+        )
     gateway.inject_fault("latency", seconds=1.0, method="sendUtf8Msg", times=1000)
     numbers = [f"137{i:08d}" for i in range(1000)]
     assert enqueue_from(env, numbers).wait(60) == 0
     workers = start(3)
-    from django_tasks_db.models import DBTaskResult
 
     def busy_worker():
-        running = DBTaskResult.objects.filter(
-            status="RUNNING", task_path__endswith="send_messages"
-        ).first()
-        return running.worker_ids[-1] if running and len(gateway.submissions) >= 2 else None
+        return busy() if len(gateway.submissions) >= 2 else None
 
     assert wait_until(busy_worker, timeout=60), "a worker takes the batch"
     victim = busy_worker()
@@ -169,7 +242,7 @@ def test_a_killed_worker_leaves_at_most_one_request_unknown(engine, gateway):
 
 
 def test_a_code_reaches_the_gateway_within_seconds_during_a_large_campaign(engine, gateway):
-    env, start = engine
+    env, start, _ = engine
     start(2, "default")
     start(1, "sms-codes")
     campaign = [f"13{i:09d}" for i in range(100000)]
