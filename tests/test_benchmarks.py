@@ -12,7 +12,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_benchmark_command(tmp_path):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}"}
     out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--sizes", "100,250"],
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--sizes",
+            "100,250",
+            "--latency",
+            "1000",
+        ],
         env=env,
         check=True,
         capture_output=True,
@@ -21,5 +28,6 @@ def test_benchmark_command(tmp_path):
     requests = re.findall(r"send (\d+) numbers: requests\s+(\d+)\s+(\d+)", out)
     assert requests == [("100", "1", "1"), ("250", "3", "3")]
     assert "poll 250 reports: seconds" in out
+    assert re.search(r"send 1000 at 50 ms, 8 at once: seconds \(goal <= 1.5x\)\s+[\d.]+", out)
     budget = dict(re.findall(r"(request_code|check_code): DB queries.*?budget\)\s+([\d.]+)", out))
     assert float(budget["request_code"]) <= 6 and float(budget["check_code"]) <= 3, out
