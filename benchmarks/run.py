@@ -58,6 +58,9 @@ def bench(n: int) -> list[tuple[str, str, str, str]]:
             "PASSWORD": gateway.account.password,
             "VERY_CODE": gateway.account.very_code,
             "POLL_INTERVAL": 0,
+            # One request at a time, as the floor posts them; no balance request first.
+            "CONCURRENCY": 1,
+            "BALANCE_CHECK_ABOVE": None,
         }
         floor = math.ceil(n / 100)
         with XunchenClient(gateway.base_url, *gateway.credentials) as client:
