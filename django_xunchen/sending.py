@@ -27,6 +27,7 @@ from django.utils import timezone
 from . import outcomes, policy
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
+from .bulk import insert_messages
 from .client.types import SendRequest
 from .client.validation import (
     Params,
@@ -336,7 +337,7 @@ def send_sms(
     if background is None:
         background = bool(xunchen_settings()["BACKGROUND"])
     with transaction.atomic():
-        Message.objects.bulk_create(rows)
+        insert_messages(rows)
         if background:
             from .tasks import enqueue_send
 

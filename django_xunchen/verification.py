@@ -367,7 +367,9 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
             sends=F("sends") + 1, last_sent_at=now, message=row
         )
         return row, live
-    if live is not None:
+    if live is not None and live.expires_at > now:
+        # Still valid but past half its life: say it was replaced. An expired one needs
+        # no write (the newest code is the one checked).
         VerificationCode.objects.filter(pk=live.pk).update(state=State.REPLACED)
     record = VerificationCode.objects.create(
         mobile=mobile,

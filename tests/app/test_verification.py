@@ -384,3 +384,13 @@ def test_the_phone_code_form(xunchen_outbox):
     assert not form.is_valid() and form.non_field_errors() == ["The code is wrong."]
     form = PhoneCodeForm({"mobile": "+86 138-0013-8000", "code": last_code(NUMBER)})
     assert form.is_valid() and form.cleaned_data["mobile"] == NUMBER
+
+
+def test_replacing_an_expired_code_stays_within_the_query_budget(codes, xunchen_outbox):
+    request_code(NUMBER)
+    VerificationCode.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    with CaptureQueriesContext(connection) as requested:
+        assert request_code(NUMBER).sent
+    queries = [q["sql"] for q in requested.captured_queries if not _control(q["sql"])]
+    assert len([q for q in queries if "django_xunchen_message" not in q]) <= 6
+    assert check_code(NUMBER, last_code(NUMBER)).verified
