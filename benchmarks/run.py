@@ -52,11 +52,7 @@ def bench(n: int) -> list[tuple[str, str, str, str]]:
     with FakeGateway(seed=1) as gateway:
         gateway.account.balance *= 1000
         conf = {
-            "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
-            "BASE_URL": gateway.base_url,
-            "USERNAME": gateway.account.username,
-            "PASSWORD": gateway.account.password,
-            "VERY_CODE": gateway.account.very_code,
+            **gateway.account_settings(),
             "POLL_INTERVAL": 0,
             # One request at a time, as the floor posts them; no balance request first.
             "CONCURRENCY": 1,
@@ -130,11 +126,7 @@ def bench_latency(n: int = 10000, latency: float = 0.05, workers: int = 8):
             thread.join()
         floor = time.perf_counter() - started
         conf = {
-            "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
-            "BASE_URL": gateway.base_url,
-            "USERNAME": gateway.account.username,
-            "PASSWORD": gateway.account.password,
-            "VERY_CODE": gateway.account.very_code,
+            **gateway.account_settings(),
             "CONCURRENCY": workers,
             "BALANCE_CHECK_ABOVE": None,
         }
@@ -158,11 +150,7 @@ def bench_codes(rounds: int = 50) -> list[tuple[str, str, str, str]]:
 
     with FakeGateway(seed=2) as gateway:
         conf = {
-            "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
-            "BASE_URL": gateway.base_url,
-            "USERNAME": gateway.account.username,
-            "PASSWORD": gateway.account.password,
-            "VERY_CODE": gateway.account.very_code,
+            **gateway.account_settings(),
             "VERIFICATION": {"COOLDOWN": 0, "PREFIX_LIMIT": 10**6, "IP_PER_HOUR": 10**6},
         }
         targets = numbers(rounds, "136")

@@ -76,15 +76,9 @@ def xunchen_gateway(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     settings = request.getfixturevalue("settings")
     with FakeGateway() as gateway:
-        username, password, very_code = gateway.credentials
         settings.XUNCHEN = {
             **getattr(settings, "XUNCHEN", {}),
-            "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
-            "BASE_URL": gateway.base_url,
-            "USERNAME": username,
-            "PASSWORD": password,
-            "VERY_CODE": very_code,
-            "SENDER_NUMBER": gateway.account.sender,
+            **gateway.account_settings(),
             "POLL_INTERVAL": 0,
         }
         yield gateway

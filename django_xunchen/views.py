@@ -7,6 +7,7 @@ anywhere: a host that does not want to reveal its users' numbers stays that way.
 
 from __future__ import annotations
 
+import abc
 import json
 
 from django.http import HttpRequest, JsonResponse
@@ -30,8 +31,9 @@ def _data(request: HttpRequest) -> dict[str, str]:
     return request.POST.dict()
 
 
-class _CodeView(View):
-    """POST only; the purpose must be one of ``PURPOSES``; bad input answers 400."""
+class _CodeView(abc.ABC, View):
+    """POST only; the purpose must be one of ``PURPOSES``; bad input answers 400. A
+    subclass answers in :meth:`answer`."""
 
     http_method_names = ["post"]
 
@@ -45,8 +47,9 @@ class _CodeView(View):
         except XunchenValidationError as exc:
             return JsonResponse({"status": "invalid", "error": str(exc)}, status=400)
 
+    @abc.abstractmethod
     def answer(self, request: HttpRequest, data: dict[str, str], purpose: str) -> JsonResponse:
-        raise NotImplementedError
+        """The JSON answer for valid input; may raise XunchenValidationError."""
 
 
 @method_decorator(csrf_protect, name="dispatch")

@@ -7,9 +7,6 @@ from django.db import connection
 
 from django_xunchen.fake_gateway import FakeGateway
 
-GATEWAY_BACKEND = "django_xunchen.backends.xunchen.SMSBackend"
-
-
 NO_SKIPS = "XUNCHEN_NO_SKIPS"
 
 
@@ -70,14 +67,8 @@ def gateway(settings):
     """A fake gateway on a free port, with XUNCHEN pointed at it."""
     with FakeGateway(seed=7) as gw:
         gw.add_template("JSM40001-0001", "尊敬的@1@,您的验证码为@2@，请及时输入。")
-        username, password, very_code = gw.credentials
         settings.XUNCHEN = {
-            "BACKEND": GATEWAY_BACKEND,
-            "BASE_URL": gw.base_url,
-            "USERNAME": username,
-            "PASSWORD": password,
-            "VERY_CODE": very_code,
-            "SENDER_NUMBER": gw.account.sender,
+            **gw.account_settings(),
             "POLL_INTERVAL": 0,
             "TIMEOUT": (2, 2),
         }

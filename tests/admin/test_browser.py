@@ -17,6 +17,14 @@ from django_xunchen.models import Message, Template
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def log_in(page, base, then):
+    """Log in as the superuser "admin" and go on to ``then``."""
+    page.goto(f"{base}/admin/login/?next={then}")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin-pass")
+    page.click("input[type=submit]")
+
+
 @pytest.fixture
 def shots():
     folder = Path(os.environ.get("XUNCHEN_SCREENSHOTS", "test-artifacts/screenshots"))
@@ -36,10 +44,7 @@ def test_staff_journey(chromium, live_server, gateway, shots):
     page.set_default_timeout(15000)
     base = live_server.url
 
-    page.goto(f"{base}/admin/login/?next=/admin/django_xunchen/message/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin-pass")
-    page.click("input[type=submit]")
+    log_in(page, base, "/admin/django_xunchen/message/")
     page.wait_for_selector("text=Send SMS")
     banner = page.locator(".xunchen-poll-banner")
     assert banner.is_visible(), "nothing was ever polled: the banner says so"
@@ -123,10 +128,7 @@ def test_the_send_form_offers_the_chosen_account_templates(chromium, live_server
     context = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/django_xunchen/message/send/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin-pass")
-    page.click("input[type=submit]")
+    log_in(page, live_server.url, "/admin/django_xunchen/message/send/")
     page.wait_for_selector("#id_template")
 
     def offered():
@@ -163,10 +165,7 @@ def test_the_send_form_previews_parts_cost_footer_and_blocked_words(
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/django_xunchen/message/send/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin-pass")
-    page.click("input[type=submit]")
+    log_in(page, live_server.url, "/admin/django_xunchen/message/send/")
     page.wait_for_selector("#send-preview")
     page.fill("#id_mobiles", "13800138000\n+86 139-0000-0000\nnot a number")
     page.fill("#id_content", "字" * 64)
