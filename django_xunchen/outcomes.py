@@ -30,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 
 from . import spool
 from .conf import xunchen_settings
+from .db import one_of
 from .exceptions import XunchenError
 from .models import Message
 from .signals import message_failed, message_sent, send_on_commit
@@ -151,14 +152,14 @@ def land(
     now = timezone.now()
     values = {**outcome.fields(), "updated_at": now}
     changed = Message.objects.filter(
-        pk__in=outcome.ids, status__in=FROM_STATUSES[outcome.status]
+        one_of(Message, "id", outcome.ids), status__in=FROM_STATUSES[outcome.status]
     ).update(**values)
     if changed == len(outcome.ids):
         ids = list(outcome.ids)
     elif changed:
         ids = list(
             Message.objects.filter(
-                pk__in=outcome.ids, status=outcome.status, updated_at=now
+                one_of(Message, "id", outcome.ids), status=outcome.status, updated_at=now
             ).values_list("pk", flat=True)
         )
     else:

@@ -23,6 +23,7 @@ from django.db.models import Exists, OuterRef
 from .client.types import CHINA_TZ
 from .client.validation import validate_mobiles
 from .conf import xunchen_settings
+from .db import one_of
 from .exceptions import (
     LearnedBlockedWordsError,
     MissingOptOutFooterError,
@@ -82,7 +83,7 @@ def suppressed(mobiles: Iterable[str], kind: str) -> dict[str, Suppression]:
     scopes = [Suppression.Scope.ALL]
     if kind == Kind.MARKETING:
         scopes.append(Suppression.Scope.MARKETING)
-    found = Suppression.objects.filter(mobile__in=numbers, scope__in=scopes)
+    found = Suppression.objects.filter(one_of(Suppression, "mobile", numbers), scope__in=scopes)
     return {s.mobile: s for s in found}
 
 

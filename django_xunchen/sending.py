@@ -1,11 +1,12 @@
 """Sending: validate everything, write the rows, then claim and submit them in requests.
 
-Per request of up to 100 numbers, whatever its size: one UPDATE claims the rows
-(``queued`` → ``sending``, committed before the request goes out), one SELECT reads what
-was claimed, one UPDATE records the outcome (:mod:`.outcomes`: retried while the
-database refuses, then spooled to disk). A crash at any point leaves every row in a
-truthful state: ``queued`` (nothing left), ``sending`` (the process died around the
-request; :func:`send_queued` later marks it ``unknown``), or the outcome.
+Per request of up to 100 numbers, whatever its size: one UPDATE … RETURNING claims the
+rows (``queued`` → ``sending``, committed before the request goes out; a SELECT reads
+what was claimed where UPDATE cannot return rows), one UPDATE records the outcome
+(:mod:`.outcomes`: retried while the database refuses, then spooled to disk). A crash
+at any point leaves every row in a truthful state: ``queued`` (nothing left),
+``sending`` (the process died around the request; :func:`send_queued` later marks it
+``unknown``), or the outcome.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from . import outcomes, policy
@@ -44,6 +48,7 @@ from .conf import (
     route,
     xunchen_settings,
 )
+from .db import one_of
 from .exceptions import (
     AccessMethodNotEnabledError,
     AccountDisabledError,
@@ -258,27 +263,55 @@ def prepare_messages(
         hold_until = policy.quiet_until(send_at or timezone.now(), backend.account)
         if hold_until is not None:
             send_at = None  # held here, not at the gateway, so that an opt-out still applies
-    stored_params = params_for_storage(request.params)
-    batch = uuid.uuid4()
-    return [
-        Message(
-            mobile=number,
-            content=text,
-            template=tpl,
-            params=stored_params,
-            extcode=request.extcode or "",
-            send_at=to_db_datetime(send_at),
-            hold_until=to_db_datetime(hold_until),
-            parts=policy.parts(text, backend.account),
-            expires_at=to_db_datetime(expires_at),
-            batch=batch,
-            kind=kind,
-            account=backend.account,
-            tags=clean_tags,
-            metadata=clean_metadata,
-        )
-        for number in numbers
-    ]
+    prototype = Message(
+        mobile=numbers[0],
+        content=text,
+        template=tpl,
+        params=params_for_storage(request.params),
+        extcode=request.extcode or "",
+        send_at=to_db_datetime(send_at),
+        hold_until=to_db_datetime(hold_until),
+        parts=policy.parts(text, backend.account),
+        expires_at=to_db_datetime(expires_at),
+        batch=uuid.uuid4(),
+        kind=kind,
+        account=backend.account,
+        tags=clean_tags,
+        metadata=clean_metadata,
+    )
+    return clone_for(prototype, numbers)
+
+
+def clone_for(prototype: Message, numbers: Sequence[str]) -> list[Message]:
+    """Unsaved rows like ``prototype``, one per number (the first may be ``prototype``).
+
+    ``Model.__init__`` costs more than everything else per row in a large send, and every
+    row of a send has the same values but the number: the rows are copies of one, with
+    their own state and their own (shallow) copies of the JSON values. Hosts that listen to
+    ``pre_init`` or ``post_init`` for Message get real ``__init__`` calls.
+    """
+    if pre_init.has_listeners(Message) or post_init.has_listeners(Message):
+        values = {
+            f.attname: getattr(prototype, f.attname)
+            for f in Message._meta.concrete_fields
+            if not f.primary_key
+        }
+        values["template"] = prototype.template
+        del values["template_id"]
+        return [Message(**{**values, **_own_json(values), "mobile": number}) for number in numbers]
+    values = prototype.__dict__
+    cache = prototype._state.fields_cache
+    rows = []
+    for number in numbers:
+        row = Message.__new__(Message)
+        row.__dict__.update(values)
+        row.__dict__.update(_own_json(values))
+        row.mobile = number
+        state = ModelState()
+        state.fields_cache = dict(cache)
+        row._state = state
+        rows.append(row)
+    return rows
 
 
 def send_sms(
@@ -418,6 +451,14 @@ def _quiet_until(message: Message) -> dt.datetime | None:
     if message.kind != Message.Kind.MARKETING or message.account not in account_names():
         return None
     return policy.quiet_until(timezone.now(), message.account)
+
+
+def _own_json(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tags": list(values["tags"]),
+        "metadata": dict(values["metadata"]),
+        "params": dict(values["params"]),
+    }
 
 
 def resend(
@@ -755,25 +796,18 @@ def _submit(
     now = timezone.now()
     token = uuid.uuid4()
     if any(r.expires_at for r in rows):
-        Message.objects.filter(pk__in=ids, status=Status.QUEUED, expires_at__lte=now).update(
-            status=Status.EXPIRED, updated_at=now
-        )
+        Message.objects.filter(
+            one_of(Message, "id", ids), status=Status.QUEUED, expires_at__lte=now
+        ).update(status=Status.EXPIRED, updated_at=now)
     listed = policy.suppressed_filter(rows[0].kind)
     claimable = (
-        Message.objects.filter(pk__in=ids, status=Status.QUEUED)
+        Message.objects.filter(one_of(Message, "id", ids), status=Status.QUEUED)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
     )
     if listed is not None:
         claimable = claimable.exclude(listed)
-    claimed_count = claimable.update(
-        status=Status.SENDING, claim=token, attempts=F("attempts") + 1, updated_at=now
-    )
-    claimed_ids = (
-        set(Message.objects.filter(claim=token).values_list("pk", flat=True))
-        if claimed_count
-        else set()
-    )
+    claimed_ids = _claim(claimable, token, now)
     if len(claimed_ids) < len(rows):
         unclaimed = [r for r in rows if r.pk not in claimed_ids]
         if listed is not None:
@@ -819,6 +853,33 @@ def _submit(
                 error,
             )
     return error
+
+
+def _claim(claimable: QuerySet[Message], token: uuid.UUID, now: dt.datetime) -> set[int]:
+    """Claim the rows of ``claimable`` for one request; return their ids. One statement
+    where UPDATE … RETURNING exists (PostgreSQL, SQLite 3.35+), else the UPDATE and a
+    SELECT by the claim token."""
+    values = {"status": Status.SENDING, "claim": token, "attempts": F("attempts") + 1}
+    values["updated_at"] = now
+    if not _update_returns_rows():
+        if not claimable.update(**values):
+            return set()
+        return set(Message.objects.filter(claim=token).values_list("pk", flat=True))
+    query = claimable.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(claimable.db).as_sql()
+    pk = connection.ops.quote_name(Message._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {pk}", params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _update_returns_rows() -> bool:
+    if connection.vendor == "postgresql":
+        return True
+    if connection.vendor == "sqlite":
+        return connection.Database.sqlite_version_info >= (3, 35)
+    return False
 
 
 def _move(

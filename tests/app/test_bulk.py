@@ -29,7 +29,7 @@ def test_copy_writes_what_bulk_create_writes():
     def row(number):
         return Message(
             mobile=f"138{number:08d}",
-            content="内容 '引号' \\ 反斜杠\\n换行\\t制表",
+            content="内容 '引号' \\ 反斜杠\\n 换行\n制表\t回车\r \\N 完",
             template=template,
             params={"1": "张三, =x"},
             extcode="12",
@@ -38,7 +38,7 @@ def test_copy_writes_what_bulk_create_writes():
             kind="marketing",
             account="default",
             tags=["双十一", "promo"],
-            metadata={"campaign": 7, "nested": {"a": [1, None, True]}},
+            metadata={"campaign": 7, "nested": {"a": [1, None, True, "\t\\"]}},
             masked=False,
             parts=2,
             blocked_words=[],
@@ -64,3 +64,22 @@ def test_a_large_send_goes_through_copy_and_out(xunchen_outbox):
     assert {r.status for r in rows} == {"sent"}
     assert Message.objects.filter(status="sent", tags__contains=["big"]).count() == COPY_FROM
     assert sum(len(s.mobiles) for s in xunchen_outbox) == COPY_FROM
+
+
+def test_rows_that_differ_are_written_as_they_are():
+    """The columns one send shares are formatted once; what differs is not lost."""
+    rows = [
+        Message(mobile=f"137{i:08d}", content=f"第{i}条\t{i}", account="default", parts=1)
+        for i in range(COPY_FROM)
+    ]
+    rows[5].status = Message.Status.SUPPRESSED
+    rows[5].error_message = "listed\nhere"
+    rows[7].tags = ["only-me"]
+    rows[9].send_at = None if rows[9].send_at else timezone.now()
+    insert_messages(rows)
+    stored = {m.pk: m for m in Message.objects.all()}
+    for row in rows:
+        assert values(stored[row.pk]) == values(row)
+    assert stored[rows[5].pk].status == "suppressed"
+    assert stored[rows[5].pk].error_message == "listed\nhere"
+    assert stored[rows[7].pk].tags == ["only-me"] and stored[rows[8].pk].tags == []

@@ -6,16 +6,12 @@ exactly once; a worker killed in the middle of a batch leaves at most its one re
 rows ``unknown`` while every other message still goes out exactly once.
 """
 
-import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -23,60 +19,20 @@ from django.db import connection
 from django_xunchen.models import Message
 
 from ..conftest import skip_unless_required
+from ..engines import ENGINES, QUEUES, ROOT, redis_server, start_worker, stop_workers, wait_until
+from ..engines import worker_env as make_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
-ROOT = Path(__file__).resolve().parents[2]
-QUEUES = ["default", "sms-codes"]
-ENGINES = {
-    "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": QUEUES},
-    "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": QUEUES},
-}
 
 
 @pytest.fixture
 def redis_url(tmp_path):
     """A throwaway redis-server on a port held until it binds."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        skip_unless_required(
-            "redis-server is not installed (apt-get install redis-server)",
-            "XUNCHEN_REQUIRE_POSTGRES",
-        )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            executable,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    client = redis.Redis.from_url(url)
-    assert wait_until(lambda: _pings(client), timeout=10), "redis-server did not start"
     try:
-        yield url
-    finally:
-        proc.kill()
-        proc.wait(10)
-
-
-def _pings(client):
-    try:
-        return client.ping()
-    except Exception:
-        return False
+        with redis_server(tmp_path) as url:
+            yield url
+    except FileNotFoundError as exc:
+        skip_unless_required(str(exc), "XUNCHEN_REQUIRE_POSTGRES")
 
 
 @pytest.fixture(params=["db", "rq"])
@@ -104,35 +60,14 @@ def engine(request, gateway, settings):
     settings.TASKS = tasks
     db = connection.settings_dict
     login = f"{db['USER']}:{db['PASSWORD']}" if db["PASSWORD"] else db["USER"]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "XUNCHEN_TEST_SETTINGS": json.dumps(conf),
-        "XUNCHEN_TEST_TASKS": json.dumps(tasks),
-        "XUNCHEN_TEST_RQ_QUEUES": json.dumps(rq_queues),
-    }
+    url = f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = make_env(url, conf, tasks, rq_queues)
     workers: dict[str, subprocess.Popen] = {}
 
     def start(count, queues="*"):
         for index in range(len(workers), len(workers) + count):
             name = f"w{index}"
-            if kind == "db":
-                command = ["db_worker", "--queue-name", queues, "--interval", "0.2"]
-                command += ["--no-startup-delay", "--worker-id", name]
-            else:
-                names = QUEUES if queues == "*" else [queues]
-                command = ["rqworker", *names, "--name", f"{name}-{os.getpid()}"]
-                command += ["--job-class", "django_tasks_rq.backend.Job"]
-                command += ["--worker-class", "rq.worker.SimpleWorker", "--with-scheduler"]
-            workers[name] = subprocess.Popen(
-                [sys.executable, "-m", "django", *command],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            workers[name] = start_worker(kind, name, env, queues)
         return workers
 
     def busy():
@@ -156,11 +91,7 @@ def engine(request, gateway, settings):
     try:
         yield env, start, busy
     finally:
-        for proc in workers.values():
-            if proc.poll() is None:
-                proc.kill()
-        for proc in workers.values():
-            proc.wait(10)
+        stop_workers(list(workers.values()))
         connection.close()
 
 
@@ -178,15 +109,6 @@ def enqueue_from(env, numbers, kind="notification"):
     proc.stdin.write(",".join(numbers))
     proc.stdin.close()
     return proc
-
-
-def wait_until(predicate, timeout, every=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
 
 
 def unfinished():

@@ -218,3 +218,57 @@ def test_unknown_backend_is_improperly_configured_even_with_fail_silently():
 
 def test_get_balance_locmem():
     assert django_xunchen.get_balance().messages == 10000
+
+
+# --------------------------------------------------------------------------- rows in bulk
+
+
+def test_a_send_s_rows_share_nothing_mutable(xunchen_outbox):
+    template = Template.objects.create(template_id="T-9", name="t", body="您好@1@")
+    rows = send_sms(
+        [f"136{i:08d}" for i in range(3)],
+        template=template,
+        params=["张三"],
+        tags=["a"],
+        metadata={"k": 1},
+    )
+    rows[0].tags.append("b")
+    rows[0].metadata["k"] = 2
+    rows[0].params["1"] = "李四"
+    assert rows[1].tags == ["a"] and rows[1].metadata == {"k": 1}
+    assert rows[1].params == {"1": "张三"}
+    assert len({r.pk for r in rows}) == 3 and all(r.template is template for r in rows)
+    assert [m.mobile for m in Message.objects.order_by("pk")] == [r.mobile for r in rows]
+
+
+def test_init_signal_receivers_see_every_row(xunchen_outbox):
+    from django.db.models.signals import post_init
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.mobile)
+
+    post_init.connect(receiver, sender=Message)
+    try:
+        rows = send_sms(["13800138000", "13900139000"], "x", tags=["t"])
+    finally:
+        post_init.disconnect(receiver, sender=Message)
+    assert {"13800138000", "13900139000"} <= set(seen)
+    assert [r.tags for r in rows] == [["t"], ["t"]] and rows[0].tags is not rows[1].tags
+
+
+def test_without_update_returning_a_select_reads_the_claim(monkeypatch, xunchen_outbox):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_xunchen import sending
+
+    monkeypatch.setattr(sending, "_update_returns_rows", lambda: False)
+    with CaptureQueriesContext(connection) as ctx:
+        rows = send_sms([f"135{i:08d}" for i in range(150)], "x")
+    assert {r.status for r in rows} == {"sent"}
+    assert sum(len(s.mobiles) for s in xunchen_outbox) == 150
+    sql = [q["sql"] for q in ctx.captured_queries]
+    assert not any("RETURNING" in s and s.startswith("UPDATE") for s in sql)
+    assert len([s for s in sql if s.startswith("SELECT") and "claim" in s]) == 2
