@@ -35,7 +35,7 @@ from ..models import (
 from ..policy import FOOTER
 from ..sending import can_resend, resend, send_sms
 from ..verification import lift_throttles
-from . import dashboard, policy  # noqa: F401 - registers the policy admins
+from . import campaigns, dashboard, policy  # noqa: F401 - registers their admins
 from .forms import SendSMSForm, TemplateForm, preview_settings
 from .pagination import LargeTablePaginator
 from .permissions import SMSPermissionsMixin
@@ -50,6 +50,7 @@ STATUS_COLOURS = {
     Message.Status.UNKNOWN: "#6f42c1",
     Message.Status.EXPIRED: "#adb5bd",
     Message.Status.SUPPRESSED: "#795548",
+    Message.Status.CANCELLED: "#343a40",
 }
 
 

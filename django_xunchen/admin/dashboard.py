@@ -31,6 +31,7 @@ SERIES = [
     (S.FAILED, "#dc3545"),
     (S.UNKNOWN, "#6f42c1"),
     (S.SUPPRESSED, "#795548"),
+    (S.CANCELLED, "#343a40"),
 ]
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 900, 260, 44, 30, 10
 

@@ -4,8 +4,6 @@ blocked words."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponse, HttpResponseRedirect
@@ -20,27 +18,10 @@ from ..client.validation import normalize_mobile
 from ..conf import account_names
 from ..models import BlockedWord, Suppression
 from ..policy import suppress, unsuppress
+from ..spreadsheets import excel_number
 from .pagination import LargeTablePaginator
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.ms-excel"}
-
-
-def excel_number(value: str) -> str:
-    """A number Excel wrote as ``13800138000.0`` or ``1.3800138000E+10``, back as its
-    digits, when that is exact: scientific notation must carry all 11 digits, since
-    ``1.38E+10`` may stand for any number from 13795000000 to 13804999999. Anything else
-    comes back as it came (and is refused as not a number)."""
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return value
-    if not number.is_finite() or number <= 0 or number != number.to_integral_value():
-        return value
-    if "e" in value.lower():
-        mantissa = value.lower().split("e")[0].replace(".", "").lstrip("+-0")
-        if len(mantissa) < 11:
-            return value
-    return str(int(number))
 
 
 def tablib_or_none():

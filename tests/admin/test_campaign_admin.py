@@ -1,0 +1,100 @@
+"""The campaign admin: upload, check, confirm, watch; and who may do which."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from django_xunchen.models import Campaign, Message
+
+from ..app.test_campaigns import gbk_file
+from .conftest import _staff
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ADD = reverse("admin:django_xunchen_campaign_add")
+
+
+def upload(client, **extra):
+    data = {
+        "name": "双十一",
+        "kind": "notification",
+        "account": "default",
+        "content": "@1@您好，会员日全场五折",
+        "file": SimpleUploadedFile("名单.csv", gbk_file().getvalue(), "text/csv"),
+        **extra,
+    }
+    return client.post(ADD, data)
+
+
+def step(campaign, name):
+    return reverse("admin:django_xunchen_campaign_step", args=[campaign.pk, name])
+
+
+def test_upload_check_confirm_and_watch(admin_client, xunchen_outbox):
+    response = upload(admin_client)
+    campaign = Campaign.objects.get()
+    assert response.status_code == 302 and response.url.endswith(f"/{campaign.pk}/change/")
+    page = admin_client.get(response.url).content.decode()
+    assert "张三您好，会员日全场五折" in page, "the preview as the handset shows it"
+    assert "1.38E+10" in page and "Same number as row 4." in page
+    assert 'id="estimate-valid">3<' in page and not xunchen_outbox
+    problems = admin_client.get(
+        reverse("admin:django_xunchen_campaign_problems", args=[campaign.pk])
+    )
+    lines = problems.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("row,") and len(lines) == 4 and lines[1].startswith("5,")
+    assert admin_client.post(step(campaign, "confirm")).status_code == 302
+    assert sum(len(s.mobiles) for s in xunchen_outbox) == 3
+    progress = admin_client.get(
+        reverse("admin:django_xunchen_campaign_progress", args=[campaign.pk])
+    )
+    assert progress.json()["state"] == "done" and progress.json()["counts"]["sent"] == 3
+    assert Campaign.objects.get().created_by.username == "admin"
+
+
+def test_a_file_without_numbers_is_refused_before_anything_is_stored(admin_client):
+    response = admin_client.post(
+        ADD,
+        {
+            "name": "x",
+            "kind": "notification",
+            "account": "default",
+            "content": "您好",
+            "file": SimpleUploadedFile("a.csv", b"a,b\n", "text/csv"),
+        },
+    )
+    assert response.status_code == 200 and "No mobile number" in response.content.decode()
+    assert not Campaign.objects.exists()
+
+
+def test_creating_and_sending_are_separate_permissions(client, xunchen_outbox):
+    client.force_login(_staff("maker", "add_campaign", "view_campaign"))
+    assert upload(client).status_code == 302
+    campaign = Campaign.objects.get()
+    page = client.get(reverse("admin:django_xunchen_campaign_change", args=[campaign.pk]))
+    assert "campaign-problems" in page.content.decode()
+    assert "campaign-confirm" not in page.content.decode()
+    assert client.post(step(campaign, "confirm")).status_code == 403
+    assert not Message.objects.exists()
+
+    client.force_login(_staff("sender", "send_campaign", "view_campaign"))
+    assert client.post(step(campaign, "confirm")).status_code == 302
+    assert Message.objects.count() == 3
+
+
+def test_view_only_sees_progress_and_nothing_more(client, admin_client, xunchen_outbox):
+    upload(admin_client)
+    campaign = Campaign.objects.get()
+    admin_client.post(step(campaign, "confirm"))
+    client.force_login(_staff("watcher", "view_campaign"))
+    page = client.get(reverse("admin:django_xunchen_campaign_change", args=[campaign.pk]))
+    text = page.content.decode()
+    assert page.status_code == 200 and "campaign-progress" in text
+    assert "campaign-cancel" not in text and "campaign-problems" not in text
+    assert client.post(step(campaign, "cancel")).status_code == 403
+    assert client.get(ADD).status_code == 403
+    problems = reverse("admin:django_xunchen_campaign_problems", args=[campaign.pk])
+    assert client.get(problems).status_code == 403
+    nobody = _staff("nobody", "view_message")
+    client.force_login(nobody)
+    progress = reverse("admin:django_xunchen_campaign_progress", args=[campaign.pk])
+    assert client.get(progress).status_code == 403
