@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -402,7 +402,7 @@ def confirm(campaign: Campaign) -> int:
         campaign.started_at = None if later else now
         campaign.save(update_fields=["state", "started_at"])
         if not later:
-            _enqueue([r for r in rows if r.hold_until is None])
+            _enqueue(_queued(campaign).filter(hold_until__isnull=True))
     return created
 
 
@@ -437,10 +437,20 @@ def _messages(campaign: Campaign, later: bool) -> list[Message]:
     return rows
 
 
-def _enqueue(rows: list[Message]) -> None:
-    from .tasks import enqueue_send
+def _enqueue(messages: QuerySet[Message]) -> None:
+    """Hand ``messages`` to background sending after the commit; without Django Tasks
+    (Django 5.2 without the django-tasks backport) they are sent in this process after
+    the commit instead."""
+    try:
+        from .tasks import enqueue_send
+    except ImportError:
+        from .sending import Backends, dispatch
 
-    enqueue_send(rows)
+        transaction.on_commit(
+            lambda: dispatch(list(messages.select_related("template")), Backends())
+        )
+        return
+    enqueue_send(list(messages.only("pk", "kind", "status")))
 
 
 def _queued(campaign: Campaign):
@@ -477,7 +487,7 @@ def resume(campaign: Campaign) -> int:
         campaign.started_at = campaign.started_at or (None if later else now)
         campaign.save(update_fields=["state", "started_at"])
         if hold is None and count:
-            _enqueue(list(queued.only("pk", "kind", "status")))
+            _enqueue(queued)
     return count
 
 

@@ -61,7 +61,7 @@ class CampaignForm(forms.ModelForm):
             "columns after the number fill @1@, @2@… in order."
         ),
     )
-    mobile_column = forms.IntegerField(
+    number_column = forms.IntegerField(
         label=_("number column"),
         required=False,
         min_value=1,
@@ -88,7 +88,7 @@ class CampaignForm(forms.ModelForm):
         try:
             campaigns.check_campaign(campaign)
             head = list(itertools.islice(read_rows(upload, upload.name), LOOKAHEAD))
-            find_mapping(head, placeholders(campaigns.text_of(campaign)), data.get("mobile_column"))
+            find_mapping(head, placeholders(campaigns.text_of(campaign)), data.get("number_column"))
         except (XunchenValidationError, SpreadsheetError) as exc:
             raise forms.ValidationError(str(exc)) from None
         finally:
@@ -128,17 +128,7 @@ class CampaignAdmin(admin.ModelAdmin):
         return request.user.has_perm("django_xunchen.send_campaign")
 
     def get_fieldsets(self, request, obj=None):
-        fields = [
-            "name",
-            "kind",
-            "account",
-            "template",
-            "content",
-            "send_at",
-            "file",
-            "mobile_column",
-        ]
-        return [(None, {"fields": fields})]
+        return [(None, {"fields": [*MODEL_FIELDS, "file", "number_column"]})]
 
     def save_model(self, request, obj, form, change):
         obj.created_by = request.user
@@ -146,7 +136,7 @@ class CampaignAdmin(admin.ModelAdmin):
         upload = form.cleaned_data["file"]
         try:
             campaigns.stage(
-                obj, upload, upload.name, mobile_column=form.cleaned_data.get("mobile_column")
+                obj, upload, upload.name, mobile_column=form.cleaned_data.get("number_column")
             )
         except (XunchenValidationError, SpreadsheetError) as exc:
             self.message_user(request, str(exc), messages.ERROR)

@@ -200,3 +200,20 @@ def test_a_due_scheduled_campaign_goes_out_with_send_queued(no_workers, xunchen_
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=6)):
         assert send_queued()["sent"] == 3
         assert campaigns.progress(Campaign.objects.get())["state"] == "done"
+
+
+def test_without_django_tasks_a_campaign_is_sent_after_the_commit(monkeypatch, xunchen_outbox):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tasks(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "tasks" and level == 1 and globals and globals["__name__"].endswith("campaigns"):
+            raise ImportError("no django-tasks")
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", no_tasks)
+    campaign = campaigns.stage(make(), gbk_file(), "a.csv")
+    campaigns.confirm(campaign)
+    assert sum(len(s.mobiles) for s in xunchen_outbox) == 3
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
