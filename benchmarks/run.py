@@ -37,6 +37,7 @@ from django_xunchen.client import XunchenClient  # noqa: E402
 from django_xunchen.fake_gateway import FakeGateway  # noqa: E402
 from django_xunchen.models import Message  # noqa: E402
 
+TASKS_MODULE = "django.tasks" if django.VERSION >= (6,) else "django_tasks"
 #: Sends of one size are timed this many times, each keeping its best.
 REPEAT = 3
 
@@ -315,6 +316,137 @@ def bench_workers(n: int = 10000) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _peak_growth(fn):
+    """``fn()``'s result, seconds, and the growth of the process's peak resident memory
+    in MB while it ran (Linux: the peak is reset through /proc/self/clear_refs)."""
+    status = Path("/proc/self/status")
+
+    def kb(field: str) -> int:
+        for line in status.read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        return 0
+
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return (*timed(fn), None)
+    before = kb("VmRSS")
+    result, seconds = timed(fn)
+    return result, seconds, (kb("VmHWM") - before) / 1024
+
+
+def campaign_file(kind: str, n: int) -> bytes:
+    """``n`` rows, a number and a name for @1@, under a header: GBK CSV or XLSX."""
+    import io
+
+    names = ["张三", "李四", "王五", "赵六"]
+    if kind == "csv":
+        lines = ["手机号码,姓名"] + [f"13{i:09d},{names[i % 4]}" for i in range(n)]
+        return "\r\n".join(lines).encode("gbk")
+    import openpyxl
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(["手机号码", "姓名"])
+    for i in range(n):
+        sheet.append([13000000000 + i, names[i % 4]])
+    data = io.BytesIO()
+    book.save(data)
+    return data.getvalue()
+
+
+def campaign_child(kind: str, n: int) -> None:
+    """In a process of its own (so that the peak memory is this run's alone): stage and
+    confirm a campaign of ``n`` rows; print the figures as JSON."""
+    import csv
+    import io
+    import json
+
+    from django_xunchen import campaigns
+    from django_xunchen.models import Campaign
+    from django_xunchen.spreadsheets import read_rows
+
+    content = campaign_file(kind, n)
+    if kind == "csv":
+        floor = timed(lambda: sum(1 for _ in csv.reader(io.StringIO(content.decode("gbk")))))[1]
+    else:
+        floor = timed(lambda: sum(1 for _ in read_rows(io.BytesIO(content), "a.xlsx")))[1]
+    Message.objects.all().delete()
+    Campaign.objects.all().delete()
+    campaign = Campaign.objects.create(name="bench", kind="notification", content="@1@您好")
+    staged, stage_s, stage_mb = _peak_growth(
+        lambda: campaigns.stage(campaign, io.BytesIO(content), f"list.{kind}")
+    )
+    assert staged.valid == n, (staged.rows, staged.valid)
+    tasks = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}}
+    with override_settings(TASKS=tasks):
+        _, confirm_s, confirm_mb = _peak_growth(lambda: campaigns.confirm(staged))
+    assert Message.objects.filter(campaign=staged).count() == n
+    Message.objects.all().delete()
+    Campaign.objects.all().delete()
+    print(
+        json.dumps(
+            {
+                "floor": floor,
+                "stage": stage_s,
+                "stage_mb": stage_mb,
+                "confirm": confirm_s,
+                "confirm_mb": confirm_mb,
+            }
+        )
+    )
+
+
+def bench_campaign(n: int = 100000) -> list[tuple[str, str, str, str]]:
+    """A campaign of ``n`` rows from a GBK CSV and from an XLSX, each in a process of its
+    own: checked and staged (goal: memory growth under 200 MB), then confirmed (``n``
+    queued messages written; no worker runs). The floor reads the same file with the csv
+    module or openpyxl and does nothing with the rows."""
+    import importlib.util
+    import json
+    import subprocess
+
+    rows = []
+    kinds = ["csv"] + (["xlsx"] if importlib.util.find_spec("openpyxl") else [])
+    for kind in kinds:
+        out = subprocess.run(
+            [sys.executable, __file__, "--campaign-child", kind, "--campaign", str(n)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        got = json.loads(out.strip().splitlines()[-1])
+
+        def mb(value):
+            return "n/a" if value is None else f"{value:.0f}"
+
+        label = f"campaign of {n:,} rows, {kind.upper()}"
+        ratio = f"{got['stage'] / got['floor']:.1f}x"
+        rows += [
+            (
+                f"{label}: check and stage, seconds",
+                f"{got['floor']:.2f}",
+                f"{got['stage']:.2f}",
+                ratio,
+            ),
+            (
+                f"{label}: check and stage, memory growth MB (goal < 200)",
+                "",
+                mb(got["stage_mb"]),
+                "",
+            ),
+            (
+                f"{label}: confirm ({n:,} messages written), seconds",
+                "",
+                f"{got['confirm']:.2f}",
+                "",
+            ),
+            (f"{label}: confirm, memory growth MB", "", mb(got["confirm_mb"]), ""),
+        ]
+    return rows
+
+
 def bench_codes(rounds: int = 50) -> list[tuple[str, str, str, str]]:
     """A verification code: queries besides the send against the budget (request_code 6,
     check_code 3), and time against the bare client sending the same SMS, one client per
@@ -380,7 +512,17 @@ def main() -> int:
         default=10000,
         help="messages for the worker throughput rows, PostgreSQL only (0: leave them out)",
     )
+    parser.add_argument(
+        "--campaign",
+        type=int,
+        default=100000,
+        help="rows of the campaign file (0: leave the campaign rows out)",
+    )
+    parser.add_argument("--campaign-child", choices=["csv", "xlsx"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.campaign_child:
+        campaign_child(args.campaign_child, args.campaign)
+        return 0
     call_command("migrate", verbosity=0)
     Message.objects.all().delete()
     table = [("measure", "floor (baseline)", "django-xunchen", "ratio")]
@@ -390,6 +532,8 @@ def main() -> int:
         table.extend(bench_latency(args.latency))
     if args.workers:
         table.extend(bench_workers(args.workers))
+    if args.campaign:
+        table.extend(bench_campaign(args.campaign))
     table.extend(bench_codes())
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     print(f"database: {connection.vendor}")

@@ -50,6 +50,8 @@ State = Campaign.State
 Problem = CampaignRecipient.Problem
 #: Recipients written per INSERT while staging.
 STAGE_BATCH = 2000
+#: Messages built and written at a time by :func:`confirm`.
+CONFIRM_BATCH = 10000
 #: The first rows looked at to find the header and the number column.
 LOOKAHEAD = 20
 HEADER_WORDS = ("手机", "电话", "号码", "mobile", "phone", "number", "tel")
@@ -386,11 +388,10 @@ def confirm(campaign: Campaign) -> int:
         check_campaign(campaign)
         now = timezone.now()
         later = campaign.send_at is not None and campaign.send_at > now
-        rows = _messages(campaign, later)
         created = 0
-        for start in range(0, len(rows), 10000):
-            insert_messages(rows[start : start + 10000])
-            created += len(rows[start : start + 10000])
+        for rows in _messages(campaign, later):
+            insert_messages(rows)
+            created += len(rows)
         CampaignRecipient.objects.filter(campaign=campaign, problem="").update(
             message=Subquery(
                 Message.objects.filter(campaign=campaign, mobile=OuterRef("mobile")).values("pk")[
@@ -406,35 +407,43 @@ def confirm(campaign: Campaign) -> int:
     return created
 
 
-def _messages(campaign: Campaign, later: bool) -> list[Message]:
+def _messages(campaign: Campaign, later: bool) -> Iterator[list[Message]]:
+    """The campaign's messages, unsaved, :data:`CONFIRM_BATCH` at a time (memory stays
+    flat, whatever the size of the campaign)."""
     body = text_of(campaign)
     checker = Checker(campaign, body, placeholders(body), [])
     hold = campaign.send_at if later else None
     if campaign.kind == Message.Kind.MARKETING:
         hold = policy.quiet_until(hold or timezone.now(), campaign.account) or hold
-    recipients = list(
-        campaign.recipients.filter(problem="").order_by("row").values_list("mobile", "params")
+    recipients = (
+        campaign.recipients.filter(problem="")
+        .order_by("row")
+        .values_list("mobile", "params")
+        .iterator(chunk_size=CONFIRM_BATCH)
     )
-    prototype = Message(
-        mobile=recipients[0][0],
-        content=checker.render(recipients[0][1]),
-        template=campaign.template,
-        kind=campaign.kind,
-        account=campaign.account,
-        campaign=campaign,
-        hold_until=to_db_datetime(hold),
-        tags=[f"campaign:{campaign.pk}"],
-        metadata={"campaign": campaign.pk},
-    )
-    rows = clone_for(prototype, [mobile for mobile, _ in recipients])
-    fixed = policy.parts(prototype.content, campaign.account) if not checker.needed else None
-    for row, (_mobile, params) in zip(rows, recipients, strict=True):
-        if fixed is None:
-            row.content = checker.render(params)
-            if campaign.template_id:
-                row.params = {str(n): params[str(n)] for n in checker.needed}
-        row.parts = fixed or policy.parts(row.content, campaign.account)
-    return rows
+    fixed_text = checker.render({}) if not checker.needed else None
+    fixed_parts = policy.parts(fixed_text, campaign.account) if fixed_text is not None else None
+    while chunk := list(itertools.islice(recipients, CONFIRM_BATCH)):
+        prototype = Message(
+            mobile=chunk[0][0],
+            content=fixed_text if fixed_text is not None else "",
+            template=campaign.template,
+            kind=campaign.kind,
+            account=campaign.account,
+            campaign=campaign,
+            hold_until=to_db_datetime(hold),
+            parts=fixed_parts or 1,
+            tags=[f"campaign:{campaign.pk}"],
+            metadata={"campaign": campaign.pk},
+        )
+        rows = clone_for(prototype, [mobile for mobile, _ in chunk])
+        if fixed_text is None:
+            for row, (_mobile, params) in zip(rows, chunk, strict=True):
+                row.content = checker.render(params)
+                if campaign.template_id:
+                    row.params = {str(n): params[str(n)] for n in checker.needed}
+                row.parts = policy.parts(row.content, campaign.account)
+        yield rows
 
 
 def _enqueue(messages: QuerySet[Message]) -> None:

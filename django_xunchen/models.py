@@ -261,6 +261,7 @@ class Message(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="messages",
+        db_index=False,  # xunchen_msg_campaign below starts with it
     )
     resent_from = models.ForeignKey(
         "self",
@@ -287,6 +288,7 @@ class Message(models.Model):
             models.Index(fields=["claim"], name="xunchen_msg_claim"),
             models.Index(fields=["kind", "-created_at"], name="xunchen_msg_kind"),
             models.Index(fields=["account", "-created_at"], name="xunchen_msg_account"),
+            models.Index(fields=["campaign", "mobile"], name="xunchen_msg_campaign"),
         ]
         permissions = [
             ("send_sms", _("Can send SMS from the admin")),
