@@ -107,13 +107,23 @@ def _looks_like_mobile(cell: str) -> bool:
 
 
 def find_mapping(
-    rows: list[list[str]], needed: list[int], mobile_column: int | None = None
+    rows: list[list[str]],
+    needed: list[int],
+    mobile_column: int | None = None,
+    param_columns: dict[int, int] | None = None,
 ) -> Mapping:
     """The header and the columns, from the first rows: the header is the last non-blank
     row above the first row with a number in it (title rows above it are skipped); the
     number column is the one headed like 手机/号码/mobile, else the first with a number;
     ``@n@`` is the column headed ``n``, ``@n@``, ``参数n`` or ``paramn``, else the next
-    remaining column in order."""
+    remaining column in order. ``mobile_column`` and ``param_columns`` (``{n: column}``)
+    are the staff's choices, which win."""
+    chosen = dict(param_columns or {})
+    unknown = sorted(set(chosen) - set(needed))
+    if unknown:
+        raise CampaignError(
+            _("The text has no %(names)s.") % {"names": ", ".join(f"@{n}@" for n in unknown)}
+        )
     first_data = next(
         (i for i, row in enumerate(rows) if any(_looks_like_mobile(c) for c in row)), None
     )
@@ -132,11 +142,12 @@ def find_mapping(
                 break
     if mobile is None:
         mobile = 1 + next(i for i, c in enumerate(rows[first_data]) if _looks_like_mobile(c))
-    params: dict[int, int] = {}
+    params: dict[int, int] = dict(chosen)
     for index, name in enumerate(header, start=1):
         key = name.lower().strip("@ ").removeprefix("参数").removeprefix("变量")
         key = key.removeprefix("param").strip()
-        if key.isdigit() and int(key) in needed and index != mobile:
+        taken = index == mobile or index in params.values()
+        if key.isdigit() and int(key) in needed and int(key) not in params and not taken:
             params[int(key)] = index
     width = max(len(rows[first_data]), len(header))
     free = [c for c in range(1, width + 1) if c != mobile and c not in params.values()]
@@ -247,6 +258,7 @@ def stage(
     name: str,
     *,
     mobile_column: int | None = None,
+    param_columns: dict[int, int] | None = None,
 ) -> Campaign:
     """Read ``file``, check each row and store the campaign's recipients (replacing any
     earlier ones). Raises :class:`CampaignError` or
@@ -263,7 +275,7 @@ def stage(
     )
     rows = read_rows(file, name)
     head = list(itertools.islice(rows, LOOKAHEAD))
-    mapping = find_mapping(head, needed, mobile_column)
+    mapping = find_mapping(head, needed, mobile_column, param_columns)
     checker = Checker(campaign, body, needed, words)
     if not needed:
         checker.fixed_parts = policy.parts(checker.render({}), campaign.account)

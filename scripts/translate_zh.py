@@ -372,6 +372,9 @@ ZH = {
     "Pause": "暂停",
     "Resume": "恢复",
     "Cancel the campaign": "取消活动",
+    "The text has no %(names)s.": "内容中没有 %(names)s。",
+    "Leave empty to take them from the header. Else, e.g. 1=3, 2=4: @1@ from column 3 and @2@ from column 4.": "留空则按表头识别。否则例如 1=3, 2=4：@1@ 取第 3 列，@2@ 取第 4 列。",
+    "Write each as n=column, e.g. 1=3, not %(pair)s.": "请按 n=列号 填写，例如 1=3，而不是 %(pair)s。",
 }
 
 ENTRY = re.compile(r"\n\n(?=(?:#.*\n)*(?:msgctxt|msgid) )")

@@ -68,6 +68,15 @@ class CampaignForm(forms.ModelForm):
         help_text=_("Leave empty to find it from the header or the first number."),
     )
 
+    parameter_columns = forms.CharField(
+        label=_("parameter columns"),
+        required=False,
+        help_text=_(
+            "Leave empty to take them from the header. Else, e.g. 1=3, 2=4: @1@ from "
+            "column 3 and @2@ from column 4."
+        ),
+    )
+
     class Meta:
         model = Campaign
         fields = MODEL_FIELDS
@@ -79,6 +88,19 @@ class CampaignForm(forms.ModelForm):
         )
         self.fields["template"].queryset = Template.objects.filter(is_active=True)
 
+    def clean_parameter_columns(self) -> dict[int, int]:
+        text = self.cleaned_data.get("parameter_columns", "").replace("，", ",")
+        chosen: dict[int, int] = {}
+        for pair in filter(None, (p.strip() for p in text.split(","))):
+            name, _sep, column = pair.partition("=")
+            name = name.strip().strip("@")
+            if not (name.isdigit() and column.strip().isdigit() and int(column) > 0):
+                raise forms.ValidationError(
+                    _("Write each as n=column, e.g. 1=3, not %(pair)s.") % {"pair": pair}
+                )
+            chosen[int(name)] = int(column)
+        return chosen
+
     def clean(self):
         data = super().clean()
         upload = data.get("file")
@@ -88,7 +110,12 @@ class CampaignForm(forms.ModelForm):
         try:
             campaigns.check_campaign(campaign)
             head = list(itertools.islice(read_rows(upload, upload.name), LOOKAHEAD))
-            find_mapping(head, placeholders(campaigns.text_of(campaign)), data.get("number_column"))
+            find_mapping(
+                head,
+                placeholders(campaigns.text_of(campaign)),
+                data.get("number_column"),
+                data.get("parameter_columns"),
+            )
         except (XunchenValidationError, SpreadsheetError) as exc:
             raise forms.ValidationError(str(exc)) from None
         finally:
@@ -128,7 +155,7 @@ class CampaignAdmin(admin.ModelAdmin):
         return request.user.has_perm("django_xunchen.send_campaign")
 
     def get_fieldsets(self, request, obj=None):
-        return [(None, {"fields": [*MODEL_FIELDS, "file", "number_column"]})]
+        return [(None, {"fields": [*MODEL_FIELDS, "file", "number_column", "parameter_columns"]})]
 
     def save_model(self, request, obj, form, change):
         obj.created_by = request.user
@@ -136,7 +163,11 @@ class CampaignAdmin(admin.ModelAdmin):
         upload = form.cleaned_data["file"]
         try:
             campaigns.stage(
-                obj, upload, upload.name, mobile_column=form.cleaned_data.get("number_column")
+                obj,
+                upload,
+                upload.name,
+                mobile_column=form.cleaned_data.get("number_column"),
+                param_columns=form.cleaned_data.get("parameter_columns"),
             )
         except (XunchenValidationError, SpreadsheetError) as exc:
             self.message_user(request, str(exc), messages.ERROR)

@@ -98,3 +98,12 @@ def test_view_only_sees_progress_and_nothing_more(client, admin_client, xunchen_
     client.force_login(nobody)
     progress = reverse("admin:django_xunchen_campaign_progress", args=[campaign.pk])
     assert client.get(progress).status_code == 403
+
+
+def test_the_parameter_columns_can_be_chosen(admin_client):
+    data = SimpleUploadedFile("a.csv", "13800138000,备注,张三\n".encode(), "text/csv")
+    assert upload(admin_client, file=data, parameter_columns="1=3").status_code == 302
+    assert Campaign.objects.get().recipients.get().params == {"1": "张三"}
+    bad = SimpleUploadedFile("a.csv", b"13800138000,x\n", "text/csv")
+    page = upload(admin_client, file=bad, parameter_columns="a=b")
+    assert page.status_code == 200 and "n=column" in page.content.decode()

@@ -217,3 +217,13 @@ def test_without_django_tasks_a_campaign_is_sent_after_the_commit(monkeypatch, x
     campaigns.confirm(campaign)
     assert sum(len(s.mobiles) for s in xunchen_outbox) == 3
     assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_staff_choose_the_columns():
+    data = "13800138000,备注,张三\n13900139000,备注,李四\n".encode()
+    campaign = campaigns.stage(make(), io.BytesIO(data), "a.csv", param_columns={1: 3})
+    assert [r.params for r in campaign.recipients.all()] == [{"1": "张三"}, {"1": "李四"}]
+    auto = campaigns.stage(make(), io.BytesIO(data), "a.csv")
+    assert auto.recipients.first().params == {"1": "备注"}, "without a choice: the next column"
+    with pytest.raises(CampaignError, match="@2@"):
+        campaigns.stage(make(), io.BytesIO(data), "a.csv", param_columns={2: 3})
