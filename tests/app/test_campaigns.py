@@ -227,3 +227,10 @@ def test_staff_choose_the_columns():
     assert auto.recipients.first().params == {"1": "备注"}, "without a choice: the next column"
     with pytest.raises(CampaignError, match="@2@"):
         campaigns.stage(make(), io.BytesIO(data), "a.csv", param_columns={2: 3})
+
+
+def test_the_demo_sample_file_is_the_journey_s_file():
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "example_project/samples/campaign-gbk.csv"
+    assert sample.read_bytes() == gbk_file().getvalue()
