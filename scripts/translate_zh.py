@@ -152,16 +152,12 @@ ZH = {
     "Balance": "余额",
     "%(count)s message": "%(count)s 条短信",
     "Day": "日期",
-    "%(count)s message will be sent again, to %(numbers)s number(s).": "将重发 %(count)s 条短信，共 %(numbers)s 个号码。",
     "%(count)s selected message will be skipped: it is still queued or sending, or its "
     "template is inactive.": "将跳过 %(count)s 条所选短信：仍在排队或发送中，或模板已停用。",
     "Yes, resend": "确认重发",
     "No, take me back": "不，返回",
     "Please correct the errors below.": "请修正下面的错误。",
     "Send": "发送",
-    "Resent %(created)d messages; %(skipped)d skipped (still queued or sending, or the "
-    "template is inactive); %(refused)d refused or with unknown outcome.": "已重发 %(created)d 条；跳过 %(skipped)d 条（仍在排队或发送中，或模板已停用）；"
-    "%(refused)d 条被拒绝或结果未知。",
     "account": "账户",
     "tag": "标签",
     "Channel": "通道",
@@ -372,6 +368,11 @@ ZH = {
     "Pause": "暂停",
     "Resume": "恢复",
     "Cancel the campaign": "取消活动",
+    "Resent %(created)d message.": "已重发 %(created)d 条短信。",
+    "%(skipped)d skipped (still queued or sending, or the template is inactive).": "跳过 %(skipped)d 条（仍在排队或发送中，或模板已停用）。",
+    "%(refused)d refused or with unknown outcome.": "%(refused)d 条被拒绝或结果未知。",
+    "%(count)s message will be sent again,": "将重新发送 %(count)s 条短信，",
+    "to %(count)s number.": "发往 %(count)s 个号码。",
     "The text has no %(names)s.": "内容中没有 %(names)s。",
     "Leave empty to take them from the header. Else, e.g. 1=3, 2=4: @1@ from column 3 and @2@ from column 4.": "留空则按表头识别。否则例如 1=3, 2=4：@1@ 取第 3 列，@2@ 取第 4 列。",
     "Write each as n=column, e.g. 1=3, not %(pair)s.": "请按 n=列号 填写，例如 1=3，而不是 %(pair)s。",

@@ -435,14 +435,33 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
             refused = [
                 m for m in created if m.status in (Message.Status.FAILED, Message.Status.UNKNOWN)
             ]
+            counts = {"created": len(created), "skipped": len(skipped), "refused": len(refused)}
+            parts = [
+                ngettext(
+                    "Resent %(created)d message.", "Resent %(created)d messages.", len(created)
+                )
+            ]
+            if skipped:
+                parts.append(
+                    ngettext(
+                        "%(skipped)d skipped (still queued or sending, or the template is "
+                        "inactive).",
+                        "%(skipped)d skipped (still queued or sending, or the template is "
+                        "inactive).",
+                        len(skipped),
+                    )
+                )
+            if refused:
+                parts.append(
+                    ngettext(
+                        "%(refused)d refused or with unknown outcome.",
+                        "%(refused)d refused or with unknown outcome.",
+                        len(refused),
+                    )
+                )
             self.message_user(
                 request,
-                _(
-                    "Resent %(created)d messages; %(skipped)d skipped (still queued or "
-                    "sending, or the template is inactive); %(refused)d refused or with "
-                    "unknown outcome."
-                )
-                % {"created": len(created), "skipped": len(skipped), "refused": len(refused)},
+                " ".join(part % counts for part in parts),
                 messages.WARNING if skipped or refused else messages.SUCCESS,
             )
             if created:

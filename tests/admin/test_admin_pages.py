@@ -204,7 +204,7 @@ def test_resend_action_confirms_then_resends(admin_client, xunchen_outbox):
     assert "1 selected message will be skipped" in page
     assert Message.objects.count() == 3
     done = admin_client.post(CHANGELIST, {**data, "post": "yes"}, follow=True)
-    assert "Resent 2 messages; 1 skipped" in done.content.decode()
+    assert "Resent 2 messages. 1 skipped" in done.content.decode()
     resent = Message.objects.filter(resent_from__isnull=False)
     assert resent.count() == 2 and set(resent.values_list("status", flat=True)) == {"sent"}
 

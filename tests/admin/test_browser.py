@@ -83,7 +83,7 @@ def test_staff_journey(chromium, live_server, gateway, shots):
     page.screenshot(path=shots / "resend-confirmation.png", full_page=True)
     page.click("input[type=submit][value='Yes, resend']")
     page.wait_for_selector(".messagelist")
-    assert "Resent 1 messages" in page.inner_text(".messagelist")
+    assert "Resent 1 message." in page.inner_text(".messagelist")
     assert Message.objects.filter(resent_from=message, status="sent").count() == 1
     assert len(gateway.submissions) == 2
 
