@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from . import policy
 from .bulk import insert_messages
 from .client.validation import (
+    MAX_CONTENT_LENGTH,
     normalize_mobile,
     normalize_params,
     placeholders,
@@ -72,6 +73,13 @@ class Mapping:
     params: dict[int, int] = field(default_factory=dict)
     header: list[str] = field(default_factory=list)
     header_row: int = 0
+
+    @property
+    def width(self) -> int | None:
+        """Columns a row may fill: those of the header and those mapped (no header: any)."""
+        if not self.header:
+            return None
+        return max(self.mobile, *self.params.values(), len(self.header))
 
 
 # --------------------------------------------------------------------------- staging
@@ -168,6 +176,10 @@ class Checker:
     seen: dict[str, int] = field(default_factory=dict)
     fixed_parts: int | None = None
 
+    def __post_init__(self) -> None:
+        self.encoding = xunchen_settings(self.campaign.account)["ENCODING"]
+        self.count_parts = policy.part_counter(self.campaign.account)
+
     def check(self, number: int, cells: list[str], mapping: Mapping) -> CampaignRecipient:
         raw = cells[mapping.mobile - 1] if len(cells) >= mapping.mobile else ""
         row = CampaignRecipient(campaign=self.campaign, row=number, mobile=raw[:40])
@@ -200,11 +212,7 @@ class Checker:
                 _("Same number as row %(row)d.") % {"row": self.seen[mobile]},
             )
         self.seen[mobile] = number
-        width = (
-            max(mapping.mobile, *mapping.params.values(), len(mapping.header))
-            if mapping.header
-            else None
-        )
+        width = mapping.width
         if width is not None and any(cells[width:]):
             return self._bad(
                 row,
@@ -220,14 +228,14 @@ class Checker:
         if self.fixed_parts is not None:
             row.parts = self.fixed_parts
             return row
+        problem = Problem.BAD_TEXT
         try:
-            text = self.render(values)
+            text = self.render(values, validate=False)
+            if len(text) > MAX_CONTENT_LENGTH:
+                problem = Problem.TOO_LONG
+            validate_content(text, self.encoding)
         except XunchenValidationError as exc:
-            return self._bad(
-                row,
-                Problem.TOO_LONG if "characters long" in str(exc) else Problem.BAD_TEXT,
-                str(exc),
-            )
+            return self._bad(row, problem, str(exc))
         found = [w for w in self.words if w in text]
         if found:
             return self._bad(
@@ -235,16 +243,16 @@ class Checker:
                 Problem.BLOCKED,
                 _("Refused before by the gateway: %(words)s") % {"words": ", ".join(found)},
             )
-        row.parts = policy.parts(text, self.campaign.account)
+        row.parts = self.count_parts(text)
         return row
 
-    def render(self, values: dict[str, str]) -> str:
+    def render(self, values: dict[str, str], *, validate: bool = True) -> str:
         """The text the handset shows for these parameter values (without signature)."""
         pairs = normalize_params({n: values[str(n)] for n in self.needed}) if self.needed else ()
         text = render_template(self.body, pairs)
         if not self.campaign.template_id and self.campaign.kind == Message.Kind.MARKETING:
             text = policy.with_footer(text, self.campaign.account)
-        return validate_content(text, xunchen_settings(self.campaign.account)["ENCODING"])
+        return validate_content(text, self.encoding) if validate else text
 
     @staticmethod
     def _bad(row: CampaignRecipient, problem: str, detail: str) -> CampaignRecipient:
@@ -278,8 +286,9 @@ def stage(
     mapping = find_mapping(head, needed, mobile_column, param_columns)
     checker = Checker(campaign, body, needed, words)
     if not needed:
-        checker.fixed_parts = policy.parts(checker.render({}), campaign.account)
-        blocked = [w for w in words if w in checker.render({})]
+        text = checker.render({})
+        checker.fixed_parts = checker.count_parts(text)
+        blocked = [w for w in words if w in text]
         if blocked:
             raise CampaignError(
                 _("The text has words the gateway refused before: %(words)s")
@@ -434,7 +443,7 @@ def _messages(campaign: Campaign, later: bool) -> Iterator[list[Message]]:
         .iterator(chunk_size=CONFIRM_BATCH)
     )
     fixed_text = checker.render({}) if not checker.needed else None
-    fixed_parts = policy.parts(fixed_text, campaign.account) if fixed_text is not None else None
+    fixed_parts = checker.count_parts(fixed_text) if fixed_text is not None else None
     while chunk := list(itertools.islice(recipients, CONFIRM_BATCH)):
         prototype = Message(
             mobile=chunk[0][0],
@@ -454,7 +463,7 @@ def _messages(campaign: Campaign, later: bool) -> Iterator[list[Message]]:
                 row.content = checker.render(params)
                 if campaign.template_id:
                     row.params = {str(n): params[str(n)] for n in checker.needed}
-                row.parts = policy.parts(row.content, campaign.account)
+                row.parts = checker.count_parts(row.content)
         yield rows
 
 

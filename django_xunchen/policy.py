@@ -12,7 +12,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -289,12 +289,20 @@ def check_blocked_words(text: str, account: str) -> None:
 
 def parts(text: str, account: str = "default") -> int:
     """Billable parts of ``text`` on ``account``, the signature the gateway adds included."""
+    return part_counter(account)(text)
+
+
+def part_counter(account: str = "default") -> Callable[[str], int]:
+    """:func:`parts` for many texts of one account: the settings are read once."""
     conf = xunchen_settings(account)
     single, each = (int(n) for n in conf["PART_LENGTHS"])
-    length = len(text) + len(conf["SIGNATURE"] or "")
-    if length <= single:
-        return 1
-    return math.ceil(length / each)
+    signature = len(conf["SIGNATURE"] or "")
+
+    def count(text: str) -> int:
+        length = len(text) + signature
+        return 1 if length <= single else math.ceil(length / each)
+
+    return count
 
 
 def price_per_part(account: str = "default") -> Decimal:
