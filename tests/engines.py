@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -98,7 +99,7 @@ def start_worker(kind: str, name: str, env: dict[str, str], queues: str = "*") -
         names = QUEUES if queues == "*" else [queues]
         command = ["rqworker", *names, "--name", f"{name}-{os.getpid()}"]
         command += ["--job-class", "django_tasks_rq.backend.Job"]
-        command += ["--worker-class", "rq.worker.SimpleWorker", "--with-scheduler"]
+        command += ["--worker-class", "django_xunchen.rq.SimpleWorker", "--with-scheduler"]
     log = os.environ.get("XUNCHEN_WORKER_LOGS")  # a directory, to see what workers say
     out = open(Path(log) / f"{kind}-{name}.log", "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
@@ -107,7 +108,15 @@ def start_worker(kind: str, name: str, env: dict[str, str], queues: str = "*") -
         cwd=ROOT,
         stdout=out,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
+
+
+def kill_machine(proc: subprocess.Popen) -> None:
+    """SIGKILL a worker with every process it started (RQ's scheduler runs in a child),
+    as when its machine or container dies."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
 
 
 def stop_workers(workers: list[subprocess.Popen]) -> None:
@@ -123,3 +132,5 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # what it left behind (RQ's scheduler)
