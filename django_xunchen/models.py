@@ -65,9 +65,10 @@ class Template(models.Model):
         ]
 
     def __str__(self) -> str:
+        details = [self.template_id] if self.template_id != self.name else []
         if self.account != DEFAULT_ACCOUNT:
-            return f"{self.name} ({self.template_id}, {self.account})"
-        return f"{self.name} ({self.template_id})"
+            details.append(self.account)
+        return f"{self.name} ({', '.join(details)})" if details else self.name
 
     @property
     def placeholders(self) -> list[int]:

@@ -376,6 +376,18 @@ ZH = {
     "The text has no %(names)s.": "内容中没有 %(names)s。",
     "Leave empty to take them from the header. Else, e.g. 1=3, 2=4: @1@ from column 3 and @2@ from column 4.": "留空则按表头识别。否则例如 1=3, 2=4：@1@ 取第 3 列，@2@ 取第 4 列。",
     "Write each as n=column, e.g. 1=3, not %(pair)s.": "请按 n=列号 填写，例如 1=3，而不是 %(pair)s。",
+    "%(count)d number was given more than once and got one message: %(numbers)s": "%(count)d 个号码重复填写，每个只发一条：%(numbers)s",
+    "the sender number": "发送号码",
+    "the sender number, then the extcode of the message it answers": "发送号码，后接所回复短信的扩展码",
+    "extcode %(extcode)s": "扩展码 %(extcode)s",
+    "Today": "今天",
+    "Last 7 days": "最近 7 天",
+    "Enter a date with the time.": "请同时填写日期。",
+    "From date": "开始日期",
+    "To date": "结束日期",
+    "any time": "任意时间",
+    "Delivered, out of the messages tried whose outcome is settled: delivered, undelivered, failed and unknown. Messages still waiting for their report, and those never tried (suppressed, cancelled), are left out.": "已送达条数占已有结果的已尝试短信（已送达、未送达、失败、结果未知）的比例。仍在等待状态报告的，以及从未尝试发送的（已屏蔽、已取消），不计入。",
+    "%(delivered)s delivered of %(settled)s with an outcome": "有结果的 %(settled)s 条中送达 %(delivered)s 条",
 }
 
 ENTRY = re.compile(r"\n\n(?=(?:#.*\n)*(?:msgctxt|msgid) )")

@@ -13,11 +13,11 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from rangefilter.filters import DateTimeRangeFilterBuilder
 
 from ..api import get_balances
 from ..client.validation import normalize_mobile
@@ -36,6 +36,7 @@ from ..policy import FOOTER
 from ..sending import can_resend, resend, send_sms
 from ..verification import lift_throttles
 from . import campaigns, dashboard, policy  # noqa: F401 - registers their admins
+from .filters import date_range
 from .forms import SendSMSForm, TemplateForm, preview_settings
 from .pagination import LargeTablePaginator
 from .permissions import SMSPermissionsMixin
@@ -178,17 +179,30 @@ class ReportOverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
+def when(value):
+    """A time in a list column: short, on one line, the full time on hover."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    return format_html(
+        '<span class="xunchen-when" title="{}">{}<br>{}</span>',
+        date_format(local, "DATETIME_FORMAT"),
+        date_format(local, "Y-m-d"),
+        date_format(local, "H:i"),
+    )
+
+
 @admin.register(Message)
 class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
+    #: Fits 1280 px beside the navigation and the filters: the template shows in the
+    #: content and the filter, the gateway's error code beside the status.
     list_display = [
         "mobile",
         "content_preview",
-        "template",
         "coloured_status",
-        "error",
-        "msgid",
-        "created_at",
-        "reported_at",
+        "msgid_cell",
+        "created",
+        "reported",
     ]
     list_filter = [
         "status",
@@ -197,8 +211,8 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
         TagFilter,
         ReportOverdueFilter,
         "template",
-        ("created_at", DateTimeRangeFilterBuilder(title=_("created"))),
-        ("reported_at", DateTimeRangeFilterBuilder(title=_("reported"))),
+        ("created_at", date_range(_("created"))),
+        ("reported_at", date_range(_("reported"))),
     ]
     search_fields = ["=mobile", "=msgid", "content"]
     search_help_text = _("Exact mobile number or msgid, or words of the content.")
@@ -262,13 +276,40 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
     @admin.display(description=_("content"))
     def content_preview(self, obj: Message):
         return format_html(
-            '<span class="xunchen-preview-cell">{}</span>',
+            '<span class="xunchen-preview-cell" title="{0}">{0}</span>',
             obj.preview,
         )
+
+    @admin.display(description=_("msgid"), ordering="msgid")
+    def msgid_cell(self, obj: Message):
+        """Long msgids are cut with an ellipsis; the whole one is in the title, on the
+        detail page, and found by the search box."""
+        if not obj.msgid:
+            return "—"
+        return format_html('<span class="xunchen-msgid" title="{0}">{0}</span>', obj.msgid)
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj: Message):
+        return when(obj.created_at)
+
+    @admin.display(description=_("reported"), ordering="reported_at")
+    def reported(self, obj: Message):
+        return when(obj.reported_at)
 
     @admin.display(description=_("status"), ordering="status")
     def coloured_status(self, obj: Message):
         badge = status_badge(obj.status, obj.get_status_display())
+        if obj.error_code:
+            badge = format_html(
+                '{} <small class="xunchen-error-code" title="{}">{}</small>',
+                badge,
+                obj.error_message or _("gateway error"),
+                obj.error_code,
+            )
+        elif obj.status == Message.Status.UNKNOWN:
+            badge = format_html(
+                '{} <small class="xunchen-error-code">{}</small>', badge, _("no answer")
+            )
         if obj.is_report_overdue:
             return format_html(
                 '{} <span class="xunchen-overdue" title="{}">{}</span>',
@@ -280,12 +321,6 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                 _("no report"),
             )
         return badge
-
-    @admin.display(description=_("gateway error"), ordering="error_code")
-    def error(self, obj: Message) -> str:
-        if obj.error_code:
-            return obj.error_code
-        return "—" if obj.status != Message.Status.UNKNOWN else _("no answer")
 
     @admin.display(description=_("resent from"))
     def resent_from_link(self, obj: Message):
@@ -305,7 +340,13 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
     # ------------------------------------------------------------------ permissions
 
     def has_add_permission(self, request):
-        return False
+        """Messages are added by sending: "Add" (on the admin index too) opens the send
+        form, for staff who may send."""
+        return self.has_send_permission(request)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        self.require(request, "send")
+        return HttpResponseRedirect(reverse("admin:django_xunchen_message_send"))
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -331,6 +372,14 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
+        if (
+            request.method == "POST"
+            and request.POST.get("action") == "check_balance"
+            and not request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+            and self.has_check_balance_permission(request)
+        ):
+            # The balance is the account's, not the rows': no selection needed.
+            return HttpResponseRedirect(reverse("admin:django_xunchen_message_balance"))
         extra_context = {
             **(extra_context or {}),
             "can_send": self.has_send_permission(request),
@@ -368,6 +417,23 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                 form.add_error(None, str(exc))
             else:
                 self._report_send(request, rows)
+                if form.duplicates:
+                    self.message_user(
+                        request,
+                        ngettext(
+                            "%(count)d number was given more than once and got one "
+                            "message: %(numbers)s",
+                            "%(count)d numbers were given more than once and got one "
+                            "message each: %(numbers)s",
+                            len(form.duplicates),
+                        )
+                        % {
+                            "count": len(form.duplicates),
+                            "numbers": ", ".join(form.duplicates[:10])
+                            + ("…" if len(form.duplicates) > 10 else ""),
+                        },
+                        messages.INFO,
+                    )
                 url = reverse("admin:django_xunchen_message_changelist")
                 return HttpResponseRedirect(f"{url}?{urlencode({'batch': rows[0].batch})}")
         balances = get_balances() if self.has_check_balance_permission(request) else None
@@ -602,8 +668,8 @@ class ReportAdmin(PolledRecordAdmin):
         AccountFilter,
         MatchedFilter,
         "truncated",
-        ("reported_at", DateTimeRangeFilterBuilder(title=_("reported"))),
-        ("received_at", DateTimeRangeFilterBuilder(title=_("received"))),
+        ("reported_at", date_range(_("reported"))),
+        ("received_at", date_range(_("received"))),
     ]
     search_fields = ["=mobile", "=msgid"]
     readonly_fields = [
@@ -625,20 +691,19 @@ class ReportAdmin(PolledRecordAdmin):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(PolledRecordAdmin):
-    list_display = ["mobile", "content", "recvcode", "received_at", "matched_message"]
+    list_display = ["mobile", "content", "received_on", "received_at", "matched_message"]
     list_filter = [
         AccountFilter,
         MatchedFilter,
         "truncated",
-        ("received_at", DateTimeRangeFilterBuilder(title=_("received"))),
+        ("received_at", date_range(_("received"))),
     ]
     search_fields = ["=mobile", "content"]
     readonly_fields = [
         "account",
         "mobile",
         "content",
-        "recvcode",
-        "extcode",
+        "received_on",
         "received_at",
         "matched_message",
         "stored_at",
@@ -646,6 +711,19 @@ class InboundMessageAdmin(PolledRecordAdmin):
         "source",
     ]
     fields = readonly_fields
+
+    @admin.display(description=_("received on"), ordering="recvcode")
+    def received_on(self, obj: InboundMessage):
+        """The number the reply was sent to: the account's sender number, then the
+        extcode of the message it answers."""
+        if not obj.extcode:
+            return format_html('<span title="{}">{}</span>', _("the sender number"), obj.recvcode)
+        return format_html(
+            '<span title="{}">{}</span> <small>{}</small>',
+            _("the sender number, then the extcode of the message it answers"),
+            obj.recvcode,
+            _("extcode %(extcode)s") % {"extcode": obj.extcode},
+        )
 
 
 JOURNAL_COLOURS = {
@@ -755,7 +833,7 @@ class VerificationCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = [
         "state",
         "purpose",
-        ("created_at", DateTimeRangeFilterBuilder(title=_("created"))),
+        ("created_at", date_range(_("created"))),
     ]
     search_fields = ["=mobile"]
     search_help_text = _("Exact mobile number.")
@@ -804,7 +882,7 @@ class ThrottleEventAdmin(SMSPermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdm
         "reason",
         "lifted",
         "purpose",
-        ("at", DateTimeRangeFilterBuilder(title=_("time"))),
+        ("at", date_range(_("time"))),
     ]
     search_fields = ["=mobile", "=ip", "=prefix"]
     search_help_text = _("Exact mobile number, IP address or number prefix.")

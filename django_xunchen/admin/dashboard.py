@@ -36,10 +36,17 @@ SERIES = [
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 900, 260, 44, 30, 10
 
 
-def rate(delivered: int, undelivered: int) -> float | None:
-    """Delivered over everything that got a report, or None before any report."""
-    reported = delivered + undelivered
-    return delivered / reported if reported else None
+#: The statuses a delivery rate is taken over: every message tried whose outcome is
+#: settled. Left out: those still waiting for their report (sent) and those never tried
+#: (queued, suppressed, cancelled).
+SETTLED = (S.DELIVERED, S.UNDELIVERED, S.FAILED, S.UNKNOWN)
+
+
+def rate(counts: dict[str, int]) -> float | None:
+    """The delivery rate: delivered ÷ (delivered + undelivered + failed + unknown), or
+    None while there is none of them."""
+    settled = sum(counts.get(status, 0) for status in SETTLED)
+    return counts.get(S.DELIVERED, 0) / settled if settled else None
 
 
 def _recent(days: int, account: str | None, kind: str | None) -> tuple[dt.date, QuerySet[Message]]:
@@ -79,7 +86,7 @@ def daily_counts(
         }
         entry["total"] = sum(counts.values())
         entry["cells"] = [entry[status.value] for status, _ in SERIES]
-        entry["rate"] = rate(entry[S.DELIVERED], entry[S.UNDELIVERED])
+        entry["rate"] = rate(entry)
         result.append(entry)
     return result
 
@@ -166,11 +173,25 @@ def chart(days: list[dict[str, Any]]) -> SafeString:
                 _("delivery rate"),
             )
         )
+    for point, day in zip(points, [d for d in days if d["rate"] is not None], strict=True):
+        x, y = point.split(",")
+        parts.append(
+            format_html(
+                '<circle class="rate-point" cx="{}" cy="{}" r="3" fill="#212529">'
+                "<title>{} {}: {}%</title></circle>",
+                x,
+                y,
+                day["day"].isoformat(),
+                _("delivery rate"),
+                round(day["rate"] * 100),
+            )
+        )
     axis = format_html(
         '<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#999"/>'
         '<line x1="{0}" y1="{2}" x2="{3}" y2="{2}" stroke="#999"/>'
         '<text x="{4}" y="{5}" font-size="10" text-anchor="end">{6}</text>'
-        '<text x="{4}" y="{2}" font-size="10" text-anchor="end">0</text>',
+        '<text x="{4}" y="{2}" font-size="10" text-anchor="end">0</text>'
+        '<text x="{3}" y="{5}" font-size="10" text-anchor="end">100%</text>',
         LEFT,
         TOP,
         TOP + plot_h,
@@ -206,7 +227,8 @@ def build(
         "days": list(reversed(days)),
         "totals": totals,
         "total": sum(d["total"] for d in days),
-        "delivery_rate": rate(totals[S.DELIVERED], totals[S.UNDELIVERED]),
+        "delivery_rate": rate(totals),
+        "settled": sum(totals[status] for status in SETTLED),
         "chart": chart(days),
         "series": [(status.value, status.label, colour) for status, colour in SERIES],
         "balances": [],

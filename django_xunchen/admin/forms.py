@@ -10,6 +10,7 @@ from django.contrib.admin.widgets import AdminSplitDateTime
 from django.utils.translation import gettext_lazy as _
 
 from ..backends import get_backend
+from ..client.validation import normalize_mobile, split_mobiles
 from ..conf import DEFAULT_KIND, KINDS, account_names, route
 from ..exceptions import (
     InvalidAccountChoiceError,
@@ -147,55 +148,98 @@ class SendSMSForm(forms.Form):
         return parse_params(self.cleaned_data.get("params") or "")
 
     def clean(self):
+        """Every fault at once: the numbers, the content or template, the extcode and the
+        send time are checked each on their own, so staff fix them in one go."""
         data = super().clean()
-        if self.errors:
-            return data
+        self.duplicates = self._duplicates(data.get("mobiles") or "")
         template = data.get("template")
         content = (data.get("content") or "").strip() or None
+        checks = {
+            "mobiles": data.get("mobiles") if "mobiles" in data else None,
+            "extcode": data.get("extcode") or None,
+            "send_at": data.get("send_at"),
+        }
+        neutral = {"mobiles": "13800138000", "extcode": None, "send_at": None}
+        for field in checks:
+            if field in self.errors:
+                checks[field] = neutral[field]
         if template and content:
             self.add_error("content", _("Give either content or a template, not both."))
-            return data
-        if not template and not content:
+            content = None
+        elif not template and not content:
             self.add_error("content", _("Write the content, or choose a template."))
+        if "kind" in self.errors or "account" in self.errors:
             return data
         try:
             name = resolve_account(data["kind"], data.get("account") or None)
-            if template is not None and template.account != name:
-                self.add_error(
-                    "template",
-                    _(
-                        "This template belongs to account %(theirs)s; the message goes "
-                        "out on %(ours)s."
-                    )
-                    % {"theirs": template.account, "ours": name},
-                )
-                return data
-            prepare_messages(
-                data["mobiles"],
-                content,
-                template=template,
-                params=data.get("params") or None,
-                extcode=data.get("extcode") or None,
-                send_at=data.get("send_at"),
-                kind=data["kind"],
-                backend=get_backend(account=name),
-            )
         except XunchenValidationError as exc:
-            field = next((f for cls, f in FIELD_OF_ERROR.items() if isinstance(exc, cls)), None)
-            if isinstance(exc, InvalidMobileError) and exc.invalid:
-                self.add_error(
-                    "mobiles",
-                    [
-                        forms.ValidationError(
-                            _("Not a mainland China mobile number: %(number)s"),
-                            params={"number": bad},
-                        )
-                        for bad in exc.invalid
-                    ],
+            self._add(exc)
+            return data
+        if template is not None and template.account != name:
+            self.add_error(
+                "template",
+                _("This template belongs to account %(theirs)s; the message goes out on %(ours)s.")
+                % {"theirs": template.account, "ours": name},
+            )
+            template = None
+        if not template and not content:
+            content = "-"  # the other fields are still checked; the content error is given
+            checked_content = False
+        else:
+            checked_content = True
+        for _attempt in range(len(checks) + 1):
+            try:
+                prepare_messages(
+                    checks["mobiles"] or neutral["mobiles"],
+                    content,
+                    template=template,
+                    params=data.get("params") or None,
+                    extcode=checks["extcode"],
+                    send_at=checks["send_at"],
+                    kind=data["kind"],
+                    backend=get_backend(account=name),
                 )
-            else:
-                self.add_error(field, str(exc))
+            except XunchenValidationError as exc:
+                field = self._add(exc, content_checked=checked_content)
+                if field in neutral and checks[field] != neutral[field]:
+                    checks[field] = neutral[field]
+                    continue
+            break
         return data
+
+    def _add(self, exc: XunchenValidationError, content_checked: bool = True) -> str | None:
+        """Put ``exc`` under its field; returns the field."""
+        field = next((f for cls, f in FIELD_OF_ERROR.items() if isinstance(exc, cls)), None)
+        if field in ("content", "params", "template") and not content_checked:
+            return field
+        if isinstance(exc, InvalidMobileError) and exc.invalid:
+            self.add_error(
+                "mobiles",
+                [
+                    forms.ValidationError(
+                        _("Not a mainland China mobile number: %(number)s"),
+                        params={"number": bad},
+                    )
+                    for bad in exc.invalid
+                ],
+            )
+        else:
+            self.add_error(field, str(exc))
+        return field
+
+    @staticmethod
+    def _duplicates(text: str) -> list[str]:
+        """The numbers given more than once (after normalising: +86, spaces)."""
+        seen: set[str] = set()
+        twice: list[str] = []
+        for value in split_mobiles(text):
+            number = normalize_mobile(value)
+            if number is None:
+                continue
+            if number in seen and number not in twice:
+                twice.append(number)
+            seen.add(number)
+        return twice
 
 
 class TemplateForm(forms.ModelForm):

@@ -12,13 +12,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from rangefilter.filters import DateTimeRangeFilterBuilder
 
 from ..client.validation import normalize_mobile
 from ..conf import account_names
 from ..models import BlockedWord, Suppression
 from ..policy import suppress, unsuppress
 from ..spreadsheets import excel_number
+from .filters import date_range
 from .pagination import LargeTablePaginator
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.ms-excel"}
@@ -65,7 +65,7 @@ class SuppressionAdmin(admin.ModelAdmin):
     list_filter = [
         "scope",
         "source",
-        ("created_at", DateTimeRangeFilterBuilder(title=_("since"))),
+        ("created_at", date_range(_("since"))),
     ]
     search_fields = ["=mobile"]
     search_help_text = _("Exact mobile number.")

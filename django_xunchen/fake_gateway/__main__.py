@@ -24,15 +24,21 @@ from .state import FAULT_KINDS, Account
 def _serve_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m django_xunchen.fake_gateway",
-        description="Serve a fake Xunchen SMS gateway. Subcommands 'reply' and 'fault' "
-        "talk to a running one (see 'reply --help').",
+        description="Serve a fake Xunchen SMS gateway. By default it accepts the login "
+        "JSM40001, password 123456, communication key (very code) 453245: put these in "
+        "XUNCHEN's USERNAME, PASSWORD and VERY_CODE, and http://127.0.0.1:8030 in BASE_URL. "
+        "Subcommands 'reply' and 'fault' talk to a running one (see 'reply --help').",
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8030)
-    p.add_argument("--username", default="JSM40001")
-    p.add_argument("--password", default="123456")
-    p.add_argument("--very-code", default="453245")
-    p.add_argument("--balance", type=Decimal, default=Decimal("5000"))
+    p.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    p.add_argument("--port", type=int, default=8030, help="default: %(default)s")
+    p.add_argument("--username", default="JSM40001", help="the login it accepts (%(default)s)")
+    p.add_argument("--password", default="123456", help="its password (%(default)s)")
+    p.add_argument(
+        "--very-code", default="453245", help="its communication key, VERY_CODE (%(default)s)"
+    )
+    p.add_argument(
+        "--balance", type=Decimal, default=Decimal("5000"), help="yuan (default %(default)s)"
+    )
     p.add_argument("--sender", default="106905994140010", help="the account's sender number")
     p.add_argument("--allowed-ip", action="append", default=[], help="IP allow-list (repeat)")
     p.add_argument(

@@ -3,6 +3,7 @@ import re
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -234,9 +235,24 @@ def test_dashboard(admin_client):
     assert response.context["totals"]["undelivered"] == 1
     assert response.context["totals"]["sent"] == 1
     assert response.context["delivery_rate"] == 0.5
-    assert "<svg" in page and 'id="delivery-rate">50%' in page
+    assert "<svg" in page and ">50%</p>" in page and "1 delivered of 2 with an outcome" in page
     assert len(response.context["days"]) == 30
     assert "Balance" in page
+    assert '<p id="total">3 messages</p>' in page
+
+
+def test_delivery_rate_counts_failed_and_unknown_against_delivery(admin_client):
+    """1 failed of 110 is not 100%; waiting (sent) and never tried (suppressed) are out."""
+    statuses = ["delivered"] * 100 + ["failed", "unknown"] + ["sent"] * 5 + ["suppressed"] * 3
+    Message.objects.bulk_create(
+        [Message(mobile=f"138{i:08d}", content="x", status=s) for i, s in enumerate(statuses)]
+    )
+    response = admin_client.get(DASHBOARD)
+    assert response.context["delivery_rate"] == 100 / 102
+    page = response.content.decode()
+    assert ">98%</p>" in page and "100 delivered of 102 with an outcome" in page
+    assert "110 messages" in page
+    assert page.count('class="rate-point"') == 1, "one day with a rate is still drawn"
 
 
 def test_template_admin_preview_and_count(admin_client, template):
@@ -289,8 +305,23 @@ def test_journal_admin_shows_raw_response(admin_client):
     assert "&lt;rpt&gt;" in page and "13800138000" in page
 
 
-def test_message_admin_offers_no_add(admin_client):
-    assert admin_client.get(reverse("admin:django_xunchen_message_add")).status_code == 403
+def test_adding_a_message_is_sending_one_and_the_index_leads_there(admin_client, django_user_model):
+    response = admin_client.get(reverse("admin:django_xunchen_message_add"))
+    assert response.status_code == 302 and response["Location"] == SEND
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert f'href="{reverse("admin:django_xunchen_message_add")}"' in index
+    viewer = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_message"))
+    client = Client()
+    client.force_login(viewer)
+    assert client.get(reverse("admin:django_xunchen_message_add")).status_code == 403
+    assert 'message/add/"' not in client.get(reverse("admin:index")).content.decode()
+
+
+def test_check_balance_action_needs_no_selection(admin_client):
+    send_sms("13800138000", "x")
+    response = admin_client.post(CHANGELIST, {"action": "check_balance", "index": "0"})
+    assert response.status_code == 302 and response["Location"] == BALANCE
 
 
 def test_chinese_labels(admin_client):
@@ -373,3 +404,86 @@ def test_unfiltered_list_on_a_large_postgres_table_shows_the_estimate(admin_clie
     )
     filtered = admin_client.get(f"{CHANGELIST}?status__exact=queued")
     assert filtered.context["cl"].result_count == 0, "a filtered list is counted exactly"
+
+
+def _created(day: str, mobile: str) -> None:
+    at = timezone.make_aware(dt.datetime.fromisoformat(day))
+    Message.objects.create(mobile=mobile, content="x", status=Message.Status.SENT)
+    Message.objects.filter(mobile=mobile).update(created_at=at)
+
+
+@pytest.mark.parametrize(
+    ("query", "shown", "hidden"),
+    [
+        # dates alone: the whole first day, the whole last day
+        (
+            "created_at__range__gte_0=2026-03-02&created_at__range__gte_1="
+            "&created_at__range__lte_0=2026-03-03&created_at__range__lte_1=",
+            ["13800000002", "13800000003"],
+            ["13800000001", "13800000004"],
+        ),
+        ("created_at__range__lte_0=2026-03-02", ["13800000001", "13800000002"], ["13800000003"]),
+        # a time still narrows
+        (
+            "created_at__range__gte_0=2026-03-02&created_at__range__gte_1=12:00",
+            ["13800000003", "13800000004"],
+            ["13800000002"],
+        ),
+    ],
+)
+def test_date_filters_work_with_dates_alone(admin_client, query, shown, hidden):
+    _created("2026-03-01T23:59:00", "13800000001")
+    _created("2026-03-02T00:00:00", "13800000002")
+    _created("2026-03-03T23:59:59", "13800000003")
+    _created("2026-03-04T00:00:01", "13800000004")
+    page = admin_client.get(f"{CHANGELIST}?{query}").content.decode()
+    assert "Enter a valid" not in page
+    for mobile in shown:
+        assert mobile in page
+    for mobile in hidden:
+        assert mobile not in page
+
+
+def test_date_filters_offer_quick_ranges(admin_client):
+    now = timezone.localtime()
+    _created((now - dt.timedelta(days=10)).replace(tzinfo=None).isoformat(), "13800000010")
+    _created(now.replace(tzinfo=None).isoformat(), "13800000000")
+    page = admin_client.get(CHANGELIST).content.decode()
+    today = now.date().isoformat()
+    week = (now.date() - dt.timedelta(days=6)).isoformat()
+    link = f"created_at__range__gte_0={week}&amp;created_at__range__lte_0={today}"
+    assert link in page and "Last 7 days" in page and "Last 30 days" in page
+    week_page = admin_client.get(f"{CHANGELIST}?{link.replace('&amp;', '&')}").content.decode()
+    assert "13800000000" in week_page and "13800000010" not in week_page
+    assert '<li class="selected"><a href="?created_at__range__gte_0=' + week in week_page
+
+
+def test_send_form_shows_every_error_at_once(admin_client, xunchen_outbox):
+    response = admin_client.post(
+        SEND,
+        {
+            "mobiles": "12345",
+            "content": "",
+            "extcode": "ab",
+            "send_at_0": "2020-01-01",
+            "send_at_1": "08:00",
+        },
+    )
+    errors = response.context["form"].errors
+    assert set(errors) >= {"mobiles", "content", "extcode", "send_at"}, errors
+    assert "12345" in str(errors["mobiles"])
+    assert not xunchen_outbox and not Message.objects.exists()
+
+
+def test_send_form_says_which_numbers_were_given_twice(admin_client, xunchen_outbox):
+    response = admin_client.post(
+        SEND,
+        {"mobiles": "13800138000\n+86 138 0013 8000\n13900000000, 13900000000", "content": "x"},
+        follow=True,
+    )
+    assert len(xunchen_outbox[0].mobiles) == 2
+    notes = [str(m) for m in response.context["messages"]]
+    assert any(
+        "2 numbers were given more than once" in n and "13800138000, 13900000000" in n
+        for n in notes
+    ), notes

@@ -5,11 +5,13 @@ balance, switch to Chinese. Screenshots go to $XUNCHEN_SCREENSHOTS (the admin gu
 images in docs/_static/screenshots were made this way), else to test-artifacts/.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from django_xunchen import poll
 from django_xunchen.models import Message, Template
@@ -44,7 +46,10 @@ def test_staff_journey(chromium, live_server, gateway, shots):
     page.set_default_timeout(15000)
     base = live_server.url
 
-    log_in(page, base, "/admin/django_xunchen/message/")
+    log_in(page, base, "/admin/")
+    page.click('a.addlink[href="/admin/django_xunchen/message/add/"]')
+    page.wait_for_selector("#id_mobiles")  # the admin index's "Add" opens the send form
+    page.goto(f"{base}/admin/django_xunchen/message/")
     page.wait_for_selector("text=Send SMS")
     banner = page.locator(".xunchen-poll-banner")
     assert banner.is_visible(), "nothing was ever polled: the banner says so"
@@ -68,6 +73,28 @@ def test_staff_journey(chromium, live_server, gateway, shots):
     assert page.locator(".xunchen-status-delivered").count() == 2
     page.goto(f"{base}/admin/django_xunchen/message/")
     page.screenshot(path=shots / "message-list.png", full_page=True)
+    scroll = page.eval_on_selector(".results", "e => [e.scrollWidth, e.clientWidth]")
+    assert scroll[0] <= scroll[1], f"no horizontal scroll at 1280 px: {scroll}"
+    for column in ("msgid_cell", "created", "reported"):
+        assert page.locator(f"#result_list th.column-{column}").is_visible()
+
+    today = timezone.localdate().isoformat()
+    page.fill("#created-form input[name=created_at__range__gte_0]", today)
+    page.fill("#created-form input[name=created_at__range__lte_0]", today)
+    page.click("#created-form input[type=submit]")
+    page.wait_for_url("**created_at__range__gte_0=*")
+    assert "Enter a valid" not in page.inner_text("#changelist-filter")
+    assert page.locator("#result_list tbody tr").count() == 2, "dates alone filter"
+    page.screenshot(path=shots / "date-filter.png", full_page=True)
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    page.fill("#created-form input[name=created_at__range__gte_0]", tomorrow)
+    page.fill("#created-form input[name=created_at__range__lte_0]", "")
+    page.click("#created-form input[type=submit]")
+    page.wait_for_url(f"**created_at__range__gte_0={tomorrow}*")
+    assert page.locator("#result_list tbody tr").count() == 0
+    page.locator("#changelist-filter .xunchen-quick-ranges").first.get_by_text("Today").click()
+    page.wait_for_url(f"**created_at__range__gte_0={today}*")
+    assert page.locator("#result_list tbody tr").count() == 2
 
     message = Message.objects.get(mobile="13800138000")
     page.goto(f"{base}/admin/django_xunchen/message/{message.pk}/change/")
@@ -95,8 +122,11 @@ def test_staff_journey(chromium, live_server, gateway, shots):
     page.screenshot(path=shots / "balance.png", full_page=True)
 
     page.goto(f"{base}/admin/django_xunchen/message/dashboard/")
+    assert page.inner_text("#total") == "3 messages"
     assert page.inner_text("#delivery-rate") == "100%"
+    assert "2 delivered of 2 with an outcome" in page.inner_text(".xunchen-rate-basis")
     assert page.locator("svg[role=img] rect").count() >= 1
+    assert page.locator("svg[role=img] circle.rate-point").count() == 1, "today's rate drawn"
     page.screenshot(path=shots / "dashboard.png", full_page=True)
 
     page.goto(f"{base}/admin/django_xunchen/template/")
@@ -108,7 +138,12 @@ def test_staff_journey(chromium, live_server, gateway, shots):
     page.goto(f"{base}/admin/django_xunchen/message/")
     text = page.inner_text("body")
     assert "发送短信" in text and "查询余额" in text and "已送达" in text
+    assert "最近 7 天" in page.inner_text("#changelist-filter")
     page.screenshot(path=shots / "message-list-zh.png", full_page=True)
+    page.goto(f"{base}/admin/django_xunchen/message/dashboard/")
+    assert page.inner_text("#total") == "3 条短信"
+    assert "送达率" in page.inner_text("body")
+    page.screenshot(path=shots / "dashboard-zh.png", full_page=True)
     context.close()
 
 

@@ -1,10 +1,18 @@
 """For the demo: an admin user and the templates, created once."""
 
+import re
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from django_xunchen.conf import account_names
 from django_xunchen.models import Template
+
+
+def demo_name(body: str) -> str:
+    """A name staff recognise, from the body: "您的验证码是…，5分钟内有效"."""
+    text = re.sub(r"@\d+@", "…", body).strip("。.")
+    return text if len(text) <= 20 else text[:19] + "…"
 
 
 class Command(BaseCommand):
@@ -32,6 +40,6 @@ class Command(BaseCommand):
                 Template.objects.get_or_create(
                     account=account,
                     template_id=template_id,
-                    defaults={"name": template_id, "body": body},
+                    defaults={"name": demo_name(body), "body": body},
                 )
         self.stdout.write(f"admin user {username!r} {'created' if created else 'exists'}")
