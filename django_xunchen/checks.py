@@ -15,6 +15,7 @@ from .conf import (
     KINDS,
     REQUIRED_FOR_GATEWAY,
     account_names,
+    retention_settings,
     verification_settings,
     xunchen_settings,
 )
@@ -31,6 +32,10 @@ def check_settings(app_configs=None, **kwargs):
         names = account_names()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="django_xunchen.E000")]
+    try:
+        retention_settings()
+    except ImproperlyConfigured as exc:
+        errors.append(checks.Error(str(exc), id="django_xunchen.E000"))
     errors.extend(_check_accounts_shape(conf, names))
     for name in names:
         errors.extend(_check_account(name, len(names) > 1))

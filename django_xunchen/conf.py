@@ -101,6 +101,8 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "MATCH_WINDOW_DAYS": 7,
     # Verification codes and their throttles: see VERIFICATION_DEFAULTS.
     "VERIFICATION": {},
+    # Days to keep rows before sms_cleanup deletes them: see RETENTION_DEFAULTS.
+    "RETENTION": {},
     # Replies that put a number on the suppression list for marketing, matched after
     # NFKC, case folding and trimming, as the whole reply or at its start.
     "OPT_OUT_KEYWORDS": ["TD", "T", "N", "R", "退订", "取消", "拒收"],
@@ -273,6 +275,41 @@ def verification_settings() -> dict[str, Any]:
             "XUNCHEN['VERIFICATION'] has unknown keys: " + ", ".join(sorted(unknown))
         )
     return {**VERIFICATION_DEFAULTS, **given}
+
+
+#: ``XUNCHEN["RETENTION"]``: days after which ``manage.py sms_cleanup`` deletes rows
+#: (``None``: never). Messages are kept until you choose: what the law or your customers
+#: require differs. The poll journal's age is ``JOURNAL_RETENTION_DAYS``.
+RETENTION_DEFAULTS: dict[str, int | None] = {
+    # Messages (not queued or sending) by creation, with their reports and replies,
+    # unmatched reports and replies, and finished campaigns with their rows.
+    "MESSAGES": None,
+    # Verification records by creation (a code lives minutes).
+    "VERIFICATION_CODES": 30,
+    # Throttle events by time; at least 2, since throttles count back one day.
+    "THROTTLE_EVENTS": 30,
+}
+
+
+def retention_settings() -> dict[str, int | None]:
+    """``XUNCHEN["RETENTION"]`` over :data:`RETENTION_DEFAULTS`, checked."""
+    given = xunchen_settings()["RETENTION"] or {}
+    if not isinstance(given, dict):
+        raise ImproperlyConfigured("XUNCHEN['RETENTION'] must be a dict")
+    unknown = set(given) - set(RETENTION_DEFAULTS)
+    if unknown:
+        raise ImproperlyConfigured(
+            "XUNCHEN['RETENTION'] has unknown keys: " + ", ".join(sorted(unknown))
+        )
+    result = {**RETENTION_DEFAULTS, **given}
+    for key, days in result.items():
+        least = 2 if key == "THROTTLE_EVENTS" else 1
+        if days is not None and (type(days) is not int or days < least):
+            raise ImproperlyConfigured(
+                f"XUNCHEN['RETENTION'][{key!r}] must be a number of days of at least "
+                f"{least}, or None, not {days!r}"
+            )
+    return result
 
 
 def allowed_kinds(account: str) -> frozenset[str]:

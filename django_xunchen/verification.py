@@ -277,13 +277,7 @@ def request_code(
     now = timezone.now()
     row = record = None
     with transaction.atomic():
-        ThrottleBucket.objects.bulk_create(
-            [ThrottleBucket(key=k) for k in keys], ignore_conflicts=True
-        )
-        buckets = {
-            b.key: b
-            for b in ThrottleBucket.objects.select_for_update().filter(key__in=keys).order_by("key")
-        }
+        buckets = _lock_buckets(keys)
         blocked = buckets[f"prefix:{prefix}"].blocked_until
         if blocked and blocked > now:
             verdict = _Verdict(Reason.PREFIX, _seconds(blocked - now))
@@ -496,6 +490,21 @@ def _checked(mobile: str, purpose: str, result: CodeCheck) -> CodeCheck:
             reason=result.status.value,
         )
     return result
+
+
+def _lock_buckets(keys: list[str]) -> dict[str, ThrottleBucket]:
+    """Create the missing buckets of ``keys`` and lock all of them. A bucket that
+    ``sms_cleanup`` deleted between the two is created again."""
+    buckets: dict[str, ThrottleBucket] = {}
+    while len(buckets) < len(keys):
+        ThrottleBucket.objects.bulk_create(
+            [ThrottleBucket(key=k) for k in keys if k not in buckets], ignore_conflicts=True
+        )
+        buckets.update(
+            (b.key, b)
+            for b in ThrottleBucket.objects.select_for_update().filter(key__in=keys).order_by("key")
+        )
+    return buckets
 
 
 def lift_throttles(mobiles: list[str]) -> int:
