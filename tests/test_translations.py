@@ -85,3 +85,39 @@ def test_no_translatable_string_is_missing_from_the_catalogue(tmp_path):
     fresh = entries(copy / "locale/zh_Hans/LC_MESSAGES/django.po")
     new = sorted(msgid for key, msgstr in fresh.items() if not msgstr for msgid in [key[1]])
     assert new == [], "run `make messages` and translate the new strings"
+
+
+ROOT = PACKAGE.parent
+PAIRS = [
+    (ROOT / "README.md", ROOT / "README.zh-Hans.md"),
+    (ROOT / "docs" / "quickstart.rst", ROOT / "docs" / "quickstart.zh_Hans.rst"),
+]
+
+
+def _shape(path: Path) -> tuple[list[str], int, int]:
+    """What must match between a page and its translation: its code blocks (commands
+    and code are the same in both languages), its sections and its list items."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".md":
+        code = re.findall(r"```[a-z]*\n.*?```", text, re.S)
+        sections = len(re.findall(r"^## ", text, re.M))
+    else:
+        blocks = re.findall(r"^( *)\.\. code-block:: \w+\n\n((?:\1   .*\n|\n)+)", text, re.M)
+        code = [body.strip() for _indent, body in blocks]
+        sections = len(re.findall(r"^[=\-~]{3,}$", text, re.M))
+    items = len(re.findall(r"^(?:- |\d+\. )", text, re.M))
+    return code, sections, items
+
+
+def test_the_chinese_readme_and_quickstart_keep_in_step_with_the_english():
+    for english, chinese in PAIRS:
+        en_code, en_sections, en_items = _shape(english)
+        zh_code, zh_sections, zh_items = _shape(chinese)
+        assert en_code and zh_code == en_code, f"{chinese.name}: the same code as {english.name}"
+        assert (zh_sections, zh_items) == (en_sections, en_items), (
+            f"{chinese.name} has {zh_sections} sections and {zh_items} list items; "
+            f"{english.name} has {en_sections} and {en_items}"
+        )
+        link = re.compile(r"\.(rst|md)$")
+        assert link.sub("", english.name) in chinese.read_text(encoding="utf-8"), "linked"
+        assert link.sub("", chinese.name) in english.read_text(encoding="utf-8"), "linked"
