@@ -388,6 +388,8 @@ ZH = {
     "any time": "任意时间",
     "Delivered, out of the messages tried whose outcome is settled: delivered, undelivered, failed and unknown. Messages still waiting for their report, and those never tried (suppressed, cancelled), are left out.": "已送达条数占已有结果的已尝试短信（已送达、未送达、失败、结果未知）的比例。仍在等待状态报告的，以及从未尝试发送的（已屏蔽、已取消），不计入。",
     "%(delivered)s delivered of %(settled)s with an outcome": "有结果的 %(settled)s 条中送达 %(delivered)s 条",
+    "more than %(count)d": "超过 %(count)d",
+    "about %(count)d": "约 %(count)d",
 }
 
 ENTRY = re.compile(r"\n\n(?=(?:#.*\n)*(?:msgctxt|msgid) )")

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_xunchen import poll, send_sms
+from django_xunchen.admin import MessageAdmin
 from django_xunchen.backends import locmem
 from django_xunchen.exceptions import InsufficientBalanceError
 from django_xunchen.models import InboundMessage, Message, Report
@@ -397,13 +398,34 @@ def test_unfiltered_list_on_a_large_postgres_table_shows_the_estimate(admin_clie
     with CaptureQueriesContext(connection) as ctx:
         response = admin_client.get(CHANGELIST)
     assert response.context["cl"].result_count == 30
+    assert "about 30 messages" in response.content.decode()
     assert not any(
         "COUNT(" in q["sql"].upper()
         for q in ctx.captured_queries
         if "django_xunchen_message" in q["sql"]
     )
     filtered = admin_client.get(f"{CHANGELIST}?status__exact=queued")
-    assert filtered.context["cl"].result_count == 0, "a filtered list is counted exactly"
+    assert filtered.context["cl"].result_count == 0, "a filtered list is counted"
+
+
+@pytest.mark.parametrize(("rows", "shown"), [(7, "more than 6 messages"), (6, "6 messages")])
+def test_a_big_filtered_list_counts_no_further_than_the_cap(admin_client, monkeypatch, rows, shown):
+    from django_xunchen.admin.pagination import LargeTablePaginator
+
+    monkeypatch.setattr(LargeTablePaginator, "cap", 6)
+    monkeypatch.setattr(MessageAdmin, "list_per_page", 2)
+    _messages(rows)
+    Message.objects.create(mobile="13900000000", content="x", status=Message.Status.FAILED)
+    with CaptureQueriesContext(connection) as ctx:
+        page = admin_client.get(f"{CHANGELIST}?status__exact=delivered").content.decode()
+    assert shown in page
+    assert "13900000000" not in page
+    counts = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if q["sql"].startswith('SELECT COUNT(*) FROM (SELECT "django_xunchen_message"')
+    ]
+    assert len(counts) == 1 and "LIMIT 7" in counts[0], "one count, stopped at the cap"
 
 
 def _created(day: str, mobile: str) -> None:
