@@ -31,7 +31,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import policy
+from . import policy, rollup
 from .bulk import insert_messages
 from .client.validation import (
     MAX_CONTENT_LENGTH,
@@ -531,6 +531,7 @@ def cancel(campaign: Campaign) -> int:
             _("A %(state)s campaign cannot be cancelled."),
         )
         now = timezone.now()
+        rollup.touched_where(_queued(campaign))
         count = _queued(campaign).update(
             status=Message.Status.CANCELLED, error_message=CANCELLED_TEXT, updated_at=now
         )

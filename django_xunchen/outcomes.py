@@ -28,7 +28,7 @@ from django.db import (
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import spool
+from . import rollup, spool
 from .conf import xunchen_settings
 from .db import one_of
 from .exceptions import XunchenError
@@ -172,6 +172,7 @@ def land(
     missing = [pk for pk in ids if pk not in by_pk]
     if missing:
         by_pk.update({m.pk: m for m in Message.objects.filter(pk__in=missing)})
+    rollup.touched(by_pk[pk] for pk in ids)
     _signal(outcome, [by_pk[pk] for pk in ids], error)
     return ids
 

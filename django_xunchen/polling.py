@@ -27,7 +27,7 @@ from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import outcomes, policy
+from . import outcomes, policy, rollup
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .client.parsing import RecordScan
@@ -211,6 +211,7 @@ def poll(
         logger.error("account %r cannot be polled: %s", name, error)
         total.add(name, PollResult(names=[name], errors=[error]), len(groups) + len(broken) > 1)
     _prune(conf["JOURNAL_RETENTION_DAYS"])
+    rollup.maintain()
     return total
 
 
@@ -429,6 +430,7 @@ def _write_statuses(changed: dict[int, Message]) -> None:
     that outcome, the one :func:`apply_report` took: a message moved to an outcome has no
     earlier report of it, or it would have been in that state already."""
     now = timezone.now()
+    rollup.touched(changed.values())
     for status, delivered in ((Status.DELIVERED, True), (Status.UNDELIVERED, False)):
         ids = [pk for pk, message in changed.items() if message.status == status]
         if not ids:

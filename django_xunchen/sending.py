@@ -28,7 +28,7 @@ from django.db.models.signals import post_init, pre_init
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from . import outcomes, policy
+from . import outcomes, policy, rollup
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .bulk import insert_messages
@@ -524,12 +524,12 @@ def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, 
     backends = Backends(backend)
     spooled = outcomes.apply_spool()
     now = timezone.now()
-    expired = Message.objects.filter(status=Status.QUEUED, expires_at__lte=now).update(
-        status=Status.EXPIRED, updated_at=now
-    )
-    stale = Message.objects.filter(
-        status=Status.SENDING, updated_at__lt=now - stale_after()
-    ).update(
+    expiring = Message.objects.filter(status=Status.QUEUED, expires_at__lte=now)
+    rollup.touched_where(expiring)
+    expired = expiring.update(status=Status.EXPIRED, updated_at=now)
+    stuck = Message.objects.filter(status=Status.SENDING, updated_at__lt=now - stale_after())
+    rollup.touched_where(stuck)
+    stale = stuck.update(
         status=Status.UNKNOWN,
         claim=None,
         updated_at=now,
@@ -796,9 +796,11 @@ def _submit(
     now = timezone.now()
     token = uuid.uuid4()
     if any(r.expires_at for r in rows):
-        Message.objects.filter(
+        expiring = Message.objects.filter(
             one_of(Message, "id", ids), status=Status.QUEUED, expires_at__lte=now
-        ).update(status=Status.EXPIRED, updated_at=now)
+        )
+        rollup.touched_where(expiring)
+        expiring.update(status=Status.EXPIRED, updated_at=now)
     listed = policy.suppressed_filter(rows[0].kind)
     claimable = (
         Message.objects.filter(one_of(Message, "id", ids), status=Status.QUEUED)
@@ -812,9 +814,13 @@ def _submit(
         unclaimed = [r for r in rows if r.pk not in claimed_ids]
         if listed is not None:
             # Opted out since the rows were written (quiet hours, a retry): not sent.
-            Message.objects.filter(pk__in=[r.pk for r in unclaimed], status=Status.QUEUED).filter(
-                listed
-            ).update(status=Status.SUPPRESSED, error_message=SUPPRESSED_LATER, updated_at=now)
+            opted_out = Message.objects.filter(
+                pk__in=[r.pk for r in unclaimed], status=Status.QUEUED
+            ).filter(listed)
+            rollup.touched_where(opted_out)
+            opted_out.update(
+                status=Status.SUPPRESSED, error_message=SUPPRESSED_LATER, updated_at=now
+            )
         _refresh(unclaimed)
     if not claimed_ids:
         return None

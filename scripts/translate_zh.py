@@ -390,6 +390,12 @@ ZH = {
     "%(delivered)s delivered of %(settled)s with an outcome": "有结果的 %(settled)s 条中送达 %(delivered)s 条",
     "more than %(count)d": "超过 %(count)d",
     "about %(count)d": "约 %(count)d",
+    "day": "日期",
+    "stale": "待重算",
+    "rolled-up day": "已汇总日期",
+    "rolled-up days": "已汇总日期",
+    "daily figure": "每日统计",
+    "daily figures": "每日统计",
 }
 
 ENTRY = re.compile(r"\n\n(?=(?:#.*\n)*(?:msgctxt|msgid) )")

@@ -1,0 +1,114 @@
+"""The dashboard's daily rollup always equals a recount of the messages, whatever
+changes their days after they were rolled up."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from django_xunchen import campaigns, poll, rollup, send_queued, send_sms
+from django_xunchen.backends import locmem
+from django_xunchen.models import Campaign, DailyFigure, Message, RollupDay
+
+pytestmark = pytest.mark.django_db
+S = Message.Status
+
+
+def at(days_ago: int, hour: int = 10):
+    moment = timezone.localtime() - dt.timedelta(days=days_ago)
+    return time_machine.travel(moment.replace(hour=hour, minute=0), tick=False)
+
+
+def window():
+    today = timezone.localdate()
+    return today - dt.timedelta(days=29), today
+
+
+def assert_rollup_equals_a_recount():
+    first, last = window()
+    rolled = {day: rows for day, rows in rollup.figures(first, last).items() if rows}
+    counted = {day: rows for day, rows in rollup.recount(first, last).items() if rows}
+    assert rolled == counted
+
+
+def test_the_rollup_follows_every_change_to_an_old_day(xunchen_outbox):
+    with at(10):
+        sent = send_sms(["13800000001", "13800000002", "13800000003"], "旧的通知")
+        locmem.queue_report("13800000001", sent[0].msgid)
+        poll(force=True)
+        expiring = Message.objects.create(
+            mobile="13800000004",
+            content="过期",
+            status=S.QUEUED,
+            expires_at=timezone.now() + dt.timedelta(days=1),
+            hold_until=timezone.now() + dt.timedelta(days=30),
+        )
+        later = Message.objects.create(
+            mobile="13800000005",
+            content="稍后发送",
+            status=S.QUEUED,
+            hold_until=timezone.now() + dt.timedelta(days=30),
+        )
+        paused = Campaign.objects.create(name="春季", content="x", state="paused")
+        Message.objects.create(
+            mobile="13800000006",
+            content="x",
+            status=S.QUEUED,
+            campaign=paused,
+            hold_until=timezone.now() + dt.timedelta(days=90),
+        )
+    with at(5):
+        send_sms("13900000001", "五天前")
+        # the first poll, ten days ago, rolled up the 30 days before its live ones
+        assert rollup.maintain() == 5, "the days since then that are no longer live"
+    assert RollupDay.objects.filter(stale=False).count() == 35
+    day10 = timezone.localdate() - dt.timedelta(days=10)
+    assert DailyFigure.objects.filter(day=day10, status="sent").get().messages == 2
+    assert_rollup_equals_a_recount()
+
+    # Today, each writer changes rows created ten days ago:
+    locmem.queue_report("13800000002", sent[1].msgid, "MA:0006")  # a late report
+    poll(force=True)
+    assert_rollup_equals_a_recount()
+    assert send_queued()["expired"] == 1  # the expiry
+    assert expiring.__class__.objects.get(pk=expiring.pk).status == S.EXPIRED
+    assert_rollup_equals_a_recount()
+    Message.objects.filter(pk=later.pk).update(hold_until=None)
+    assert send_queued()["sent"] == 1  # an old row's outcome
+    assert_rollup_equals_a_recount()
+    assert campaigns.cancel(paused) == 1  # a cancelled campaign row
+    assert_rollup_equals_a_recount()
+    figures = rollup.figures(day10, day10)[day10]
+    assert figures[("default", "notification", "undelivered")] == (1, 1)
+    assert figures[("default", "notification", "cancelled")] == (1, 1)
+
+
+def test_rebuild_recounts_everything(xunchen_outbox):
+    with at(3):
+        send_sms(["13800000001", "13800000002"], "三天前")
+    rollup.maintain()
+    DailyFigure.objects.update(messages=99)  # say the rollup went wrong
+    call_command("sms_rollup", "--rebuild")
+    assert_rollup_equals_a_recount()
+    assert DailyFigure.objects.get().messages == 2
+
+
+def test_the_dashboard_reads_the_rollup_not_the_old_messages(admin_client, xunchen_outbox):
+    with at(12):
+        send_sms(["13800000001", "13800000002"], "旧")
+    send_sms("13800000003", "今天")
+    admin_client.get("/admin/django_xunchen/message/dashboard/")  # rolls the old days up
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get("/admin/django_xunchen/message/dashboard/")
+    assert page.context["total"] == 3
+    old_scans = [
+        q["sql"]
+        for q in queries
+        if 'FROM "django_xunchen_message"' in q["sql"] and "GROUP BY" in q["sql"]
+    ]
+    assert len(old_scans) == 1, "only today and yesterday are counted live"
+    assert len(queries) <= 10
