@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -33,6 +34,7 @@ from ..models import (
     VerificationCode,
 )
 from ..policy import FOOTER
+from ..search import content_contains
 from ..sending import can_resend, resend, send_sms
 from ..verification import lift_throttles
 from . import campaigns, dashboard, policy  # noqa: F401 - registers their admins
@@ -327,15 +329,20 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
         return message_link(obj.resent_from)
 
     def get_search_results(self, request, queryset, search_term):
-        """A mobile number or a msgid is looked up alone, on its index; only other terms
-        search the content (which scans)."""
+        """A mobile number or a msgid is looked up alone, on its index; other terms
+        search the content, each word on the bigram index on PostgreSQL
+        (:mod:`django_xunchen.search`)."""
         term = search_term.strip()
         mobile = normalize_mobile(term)
         if mobile:
             return queryset.filter(mobile=mobile), False
         if term and " " not in term and queryset.filter(msgid=term).exists():
             return queryset.filter(msgid=term), False
-        return super().get_search_results(request, queryset, search_term)
+        for word in smart_split(term):
+            if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
+                word = unescape_string_literal(word)
+            queryset = content_contains(queryset, word)
+        return queryset, False
 
     # ------------------------------------------------------------------ permissions
 

@@ -1,0 +1,77 @@
+"""Content search: the same answers as icontains, from the bigram index on PostgreSQL."""
+
+import pytest
+from django.db import connection
+
+from django_xunchen.models import Message
+from django_xunchen.search import bigram_query, content_contains
+
+CONTENTS = [
+    "【商城】春季上新活动，全场八折。回T退订",
+    "您的快递已到，请凭取件码 8848 领取。",
+    "退款已原路返回",
+    "Hello World, it's 100% done\\now",
+    "订",
+    "",
+]
+TERMS = [
+    "退订",
+    "退",
+    "订",
+    "快递",
+    "春季上新活动",
+    "HELLO",
+    "o w",
+    "it's",
+    "%",
+    "\\n",
+    "8848",
+    "不存在",
+]
+
+
+@pytest.mark.parametrize(
+    ("term", "query"),
+    [
+        ("退订", "'退订'"),
+        ("退", "'退':*"),
+        ("上新活动", "'上新' & '新活' & '活动'"),
+        ("aaa", "'AA'"),
+        ("it's", "'IT' & 'T''' & '''S'"),
+        ("a\\b", "'A\\\\' & '\\\\B'"),
+        ("ß", None),
+    ],
+)
+def test_a_term_becomes_the_query_of_its_bigrams(term, query):
+    assert bigram_query(term) == query
+
+
+@pytest.fixture
+def messages(db):
+    Message.objects.bulk_create(
+        [Message(mobile=f"1380000000{i}", content=c, status="sent") for i, c in enumerate(CONTENTS)]
+    )
+
+
+@pytest.mark.parametrize("term", TERMS)
+def test_it_finds_what_icontains_finds(messages, term):
+    expected = set(Message.objects.filter(content__icontains=term).values_list("pk", flat=True))
+    found = set(content_contains(Message.objects.all(), term).values_list("pk", flat=True))
+    assert found == expected
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("term", ["退订", "退", "春季上新活动"])
+def test_on_postgresql_the_bigram_index_serves_the_search(messages, term):
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+    plan = content_contains(Message.objects.all(), term).explain()
+    assert "xunchen_msg_content_bigrams" in plan, plan
+
+
+@pytest.mark.postgres_only
+def test_the_index_is_built_from_the_content_by_the_database(messages):
+    """Rows written by COPY or bulk_create are indexed with nothing to keep in step."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xunchen_bigrams('回T退订')::text")
+        assert cursor.fetchone()[0] == "'T退' '回T' '订 ' '退订'"
