@@ -12,8 +12,10 @@ Everything runs against the fake gateway on loopback.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +42,7 @@ from django_xunchen.models import Message  # noqa: E402
 TASKS_MODULE = "django.tasks" if django.VERSION >= (6,) else "django_tasks"
 #: Sends of one size are timed this many times, each keeping its best.
 REPEAT = 3
+CHINA = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
 
 
 def numbers(n: int, prefix: str) -> list[str]:
@@ -497,6 +500,145 @@ def bench_codes(rounds: int = 50) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def bench_ingest(n: int = 100000) -> list[tuple[str, str, str, str]]:
+    """Polling one answer of ``n`` delivery reports. The floor: fetch the answer with the
+    bare client, read its records with lxml's iterparse, COPY them into the report table
+    (executemany elsewhere) and match them in one UPDATE of the messages. Ours: poll(),
+    which also journals the answer, keeps the first report's code and time, suppresses
+    bounces and fires the signals. Both against the same n sent messages."""
+    import io
+    import uuid
+
+    from django.db import transaction
+    from django.utils import timezone
+    from lxml import etree
+
+    from django_xunchen.fake_gateway.state import ReportRecord
+    from django_xunchen.models import PollJournalEntry, Report
+
+    pg = connection.vendor == "postgresql"
+    when = timezone.now().astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    rows = [(f"m{i // 100:06d}", f"135{i:08d}") for i in range(n)]
+
+    def reset(gateway) -> None:
+        Report.objects.all().delete()
+        PollJournalEntry.objects.all().delete()
+        Message.objects.all().update(status="sent", report_status="", reported_at=None)
+        queue = gateway.state.reports[gateway.account.username]
+        queue[:] = [
+            ReportRecord(mobile, msgid, "DELIVRD" if i % 10 else "UNDELIV", when, "", 0.0)
+            for i, (msgid, mobile) in enumerate(rows)
+        ]
+
+    Message.objects.all().delete()
+    batch = uuid.uuid4()
+    for start in range(0, n, 5000):
+        Message.objects.bulk_create(
+            Message(mobile=mobile, msgid=msgid, content="基准", status="sent", batch=batch)
+            for msgid, mobile in rows[start : start + 5000]
+        )
+    with FakeGateway(seed=2) as gateway:
+        conf = {**gateway.account_settings(), "POLL_INTERVAL": 0, "BOUNCE_THRESHOLD": 3}
+        report_table = connection.ops.quote_name(Report._meta.db_table)
+        message_table = connection.ops.quote_name(Message._meta.db_table)
+        columns = (
+            "account, mobile, msgid, status, delivered, reported_at, extno, truncated, received_at"
+        )
+
+        def floor() -> None:
+            with XunchenClient(gateway.base_url, *gateway.credentials) as client:
+                raw = client.fetch_reports()
+            now = timezone.now()
+            records = []
+            for _, el in etree.iterparse(io.BytesIO(raw.body), tag="rpt"):
+                status = el.findtext("status")
+                records.append(
+                    (
+                        "default",
+                        el.findtext("mobile"),
+                        el.findtext("msgid"),
+                        status,
+                        status == "DELIVRD",
+                        now,
+                        el.findtext("extno") or "",
+                        False,
+                        now,
+                    )
+                )
+                el.clear()
+            with transaction.atomic(), connection.cursor() as cursor:
+                if pg:
+                    with cursor.cursor.copy(f"COPY {report_table} ({columns}) FROM STDIN") as copy:
+                        for record in records:
+                            copy.write_row(record)
+                else:
+                    cursor.executemany(
+                        f"INSERT INTO {report_table} ({columns}) VALUES ({', '.join(['%s'] * 9)})",
+                        records,
+                    )
+                cursor.execute(
+                    f"UPDATE {message_table} AS m SET status = CASE WHEN r.delivered THEN "
+                    "'delivered' ELSE 'undelivered' END, report_status = r.status, "
+                    f"reported_at = r.reported_at FROM {report_table} AS r "
+                    "WHERE r.msgid = m.msgid AND r.mobile = m.mobile"
+                )
+
+        reset(gateway)
+        _, floor_seconds = timed(floor)
+        reset(gateway)
+        # The poll runs in a process of its own, so that its memory is not the fake
+        # gateway's (which builds the answer in this one).
+        out = subprocess.run(
+            [sys.executable, __file__, "--ingest-child", json.dumps(conf)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        got = json.loads(out.strip().splitlines()[-1])
+        assert got["matched"] == n, got
+        ours, growth, statements = got["seconds"], got["growth"], got["statements"] / (n / 1000)
+        delivered = Message.objects.filter(status="delivered").count()
+        assert delivered == n - n // 10, delivered
+    Message.objects.all().delete()
+    Report.objects.all().delete()
+    return [
+        (
+            f"poll {n} reports, vs fetch + parse + COPY + match: seconds (goal <= 2x)",
+            f"{floor_seconds:.2f}",
+            f"{ours:.2f}",
+            f"{ours / floor_seconds:.2f}x",
+        ),
+        (
+            f"poll {n} reports: statements per 1,000 reports (goal <= 10)",
+            "",
+            f"{statements:.1f}",
+            "",
+        ),
+        (
+            f"poll {n} reports: peak memory growth, MB (goal <= 150)",
+            "",
+            "n/a" if growth is None else f"{growth:.0f}",
+            "",
+        ),
+    ]
+
+
+def ingest_child(conf: str) -> None:
+    """One poll, in this process: its seconds, statements and peak memory growth."""
+    with override_settings(XUNCHEN=json.loads(conf)), CaptureQueriesContext(connection) as q:
+        result, seconds, growth = _peak_growth(lambda: poll(inbound=False, force=True))
+    print(
+        json.dumps(
+            {
+                "matched": result.reports_matched,
+                "seconds": seconds,
+                "growth": growth,
+                "statements": len(q),
+            }
+        )
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
@@ -518,8 +660,18 @@ def main() -> int:
         default=100000,
         help="rows of the campaign file (0: leave the campaign rows out)",
     )
+    parser.add_argument(
+        "--ingest",
+        type=int,
+        default=100000,
+        help="reports in one poll answer for the ingest rows (0: leave them out)",
+    )
+    parser.add_argument("--ingest-child", help=argparse.SUPPRESS)
     parser.add_argument("--campaign-child", choices=["csv", "xlsx"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.ingest_child:
+        ingest_child(args.ingest_child)
+        return 0
     if args.campaign_child:
         campaign_child(args.campaign_child, args.campaign)
         return 0
@@ -532,6 +684,8 @@ def main() -> int:
         table.extend(bench_latency(args.latency))
     if args.workers:
         table.extend(bench_workers(args.workers))
+    if args.ingest:
+        table.extend(bench_ingest(args.ingest))
     if args.campaign:
         table.extend(bench_campaign(args.campaign))
     table.extend(bench_codes())

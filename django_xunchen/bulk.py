@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -91,3 +92,30 @@ def insert_messages(rows: Sequence[Message]) -> None:
         row.pk = pk
         row._state.adding = False
         row._state.db = connection.alias
+
+
+def insert_values(model: type[Any], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert plain ``rows`` (tuples of Python values for ``columns``) into ``model``'s
+    table in one statement: ``COPY`` on PostgreSQL, ``executemany`` elsewhere. For ingest,
+    where no model instance is needed."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = ", ".join(quote(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            started = time.monotonic()
+            sql = f"COPY {table} ({names}) FROM STDIN"
+            with cursor.cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            if connection.queries_logged:  # as Django logs every other statement
+                took = f"{time.monotonic() - started:.3f}"
+                connection.queries_log.append({"sql": f"{sql} -- {len(rows)} rows", "time": took})
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        prepared = [[adapt(v) if isinstance(v, dt.datetime) else v for v in row] for row in rows]
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - quoted names
+        cursor.executemany(sql, prepared)

@@ -27,17 +27,25 @@ from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import outcomes, policy, rollup
+from . import bulk, outcomes, policy, rollup
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .client.parsing import RecordScan
 from .client.types import DeliveryReport, InboundSMS, RawResponse
 from .conf import UnknownAccount, account_names, xunchen_settings
+from .db import one_of
 from .exceptions import GatewayError, ResponseCutOffError, XunchenError
 from .locks import DatabaseLock, LockLost
 from .models import InboundMessage, Message, PollJournalEntry, PollState, Report
 from .sending import to_db_datetime
-from .signals import inbound_received, report_matched, report_received, send_on_commit
+from .signals import (
+    inbound_received,
+    report_matched,
+    report_received,
+    reports_received,
+    send_on_commit,
+    send_robust_logged,
+)
 
 logger = logging.getLogger("django_xunchen.polling")
 Status = Message.Status
@@ -289,9 +297,7 @@ def _fetch_and_journal(
             return None
         complete = False
     try:
-        return PollJournalEntry.objects.create(
-            account=group.name, operation=operation, body=body, fetched_at=now, complete=complete
-        )
+        return _journal(group.name, operation, body, now, complete)
     except DatabaseError:
         # The gateway will not return these records again: this log line is their last copy.
         logger.critical(
@@ -301,6 +307,43 @@ def _fetch_and_journal(
             body,
         )
         raise
+
+
+def _journal(
+    account: str, operation: str, body: bytes, fetched_at: dt.datetime, complete: bool
+) -> PollJournalEntry:
+    """Store a raw answer. On PostgreSQL the body goes as a binary parameter: Django's
+    client-side binding would write a 37 MB answer into the statement as 74 MB of hex."""
+    entry = PollJournalEntry(
+        account=account, operation=operation, body=body, fetched_at=fetched_at, complete=complete
+    )
+    if connection.vendor != "postgresql" or len(body) < BINARY_JOURNAL_FROM:
+        entry.save()
+        return entry
+    import psycopg
+
+    table = connection.ops.quote_name(PollJournalEntry._meta.db_table)
+    fields = [f for f in PollJournalEntry._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join("%b" if f.attname == "body" else "%s" for f in fields)
+    values = [
+        body if f.attname == "body" else f.get_db_prep_save(getattr(entry, f.attname), connection)
+        for f in fields
+    ]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id",  # noqa: S608
+            values,
+        )
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding = False
+    entry._state.db = connection.alias
+    return entry
+
+
+#: From this many bytes a raw answer goes to PostgreSQL as a binary parameter.
+BINARY_JOURNAL_FROM = 1 << 20
 
 
 def _note_attempt(
@@ -325,12 +368,15 @@ def _ingest(
     now = timezone.now()
     PollJournalEntry.objects.filter(pk=entry.pk).update(attempts=entry.attempts + 1)
     entry.attempts += 1
-    raw = RawResponse(entry.operation, bytes(entry.body))
+    body = entry.body if isinstance(entry.body, bytes) else bytes(entry.body)
+    raw = RawResponse(entry.operation, body)
+    entry.body = b""  # the journal keeps it; here only the records are needed from now on
     is_reports = entry.operation == Op.REPORTS
     try:
         scan: RecordScan[Any] = (
             sms_backend.scan_reports(raw) if is_reports else sms_backend.scan_inbound(raw)
         )
+        del raw, body
     except GatewayError as exc:
         # The gateway refused the query: there are no records to keep.
         PollJournalEntry.objects.filter(pk=entry.pk).update(
@@ -481,46 +527,201 @@ def _messages_by_key(msgids: set[str], names: list[str]) -> dict[tuple[str, str]
     return {(m.msgid, m.mobile): m for m in found}
 
 
+#: Reports stored and matched per statement.
+INGEST_CHUNK = 5000
+#: Reports per batch signal, and per query when the signals load them back.
+SIGNAL_CHUNK = 1000
+_REPORT_COLUMNS = (
+    "account",
+    "source_id",
+    "position",
+    "mobile",
+    "msgid",
+    "status",
+    "delivered",
+    "reported_at",
+    "extno",
+    "truncated",
+    "received_at",
+    "message_id",
+    "matched_at",
+)
+
+
 def _store_reports(
     entry: PollJournalEntry, records: Sequence[DeliveryReport], names: list[str]
 ) -> tuple[int, int]:
+    """Store, match and apply ``records`` in set-based statements, a few per
+    :data:`INGEST_CHUNK` reports, whatever their number: no Report or Message objects
+    are built. The signals load the reports back after the commit, a chunk at a time."""
     now = timezone.now()
-    stored = matched = 0
-    for start, chunk in _chunks(records):
-        by_key = _messages_by_key({r.msgid for r in chunk if r.msgid}, names)
-        rows, changed = [], {}
+    matched = 0
+    undelivered: set[str] = set()
+    limits = dict(_limits(Report))
+    for start, chunk in _chunks(records, INGEST_CHUNK):
+        ids = _message_ids({r.msgid for r in chunk if r.msgid}, names)
+        rows = []
         for offset, record in enumerate(chunk):
-            message = by_key.get((record.msgid, record.mobile))
-            reported_at = to_db_datetime(record.reported_at)
-            rows.append(
-                Report(
-                    account=entry.account,
-                    source=entry,
-                    position=start + offset,
-                    mobile=record.mobile,
-                    msgid=record.msgid,
-                    status=record.status,
-                    delivered=record.delivered,
-                    reported_at=reported_at,
-                    extno=record.extno,
-                    message=message,
-                    matched_at=now if message else None,
-                )
-            )
-            if message is not None and apply_report(
-                message, record.status, record.delivered, reported_at
-            ):
-                changed[message.pk] = message
-        Report.objects.bulk_create([_fit(row) for row in rows])
-        _write_statuses(changed)
-        policy.apply_bounces(r.mobile for r in rows if not r.delivered)
-        stored += len(rows)
-        matched += sum(1 for r in rows if r.message is not None)
-        send_on_commit(
-            (report_received, Report, {"report": r, "message": r.message, "delivered": r.delivered})
-            for r in rows
+            message_id = ids.get((record.msgid, record.mobile))
+            rows.append(_report_row(entry, start + offset, record, now, limits, message_id))
+            if message_id is not None:
+                matched += 1
+            if not record.delivered:
+                undelivered.add(record.mobile)
+        bulk.insert_values(Report, _REPORT_COLUMNS, rows)
+        _apply_reports(
+            Report.objects.filter(
+                source=entry,
+                position__gte=start,
+                position__lt=start + len(chunk),
+                message__isnull=False,
+            ),
+            rows,
+            now,
         )
-    return stored, matched
+    policy.apply_bounces(undelivered)
+    if records:
+        transaction.on_commit(functools.partial(_send_report_signals, entry.pk))
+    return len(records), matched
+
+
+def _message_ids(msgids: set[str], names: list[str]) -> dict[tuple[str, str], int]:
+    """``(msgid, mobile) -> id`` of the messages of one gateway account with these
+    msgids (the first, should two share both)."""
+    if not msgids:
+        return {}
+    found = (
+        Message.objects.filter(one_of(Message, "msgid", msgids), account__in=names)
+        .order_by("-pk")
+        .values_list("msgid", "mobile", "pk")
+    )
+    return {(msgid, mobile): pk for msgid, mobile, pk in found}
+
+
+def _report_row(
+    entry: PollJournalEntry,
+    position: int,
+    record: DeliveryReport,
+    now: Any,
+    limits: dict,
+    message_id: int | None,
+) -> tuple[Any, ...]:
+    """The row of one report; a text longer than its column is cut and the row flagged
+    (the journal entry keeps it whole), so that one odd record never fails the entry."""
+    values = {
+        "mobile": record.mobile,
+        "msgid": record.msgid,
+        "status": record.status,
+        "extno": record.extno,
+        "account": entry.account,
+    }
+    truncated = False
+    for name, value in values.items():
+        if len(value) > limits[name]:
+            values[name], truncated = value[: limits[name]], True
+    if truncated:
+        logger.warning(
+            "a delivery report from journal entry %s had a field longer than its column; "
+            "stored cut and flagged",
+            entry.pk,
+        )
+    return (
+        values["account"],
+        entry.pk,
+        position,
+        values["mobile"],
+        values["msgid"],
+        values["status"],
+        record.delivered,
+        to_db_datetime(record.reported_at),
+        values["extno"],
+        truncated,
+        now,
+        message_id,
+        now if message_id is not None else None,
+    )
+
+
+def _apply_reports(matched: Any, rows: list[tuple[Any, ...]], now: dt.datetime) -> None:
+    """Move the messages of the ``matched`` reports (``rows``, as inserted) forward, as
+    :func:`apply_report` does one by one: a delivered report wins; an undelivered one
+    moves only a message that has no outcome yet. Each takes the code and time of its
+    first report of the outcome it reaches (an earlier one of the same outcome would
+    have moved it there already)."""
+    reportable = Message.objects.filter(status__in=Message.REPORTABLE)
+    rollup.touched_where(reportable.filter(pk__in=matched.values("message_id")))
+    status_at, delivered_at, reported_at_at, message_at = (
+        _REPORT_COLUMNS.index(c) for c in ("status", "delivered", "reported_at", "message_id")
+    )
+    for status, delivered in ((Status.DELIVERED, True), (Status.UNDELIVERED, False)):
+        targets = reportable.filter(pk__in=matched.filter(delivered=delivered).values("message_id"))
+        if not delivered:
+            targets = targets.exclude(status=Status.UNDELIVERED)
+        if connection.vendor != "postgresql":
+            first = Report.objects.filter(message=OuterRef("pk"), delivered=delivered)
+            first = first.order_by("pk")
+            targets.update(
+                status=status,
+                report_status=Subquery(first.values("status")[:1]),
+                reported_at=Coalesce(Subquery(first.values("reported_at")[:1]), Value(now)),
+                updated_at=now,
+            )
+            continue
+        firsts: dict[int, tuple[str, Any]] = {}
+        for row in rows:
+            if row[message_at] is not None and row[delivered_at] is delivered:
+                firsts.setdefault(row[message_at], (row[status_at], row[reported_at_at] or now))
+        if firsts:
+            _update_from_firsts(status, delivered, firsts, now)
+
+
+def _update_from_firsts(
+    status: str, delivered: bool, firsts: dict[int, tuple[str, Any]], now: dt.datetime
+) -> None:
+    """PostgreSQL: one UPDATE joined to the first reports, passed as three arrays."""
+    reportable = [s for s in Message.REPORTABLE if delivered or s != Status.UNDELIVERED]
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET status = %s, "  # noqa: S608 - a quoted table name
+            "report_status = f.status, reported_at = f.at, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS f(id, status, at) "
+            "WHERE m.id = f.id AND m.status = ANY(%s)",
+            [
+                status,
+                now,
+                list(firsts),
+                [code for code, _ in firsts.values()],
+                [at for _, at in firsts.values()],
+                reportable,
+            ],
+        )
+
+
+def _send_report_signals(entry_id: int) -> None:
+    """After the commit: the stored reports of one journal entry, loaded a chunk at a
+    time (only if anyone listens), as batches and one by one."""
+    if not (reports_received.has_listeners(Report) or report_received.has_listeners(Report)):
+        return
+    after = -1
+    while True:
+        chunk = list(
+            Report.objects.filter(source_id=entry_id, position__gt=after)
+            .select_related("message")
+            .order_by("position")[:SIGNAL_CHUNK]
+        )
+        if not chunk:
+            return
+        after = chunk[-1].position
+        send_robust_logged(reports_received, Report, reports=chunk)
+        for report in chunk:
+            send_robust_logged(
+                report_received,
+                Report,
+                report=report,
+                message=report.message,
+                delivered=report.delivered,
+            )
 
 
 def extcode_of(recvcode: str, sender: str) -> str | None:

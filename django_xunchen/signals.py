@@ -18,6 +18,11 @@ logged (logger ``django_xunchen.signals``) and does not break sending or polling
     A delivery report was stored. ``message`` is the matched
     :class:`~django_xunchen.models.Message`, or ``None`` while it is an orphan.
 
+``reports_received(sender=Report, reports)``
+    A batch of up to 1,000 stored delivery reports (a list, in the order the gateway
+    gave them, each with its ``message`` loaded or ``None``). For receivers that write
+    in bulk; sent before the ``report_received`` of the same reports.
+
 ``report_matched(sender=Report, report, message, delivered)``
     An orphan report was matched to its message on a later poll.
 
@@ -66,6 +71,7 @@ logger = logging.getLogger("django_xunchen.signals")
 message_sent = Signal()
 message_failed = Signal()
 report_received = Signal()
+reports_received = Signal()
 report_matched = Signal()
 inbound_received = Signal()
 opted_out = Signal()

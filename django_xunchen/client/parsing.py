@@ -124,6 +124,19 @@ def _prepare(body: bytes) -> str:
     return text
 
 
+_USUAL_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", re.ASCII)
+
+
+def _fields(element: etree._Element) -> dict[str, str]:
+    """The text of each child of a record, stripped; the first of a repeated one."""
+    found: dict[str, str] = {}
+    for child in element:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in found:
+            found[tag] = (child.text or "").strip()
+    return found
+
+
 def _text(element: etree._Element, tag: str) -> str:
     child = element.find(tag)
     if child is None or child.text is None:
@@ -135,6 +148,19 @@ def parse_time(value: str) -> dt.datetime | None:
     """``2015-06-08 11:21:46`` (China Standard Time) as an aware datetime; ``None`` when
     empty or not a time, so that one odd field never loses the whole record."""
     value = value.strip()
+    if _USUAL_TIME.fullmatch(value):  # the form every answer uses, read without strptime
+        try:
+            return dt.datetime(
+                int(value[0:4]),
+                int(value[5:7]),
+                int(value[8:10]),
+                int(value[11:13]),
+                int(value[14:16]),
+                int(value[17:19]),
+                tzinfo=CHINA_TZ,
+            )
+        except ValueError:
+            return None
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y%m%d%H%M%S", "%Y/%m/%d %H:%M:%S"):
         try:
             return dt.datetime.strptime(value, fmt).replace(tzinfo=CHINA_TZ)
@@ -243,6 +269,7 @@ def _scan(
         for start in range(0, len(text), 65536):
             parser.feed(text[start : start + 65536])
             drain()
+        del text
         parser.close()
         drain()
     except etree.XMLSyntaxError as exc:
@@ -268,15 +295,16 @@ def _check_query_status(status: str, operation: str) -> None:
 
 
 def _report(rpt: etree._Element) -> DeliveryReport:
-    raw_mobile = _text(rpt, "mobile")
-    status = _text(rpt, "status")
+    fields = _fields(rpt)
+    raw_mobile = fields.get("mobile", "")
+    status = fields.get("status", "")
     return DeliveryReport(
         mobile=normalize_mobile(raw_mobile) or raw_mobile,
-        msgid=_text(rpt, "msgid"),
+        msgid=fields.get("msgid", ""),
         status=status,
         delivered=status.upper() == _DELIVERED,
-        reported_at=parse_time(_text(rpt, "time")),
-        extno=_text(rpt, "extno"),
+        reported_at=parse_time(fields.get("time", "")),
+        extno=fields.get("extno", ""),
     )
 
 

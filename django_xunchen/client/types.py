@@ -59,7 +59,7 @@ class SendResult:
     mobiles: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeliveryReport:
     """One number's delivery report. ``status`` is the operator's code, ``DELIVRD`` on
     success; ``delivered`` says whether it is that."""
@@ -72,7 +72,7 @@ class DeliveryReport:
     extno: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InboundSMS:
     """A reply (MO message). ``recvcode`` is the number it was sent to: the account's
     sender number followed by the extcode of the message it answers, if any."""

@@ -312,8 +312,8 @@ class GatewayState:
         taken = [r for r in records if ready(r)]
         if self.max_records is not None:
             taken = taken[: self.max_records]
-        for record in taken:
-            records.remove(record)
+        gone = {id(r) for r in taken}
+        records[:] = [r for r in records if id(r) not in gone]
         return taken
 
     def _query_reports(self, account: Account) -> str:

@@ -99,15 +99,15 @@ def test_a_crash_between_fetch_and_ingest_loses_nothing(gateway, monkeypatch):
 
 def test_a_database_error_during_ingest_rolls_back_the_whole_entry(gateway, monkeypatch):
     send_sms(["13800138000", "13900000000"], "hello")
-    real = polling_module._write_statuses
+    real = polling_module._apply_reports
 
     def fail(*args, **kwargs):
         raise polling_module.DatabaseError("disk full")
 
-    monkeypatch.setattr(polling_module, "_write_statuses", fail)
+    monkeypatch.setattr(polling_module, "_apply_reports", fail)
     assert not poll().ok
     assert Report.objects.count() == 0, "reports of a failed ingest are rolled back"
-    monkeypatch.setattr(polling_module, "_write_statuses", real)
+    monkeypatch.setattr(polling_module, "_apply_reports", real)
     assert poll().recovered == 1
     assert Report.objects.count() == 2
 

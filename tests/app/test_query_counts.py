@@ -58,8 +58,7 @@ def test_queries_per_1000_reports_are_constant():
     two = poll_reports(2000, "136")
     three = poll_reports(3000, "135")
     assert Message.objects.filter(status="delivered").count() == 6000
-    assert three - two == two - one, "each further 1,000 reports costs the same"
-    per_thousand = two - one
-    assert per_thousand <= 30, "queries grow per chunk of 1,000, never per report"
-    if connection.vendor == "postgresql":
-        assert per_thousand == 3, "SELECT messages, INSERT reports, UPDATE messages"
+    assert one == two == three, (
+        "up to INGEST_CHUNK (5,000) reports take the same statements: a COPY or one "
+        "INSERT, the match, the status updates"
+    )
