@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -623,6 +624,110 @@ def bench_ingest(n: int = 100000) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _fill_messages(n: int) -> None:
+    """``n`` messages in one INSERT … SELECT: 82% delivered, over 30 days, 72% with the
+    common word 快递, 10 in every 1,000,000 with the rare words 退订 and 春季上新活动; and
+    a report for each."""
+    from django_xunchen.models import Report
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Report._meta.db_table}, {Message._meta.db_table} CASCADE")
+    proto = Message(mobile="13800000000", content="x", batch=uuid.uuid4(), parts=1)
+    # Moduli prime to 30 (the days), so that every day has every kind of row.
+    expressions = {
+        "mobile": "'138' || lpad(i::text, 8, '0')",
+        "content": "CASE WHEN i %% 100000 = 7 THEN '【商城】春季上新活动，全场八折。回T退订' "
+        "WHEN i %% 7 < 2 THEN '您的验证码是' || lpad((i %% 1000000)::text, 6, '0') "
+        "ELSE '您的订单已发货，快递单号 SF' || i END",
+        "status": "CASE WHEN i %% 11 < 2 THEN 'sent' ELSE 'delivered' END",
+        "msgid": "'m' || (i / 100)",
+        "created_at": "now() - (i %% 30) * interval '1 day' - (i %% 80000) * interval '1 second'",
+        "submitted_at": "now() - (i %% 30) * interval '1 day' - (i %% 80000) * interval '1 second'",
+        "updated_at": "now()",
+    }
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    columns, values, params = [], [], []
+    for f in fields:
+        columns.append(connection.ops.quote_name(f.column))
+        if f.attname in expressions:
+            values.append(expressions[f.attname])
+        else:
+            values.append("%s")
+            params.append(f.get_db_prep_save(getattr(proto, f.attname), connection))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM generate_series(1, %s) AS i",
+            [*params, n],
+        )
+        cursor.execute(
+            f"INSERT INTO {Report._meta.db_table} (account, mobile, msgid, status, "
+            "delivered, reported_at, extno, message_id, received_at, matched_at, truncated) "
+            "SELECT account, mobile, msgid, 'DELIVRD', true, created_at, '', id, created_at, "
+            f"created_at, false FROM {Message._meta.db_table}"
+        )
+        cursor.execute("ANALYZE")
+
+
+def bench_admin(large: int = 1_000_000) -> list[tuple[str, str, str, str]]:
+    """Each admin page at 1,000 messages and at ``large``: best of three, after a first
+    request (which fills the dashboard's rollup, as the poll does in production)."""
+    if connection.vendor != "postgresql":
+        return []
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from django_xunchen import rollup
+    from django_xunchen.models import DailyFigure, RollupDay
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    base = "/admin/django_xunchen/message/"
+    pages = [
+        ("message list", base),
+        ("message list, filter matching 82%", base + "?status__exact=delivered"),
+        ("search 退订 (2 characters, rare)", base + "?q=退订"),
+        ("search 春季上新活动 (6 characters, rare)", base + "?q=春季上新活动"),
+        ("search 快递 (2 characters, common)", base + "?q=快递"),
+        ("created today (dates alone)", base + "?created_at__range__gte_0={today}"),
+        ("message detail", base + "{pk}/change/"),
+        ("dashboard", base + "dashboard/"),
+        ("delivery reports", "/admin/django_xunchen/report/"),
+    ]
+    timings: dict[int, dict[str, float]] = {}
+    for n in (1000, large):
+        _fill_messages(n)
+        RollupDay.objects.all().delete()
+        DailyFigure.objects.all().delete()
+        rollup.maintain()
+        pk = Message.objects.order_by("-pk").values_list("pk", flat=True).first()
+        today = rollup.today().isoformat()
+        timings[n] = {}
+        for name, url in pages:
+            url = url.format(pk=pk, today=today)
+            assert client.get(url).status_code == 200, url
+            best = math.inf
+            for _ in range(3):
+                started = time.perf_counter()
+                client.get(url)
+                best = min(best, time.perf_counter() - started)
+            timings[n][name] = best
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Message._meta.db_table} CASCADE")
+    return [
+        (
+            f"admin, {name}: ms at 1,000 → {large:,} messages (goal <= 3x)",
+            f"{timings[1000][name] * 1000:.0f}",
+            f"{timings[large][name] * 1000:.0f}",
+            f"{timings[large][name] / timings[1000][name]:.2f}x",
+        )
+        for name, _ in pages
+    ]
+
+
 def ingest_child(conf: str) -> None:
     """One poll, in this process: its seconds, statements and peak memory growth."""
     with override_settings(XUNCHEN=json.loads(conf)), CaptureQueriesContext(connection) as q:
@@ -666,6 +771,12 @@ def main() -> int:
         default=100000,
         help="reports in one poll answer for the ingest rows (0: leave them out)",
     )
+    parser.add_argument(
+        "--admin",
+        type=int,
+        default=1_000_000,
+        help="messages for the admin rows, PostgreSQL only (0: leave them out)",
+    )
     parser.add_argument("--ingest-child", help=argparse.SUPPRESS)
     parser.add_argument("--campaign-child", choices=["csv", "xlsx"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -686,6 +797,8 @@ def main() -> int:
         table.extend(bench_workers(args.workers))
     if args.ingest:
         table.extend(bench_ingest(args.ingest))
+    if args.admin:
+        table.extend(bench_admin(args.admin))
     if args.campaign:
         table.extend(bench_campaign(args.campaign))
     table.extend(bench_codes())

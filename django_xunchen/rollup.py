@@ -1,8 +1,8 @@
 """Daily figures for the dashboard, from a rollup instead of a count of a million rows.
 
 The figures of a day are the messages created that day (in the site's time zone), per
-account, kind and status, with their parts. Today and yesterday, where nearly every
-change happens, are counted live (two days of the ``created_at`` index). Older days come
+account, kind and status, with their parts. Today, where most changes happen, is
+counted live (a day of the ``created_at`` index). Older days come
 from :class:`~django_xunchen.models.DailyFigure`, computed once per day and again only
 when a message of that day changes: sending, polling and the other writers call
 :func:`touched` or :func:`touched_where` for the rows they move, which marks their days
@@ -30,8 +30,8 @@ from django.utils import timezone
 
 from .models import DailyFigure, Message, RollupDay
 
-#: Today and yesterday are counted live.
-LIVE_DAYS = 2
+#: Today is counted live; yesterday and before come from the rollup.
+LIVE_DAYS = 1
 
 #: ``{day: {(account, kind, status): (messages, parts)}}``
 Figures = dict[dt.date, dict[tuple[str, str, str], tuple[int, int]]]

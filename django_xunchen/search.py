@@ -11,6 +11,7 @@ character has one too). Elsewhere it is the plain ``icontains``.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db import connections
@@ -49,10 +50,53 @@ class BigramMatch(Func):
         )
 
 
+#: A term whose every bigram is in more than this share of the messages is searched
+#: without the index: walking the newest messages finds a page of them at once, where
+#: the index would first collect hundreds of thousands.
+COMMON = 0.05
+#: Seconds the index's statistics are kept in memory.
+STATS_TTL = 600
+_stats: dict[str, tuple[float, dict[str, float]]] = {}
+
+
+def bigram_frequencies(alias: str) -> dict[str, float]:
+    """The share of messages holding each of the commonest bigrams, from PostgreSQL's
+    statistics of the index (gathered by ``ANALYZE`` and autovacuum)."""
+    cached = _stats.get(alias)
+    if cached and time.monotonic() - cached[0] < STATS_TTL:
+        return cached[1]
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE tablename = 'xunchen_msg_content_bigrams'"
+        )
+        row = cursor.fetchone()
+    frequencies: dict[str, float] = {}
+    if row and row[0] and row[1]:
+        elements, freqs = row
+        frequencies = dict(zip(elements, freqs[: len(elements)], strict=True))
+    _stats[alias] = (time.monotonic(), frequencies)
+    return frequencies
+
+
+def is_common(term: str, alias: str) -> bool:
+    """Whether the statistics list every bigram of ``term`` in more than :data:`COMMON`
+    of the messages (a single character: one bigram it starts). Unknown is rare."""
+    upper = term.upper()
+    frequencies = bigram_frequencies(alias)
+    if len(upper) == 1:
+        starting = [f for gram, f in frequencies.items() if gram.startswith(upper)]
+        return max(starting, default=0.0) > COMMON
+    grams = {upper[i : i + 2] for i in range(len(upper) - 1)}
+    return all(frequencies.get(gram, 0.0) > COMMON for gram in grams)
+
+
 def content_contains(queryset: QuerySet, term: str) -> QuerySet:
     """``queryset`` narrowed to the messages whose content contains ``term`` (any case)."""
     narrowed = queryset.filter(content__icontains=term)
     query = bigram_query(term)
     if query is None or connections[queryset.db].vendor != "postgresql":
+        return narrowed
+    if is_common(term, queryset.db):
         return narrowed
     return narrowed.filter(BigramMatch(query))

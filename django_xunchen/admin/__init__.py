@@ -336,7 +336,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
         mobile = normalize_mobile(term)
         if mobile:
             return queryset.filter(mobile=mobile), False
-        if term and " " not in term and queryset.filter(msgid=term).exists():
+        if term and term.isascii() and " " not in term and queryset.filter(msgid=term).exists():
             return queryset.filter(msgid=term), False
         for word in smart_split(term):
             if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:

@@ -1,7 +1,7 @@
 """The delivery dashboard: counts per day for 30 days, the delivery rate, the balance.
 
 The figures come from the daily rollup (:mod:`django_xunchen.rollup`): the stored days in
-one query, today and yesterday counted live in another. The chart is server-rendered SVG,
+one query, today counted live in another. The chart is server-rendered SVG,
 so there is nothing to fetch from a CDN.
 """
 
@@ -20,6 +20,7 @@ from ..api import get_balances
 from ..conf import account_names
 from ..models import Message
 from ..policy import price_per_part
+from .pagination import AtLeast
 
 DAYS = 30
 S = Message.Status
@@ -212,6 +213,16 @@ def chart(days: list[dict[str, Any]]) -> SafeString:
     )
 
 
+#: The dashboard counts messages with no report any more up to this many.
+OVERDUE_CAP = 1000
+
+
+def capped_count(queryset: Any, cap: int) -> int:
+    """The rows of ``queryset``, counted no further than ``cap`` (then "more than")."""
+    counted = queryset.order_by()[: cap + 1].count()
+    return AtLeast(cap) if counted > cap else counted
+
+
 def build(
     *, can_check_balance: bool, account: str | None = None, kind: str | None = None
 ) -> dict[str, Any]:
@@ -234,7 +245,7 @@ def build(
         "series": [(status.value, status.label, colour) for status, colour in SERIES],
         "balances": [],
         "can_check_balance": can_check_balance,
-        "report_overdue": overdue.count(),
+        "report_overdue": capped_count(overdue, OVERDUE_CAP),
     }
     context["spend_accounts"], context["spend"] = spend(account=account, kind=kind, figures=figures)
     if can_check_balance:

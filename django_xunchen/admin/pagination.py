@@ -52,7 +52,7 @@ class LargeTablePaginator(Paginator):
             estimate = self._estimate(queryset)
             if estimate is not None and estimate > ESTIMATE_ABOVE:
                 return About(estimate)
-        counted = queryset[: self.cap + 1].count()
+        counted = queryset.order_by()[: self.cap + 1].count()  # any cap+1 rows will do
         return AtLeast(self.cap) if counted > self.cap else counted
 
     @staticmethod

@@ -509,3 +509,16 @@ def test_send_form_says_which_numbers_were_given_twice(admin_client, xunchen_out
         "2 numbers were given more than once" in n and "13800138000, 13900000000" in n
         for n in notes
     ), notes
+
+
+def test_the_dashboard_counts_overdue_messages_no_further_than_its_cap(admin_client, monkeypatch):
+    from django_xunchen.admin import dashboard
+
+    monkeypatch.setattr(dashboard, "OVERDUE_CAP", 2)
+    old = timezone.now() - dt.timedelta(days=3)
+    for i in range(3):
+        Message.objects.create(
+            mobile=f"1380000000{i}", content="x", status="sent", submitted_at=old
+        )
+    page = admin_client.get(DASHBOARD).content.decode()
+    assert '?report=overdue">more than 2</a>' in page

@@ -110,5 +110,5 @@ def test_the_dashboard_reads_the_rollup_not_the_old_messages(admin_client, xunch
         for q in queries
         if 'FROM "django_xunchen_message"' in q["sql"] and "GROUP BY" in q["sql"]
     ]
-    assert len(old_scans) == 1, "only today and yesterday are counted live"
+    assert len(old_scans) == 1, "only today is counted live"
     assert len(queries) <= 10

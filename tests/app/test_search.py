@@ -75,3 +75,39 @@ def test_the_index_is_built_from_the_content_by_the_database(messages):
     with connection.cursor() as cursor:
         cursor.execute("SELECT xunchen_bigrams('回T退订')::text")
         assert cursor.fetchone()[0] == "'T退' '回T' '订 ' '退订'"
+
+
+@pytest.mark.parametrize(
+    ("term", "common"),
+    [("快递", True), ("快", True), ("递单", False), ("快递单", False), ("退订", False)],
+)
+def test_a_common_term_is_recognised_from_the_index_statistics(monkeypatch, term, common):
+    from django_xunchen import search
+
+    monkeypatch.setattr(search, "bigram_frequencies", lambda alias: {"快递": 0.6, "递单": 0.01})
+    assert search.is_common(term, "default") is common
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_a_common_term_walks_the_newest_messages_instead(messages, monkeypatch):
+    """The index would first collect every message holding it; the newest ones are found
+    at once without it. The answers are the same."""
+    from django_xunchen import search
+
+    monkeypatch.setattr(search, "bigram_frequencies", lambda alias: {"快递": 0.6})
+    common = str(content_contains(Message.objects.all(), "快递").query)
+    rare = str(content_contains(Message.objects.all(), "退订").query)
+    assert "xunchen_bigrams" not in common and "xunchen_bigrams" in rare
+    assert content_contains(Message.objects.all(), "快递").count() == 1
+
+
+@pytest.mark.postgres_only
+def test_the_statistics_are_read_from_postgresql(messages):
+    from django_xunchen import search
+
+    search._stats.clear()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE django_xunchen_message")
+    frequencies = search.bigram_frequencies("default")
+    assert isinstance(frequencies, dict)
+    assert all(0 < f <= 1 for f in frequencies.values())
