@@ -264,17 +264,22 @@ def xunchen_settings(account: str | None = None, **overrides: Any) -> dict[str, 
     return result
 
 
-def verification_settings() -> dict[str, Any]:
-    """``XUNCHEN["VERIFICATION"]`` over :data:`VERIFICATION_DEFAULTS`."""
-    given = xunchen_settings()["VERIFICATION"] or {}
+def _section(name: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``XUNCHEN[name]``, a dict of known keys, over ``defaults``."""
+    given = xunchen_settings()[name] or {}
     if not isinstance(given, dict):
-        raise ImproperlyConfigured("XUNCHEN['VERIFICATION'] must be a dict")
-    unknown = set(given) - set(VERIFICATION_DEFAULTS)
+        raise ImproperlyConfigured(f"XUNCHEN[{name!r}] must be a dict")
+    unknown = set(given) - set(defaults)
     if unknown:
         raise ImproperlyConfigured(
-            "XUNCHEN['VERIFICATION'] has unknown keys: " + ", ".join(sorted(unknown))
+            f"XUNCHEN[{name!r}] has unknown keys: " + ", ".join(sorted(unknown))
         )
-    return {**VERIFICATION_DEFAULTS, **given}
+    return {**defaults, **given}
+
+
+def verification_settings() -> dict[str, Any]:
+    """``XUNCHEN["VERIFICATION"]`` over :data:`VERIFICATION_DEFAULTS`."""
+    return _section("VERIFICATION", VERIFICATION_DEFAULTS)
 
 
 #: ``XUNCHEN["RETENTION"]``: days after which ``manage.py sms_cleanup`` deletes rows
@@ -293,15 +298,7 @@ RETENTION_DEFAULTS: dict[str, int | None] = {
 
 def retention_settings() -> dict[str, int | None]:
     """``XUNCHEN["RETENTION"]`` over :data:`RETENTION_DEFAULTS`, checked."""
-    given = xunchen_settings()["RETENTION"] or {}
-    if not isinstance(given, dict):
-        raise ImproperlyConfigured("XUNCHEN['RETENTION'] must be a dict")
-    unknown = set(given) - set(RETENTION_DEFAULTS)
-    if unknown:
-        raise ImproperlyConfigured(
-            "XUNCHEN['RETENTION'] has unknown keys: " + ", ".join(sorted(unknown))
-        )
-    result = {**RETENTION_DEFAULTS, **given}
+    result = _section("RETENTION", RETENTION_DEFAULTS)
     for key, days in result.items():
         least = 2 if key == "THROTTLE_EVENTS" else 1
         if days is not None and (type(days) is not int or days < least):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, QuerySet, Sum
@@ -139,7 +138,6 @@ def rebuild(days: int | None = None) -> int:
     """Forget the rollup (of the last ``days`` days before the live ones, or all of it)
     and recount it: the days that have messages, and the 30 the dashboard shows."""
     boundary = live_from()
-    old = Message.objects.filter(created_at__lt=_start_of(boundary))
     if days is not None:
         first = boundary - dt.timedelta(days=days)
         RollupDay.objects.filter(day__gte=first).delete()
@@ -147,7 +145,12 @@ def rebuild(days: int | None = None) -> int:
         return maintain(first)
     RollupDay.objects.all().delete()
     DailyFigure.objects.all().delete()
-    first_created = old.order_by("created_at").values_list("created_at", flat=True).first()
+    first_created = (
+        Message.objects.filter(created_at__lt=_start_of(boundary))
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     first = _local_day(first_created) if first_created else boundary
     return maintain(min(first, boundary - dt.timedelta(days=30)))
 
@@ -179,4 +182,4 @@ def recount(first: dt.date, last: dt.date) -> Figures:
     return _count(first, last)
 
 
-__all__: list[Any] = ["figures", "maintain", "rebuild", "recount", "touched", "touched_where"]
+__all__ = ["figures", "maintain", "rebuild", "recount", "touched", "touched_where"]

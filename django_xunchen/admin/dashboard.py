@@ -20,7 +20,7 @@ from ..api import get_balances
 from ..conf import account_names
 from ..models import Message
 from ..policy import price_per_part
-from .pagination import AtLeast
+from .pagination import capped_count
 
 DAYS = 30
 S = Message.Status
@@ -215,12 +215,6 @@ def chart(days: list[dict[str, Any]]) -> SafeString:
 
 #: The dashboard counts messages with no report any more up to this many.
 OVERDUE_CAP = 1000
-
-
-def capped_count(queryset: Any, cap: int) -> int:
-    """The rows of ``queryset``, counted no further than ``cap`` (then "more than")."""
-    counted = queryset.order_by()[: cap + 1].count()
-    return AtLeast(cap) if counted > cap else counted
 
 
 def build(

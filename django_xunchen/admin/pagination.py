@@ -34,6 +34,13 @@ class About(int):
         return gettext("about %(count)d") % {"count": int(self)}
 
 
+def capped_count(queryset: Any, cap: int) -> int:
+    """The rows of ``queryset`` counted no further than ``cap``: past it,
+    :class:`AtLeast` ``cap``. Any ``cap`` + 1 rows will do, so the ordering is dropped."""
+    counted = queryset.order_by()[: cap + 1].count()
+    return AtLeast(cap) if counted > cap else counted
+
+
 class LargeTablePaginator(Paginator):
     """Exact counts up to :attr:`cap`; beyond, :class:`AtLeast` the cap; and
     :class:`About` the estimate for an unfiltered PostgreSQL table of more than
@@ -52,8 +59,7 @@ class LargeTablePaginator(Paginator):
             estimate = self._estimate(queryset)
             if estimate is not None and estimate > ESTIMATE_ABOVE:
                 return About(estimate)
-        counted = queryset.order_by()[: self.cap + 1].count()  # any cap+1 rows will do
-        return AtLeast(self.cap) if counted > self.cap else counted
+        return capped_count(queryset, self.cap)
 
     @staticmethod
     def _estimate(queryset: Any) -> int | None:

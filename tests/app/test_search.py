@@ -105,12 +105,17 @@ def test_on_postgresql_a_common_term_walks_the_newest_messages_instead(messages,
 
 
 @pytest.mark.postgres_only
-def test_the_statistics_are_read_from_postgresql(messages, monkeypatch):
+def test_the_statistics_are_read_from_postgresql(db, monkeypatch):
     from django_xunchen import search
 
+    contents = ["您的快递已到"] * 58 + ["退款"] * 2
+    Message.objects.bulk_create(
+        [Message(mobile="13800000000", content=c, status="sent") for c in contents]
+    )
     monkeypatch.setattr(search, "_stats", {})  # read afresh, and forgotten after
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE django_xunchen_message")
     frequencies = search.bigram_frequencies("default")
-    assert isinstance(frequencies, dict)
-    assert all(0 < f <= 1 for f in frequencies.values())
+    assert frequencies["快递"] == pytest.approx(58 / 60)
+    assert frequencies.get("退款", 0) < search.COMMON
+    assert search.is_common("快递", "default") and not search.is_common("退款", "default")
