@@ -511,8 +511,14 @@ def resend(
     return created, skipped
 
 
-def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, int]:
+def send_queued(
+    *, limit: int = 10000, backend: str | None = None, idle_for: float | None = None
+) -> dict[str, int]:
     """Send what is waiting: rows left ``queued`` by a failed or interrupted send.
+
+    ``idle_for`` (seconds) leaves alone the rows written or retried more recently than
+    that, unless they were held and are now due: the background tick passes it, so that
+    rows whose send task is on its way are sent by that task, spread over the workers.
 
     Also applies this host's spooled outcomes, marks expired rows ``expired`` and rows
     stuck in ``sending`` (their process died mid-request) ``unknown``. Safe to run from
@@ -521,6 +527,10 @@ def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, 
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive integer, not {limit!r}")
+    if idle_for is not None and (
+        isinstance(idle_for, bool) or not isinstance(idle_for, (int, float)) or idle_for < 0
+    ):
+        raise ValueError(f"idle_for must be a number of seconds, not {idle_for!r}")
     backends = Backends(backend)
     spooled = outcomes.apply_spool()
     now = timezone.now()
@@ -535,12 +545,15 @@ def send_queued(*, limit: int = 10000, backend: str | None = None) -> dict[str, 
         updated_at=now,
         error_message="The sending process stopped before it recorded the outcome.",
     )
-    rows = list(
-        Message.objects.filter(status=Status.QUEUED, account__in=account_names())
-        .filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
-        .select_related("template")
-        .order_by("created_at", "pk")[:limit]
-    )
+    waiting = Message.objects.filter(status=Status.QUEUED, account__in=account_names())
+    if idle_for is None:
+        waiting = waiting.filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
+    else:
+        idle_since = now - dt.timedelta(seconds=idle_for)
+        waiting = waiting.filter(
+            Q(hold_until__isnull=True, updated_at__lte=idle_since) | Q(hold_until__lte=now)
+        )
+    rows = list(waiting.select_related("template").order_by("created_at", "pk")[:limit])
     outcome = dispatch(rows, backends)
     return {
         "expired": expired,

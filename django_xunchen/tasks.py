@@ -13,11 +13,12 @@ The framework has no retries and no periodic tasks:
 - a request that certainly did not go out leaves its rows ``queued``; :func:`send_messages`
   enqueues itself again for them with ``run_after`` and exponential backoff, up to
   ``TASK_RETRIES`` times, after which ``tick``/``send_queued`` pick them up;
-- :func:`tick` does what cron does (``send_queued``: held messages now due, expiry, the
-  stale sweep; and ``poll``) and enqueues itself again ``TICK_SECONDS`` later. One chain
-  runs at a time (a row in the lock table says when the next tick is due); it is started
-  by the first background send, by ``manage.py sms_tasks --start``, and again by any
-  background send after a worker died with it.
+- :func:`tick` does what cron does (``send_queued``: held messages now due, rows no task
+  is coming for, expiry, the stale sweep; and ``poll``) and enqueues itself again
+  ``TICK_SECONDS`` later. One chain runs at a time (a row in the lock table says when the
+  next tick is due); it is started by the first background send, by ``manage.py
+  sms_tasks --start``, and again by any background send or send task after a worker
+  died with it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ TICK_LOCK = "django_xunchen.tick"
 #: Message ids per task: small enough that a retry redoes little, large enough that a
 #: 100,000-number send is 100 tasks.
 IDS_PER_TASK = 1000
+#: Seconds a ``queued`` row waits untouched before the tick sends it itself: by then its
+#: send task was lost with a worker, or its retries ran out. Younger rows are left to
+#: their tasks, which spread a batch over the workers (the tick would send it serially).
+ORPHANED_AFTER = 60
 
 
 def queue_for(kind: str) -> str:
@@ -100,6 +105,7 @@ def send_messages(message_ids: list[int], attempt: int = 0) -> dict[str, int]:
         logger.warning(
             "%d messages not sent (attempt %d); retrying in %d s", len(left), attempt + 1, delay
         )
+    ensure_ticking()
     return {"sent": outcome.sent, "requests": outcome.requests, "left": len(left)}
 
 
@@ -109,7 +115,7 @@ def tick() -> dict[str, Any]:
     from .polling import poll
     from .sending import send_queued
 
-    counts = send_queued()
+    counts = send_queued(idle_for=ORPHANED_AFTER)
     result = poll()
     _schedule_next(force=True)
     return {**counts, "poll": result.summary(), "poll_ok": result.ok}

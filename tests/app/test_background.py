@@ -11,7 +11,7 @@ from django_xunchen import send_sms
 from django_xunchen.backends import locmem
 from django_xunchen.exceptions import NotSentError
 from django_xunchen.models import Message, PollLock
-from django_xunchen.tasks import TICK_LOCK, ensure_ticking, send_messages, tick
+from django_xunchen.tasks import ORPHANED_AFTER, TICK_LOCK, ensure_ticking, send_messages, tick
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -112,6 +112,39 @@ def test_the_tick_sweeps_a_killed_worker_s_rows_and_sends_the_rest(dummy, xunche
     assert enqueued(dummy, "tick"), "and schedules the next tick"
 
 
+def test_the_tick_leaves_fresh_rows_to_their_send_task(dummy, xunchen_outbox):
+    """Rows whose task is on its way are spread over the workers by that task; the tick
+    sends only the rows no task is coming for, and held rows once they are due."""
+    fresh = send_sms(NUMBERS[:2], "x", background=True)
+    held = send_sms(NUMBERS[2:3], "y", background=True)
+    Message.objects.filter(pk=held[0].pk).update(hold_until=timezone.now())
+    assert tick.call()["sent"] == 1, "only the held row, now due"
+    assert Message.objects.get(pk=held[0].pk).status == S.SENT
+    assert {m.status for m in Message.objects.filter(pk__in=[r.pk for r in fresh])} == {S.QUEUED}
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=ORPHANED_AFTER - 5)):
+        assert tick.call()["sent"] == 0
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=ORPHANED_AFTER + 1)):
+        assert tick.call()["sent"] == 2, "their task was lost: the tick sends them"
+    assert sum(len(s.mobiles) for s in xunchen_outbox) == 3
+
+
+def test_a_send_task_restarts_a_chain_whose_worker_died(dummy, xunchen_outbox):
+    rows = send_sms(NUMBERS[:1], "x", background=True)
+    assert len(enqueued(dummy, "tick")) == 1
+    dummy.clear()
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=5)):
+        send_messages.call([rows[0].pk])
+    assert len(enqueued(dummy, "tick")) == 1, "the tick that died is replaced"
+
+
+def test_send_queued_refuses_a_bad_idle_for():
+    from django_xunchen.sending import send_queued
+
+    for bad in (-1, "60", True):
+        with pytest.raises(ValueError, match="idle_for must be a number of seconds"):
+            send_queued(idle_for=bad)
+
+
 def test_the_system_check_names_a_queue_the_task_backend_refuses(settings):
     from django_xunchen.checks import check_settings
 
@@ -133,7 +166,8 @@ def test_the_sms_tasks_command(dummy, xunchen_outbox, capsys):
         "tick chain already running",
     ]
     send_sms("13800138000", "x", background=True)
-    call_command("sms_tasks", "--tick")
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=2)):
+        call_command("sms_tasks", "--tick")
     assert "sent 1 in 1 requests" in capsys.readouterr().out
 
 
