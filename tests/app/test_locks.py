@@ -98,3 +98,39 @@ def test_a_stale_owner_releasing_never_deletes_the_new_owners_lock():
     stale.release()  # it never noticed it lost the lock
     assert PollLock.objects.get(name="a").owner == "new"
     assert not stale.held
+
+
+def test_an_expired_lock_of_another_name_is_not_taken_over_instead():
+    DatabaseLock("a", owner="holder").acquire()
+    DatabaseLock("z", owner="dead").acquire()
+    expire("z")
+    assert not DatabaseLock("a", owner="late").acquire(), "'a' is held and not expired"
+    assert dict(PollLock.objects.values_list("name", "owner")) == {"a": "holder", "z": "dead"}
+
+
+def test_releasing_one_name_keeps_the_same_owner_s_other_locks():
+    first, second = DatabaseLock("a", owner="me"), DatabaseLock("b", owner="me")
+    assert first.acquire() and second.acquire()
+    first.release()
+    assert list(PollLock.objects.values_list("name", flat=True)) == ["b"]
+
+
+def test_a_lost_lock_says_which_lock_and_whose():
+    lock = DatabaseLock("poll", owner="host:1:abc")
+    lock.acquire()
+    PollLock.objects.all().delete()
+    with pytest.raises(LockLost) as info:
+        lock.refresh()
+    assert info.value.name == "poll"
+    assert str(info.value) == (
+        "lock 'poll' is no longer held by host:1:abc; it expired and was taken over"
+    )
+
+
+def test_a_lock_released_between_the_attempt_and_the_look_still_refuses(monkeypatch):
+    """The holder released it after our attempt failed: we did not get it, and say so."""
+    monkeypatch.setattr(DatabaseLock, "acquire", lambda self: False)
+    with pytest.raises(LockHeld) as info, DatabaseLock("a", owner="me"):
+        pass
+    assert (info.value.name, info.value.owner) == ("a", "another process")
+    assert "lock 'a' is held by another process until" in str(info.value)

@@ -30,8 +30,14 @@ def test_check_writable_says_why_not(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     problem = spool.check_writable(blocker / "spool")
-    assert problem.startswith(str(blocker / "spool") + ": ")
-    assert "Not a directory" in problem
+    assert problem == f"{blocker / 'spool'}: Not a directory"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_check_writable_probes_the_folder_itself():
+    """A folder that exists but takes no files, even from root (as in a read-only
+    volume): the probe must be written there, not anywhere else."""
+    assert spool.check_writable(Path("/proc")).startswith("/proc: ")
 
 
 def test_a_written_record_is_read_back_whole(isolated_spool):
@@ -41,6 +47,7 @@ def test_a_written_record_is_read_back_whole(isolated_spool):
     path = spool.write(outcome.to_json())
     assert path.parent == isolated_spool and path.suffix == ".json"
     assert not list(isolated_spool.glob(".*.tmp")), "no temporary file is left"
+    assert '"error_message": "好"' in path.read_text(encoding="utf-8"), "readable by people"
     record = spool.read(path)
     assert Outcome.from_json(record) == outcome
     assert Outcome.from_json(record).submitted_at == outcome.submitted_at
@@ -49,12 +56,25 @@ def test_a_written_record_is_read_back_whole(isolated_spool):
 
 
 @pytest.mark.parametrize("text", ["[1, 2]", '{"status": "sent"}', '{"ids": 3}', "{bad", '"x"'])
-def test_a_file_that_is_not_an_outcome_is_set_aside_not_fatal(isolated_spool, text):
+def test_a_file_that_is_not_an_outcome_is_set_aside_not_fatal(isolated_spool, text, caplog):
     isolated_spool.mkdir()
     (isolated_spool / "1.json").write_text(text)
-    assert spool.read(isolated_spool / "1.json") is None
+    with caplog.at_level("ERROR", logger="django_xunchen.spool"):
+        assert spool.read(isolated_spool / "1.json") is None
     assert (isolated_spool / "1.bad").read_text() == text
     assert apply_spool() == 0
+    (logged,) = caplog.messages
+    assert logged.startswith(f"spool file {isolated_spool / '1.json'} is unreadable (")
+    assert logged.endswith("); renamed to 1.bad")
+    if text.startswith(("[", '"', '{"')):
+        assert "(not a spooled outcome)" in logged
+
+
+def test_writing_creates_the_configured_folder_with_its_parents(settings, tmp_path):
+    folder = tmp_path / "a" / "b" / "spool"
+    settings.XUNCHEN = {**settings.XUNCHEN, "SPOOL_DIR": str(folder)}
+    path = spool.write({"ids": [1], "status": "sent"})
+    assert path.parent == folder and spool.read(path)["ids"] == [1]
 
 
 def test_reading_or_removing_a_file_another_process_took_is_fine(isolated_spool):
