@@ -47,6 +47,15 @@ _NO_RETRY_LOGGED = (
     "a spooled outcome is applied with a retry window of 0, so no retry is ever "
     "logged and the description is never shown"
 )
+_HEADERS = "requests' headers are case-insensitive: 'content-length' finds 'Content-Length'"
+_DAEMON = (
+    "whether the watchdog thread is a daemon: it is cancelled when its request ends, "
+    "so it never outlives it"
+)
+_EVERY_REQUEST = (
+    "the thread's current deadline is read only by connections of the client's own "
+    "adapter, and every request of the client first sets it (XunchenClient._post)"
+)
 EQUIVALENT: dict[str, str] = {
     "django_xunchen.locks.xǁDatabaseLockǁ__init____mutmut_7": _HELD,
     "django_xunchen.locks.xǁDatabaseLockǁrefresh__mutmut_9": _HELD,
@@ -69,6 +78,33 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.outcomes.x_apply_spool__mutmut_11": _NO_RETRY_LOGGED,
     "django_xunchen.outcomes.x_apply_spool__mutmut_18": _NO_RETRY_LOGGED,
     "django_xunchen.outcomes.x_apply_spool__mutmut_19": _NO_RETRY_LOGGED,
+    "django_xunchen.client.http.xǁXunchenClientǁ_post__mutmut_20": (
+        "'ASCII' and 'ascii' name the same codec"
+    ),
+    "django_xunchen.client.http.x__read_limited__mutmut_8": (
+        "enforce_content_length becomes None instead of False: urllib3 reads it for its truth value"
+    ),
+    "django_xunchen.client.http.x__read_limited__mutmut_14": (
+        "a read size of 65,537 instead of 65,536 bytes: the same bytes arrive"
+    ),
+    "django_xunchen.client.http.x__read_limited__mutmut_46": _HEADERS,
+    "django_xunchen.client.http.x__read_limited__mutmut_47": _HEADERS,
+    "django_xunchen.client.http.x__read_limited__mutmut_48": (
+        "the default for a missing Content-Length becomes 'XXXX': like '', it is not "
+        "digits, so nothing is compared"
+    ),
+    "django_xunchen.client.http.xǁ_Deadlineǁ__init____mutmut_4": (
+        "expired becomes None instead of False: it is only read for its truth value"
+    ),
+    "django_xunchen.client.http.xǁ_Deadlineǁ__init____mutmut_6": (
+        "the socket placeholder becomes '' instead of None: it is replaced by the real "
+        "socket before the request's bytes leave, and a watchdog that fires before that "
+        "has set expired first, which is what the request reads"
+    ),
+    "django_xunchen.client.http.xǁ_Deadlineǁ__enter____mutmut_6": _DAEMON,
+    "django_xunchen.client.http.xǁ_Deadlineǁ__enter____mutmut_7": _DAEMON,
+    "django_xunchen.client.http.xǁ_Deadlineǁ__exit____mutmut_1": _EVERY_REQUEST,
+    "django_xunchen.client.http.x__attach_current__mutmut_6": _EVERY_REQUEST,
     "django_xunchen.outcomes.x_apply_spool_once_per_process__mutmut_1": (
         "the flag becomes None instead of True: it is only read for its truth value"
     ),
