@@ -56,6 +56,10 @@ _EVERY_REQUEST = (
     "the thread's current deadline is read only by connections of the client's own "
     "adapter, and every request of the client first sets it (XunchenClient._post)"
 )
+_CODEC_NAMES = "codec names are looked up case-insensitively ('UTF-8', 'utf-8', 'GB18030')"
+_UTF8_FIRST = (
+    "an unknown default encoding is skipped (LookupError), and UTF-8 is the next candidate anyway"
+)
 EQUIVALENT: dict[str, str] = {
     "django_xunchen.locks.xǁDatabaseLockǁ__init____mutmut_7": _HELD,
     "django_xunchen.locks.xǁDatabaseLockǁrefresh__mutmut_9": _HELD,
@@ -105,6 +109,15 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.client.http.xǁ_Deadlineǁ__enter____mutmut_7": _DAEMON,
     "django_xunchen.client.http.xǁ_Deadlineǁ__exit____mutmut_1": _EVERY_REQUEST,
     "django_xunchen.client.http.x__attach_current__mutmut_6": _EVERY_REQUEST,
+    "django_xunchen.client.parsing.x_decode_body__mutmut_10": _UTF8_FIRST,
+    "django_xunchen.client.parsing.x_decode_body__mutmut_11": _CODEC_NAMES,
+    "django_xunchen.client.parsing.x_decode_body__mutmut_17": _CODEC_NAMES,
+    "django_xunchen.client.parsing.x_decode_body__mutmut_22": _CODEC_NAMES,
+    "django_xunchen.client.parsing.x_decode_body__mutmut_26": _CODEC_NAMES,
+    "django_xunchen.client.parsing.x_decode_body__mutmut_28": _CODEC_NAMES,
+    "django_xunchen.client.parsing.x_decode_body__mutmut_33": (
+        "final=False is the default of IncrementalDecoder.decode"
+    ),
     "django_xunchen.outcomes.x_apply_spool_once_per_process__mutmut_1": (
         "the flag becomes None instead of True: it is only read for its truth value"
     ),

@@ -1,0 +1,129 @@
+"""What the parser says about an answer it refuses, and the bytes it keeps for diagnosis
+(the admin's error reports show them); and how it picks the text's encoding."""
+
+import pytest
+
+from django_xunchen.client import parsing
+from django_xunchen.client.parsing import decode_body, parse_balance, parse_send, parse_xml
+from django_xunchen.exceptions import MalformedResponseError, UnsafeXMLError
+
+DECLARED = b'<?xml version="1.0" encoding="UTF-8"?>'
+
+
+def balance(account):
+    return DECLARED + b"<sms><mt><status>0</status><account>%s</account></mt></sms>" % account
+
+
+def sent(msgid):
+    return DECLARED + b"<sms><mt><status>0</status><msgid>%s</msgid></mt></sms>" % msgid
+
+
+@pytest.mark.parametrize(
+    ("parse", "body", "error", "message"),
+    [
+        (parse_xml, b"", MalformedResponseError, "the response body is empty"),
+        (parse_xml, b" \r\n ", MalformedResponseError, "the response body is empty"),
+        (parse_xml, b"<sms><mt>", MalformedResponseError, "the response is not well-formed XML: "),
+        (
+            parse_xml,
+            DECLARED + b"<html><body>502</body></html>",
+            MalformedResponseError,
+            "expected an <sms> root element, found <html>",
+        ),
+        (
+            parse_xml,
+            b'<!DOCTYPE sms [<!ENTITY x "y">]><sms>&x;</sms>',
+            UnsafeXMLError,
+            "the response declares a DOCTYPE or entities; refused",
+        ),
+        (
+            parse_xml,
+            b"<sms>\xff\xff</sms>",
+            MalformedResponseError,
+            "the response is neither UTF-8 nor GBK text",
+        ),
+        (
+            parse_balance,
+            DECLARED + b"<sms></sms>",
+            MalformedResponseError,
+            "getAmount: the response has no <mt> element",
+        ),
+        (
+            parse_balance,
+            balance(b"abc"),
+            MalformedResponseError,
+            "getAmount: the balance 'abc' is not a number",
+        ),
+        (
+            parse_balance,
+            balance(b"NaN"),
+            MalformedResponseError,
+            "getAmount: the balance 'NaN' is not a number",
+        ),
+        (
+            parse_send,
+            DECLARED + b"<sms></sms>",
+            MalformedResponseError,
+            "send: the response has no <mt> element",
+        ),
+        (parse_send, sent(b""), MalformedResponseError, "send: status 0 but no msgid"),
+        (
+            parse_send,
+            sent(b"9" * 65),
+            MalformedResponseError,
+            "send: status 0 but the msgid is 65 characters long, over 64; it cannot be "
+            "matched to reports: " + "9" * 65,
+        ),
+    ],
+)
+def test_a_refused_answer_says_why_and_keeps_its_bytes(parse, body, error, message):
+    with pytest.raises(error) as info:
+        parse(body)
+    assert type(info.value) is error
+    assert str(info.value).startswith(message)
+    if not message.endswith(": "):
+        assert str(info.value) == message
+    assert info.value.body == body
+
+
+def test_a_msgid_of_the_longest_length_is_accepted():
+    assert parse_send(sent(b"9" * 64)).msgid == "9" * 64
+
+
+def test_an_answer_of_exactly_the_limit_is_read_and_one_byte_more_is_refused(monkeypatch):
+    body = balance(b"12.5")
+    monkeypatch.setattr(parsing, "MAX_QUERY_BODY_BYTES", len(body))
+    assert parse_xml(body).tag == "sms"
+    with pytest.raises(MalformedResponseError) as info:
+        parse_xml(body + b" ")
+    assert str(info.value) == f"the response is over {len(body)} bytes"
+    assert info.value.body == body + b" "
+
+
+def test_comments_inside_fields_are_not_part_of_their_text():
+    body = DECLARED + (
+        b"<sms><mt><status>0<!--ok--></status><account><!-- yuan -->12.5</account></mt></sms>"
+    )
+    assert str(parse_balance(body).amount) == "12.5"
+
+
+def test_the_declared_encoding_wins_when_the_bytes_fit_it():
+    """These bytes are 你好 in UTF-8 and 浣犲ソ in GBK: the declaration decides."""
+    text = "你好".encode()
+    assert decode_body(b'<?xml version="1.0" encoding="GBK"?><sms>' + text) == "<sms>浣犲ソ"
+    assert decode_body(b'<?xml version="1.0"?><sms>' + text) == "<sms>你好"
+    assert decode_body(b"\xef\xbb\xbf<?xml version='1.0' encoding='gbk'?><sms>" + text) == (
+        "<sms>浣犲ソ"
+    ), "after a byte-order mark too"
+
+
+def test_a_declaration_that_does_not_fit_falls_back_to_utf8_then_gbk():
+    chinese = "你好"
+    declared_ascii = b'<?xml version="1.0" encoding="us-ascii"?><sms>'
+    assert decode_body(declared_ascii + chinese.encode()) == "<sms>你好"
+    assert decode_body(declared_ascii + chinese.encode("gbk")) == "<sms>你好"
+
+
+def test_processing_instructions_inside_fields_are_dropped():
+    body = DECLARED + b"<sms><mt><status>0</status><msgid>12<?x y?>34</msgid></mt></sms>"
+    assert parse_send(body).msgid == "1234"
