@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -124,6 +125,26 @@ EQUIVALENT: dict[str, str] = {
 }
 
 
+def sync_data_files() -> int:
+    """Copy the package's non-Python files (templates, translations, static files) into
+    ``mutants/``. mutmut copies them only when it creates the folder, so after a change an
+    incremental run would test against the old templates; returns how many it copied."""
+    copied = 0
+    target_root = ROOT / "mutants"
+    if not target_root.is_dir():
+        return copied
+    for source in (ROOT / "django_xunchen").rglob("*"):
+        if not source.is_file() or source.suffix in (".py", ".pyc"):
+            continue
+        target = target_root / source.relative_to(ROOT)
+        if target.exists() and target.read_bytes() == source.read_bytes():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        copied += 1
+    return copied
+
+
 def modules() -> list[str]:
     text = (ROOT / "pyproject.toml").read_text()
     block = re.search(r"^only_mutate = \[(.*?)\]", text, re.MULTILINE | re.DOTALL)
@@ -193,6 +214,8 @@ def main() -> int:
     args = parser.parse_args()
     if not args.report:
         started = time.monotonic()
+        if copied := sync_data_files():
+            print(f"copied {copied} changed templates, translations and static files")
         subprocess.run([sys.executable, "-m", "mutmut", "run"], cwd=ROOT, check=False)
         print(f"\nmutmut run took {time.monotonic() - started:.0f} s\n")
     total = report()
