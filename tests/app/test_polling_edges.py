@@ -1,0 +1,130 @@
+"""Polling at its edges: the status rules, each message's own first report, signals sent
+once per report to whoever listens, and the poll's bookkeeping."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from django_xunchen import poll, send_sms
+from django_xunchen import signals as module
+from django_xunchen.backends import locmem
+from django_xunchen.models import Message, PollJournalEntry
+from django_xunchen.polling import PollResult, _failed, _too_soon, apply_report, lock_name_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+S = Message.Status
+
+
+@pytest.mark.parametrize(
+    ("before", "delivered", "after", "changed"),
+    [
+        (S.SENT, True, S.DELIVERED, True),
+        (S.SENT, False, S.UNDELIVERED, True),
+        (S.UNDELIVERED, True, S.DELIVERED, True),
+        (S.UNDELIVERED, False, S.UNDELIVERED, False),
+        (S.DELIVERED, False, S.DELIVERED, False),
+        (S.FAILED, True, S.FAILED, False),
+    ],
+)
+def test_a_report_moves_a_message_forward_never_back(before, delivered, after, changed):
+    message = Message(mobile="13800138000", content="x", status=before)
+    at = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 26, 10, 5, tzinfo=dt.timezone.utc)
+    with time_machine.travel(now, tick=False):
+        assert apply_report(message, "X", delivered, at) is changed
+    assert message.status == after
+    if changed:
+        assert (message.report_status, message.reported_at, message.updated_at) == ("X", at, now)
+    else:
+        assert message.updated_at is None
+
+
+def test_each_message_takes_its_own_first_report_of_its_outcome(xunchen_outbox):
+    a, b = send_sms(["13800138001", "13800138002"], "x")
+    locmem.queue_report(a.mobile, a.msgid, "UNDELIV")
+    locmem.queue_report(a.mobile, a.msgid, "DELIVRD")
+    locmem.queue_report(b.mobile, b.msgid, "REJECTD")
+    poll(force=True)
+    stored = {m.mobile: (m.status, m.report_status) for m in Message.objects.all()}
+    assert stored == {a.mobile: (S.DELIVERED, "DELIVRD"), b.mobile: (S.UNDELIVERED, "REJECTD")}
+
+
+@pytest.fixture
+def only_single_report_listener():
+    got = []
+
+    def handler(sender, report, **kwargs):
+        got.append(report.msgid)
+
+    module.report_received.connect(handler)
+    yield got
+    module.report_received.disconnect(handler)
+
+
+def test_a_site_listening_to_single_reports_hears_each_once(
+    xunchen_outbox, only_single_report_listener
+):
+    first, second = send_sms(["13800138001", "13800138002"], "x")
+    locmem.queue_report(first.mobile, first.msgid)
+    poll(force=True)
+    locmem.queue_report(second.mobile, second.msgid)
+    poll(force=True)
+    assert only_single_report_listener == [first.msgid, second.msgid]
+
+
+def test_the_summary_of_several_accounts_one_line_each():
+    result = PollResult()
+    result.accounts = {"a": PollResult(), "b": PollResult()}
+    result.spooled = 2
+    assert result.summary().splitlines() == [
+        "a: " + PollResult().summary(),
+        "b: " + PollResult().summary(),
+        "applied 2 spooled send outcomes",
+    ]
+
+
+def test_the_default_account_s_lock():
+    assert lock_name_for() == lock_name_for("default")
+
+
+def test_a_poll_exactly_one_interval_after_the_last_is_not_too_soon(db):
+    fetched = timezone.now()
+    PollJournalEntry.objects.create(
+        account="default", operation="queryReport", body=b"", fetched_at=fetched
+    )
+    with time_machine.travel(fetched + dt.timedelta(seconds=59), tick=False):
+        assert _too_soon(["default"], "queryReport", 60)
+    with time_machine.travel(fetched + dt.timedelta(seconds=60), tick=False):
+        assert not _too_soon(["default"], "queryReport", 60)
+
+
+def test_a_journal_entry_s_error_is_kept_to_2000_characters(db):
+    entry = PollJournalEntry.objects.create(
+        account="default", operation="queryReport", body=b"", fetched_at=timezone.now()
+    )
+    _failed(entry, ValueError("x" * 3000), PollResult(), "could not be parsed", 5)
+    error = PollJournalEntry.objects.get().error
+    assert len(error) == 2000 and error.startswith(f"journal entry {entry.pk} (queryReport)")
+
+
+def test_orphans_matched_later_take_their_own_first_report_of_their_outcome(xunchen_outbox):
+    """Reports that came before their message had its msgid (the send had not
+    committed) are matched by a later poll, each message to its own reports."""
+    a, b, c = send_sms(["13800138001", "13800138002", "13800138003"], "x")
+    Message.objects.update(msgid="")  # as if the sends had not committed yet
+    locmem.queue_report(a.mobile, a.msgid, "UNDELIV")
+    locmem.queue_report(a.mobile, a.msgid, "DELIVRD")
+    locmem.queue_report(b.mobile, b.msgid, "REJECTD")
+    locmem.queue_report(c.mobile, c.msgid, "EXPIRED")
+    assert poll(force=True).reports_matched == 0
+    for message in (a, b, c):
+        Message.objects.filter(pk=message.pk).update(msgid=message.msgid)
+    assert poll(force=True).rematched == 4
+    stored = {m.mobile: (m.status, m.report_status) for m in Message.objects.all()}
+    assert stored == {
+        a.mobile: (S.DELIVERED, "DELIVRD"),
+        b.mobile: (S.UNDELIVERED, "REJECTD"),
+        c.mobile: (S.UNDELIVERED, "EXPIRED"),
+    }
