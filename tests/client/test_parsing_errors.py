@@ -127,3 +127,39 @@ def test_a_declaration_that_does_not_fit_falls_back_to_utf8_then_gbk():
 def test_processing_instructions_inside_fields_are_dropped():
     body = DECLARED + b"<sms><mt><status>0</status><msgid>12<?x y?>34</msgid></mt></sms>"
     assert parse_send(body).msgid == "1234"
+
+
+def test_a_record_s_fields_first_of_a_repeat_empty_as_empty():
+    body = DECLARED + (
+        b"<sms><rpt><mobile>+86 138-0013-8000</mobile><msgid>7</msgid><status>DELIVRD</status>"
+        b"<status>UNDELIV</status><time>2015-04-02 22:12:11</time><extno/></rpt>"
+        b"<rpt><mobile>abc</mobile><msgid>8</msgid><status>UNDELIV</status></rpt></sms>"
+    )
+    first, odd = parsing.parse_reports(body)
+    assert (first.mobile, first.status, first.delivered, first.extno) == (
+        "13800138000",
+        "DELIVRD",
+        True,
+        "",
+    )
+    assert (odd.mobile, odd.delivered, odd.reported_at) == ("abc", False, None)
+
+
+def test_a_reply_without_content_or_with_an_empty_one_has_empty_text():
+    body = DECLARED + (
+        b"<sms><mo><mobile>8613800138000</mobile><recvcode>1069</recvcode><content/></mo>"
+        b"<mo><mobile>x1</mobile><recvcode>1069</recvcode></mo>"
+        b"<mo><mobile>13800138000</mobile><content> TD </content></mo></sms>"
+    )
+    empty, missing, opted_out = parsing.parse_inbound(body)
+    assert (empty.mobile, empty.content) == ("13800138000", "")
+    assert (missing.mobile, missing.content) == ("x1", "")
+    assert opted_out.content == "TD"
+
+
+def test_a_broken_query_answer_keeps_its_bytes():
+    body = DECLARED + b"<sms><mo><mobile>13800138000</mobile></mo><mo>"
+    with pytest.raises(MalformedResponseError) as info:
+        parsing.parse_inbound(body)
+    assert str(info.value).startswith("the response is not well-formed XML: ")
+    assert info.value.body == body
