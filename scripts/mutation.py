@@ -61,6 +61,24 @@ _CODEC_NAMES = "codec names are looked up case-insensitively ('UTF-8', 'utf-8', 
 _UTF8_FIRST = (
     "an unknown default encoding is skipped (LookupError), and UTF-8 is the next candidate anyway"
 )
+_DEFAULT_TZ = (
+    "with USE_TZ=False the current time zone is the default one unless a site activates "
+    "another, which Django documents for USE_TZ=True only"
+)
+_CURRENT_TZ = "make_aware() without a zone uses the current one, as given"
+_WIDER_READ = (
+    "the messages are read more widely, then looked up by (msgid, mobile): the same "
+    "messages are found"
+)
+_UNION = (
+    "the WHERE clause only narrows the rows the filtered counts see; a wider one gives "
+    "the same counts"
+)
+_NEWEST = "ids and creation times grow together, so either ordering finds the newest code"
+_SHORTCUT = (
+    "a shortcut before the conditional UPDATE, which refuses the same codes "
+    "(attempts < max_attempts, state active)"
+)
 EQUIVALENT: dict[str, str] = {
     "django_xunchen.locks.xǁDatabaseLockǁ__init____mutmut_7": _HELD,
     "django_xunchen.locks.xǁDatabaseLockǁrefresh__mutmut_9": _HELD,
@@ -122,6 +140,53 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.outcomes.x_apply_spool_once_per_process__mutmut_1": (
         "the flag becomes None instead of True: it is only read for its truth value"
     ),
+    "django_xunchen.sending.x_to_db_datetime__mutmut_3": _DEFAULT_TZ,
+    "django_xunchen.sending.x_to_db_datetime__mutmut_5": _DEFAULT_TZ,
+    "django_xunchen.sending.x_from_db_datetime__mutmut_5": _DEFAULT_TZ,
+    "django_xunchen.sending.x_from_db_datetime__mutmut_7": _DEFAULT_TZ,
+    "django_xunchen.sending.x__aware__mutmut_8": _CURRENT_TZ,
+    "django_xunchen.sending.x__aware__mutmut_10": _CURRENT_TZ,
+    "django_xunchen.sending.x_send_queued__mutmut_69": (
+        "a held row that is not yet due may be read, but the claim refuses it "
+        "(hold_until <= now), so it is not sent"
+    ),
+    "django_xunchen.polling.x__messages_by_key__mutmut_5": _WIDER_READ,
+    "django_xunchen.polling.x__send_report_signals__mutmut_7": (
+        "positions start at 0, so > -2 and > -1 select the same reports"
+    ),
+    "django_xunchen.verification.x__judge__mutmut_20": (
+        "gateway_day_start(None) reads the same clock as gateway_day_start(now)"
+    ),
+    "django_xunchen.verification.x__judge__mutmut_48": _UNION,
+    "django_xunchen.verification.x__judge__mutmut_49": _UNION,
+    "django_xunchen.verification.x__judge__mutmut_52": _UNION,
+    "django_xunchen.verification.x__judge__mutmut_53": _UNION,
+    "django_xunchen.verification.x__judge__mutmut_55": _UNION,
+    "django_xunchen.verification.x__judge__mutmut_58": _UNION,
+    "django_xunchen.verification.x__judge__mutmut_59": _UNION,
+    "django_xunchen.verification.x_check_code__mutmut_11": (
+        "a guess that is not text is compared as 'XXXX' instead of '': neither is ever "
+        "a code of digits"
+    ),
+    "django_xunchen.verification.x_check_code__mutmut_16": _NEWEST,
+    "django_xunchen.verification.x_check_code__mutmut_17": _NEWEST,
+    "django_xunchen.verification.x__reserve__mutmut_8": _NEWEST,
+    "django_xunchen.verification.x__reserve__mutmut_9": _NEWEST,
+    "django_xunchen.verification.x_check_code__mutmut_37": _SHORTCUT,
+    "django_xunchen.verification.x_check_code__mutmut_39": _SHORTCUT,
+}
+
+#: Mutants this run cannot judge, by the function they are in: not survivors, but not
+#: killed either; reported apart and left out of the score. Name prefix → why.
+UNMEASURED: dict[str, str] = {
+    "django_xunchen.polling.x__update_from_firsts__": (
+        "PostgreSQL only, and make mutation runs the SQLite suite; the PostgreSQL step of "
+        "make test covers it (tests/app/test_ingest_batches.py, test_polling_edges.py)"
+    ),
+    "django_xunchen.sending.x__submit_in_threads__": (
+        "runs in worker threads (CONCURRENCY > 1), where mutmut cannot tell which test "
+        "reached it; tests/app/test_concurrency.py covers it"
+    ),
 }
 
 
@@ -168,7 +233,9 @@ def report() -> float:
     for module, codes in results().items():
         counts: Counter[str] = Counter()
         for name, code in codes.items():
-            if code in KILLED:
+            if any(name.startswith(prefix) for prefix in UNMEASURED):
+                counts["unmeasured"] += 1
+            elif code in KILLED:
                 counts["killed"] += 1
             elif name in EQUIVALENT:
                 counts["equivalent"] += 1
@@ -184,18 +251,23 @@ def report() -> float:
         totals.update(counts)
         rows.append((module, counts))
     columns = ("mutants", 7), ("killed", 7), ("equiv.", 7), ("surv.", 6), ("no test", 8)
+    columns += (("unmeas.", 8),)
     header = f"{'module':<36} " + " ".join(f"{n:>{w}}" for n, w in columns) + f" {'score':>7}"
     print(header)
     print("-" * len(header))
     for module, c in [*rows, ("all", totals)]:
         print(
             f"{module:<36} {c['total']:>7} {c['killed']:>7} {c['equivalent']:>7} "
-            f"{c['survived']:>6} {c['no test']:>8} {score(c):>6.1f}%"
+            f"{c['survived']:>6} {c['no test']:>8} {c['unmeasured']:>8} {score(c):>6.1f}%"
         )
     if survivors:
         print(f"\n{len(survivors)} mutants not killed (mutmut show NAME):")
         for name, why in survivors:
             print(f"  {name}  ({why})")
+    if counts_unmeasured := totals["unmeasured"]:
+        print(f"\n{counts_unmeasured} mutants not measured, left out of the score:")
+        for prefix, why in UNMEASURED.items():
+            print(f"  {prefix}*: {why}")
     if EQUIVALENT:
         print(f"\n{len(EQUIVALENT)} equivalent mutants, counted as killed:")
         for name, why in EQUIVALENT.items():
@@ -204,7 +276,7 @@ def report() -> float:
 
 
 def score(counts: Counter[str]) -> float:
-    tested = counts["total"] - counts["not run"]
+    tested = counts["total"] - counts["not run"] - counts["unmeasured"]
     return 100.0 * (counts["killed"] + counts["equivalent"]) / tested if tested else 0.0
 
 
