@@ -172,6 +172,34 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.verification.x_check_code__mutmut_17": _NEWEST,
     "django_xunchen.verification.x__reserve__mutmut_8": _NEWEST,
     "django_xunchen.verification.x__reserve__mutmut_9": _NEWEST,
+    "django_xunchen.verification.x__reserve__mutmut_119": (
+        "force_insert=False on a row without a primary key inserts it just the same"
+    ),
+    "django_xunchen.verification.x__send__mutmut_2": (
+        "without the backend already built, Backends builds the same account's backend "
+        "again from the same settings"
+    ),
+    "django_xunchen.verification.x__clean__mutmut_13": (
+        "'' instead of None for no IP: every use reads it for truth, and the IP field "
+        "stores '' as NULL"
+    ),
+    "django_xunchen.verification.x_client_ip__mutmut_27": (
+        "ip_address(None) raises ValueError, which returns None as the original does"
+    ),
+    "django_xunchen.verification.x_request_code__mutmut_105": (
+        "_reserve returns both the row and the record, or neither"
+    ),
+    "django_xunchen.verification.x_derive_code__mutmut_17": (
+        "int.from_bytes' byte order defaults to 'big' from Python 3.11, which the mutation "
+        "run uses (on 3.10 the call fails, which the 3.10 matrix run would catch)"
+    ),
+    "django_xunchen.verification.x__wait_for__mutmut_40": (
+        "reached only when the requests counted a moment earlier under the bucket lock are "
+        "gone, which the lock prevents"
+    ),
+    "django_xunchen.verification.x__judge__mutmut_91": (
+        "without an IP the IP throttle is never applied (bool(ip) and ...), whatever it counts"
+    ),
     "django_xunchen.verification.x_check_code__mutmut_37": _SHORTCUT,
     "django_xunchen.verification.x_check_code__mutmut_39": _SHORTCUT,
 }

@@ -357,3 +357,197 @@ def test_a_wrong_guess_racing_the_last_attempt_is_refused(limits):
         result = check_code(NUMBER, "x")
     assert result.status == CheckStatus.TOO_MANY_ATTEMPTS
     assert VerificationCode.objects.get().attempts == 5
+
+
+# ------------------------------------------------------------------ more edges
+
+
+NONCE = "00112233445566778899aabbccddeeff"
+
+
+def test_codes_are_derived_the_same_way_across_upgrades(settings):
+    """A code sent before an upgrade must still check after it: the derivation is
+    pinned by known answers, from SECRET_KEY or from VERIFICATION["KEY"]."""
+    from django_xunchen.verification import derive_code, hash_code
+
+    settings.SECRET_KEY = "known-answer-secret"
+    settings.XUNCHEN = {**settings.XUNCHEN, "VERIFICATION": {}}
+    assert (derive_code(NONCE, 6), derive_code(NONCE, 8)) == ("458117", "72458117")
+    settings.XUNCHEN = {**settings.XUNCHEN, "VERIFICATION": {"KEY": "a site key"}}
+    assert derive_code(NONCE, 6) == "968799"
+    assert hash_code(NUMBER, "login", "123456") == (
+        "06ad4dc4890dd18fb78952d6b4da858f3b5d534e9522ec1c12fa02abd2fc3c47"
+    )
+
+
+def test_a_nonce_is_128_random_bits(limits):
+    request_code(NUMBER)
+    request_code("13900139000")
+    nonces = list(VerificationCode.objects.values_list("nonce", flat=True))
+    assert [len(n) for n in nonces] == [32, 32] and nonces[0] != nonces[1]
+    assert all(int(n, 16) >= 0 for n in nonces)
+
+
+@pytest.mark.parametrize(
+    ("mobile", "purpose", "ip", "message"),
+    [
+        (
+            ["13800138000", "13900139000"],
+            "login",
+            None,
+            "a verification code goes to exactly one number",
+        ),
+        (
+            NUMBER,
+            "Log in",
+            None,
+            "purpose must be 1 to 32 lower-case letters, digits, '_', '.' or '-', not 'Log in'",
+        ),
+        (NUMBER, "login", "300.1.1.1", "not an IP address: '300.1.1.1'"),
+    ],
+)
+def test_bad_input_says_exactly_what_is_wrong(limits, mobile, purpose, ip, message):
+    from django_xunchen.exceptions import XunchenValidationError
+
+    with pytest.raises(XunchenValidationError) as info:
+        request_code(mobile, purpose, ip=ip)
+    assert str(info.value) == message
+
+
+def test_an_empty_ip_is_no_ip(limits):
+    assert request_code(NUMBER, ip="").sent
+    assert VerificationCode.objects.get().ip is None
+
+
+def test_the_client_ip_when_the_trusted_header_is_missing_or_hops_is_zero(settings, rf):
+    from django_xunchen.verification import client_ip
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "VERIFICATION": {"TRUSTED_PROXY_HEADER": "HTTP_X_FORWARDED_FOR", "TRUSTED_PROXY_HOPS": 1},
+    }
+    assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.2")) == "10.0.0.2"
+    settings.XUNCHEN["VERIFICATION"]["TRUSTED_PROXY_HOPS"] = 0
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
+    assert client_ip(request) == "10.0.0.2", "never the entry the client wrote"
+
+
+def test_a_code_goes_out_on_the_account_asked_for(settings, xunchen_outbox):
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {"default": {}, "codes": {"USERNAME": "C", "KINDS": ["verification"]}},
+        "VERIFICATION": {"COOLDOWN": 0},
+    }
+    request_code(NUMBER, account="codes")
+    request_code("13900139000")
+    assert [(s.account, s.mobiles) for s in xunchen_outbox] == [
+        ("codes", (NUMBER,)),
+        ("default", ("13900139000",)),
+    ]
+
+
+def test_a_throttled_request_is_recorded_and_told_in_full(limits, heard):
+    limits(COOLDOWN=60)
+    with time_machine.travel(NOON, tick=False):
+        request_code(NUMBER, "reset", ip="203.0.113.7")
+    with time_machine.travel(NOON + dt.timedelta(seconds=20), tick=False):
+        result = request_code(NUMBER, "reset", ip="203.0.113.7")
+    assert (result.status, result.reason, result.retry_after) == ("throttled", "cooldown", 40)
+    event = ThrottleEvent.objects.order_by("pk").last()
+    assert (event.purpose, event.outcome, event.reason, event.at, event.ip) == (
+        "reset",
+        THROTTLED,
+        "cooldown",
+        NOON + dt.timedelta(seconds=20),
+        "203.0.113.7",
+    )
+    ((sender, kwargs),) = [(s, kw) for name, s, kw in heard if name == "code_throttled"]
+    assert sender is VerificationCode
+    assert kwargs == {
+        "mobile": NUMBER,
+        "purpose": "reset",
+        "ip": "203.0.113.7",
+        "reason": "cooldown",
+        "retry_after": 40,
+    }
+    ((sender, kwargs),) = [(s, kw) for name, s, kw in heard if name == "code_requested"]
+    assert kwargs == {"mobile": NUMBER, "purpose": "reset", "message": kwargs["message"]}
+    assert kwargs["message"].pk == Message.objects.get().pk
+
+
+@time_machine.travel(NOON, tick=False)
+def test_the_shortest_wait_is_one_second(limits):
+    limits(COOLDOWN=60)
+    past(59.5)
+    assert asked() == (RequestStatus.THROTTLED, "cooldown", 1)
+
+
+@time_machine.travel(NOON, tick=False)
+def test_a_prefix_block_ends_at_its_very_moment(limits):
+    from django_xunchen.models import ThrottleBucket
+
+    limits(PREFIX_LIMIT=100)
+    ThrottleBucket.objects.create(key=f"prefix:{NUMBER[:7]}", blocked_until=NOON)
+    assert asked()[0] == RequestStatus.SENT
+
+
+@time_machine.travel(NOON, tick=False)
+def test_counts_far_from_midnight_keep_to_their_windows(limits):
+    limits(PER_DAY=3, IP_PER_HOUR=2, PREFIX_LIMIT=2, PREFIX_WINDOW=900)
+    past(7200), past(3600 * 5), past(60, mobile="13900139000")  # another number, today
+    ip = "198.51.100.4"
+    past(3601, mobile="13900000001", ip=ip), past(1800, mobile="13900000002", ip=ip)
+    past(901, mobile="13800130001"), past(100, mobile="13800130002")
+    assert asked(ip=ip)[0] == RequestStatus.SENT
+
+
+@time_machine.travel(NOON, tick=False)
+def test_a_lifted_request_does_not_count_in_the_wait(limits):
+    limits(PER_HOUR=2)
+    past(3000), past(2000), past(50)
+    lifted = past(100)
+    ThrottleEvent.objects.filter(pk=lifted.pk).update(lifted=True)
+    assert asked() == (RequestStatus.THROTTLED, "hourly", 3600 - 2000)
+
+
+def test_a_refused_code_fails_alone_and_says_why(limits):
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import GatewayError
+
+    request_code("13900139000")
+    error = GatewayError("110", "含有屏蔽词")
+    locmem.fail_next(error)
+    result = request_code(NUMBER)
+    assert (result.status, result.error, result.message.pk) == (
+        RequestStatus.FAILED,
+        error,
+        Message.objects.get(mobile=NUMBER).pk,
+    )
+    states = dict(VerificationCode.objects.values_list("mobile", "state"))
+    assert states == {"13900139000": "active", NUMBER: "failed"}
+
+
+def test_a_resent_live_code_that_is_refused_stays_valid(limits):
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import GatewayError
+
+    request_code(NUMBER)
+    code = last_code(NUMBER)
+    locmem.fail_next(GatewayError("110", "含有屏蔽词"))
+    assert request_code(NUMBER).status == RequestStatus.FAILED
+    assert VerificationCode.objects.get().state == "active"
+    assert check_code(NUMBER, code).verified, "the first SMS still works"
+
+
+def test_lifting_twice_lifts_nothing_the_second_time(limits):
+    request_code(NUMBER)
+    assert lift_throttles([NUMBER]) == 1
+    assert lift_throttles([NUMBER]) == 0
+
+
+def test_today_s_volume_counts_today_s_codes_sent(limits):
+    from django_xunchen.verification import volume_today
+
+    with time_machine.travel(AFTER_MIDNIGHT, tick=False):
+        past(1200), past(60), past(30, outcome=THROTTLED)
+        assert volume_today() == (1, 100)
