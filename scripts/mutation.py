@@ -279,14 +279,15 @@ def report() -> float:
         totals.update(counts)
         rows.append((module, counts))
     columns = ("mutants", 7), ("killed", 7), ("equiv.", 7), ("surv.", 6), ("no test", 8)
-    columns += (("unmeas.", 8),)
+    columns += (("unmeas.", 8), ("not run", 8))
     header = f"{'module':<36} " + " ".join(f"{n:>{w}}" for n, w in columns) + f" {'score':>7}"
     print(header)
     print("-" * len(header))
     for module, c in [*rows, ("all", totals)]:
         print(
             f"{module:<36} {c['total']:>7} {c['killed']:>7} {c['equivalent']:>7} "
-            f"{c['survived']:>6} {c['no test']:>8} {c['unmeasured']:>8} {score(c):>6.1f}%"
+            f"{c['survived']:>6} {c['no test']:>8} {c['unmeasured']:>8} {c['not run']:>8} "
+            f"{score(c):>6.1f}%"
         )
     if survivors:
         print(f"\n{len(survivors)} mutants not killed (mutmut show NAME):")
