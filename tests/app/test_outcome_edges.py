@@ -146,8 +146,7 @@ def test_a_database_that_still_refuses_keeps_the_rest_of_the_spool_without_waiti
 
 
 def test_only_the_first_send_of_a_process_looks_at_the_spool(isolated_spool, xunchen_outbox):
-    monkey = outcomes._applied_in_process
-    assert monkey is False
+    assert outcomes._applied_in_process is False, "isolated_spool starts a new process"
     send_sms("13800138000", "x")
     (message,) = rows(S.SENDING)
     spooled([message.pk], "m1")
