@@ -56,14 +56,18 @@ def timed(fn):
     return result, time.perf_counter() - start
 
 
-def floor_send(client: XunchenClient, mobiles: list[str]) -> float:
+def floor_send(client: XunchenClient, mobiles: list[str], workers: int = 1, connect=None) -> float:
     """The issue's floor for sending: the same requests, posted by the bare client, plus
     a raw insert of the same rows (COPY on PostgreSQL, executemany elsewhere) and, per
     request, the two raw UPDATEs that bracket it (claim, then outcome). No validation,
-    no ORM, no signals."""
+    no ORM, no signals. With ``workers`` above 1, that many threads take the requests in
+    turn, each with its own client (from ``connect()``) and database connection, as
+    CONCURRENCY does."""
+    import queue
+    import threading
     import uuid
 
-    from django.db import transaction
+    from django.db import connections, transaction
     from django.utils import timezone
 
     meta = Message._meta
@@ -97,23 +101,47 @@ def floor_send(client: XunchenClient, mobiles: list[str]) -> float:
                 f"SELECT id FROM {table} WHERE batch = %s ORDER BY id", [proto.batch.hex]
             )
             ids = [row[0] for row in cursor.fetchall()]
-        with connection.cursor() as cursor:
-            for start in range(0, len(ids), 100):
-                chunk = ids[start : start + 100]
-                sql, params = where(chunk)
-                claim = uuid.uuid4().hex
-                cursor.execute(
-                    f"UPDATE {table} SET status = 'sending', claim = %s, "
-                    f"attempts = attempts + 1, updated_at = %s WHERE id {sql} "
-                    "AND status = 'queued'",
-                    [claim, timezone.now(), *params],
-                )
-                result = client.send(mobiles[start : start + 100], "基准测试")
-                cursor.execute(
-                    f"UPDATE {table} SET status = 'sent', msgid = %s, claim = NULL, "
-                    f"submitted_at = %s, updated_at = %s WHERE id {sql}",
-                    [result.msgid, timezone.now(), timezone.now(), *params],
-                )
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for start in range(0, len(ids), 100):
+            todo.put(start)
+
+        def post(sender: XunchenClient) -> None:
+            with connection.cursor() as cursor:
+                while True:
+                    try:
+                        start = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    sql, params = where(ids[start : start + 100])
+                    cursor.execute(
+                        f"UPDATE {table} SET status = 'sending', claim = %s, "
+                        f"attempts = attempts + 1, updated_at = %s WHERE id {sql} "
+                        "AND status = 'queued'",
+                        [uuid.uuid4().hex, timezone.now(), *params],
+                    )
+                    result = sender.send(mobiles[start : start + 100], "基准测试")
+                    cursor.execute(
+                        f"UPDATE {table} SET status = 'sent', msgid = %s, claim = NULL, "
+                        f"submitted_at = %s, updated_at = %s WHERE id {sql}",
+                        [result.msgid, timezone.now(), timezone.now(), *params],
+                    )
+
+        if workers == 1:
+            post(client)
+            return
+
+        def thread_main() -> None:
+            try:
+                with connect() as own:
+                    post(own)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=thread_main) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     return timed(run)[1]
 
@@ -199,7 +227,7 @@ def bench_latency(n: int = 10000, latency: float = 0.05, workers: int = 8):
     with FakeGateway(seed=3) as gateway:
         gateway.account.balance *= 1000
         chunks = [numbers(n, "135")[i : i + 100] for i in range(0, n, 100)]
-        gateway.inject_fault("latency", seconds=latency, times=REPEAT * (2 * requests + 10))
+        gateway.inject_fault("latency", seconds=latency, times=REPEAT * (3 * requests + 10))
 
         def post(share):
             with XunchenClient(gateway.base_url, *gateway.credentials) as client:
@@ -220,9 +248,18 @@ def bench_latency(n: int = 10000, latency: float = 0.05, workers: int = 8):
             "CONCURRENCY": workers,
             "BALANCE_CHECK_ABOVE": None,
         }
-        floor, ours = math.inf, math.inf
+        floor, with_db, ours = math.inf, math.inf, math.inf
         for turn in range(REPEAT):
             floor = min(floor, timed(bare)[1])
+            Message.objects.all().delete()
+            with XunchenClient(gateway.base_url, *gateway.credentials) as client:
+                took = floor_send(
+                    client,
+                    numbers(n, f"133{turn}"),
+                    workers,
+                    lambda: XunchenClient(gateway.base_url, *gateway.credentials),
+                )
+            with_db = min(with_db, took)
             Message.objects.all().delete()
             with override_settings(XUNCHEN=conf):
                 took = timed(lambda t=turn: send_sms(numbers(n, f"134{t}"), "基准测试"))[1]
@@ -233,7 +270,13 @@ def bench_latency(n: int = 10000, latency: float = 0.05, workers: int = 8):
             f"{floor:.3f}",
             f"{ours:.3f}",
             f"{ours / floor:.2f}x",
-        )
+        ),
+        (
+            f"send {n} at {latency * 1000:.0f} ms, {workers} at once, floor with raw DB writes",
+            f"{with_db:.3f}",
+            f"{ours:.3f}",
+            f"{ours / with_db:.2f}x",
+        ),
     ]
 
 

@@ -79,6 +79,11 @@ _SHORTCUT = (
     "a shortcut before the conditional UPDATE, which refuses the same codes "
     "(attempts < max_attempts, state active)"
 )
+_SALTED_HMAC = "salted_hmac() uses settings.SECRET_KEY when secret is None or not given"
+_FAIL_SILENTLY = (
+    "the backend's fail_silently is read by none of the app's backends: dispatch records "
+    "every error itself (it is passed on for a site's own backend)"
+)
 EQUIVALENT: dict[str, str] = {
     "django_xunchen.locks.xǁDatabaseLockǁ__init____mutmut_7": _HELD,
     "django_xunchen.locks.xǁDatabaseLockǁrefresh__mutmut_9": _HELD,
@@ -202,6 +207,33 @@ EQUIVALENT: dict[str, str] = {
     ),
     "django_xunchen.verification.x_check_code__mutmut_37": _SHORTCUT,
     "django_xunchen.verification.x_check_code__mutmut_39": _SHORTCUT,
+    "django_xunchen.verification.x_check_code__mutmut_73": (
+        "attempts reach max_attempts only in the UPDATE that also makes the code dead "
+        "(_dead_when_last), so state=active already implies attempts < max_attempts; "
+        "the condition is a second guard"
+    ),
+    "django_xunchen.verification.x__key__mutmut_7": _SALTED_HMAC,
+    "django_xunchen.verification.x__key__mutmut_11": _SALTED_HMAC,
+    "django_xunchen.verification.x_request_code__mutmut_23": _FAIL_SILENTLY,
+    "django_xunchen.verification.x_request_code__mutmut_25": _FAIL_SILENTLY,
+    "django_xunchen.verification.x_request_code__mutmut_26": _FAIL_SILENTLY,
+    "django_xunchen.verification.x_request_code__mutmut_29": (
+        "resolve_template(None, account) returns None, as the shortcut does"
+    ),
+    "django_xunchen.verification.x__send__mutmut_60": (
+        "a code's row is never suppressed or held and is claimed at once, so a row that "
+        "did not go out always comes with its error"
+    ),
+    "django_xunchen.verification.x__send__mutmut_63": (
+        "the UPDATE's own sends__lte=1 decides; the test before it only saves a query"
+    ),
+    "django_xunchen.spool.x_write__mutmut_31": (
+        "ensure_ascii becomes None instead of False: json reads it for its truth value"
+    ),
+    "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
+        "the parser never recovers (recover=False), so fromstring() returns an element "
+        "or raises: root is never None, and every element has a tag"
+    ),
 }
 
 #: Mutants this run cannot judge, by the function they are in: not survivors, but not

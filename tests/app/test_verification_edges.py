@@ -551,3 +551,63 @@ def test_today_s_volume_counts_today_s_codes_sent(limits):
     with time_machine.travel(AFTER_MIDNIGHT, tick=False):
         past(1200), past(60), past(30, outcome=THROTTLED)
         assert volume_today() == (1, 100)
+
+
+# ------------------------------------------------------------------ third round
+
+
+def test_a_template_code_is_a_verification_message_with_its_account_s_template(
+    settings, xunchen_outbox
+):
+    from django_xunchen.models import Template
+
+    for account in ("default", "codes"):
+        Template.objects.create(
+            account=account, template_id="CODE-1", name=account, body="验证码@1@，@2@分钟内有效"
+        )
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {"default": {}, "codes": {"USERNAME": "C", "KINDS": ["verification"]}},
+        "VERIFICATION": {"COOLDOWN": 0, "TEMPLATE": "CODE-1"},
+    }
+    message = request_code(NUMBER, account="codes").message
+    assert (message.kind, message.account, message.template.name) == (
+        Message.Kind.VERIFICATION,
+        "codes",
+        "codes",
+    )
+
+
+def test_the_ip_s_count_is_kept_in_a_bucket_of_its_own(limits):
+    """Each counted key has a row that every request locks, so that the count holds
+    across processes; the IP's too."""
+    from django_xunchen.models import ThrottleBucket
+
+    request_code(NUMBER, ip="203.0.113.7")
+    request_code("13900139000")
+    assert set(ThrottleBucket.objects.values_list("key", flat=True)) == {
+        f"mobile:{NUMBER}",
+        "mobile:13900139000",
+        f"prefix:{NUMBER[:7]}",
+        "prefix:1390013",
+        "ip:203.0.113.7",
+    }
+
+
+def test_a_request_is_recorded_at_the_very_time_its_code_was_sent(limits):
+    request_code(NUMBER)
+    assert ThrottleEvent.objects.get().at == VerificationCode.objects.get().last_sent_at
+
+
+@pytest.mark.parametrize("guess", ["right", "wrong"])
+def test_a_check_that_loses_a_race_tells_the_signals_whose_code_it_was(limits, heard, guess):
+    request_code(NUMBER, "reset")
+    code = last_code(NUMBER) if guess == "right" else "x"
+    meanwhile = Meanwhile(lambda: VerificationCode.objects.update(attempts=5, state="dead"))
+    with connection.execute_wrapper(meanwhile):
+        result = check_code(NUMBER, code, "reset")
+    assert meanwhile.done and result.status == CheckStatus.TOO_MANY_ATTEMPTS
+    checks = [(name, kw) for name, _, kw in heard if name in ("code_verified", "code_failed")]
+    assert checks == [
+        ("code_failed", {"mobile": NUMBER, "purpose": "reset", "reason": "too_many_attempts"})
+    ]

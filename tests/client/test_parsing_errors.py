@@ -163,3 +163,15 @@ def test_a_broken_query_answer_keeps_its_bytes():
         parsing.parse_inbound(body)
     assert str(info.value).startswith("the response is not well-formed XML: ")
     assert info.value.body == body
+
+
+def test_a_declaration_said_twice_is_still_the_protocol():
+    """Some proxies put their own declaration before the gateway's: each parser drops
+    every declaration, wherever it stands."""
+    twice = DECLARED + b"\n" + DECLARED + b"\n"
+    assert parse_balance(twice + b"<sms><mt><status>0</status><account>12.5</account></mt></sms>")
+    scan = parsing.scan_reports(
+        twice + b"<sms><mt><status>0</status></mt><rpt><msgid>1</msgid><mobile>13800138000"
+        b"</mobile><status>DELIVRD</status></rpt></sms>"
+    )
+    assert scan.complete and [r.msgid for r in scan.records] == ["1"]

@@ -129,3 +129,154 @@ def test_the_body_s_charset_is_declared(client, gbk_client):
         "application/x-www-form-urlencoded; charset=UTF-8",
         "application/x-www-form-urlencoded; charset=GBK",
     ]
+
+
+# ------------------------------------------------------------------ answers of many reads
+
+
+def _read_request(conn):
+    """Read one whole request (headers and form body), so that closing the socket sends
+    a clean FIN rather than a reset."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+    while len(body) < length:
+        body += conn.recv(65536)
+
+
+@pytest.fixture
+def raw_server():
+    """``start(write)``: a server that reads one request, then lets ``write(conn)``
+    answer it on the raw socket; returns the URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    threads = []
+
+    def start(write):
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(10)
+                _read_request(conn)
+                write(conn)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+    listener.close()
+
+
+def _wait_for_close(conn):
+    """Hold the answer open until the client shuts the connection down."""
+    while conn.recv(65536):
+        pass
+
+
+BALANCE_BODY = fixture("balance_ok.xml")
+#: Three reads' worth of bytes: more than one read of the loop, fewer than announced.
+PART = 3 * 65536 + 123
+
+
+def _padded_balance(size):
+    """The sample balance answer, padded with spaces after its root to ``size`` bytes."""
+    return BALANCE_BODY + b" " * (size - len(BALANCE_BODY))
+
+
+def test_an_answer_of_exactly_the_limit_is_read_and_one_byte_more_is_refused(raw_server):
+    from django_xunchen.client.parsing import MAX_ANSWER_BODY_BYTES as LIMIT
+
+    def answer(size):
+        def write(conn):
+            body = _padded_balance(size)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+        return write
+
+    with XunchenClient(raw_server(answer(LIMIT)), "u", "p", "k", timeout=(2, 5)) as client:
+        assert client.get_balance().messages > 0
+    with XunchenClient(raw_server(answer(LIMIT + 1)), "u", "p", "k", timeout=(2, 5)) as client:
+        with pytest.raises(ResponseCutOffError) as info:
+            client.get_balance()
+    received = info.value.received
+    assert str(info.value) == f"getAmount: the answer is over {LIMIT} bytes; reading stopped there"
+    assert len(received) > LIMIT and received == _padded_balance(LIMIT + 1)[: len(received)]
+
+
+def test_a_short_answer_of_many_reads_keeps_every_byte(raw_server):
+    body = _padded_balance(PART + 1000)
+
+    def write(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:PART])
+
+    with XunchenClient(raw_server(write), "u", "p", "k", timeout=(2, 5)) as client:
+        with pytest.raises(ResponseCutOffError) as info:
+            client.get_balance()
+    assert info.value.received == body[:PART]
+    assert str(info.value) == f"getAmount: the answer broke off after {PART} of {len(body)} bytes"
+
+
+def test_an_answer_of_many_reads_stopped_by_the_deadline_keeps_every_byte(raw_server):
+    body = _padded_balance(PART + 1000)
+
+    def write(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:PART])
+        _wait_for_close(conn)
+
+    url = raw_server(write)
+    with XunchenClient(url, "u", "p", "k", timeout=(2, 10), deadline=1) as client:
+        with pytest.raises(ResponseCutOffError) as info:
+            client.get_balance()
+    assert info.value.received == body[:PART]
+    assert str(info.value) == "getAmount: the answer did not finish within the 1 s deadline"
+
+
+def test_a_chunked_answer_stopped_by_the_deadline_keeps_every_chunk_and_says_why(raw_server):
+    chunks = [b"<?xml version='1.0'?><sms>", b"<rpt><mobile>138"]
+
+    def write(conn):
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+        )
+        _wait_for_close(conn)
+
+    url = raw_server(write)
+    with XunchenClient(url, "u", "p", "k", timeout=(2, 10), deadline=1) as client:
+        with pytest.raises(ResponseCutOffError) as info:
+            client.fetch_reports()
+    received = b"".join(chunks)
+    assert info.value.received == received
+    assert str(info.value) == (
+        f"queryReport: the answer broke off after {len(received)} bytes: "
+        "it did not finish within the 1 s deadline"
+    )
+
+
+def test_a_deadline_that_expired_before_its_socket_came_shuts_it_down_on_arrival():
+    from django_xunchen.client.http import _Deadline
+
+    watch = _Deadline(30)
+    watch._expire()
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        mine.settimeout(5)
+        watch.attach(mine)
+        assert mine.recv(1) == b"", "shut down: the read returns at once"
+
+
+def test_a_deadline_expiring_on_a_socket_already_closed_does_nothing():
+    from django_xunchen.client.http import _Deadline
+
+    watch = _Deadline(30)
+    unconnected = socket.socket()
+    with unconnected:
+        watch.attach(unconnected)
+        watch._expire()
+    assert watch.expired
