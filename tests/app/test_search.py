@@ -119,3 +119,37 @@ def test_the_statistics_are_read_from_postgresql(db, monkeypatch):
     assert frequencies["快递"] == pytest.approx(58 / 60)
     assert frequencies.get("退款", 0) < search.COMMON
     assert search.is_common("快递", "default") and not search.is_common("退款", "default")
+
+
+#: 0008's definition of the bigrams, as one expression, to compare with today's.
+QUADRATIC_BIGRAMS = """
+    SELECT array_to_tsvector(ARRAY(
+        SELECT DISTINCT substr(padded, i, 2)
+        FROM (SELECT upper(%s) || ' ' AS padded) AS p,
+             generate_series(1, length(padded) - 1) AS i
+    ))::text
+"""
+TRICKY = [
+    "",
+    "a",
+    "aA",
+    "abab a",
+    "  ",
+    "回T退订",
+    "【商城】春季上新活动，全场八折。回T退订",
+    "e\u0301 combining, ǅ titlecase, ß",
+    "emoji 👍🏽 and \u200b zero width",
+    "tab\tnew\nline\\back'quote",
+    "退订" * 500,
+]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("text", TRICKY, ids=range(len(TRICKY)))
+def test_the_bigrams_are_those_the_index_was_built_with(db, text):
+    """0009 rewrote the function; the vectors of 0008's index must not change."""
+    with connection.cursor() as cursor:
+        cursor.execute(QUADRATIC_BIGRAMS, [text])
+        (before,) = cursor.fetchone()
+        cursor.execute("SELECT xunchen_bigrams(%s)::text, xunchen_bigrams(NULL)", [text])
+        assert cursor.fetchone() == (before, None)
