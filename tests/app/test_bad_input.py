@@ -12,6 +12,7 @@ from django_xunchen.exceptions import (
     InvalidMobileError,
     InvalidSendTimeError,
     InvalidTemplateParamsError,
+    XunchenValidationError,
 )
 from django_xunchen.models import Message, Template
 
@@ -21,6 +22,9 @@ UTC = dt.timezone.utc
 SOON = dt.datetime.now(UTC) + dt.timedelta(days=1)
 OK = "13800138000"
 T = "JSM40001-0001"
+
+V = XunchenValidationError
+TAG_RULE = "each tag must be a non-blank string of at most 100 characters"
 
 # (id, arguments, error class, words of its message, settings)
 CASES = [
@@ -55,6 +59,20 @@ CASES = [
     ("no content", {"content": None}, InvalidContentError, "NoneType", {}),
     ("GBK emoji", {"content": "您好😀"}, InvalidContentError, "GBK", {"ENCODING": "gbk"}),
     ("GBK other script", {"content": "ℵ̸ ✈ 𝔸"}, InvalidContentError, "GBK", {"ENCODING": "gbk"}),
+    # tags and metadata
+    ("tags a string", {"tags": "vip"}, V, "^tags must be a list of strings, not 'vip'$", {}),
+    ("tags a number", {"tags": 5}, V, "^tags must be a list of strings, not 5$", {}),
+    ("blank tag", {"tags": ["ok", " "]}, V, f"^{TAG_RULE}, not ' '$", {}),
+    ("tag of 101", {"tags": ["x" * 101]}, V, f"^{TAG_RULE}, not 'x{{101}}'$", {}),
+    ("tag not text", {"tags": [1]}, V, f"^{TAG_RULE}, not 1$", {}),
+    ("metadata a list", {"metadata": ["a"]}, V, "^metadata must be a dict, not list$", {}),
+    (
+        "metadata not JSON",
+        {"metadata": {"at": {1, 2}}},
+        V,
+        "^metadata must be JSON-serialisable: Object of type set is not JSON serializable$",
+        {},
+    ),
     # extcode
     ("extcode 5 digits", {"extcode": "12345"}, InvalidExtcodeError, "12345", {}),
     ("extcode letters", {"extcode": "ab"}, InvalidExtcodeError, "ab", {}),
@@ -253,3 +271,9 @@ def test_the_admin_send_form_shows_them_as_form_errors(
     assert response.status_code == 200
     assert words in " ".join(response.context["form"].errors[field])
     assert Message.objects.count() == 0
+
+
+def test_a_tag_of_100_characters_is_kept_stripped_and_once(gateway):
+    (message,) = send_sms(OK, "您好", tags=["x" * 100, " vip ", "vip"], metadata={"order": 7})
+    message.refresh_from_db()
+    assert (message.tags, message.metadata) == (["x" * 100, "vip"], {"order": 7})

@@ -157,6 +157,21 @@ def test_a_wrong_account_is_refused_before_anything_is_written(
     assert not Message.objects.exists() and not xunchen_outbox
 
 
+@pytest.mark.parametrize(
+    ("kinds", "takes"), [(["verification", "marketing"], "marketing, verification"), ([], "none")]
+)
+def test_a_refused_kind_is_told_what_the_account_takes_and_how_to_fix_it(
+    three_accounts, settings, kinds, takes
+):
+    settings.XUNCHEN["ACCOUNTS"]["codes"]["KINDS"] = kinds
+    with pytest.raises(InvalidAccountChoiceError) as info:
+        send_sms("13800138000", "hi", kind="notification", account="codes")
+    assert str(info.value) == (
+        f"account 'codes' may not send notification messages (it takes: {takes}); route "
+        "them elsewhere or add 'notification' to XUNCHEN['ACCOUNTS']['codes']['KINDS']"
+    )
+
+
 def test_the_single_account_form_is_the_default_account(xunchen_outbox):
     (row,) = send_sms("13800138000", "hi", kind="verification")
     assert row.account == "default"

@@ -113,3 +113,163 @@ def test_a_row_may_stay_sending_for_the_longest_deadline_of_any_account(settings
     assert stale_after() == dt.timedelta(seconds=105) + STALE_MARGIN
     settings.XUNCHEN = {**settings.XUNCHEN, "REQUEST_DEADLINE": None, "ACCOUNTS": {}}
     assert stale_after() == dt.timedelta(seconds=5) + STALE_MARGIN
+
+
+# ------------------------------------------------------------------ policy on each account
+
+LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
+N, M = "13800138000", "13800138001"
+
+
+@pytest.fixture
+def shop(settings):
+    """Notices on ``default``; marketing on ``mkt``, with its own cap, price and
+    signature (``default`` has none of them)."""
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": LOCMEM, "USERNAME": "N1"},
+            "mkt": {
+                "BACKEND": LOCMEM,
+                "USERNAME": "M1",
+                "KINDS": ["marketing"],
+                "MARKETING_DAILY_CAP": 1,
+                "PRICE_PER_PART": "0.05",
+                "SIGNATURE": "【商城】",
+                "QUIET_HOURS": ("21:00", "08:00"),
+            },
+        },
+        "ROUTES": {"marketing": "mkt"},
+    }
+
+
+def test_a_number_off_marketing_is_suppressed_when_written_and_still_gets_notices(
+    shop, xunchen_outbox
+):
+    from django_xunchen.policy import suppress
+
+    suppress(N, source="staff")
+    off, on = send_sms([N, M], "上新", kind="marketing")
+    assert (off.status, off.error_message) == (
+        S.SUPPRESSED,
+        "The number is on the suppression list (staff).",
+    )
+    assert on.status == S.SENT
+    assert send_sms(N, "发货")[0].status == S.SENT
+
+
+def test_the_daily_cap_is_the_marketing_account_s_and_for_marketing_only(shop, xunchen_outbox):
+    assert send_sms(N, "上新", kind="marketing")[0].status == S.SENT
+    (capped,) = send_sms(N, "再上新", kind="marketing")
+    assert (capped.status, capped.error_message) == (
+        S.SUPPRESSED,
+        "The number has had its marketing messages for today.",
+    )
+    assert send_sms(N, "发货")[0].status == S.SENT, "notices are not capped"
+
+
+def test_the_balance_check_prices_the_account_s_parts(shop, settings, xunchen_outbox):
+    """70 characters with the signature make one part; 71 make two, at 0.05 each."""
+    from decimal import Decimal
+
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import BalanceTooLowError
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BALANCE_CHECK_ABOVE": 1}
+    text = "新" * 62 + "回T退订"  # with its footer, + the 4-character signature: 70, one part
+    locmem.balance = locmem.Balance(amount=Decimal("0.10"), messages=2)
+    try:
+        assert len(send_sms([N, M], text, kind="marketing")) == 2, "0.10 covers exactly 0.10"
+        Message.objects.all().delete()
+        with pytest.raises(BalanceTooLowError) as refused:
+            send_sms([N, M], text + "!", kind="marketing")
+    finally:
+        locmem.balance = locmem.Balance(amount=Decimal("1000"), messages=10000)
+    assert (refused.value.needed, refused.value.available) == (Decimal("0.20"), Decimal("0.10"))
+    assert str(refused.value) == (
+        "the send costs 0.20 but account 'mkt' has 0.10 left after what is already "
+        "queued (balance 0.10); nothing was written"
+    )
+
+
+def test_a_resend_waits_for_its_own_account_s_quiet_hours(shop, xunchen_outbox):
+    with time_machine.travel(dt.datetime(2026, 11, 26, 10, 0, tzinfo=CHINA_TZ), tick=False):
+        send_sms(N, "上新", kind="marketing")
+    Message.objects.update(status=S.FAILED)
+    with time_machine.travel(NIGHT, tick=False):
+        ((held,), _) = resend(Message.objects.all())
+    assert held.hold_until == dt.datetime(2026, 11, 27, 8, 0, tzinfo=CHINA_TZ)
+
+
+def test_send_queued_uses_the_backend_it_is_given(settings, xunchen_outbox):
+    """Every account's configured class is replaced, as for send_sms(backend=...)."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": DUMMY}
+    Message.objects.create(mobile=N, content="waiting")
+    assert send_queued(backend=LOCMEM)["sent"] == 1
+    assert [s.mobiles for s in xunchen_outbox] == [(N,)]
+
+
+def test_send_queued_reads_each_template_once_whatever_the_rows(settings, xunchen_outbox):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_xunchen.models import Template
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    template = Template.objects.create(template_id="T-1", name="t", body="您好@1@")
+    counts = []
+    for rows in (1, 5):
+        Message.objects.bulk_create(
+            [
+                Message(mobile=f"1390000000{i}", template=template, params={"1": str(i)})
+                for i in range(rows)
+            ]
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert send_queued()["sent"] == rows
+        counts.append(len(queries) - rows)  # one claim and one outcome per request
+    assert counts[0] == counts[1] - 4
+
+
+def test_send_queued_sends_at_most_10000_by_default():
+    import inspect
+
+    assert inspect.signature(send_queued).parameters["limit"].default == 10000
+
+
+def test_a_dispatch_opens_each_backend_once_and_closes_it(settings):
+    from django_xunchen.backends import locmem
+
+    calls = []
+
+    class Recording(locmem.SMSBackend):
+        def open(self):
+            calls.append("open")
+
+        def close(self):
+            calls.append("close")
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": f"{__name__}.Recording"}
+    globals()["Recording"] = Recording
+    try:
+        assert len(send_sms([f"1380000{i:04d}" for i in range(250)], "三个请求")) == 250
+    finally:
+        del globals()["Recording"]
+    assert calls == ["open", "close"]
+
+
+def test_fallbacks_stop_at_a_loop_and_at_an_account_no_longer_configured(settings):
+    from django_xunchen.sending import fallbacks
+
+    notices = {"KINDS": ["notification"]}
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": LOCMEM, "FALLBACK": "backup"},
+            "backup": {"BACKEND": LOCMEM, "USERNAME": "B", "FALLBACK": "default", **notices},
+            "third": {"BACKEND": LOCMEM, "USERNAME": "C", "FALLBACK": "gone", **notices},
+        },
+    }
+    assert fallbacks("default", "notification", None) == [("backup", None)]
+    assert fallbacks("backup", "notification", None) == [("default", None)]
+    assert fallbacks("third", "notification", None) == []
