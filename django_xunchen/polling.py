@@ -312,14 +312,20 @@ def _fetch_and_journal(
 def _journal(
     account: str, operation: str, body: bytes, fetched_at: dt.datetime, complete: bool
 ) -> PollJournalEntry:
-    """Store a raw answer. On PostgreSQL the body goes as a binary parameter: Django's
-    client-side binding would write a 37 MB answer into the statement as 74 MB of hex."""
+    """Store a raw answer."""
     entry = PollJournalEntry(
         account=account, operation=operation, body=body, fetched_at=fetched_at, complete=complete
     )
     if connection.vendor != "postgresql" or len(body) < BINARY_JOURNAL_FROM:
         entry.save()
-        return entry
+    else:
+        _insert_binary(entry, body)
+    return entry
+
+
+def _insert_binary(entry: PollJournalEntry, body: bytes) -> None:
+    """Insert ``entry`` on PostgreSQL with its body as a binary parameter: Django's
+    client-side binding would write a 37 MB answer into the statement as 74 MB of hex."""
     import psycopg
 
     table = connection.ops.quote_name(PollJournalEntry._meta.db_table)
@@ -339,7 +345,6 @@ def _journal(
         entry.pk = cursor.fetchone()[0]
     entry._state.adding = False
     entry._state.db = connection.alias
-    return entry
 
 
 #: From this many bytes a raw answer goes to PostgreSQL as a binary parameter.
