@@ -175,3 +175,21 @@ def test_a_declaration_said_twice_is_still_the_protocol():
         b"</mobile><status>DELIVRD</status></rpt></sms>"
     )
     assert scan.complete and [r.msgid for r in scan.records] == ["1"]
+
+
+def test_a_time_without_leading_zeros_is_still_read():
+    from django_xunchen.client.parsing import CHINA_TZ, parse_time
+
+    assert parse_time(" 2015-6-8 9:05:07 ") == parsing.dt.datetime(
+        2015, 6, 8, 9, 5, 7, tzinfo=CHINA_TZ
+    )
+
+
+def test_a_report_missing_its_fields_is_kept_with_them_empty():
+    """One odd record never loses the others: what is missing reads as empty."""
+    scan = parsing.scan_reports(
+        DECLARED + b"<sms><mt><status>0</status></mt><rpt><extno>12</extno></rpt></sms>"
+    )
+    ((report,),) = [scan.records]
+    assert (report.mobile, report.msgid, report.status, report.delivered) == ("", "", "", False)
+    assert (report.reported_at, report.extno) == (None, "12")
