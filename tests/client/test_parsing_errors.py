@@ -1,6 +1,8 @@
 """What the parser says about an answer it refuses, and the bytes it keeps for diagnosis
 (the admin's error reports show them); and how it picks the text's encoding."""
 
+import datetime as dt
+
 import pytest
 
 from django_xunchen.client import parsing
@@ -180,9 +182,7 @@ def test_a_declaration_said_twice_is_still_the_protocol():
 def test_a_time_without_leading_zeros_is_still_read():
     from django_xunchen.client.parsing import CHINA_TZ, parse_time
 
-    assert parse_time(" 2015-6-8 9:05:07 ") == parsing.dt.datetime(
-        2015, 6, 8, 9, 5, 7, tzinfo=CHINA_TZ
-    )
+    assert parse_time(" 2015-6-8 9:05:07 ") == dt.datetime(2015, 6, 8, 9, 5, 7, tzinfo=CHINA_TZ)
 
 
 def test_a_report_missing_its_fields_is_kept_with_them_empty():
