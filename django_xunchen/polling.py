@@ -655,9 +655,6 @@ def _apply_reports(matched: Any, rows: list[tuple[Any, ...]], now: dt.datetime) 
     have moved it there already)."""
     reportable = Message.objects.filter(status__in=Message.REPORTABLE)
     rollup.touched_where(reportable.filter(pk__in=matched.values("message_id")))
-    status_at, delivered_at, reported_at_at, message_at = (
-        _REPORT_COLUMNS.index(c) for c in ("status", "delivered", "reported_at", "message_id")
-    )
     for status, delivered in ((Status.DELIVERED, True), (Status.UNDELIVERED, False)):
         targets = reportable.filter(pk__in=matched.filter(delivered=delivered).values("message_id"))
         if not delivered:
@@ -672,18 +669,23 @@ def _apply_reports(matched: Any, rows: list[tuple[Any, ...]], now: dt.datetime) 
                 updated_at=now,
             )
             continue
-        firsts: dict[int, tuple[str, Any]] = {}
-        for row in rows:
-            if row[message_at] is not None and row[delivered_at] is delivered:
-                firsts.setdefault(row[message_at], (row[status_at], row[reported_at_at] or now))
-        if firsts:
-            _update_from_firsts(status, delivered, firsts, now)
+        _update_from_firsts(status, delivered, rows, now)
 
 
 def _update_from_firsts(
-    status: str, delivered: bool, firsts: dict[int, tuple[str, Any]], now: dt.datetime
+    status: str, delivered: bool, rows: list[tuple[Any, ...]], now: dt.datetime
 ) -> None:
-    """PostgreSQL: one UPDATE joined to the first reports, passed as three arrays."""
+    """PostgreSQL: one UPDATE joined to each message's first report of the outcome among
+    ``rows``, passed as three arrays."""
+    status_at, delivered_at, reported_at_at, message_at = (
+        _REPORT_COLUMNS.index(c) for c in ("status", "delivered", "reported_at", "message_id")
+    )
+    firsts: dict[int, tuple[str, Any]] = {}
+    for row in rows:
+        if row[message_at] is not None and row[delivered_at] is delivered:
+            firsts.setdefault(row[message_at], (row[status_at], row[reported_at_at] or now))
+    if not firsts:
+        return
     reportable = [s for s in Message.REPORTABLE if delivered or s != Status.UNDELIVERED]
     table = connection.ops.quote_name(Message._meta.db_table)
     with connection.cursor() as cursor:
