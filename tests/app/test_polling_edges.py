@@ -128,3 +128,60 @@ def test_orphans_matched_later_take_their_own_first_report_of_their_outcome(xunc
         b.mobile: (S.UNDELIVERED, "REJECTD"),
         c.mobile: (S.UNDELIVERED, "EXPIRED"),
     }
+
+
+# ------------------------------------------------------------------ several accounts
+
+LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
+
+
+def test_results_of_several_accounts_add_up_and_say_whose_each_line_is():
+    total = PollResult()
+    total.add(
+        "a",
+        PollResult(skipped=["reports"], errors=["boom"], locked_by="host-1", reports=2),
+        several=True,
+    )
+    total.add("b", PollResult(skipped=["replies"], errors=["bang"], reports=3), several=True)
+    assert (total.skipped, total.errors) == (["a: reports", "b: replies"], ["a: boom", "b: bang"])
+    assert (total.reports, total.locked_by, list(total.accounts)) == (5, None, ["a", "b"])
+
+
+def test_the_result_of_one_account_is_its_own():
+    total = PollResult()
+    total.add("a", PollResult(skipped=["reports"], errors=["boom"], locked_by="host-1"), False)
+    assert (total.skipped, total.errors, total.locked_by) == (["reports"], ["boom"], "host-1")
+
+
+def test_an_account_that_cannot_be_built_is_named_and_the_others_are_polled(
+    settings, xunchen_outbox
+):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_xunchen.polling import gateway_accounts
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "a_broken": {"BACKEND": "nowhere.SMSBackend", "USERNAME": "X"},
+            "default": {"BACKEND": LOCMEM},
+            "z_also": {"BACKEND": LOCMEM, "USERNAME": "Z"},
+        },
+    }
+    send_sms("13800138000", "您好")
+    locmem.deliver_all()
+    result = poll(force=True)
+    assert result.reports_matched == 1
+    assert list(result.accounts) == ["default", "z_also", "a_broken"]
+    (error,) = result.errors
+    assert error.startswith("a_broken: cannot import the SMS backend 'nowhere.SMSBackend': ")
+    with pytest.raises(ImproperlyConfigured, match="nowhere"):
+        gateway_accounts()
+
+
+def test_poll_uses_the_backend_it_is_given_for_every_account(settings, xunchen_outbox):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": "nowhere.SMSBackend"}
+    send_sms("13800138000", "您好", backend=LOCMEM)
+    locmem.deliver_all()
+    result = poll(force=True, backend=LOCMEM)
+    assert (result.errors, result.reports_matched) == ([], 1)
