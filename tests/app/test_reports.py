@@ -115,3 +115,39 @@ def test_send_answer_errors_keep_the_body(body):
     with pytest.raises(MalformedResponseError, match=r"^send: ") as info:
         parse_send(body)
     assert info.value.body == body
+
+
+def test_a_poll_stores_each_report_as_said_and_stamps_what_it_changed(reports):
+    """The report's own time on the report and on its message, the poll's time on what
+    the poll matched and updated; nothing flagged that fits its column."""
+    import time_machine
+
+    from django_xunchen.models import CHINA_TZ
+
+    sent_at = dt.datetime(2026, 11, 20, 9, 0, tzinfo=CHINA_TZ)
+    reported = sent_at + dt.timedelta(seconds=7)
+    polled = sent_at + dt.timedelta(hours=1)
+    with time_machine.travel(sent_at, tick=False):
+        delivered, failed = send_sms(["13800138000", "13800138001"], "x")
+    with time_machine.travel(reported, tick=False):
+        locmem.queue_report("13800138000", delivered.msgid, "DELIVRD", extno="12")
+        locmem.queue_report("13800138001", failed.msgid, "MA:0006")
+        locmem.queue_report("13700000000", "nobody's", "DELIVRD")
+    with time_machine.travel(polled, tick=False):
+        assert poll(inbound=False, force=True).reports_matched == 2
+    rows = [
+        (r.mobile, r.status, r.delivered, r.reported_at, r.extno, r.truncated, r.matched_at)
+        for r in Report.objects.order_by("position")
+    ]
+    assert rows == [
+        ("13800138000", "DELIVRD", True, reported, "12", False, polled),
+        ("13800138001", "MA:0006", False, reported, "", False, polled),
+        ("13700000000", "DELIVRD", True, reported, "", False, None),
+    ]
+    messages = Message.objects.order_by("mobile").values_list(
+        "status", "report_status", "reported_at", "updated_at"
+    )
+    assert list(messages) == [
+        ("delivered", "DELIVRD", reported, polled),
+        ("undelivered", "MA:0006", reported, polled),
+    ]
