@@ -185,3 +185,129 @@ def test_poll_uses_the_backend_it_is_given_for_every_account(settings, xunchen_o
     locmem.deliver_all()
     result = poll(force=True, backend=LOCMEM)
     assert (result.errors, result.reports_matched) == ([], 1)
+
+
+def _broken_and(settings, *good):
+    accounts = {"a_broken": {"BACKEND": "nowhere.SMSBackend", "USERNAME": "X"}}
+    for name in good:
+        accounts[name] = {"BACKEND": LOCMEM, "USERNAME": name}
+    settings.XUNCHEN = {**settings.XUNCHEN, "ACCOUNTS": accounts}
+
+
+def test_with_one_good_account_the_broken_one_is_still_named(settings, xunchen_outbox):
+    _broken_and(settings, "default")
+    (error,) = poll(force=True).errors
+    assert error.startswith("a_broken: cannot import the SMS backend")
+    assert poll(force=True, account="default").errors == [], "polling one account only"
+
+
+def test_a_single_account_s_error_needs_no_name(settings, xunchen_outbox):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": "nowhere.SMSBackend"}
+    (error,) = poll(force=True).errors
+    assert error.startswith("cannot import the SMS backend 'nowhere.SMSBackend'")
+
+
+def test_poll_names_an_account_it_does_not_know():
+    from django_xunchen.conf import UnknownAccount
+
+    with pytest.raises(UnknownAccount, match=r"^no SMS account 'nope'$"):
+        poll(account="nope")
+
+
+def test_poll_refuses_to_run_inside_a_transaction(settings):
+    from django.db import transaction
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": "django_xunchen.backends.xunchen.SMSBackend"}
+    with pytest.raises(RuntimeError) as refused, transaction.atomic():
+        poll(force=True)
+    assert str(refused.value) == (
+        "poll() must not run inside a transaction: each raw response has to be committed "
+        "before it is parsed"
+    )
+
+
+class Crashing(locmem.SMSBackend):
+    def fetch_reports(self):
+        raise ValueError("boom")
+
+
+def test_an_unexpected_error_of_one_account_is_told_by_its_type(settings, xunchen_outbox):
+    result = poll(force=True, backend=f"{__name__}.Crashing")
+    assert result.errors == ["ValueError: boom"]
+    assert result.accounts["default"].names == ["default"]
+
+
+def test_each_account_keeps_its_own_poll_state(settings, xunchen_outbox):
+    from django_xunchen.models import PollState
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {"default": {"BACKEND": LOCMEM}, "b": {"BACKEND": LOCMEM, "USERNAME": "B"}},
+    }
+    poll(force=True)
+    assert PollState.objects.filter(operation="queryReport").count() == 2
+
+
+def test_a_later_attempt_at_the_same_moment_replaces_the_error(db):
+    from django_xunchen.models import PollState
+    from django_xunchen.polling import _note_attempt
+
+    at = timezone.now()
+    _note_attempt("default", "queryReport", at, "first")
+    _note_attempt("default", "queryReport", at, "x" * 2500)
+    assert PollState.objects.get().last_error == "x" * 2000
+
+
+def _pending(body):
+    return PollJournalEntry.objects.create(
+        operation="queryReport", body=body, fetched_at=timezone.now()
+    )
+
+
+def test_a_pending_refusal_is_done_and_counts_as_recovered(settings, xunchen_outbox):
+    _pending(b"<sms><mt><status>101</status></mt></sms>")
+    result = poll(force=True, inbound=False)
+    assert result.recovered == 1
+    entry = PollJournalEntry.objects.order_by("pk").first()
+    assert (entry.state, entry.records) == ("done", 0) and "101" in entry.error
+
+
+def test_a_pending_entry_that_fails_again_is_not_recovered(settings, xunchen_outbox, monkeypatch):
+    from django_xunchen import polling
+
+    _pending(b"<html>502</html>")
+    assert poll(force=True, inbound=False).recovered == 0, "cannot be parsed"
+    PollJournalEntry.objects.all().delete()
+    send_sms("13800138000", "x")
+    locmem.deliver_all()
+
+    def fail(*args, **kwargs):
+        raise polling.DatabaseError("disk full")
+
+    monkeypatch.setattr(polling, "_apply_reports", fail)
+    poll(force=True, inbound=False)
+    assert poll(force=True, inbound=False).recovered == 0, "could not be stored"
+
+
+class CutAtTheEnd(locmem.SMSBackend):
+    """An answer that broke off after its last byte had come: complete XML, but the
+    transfer itself did not finish."""
+
+    def fetch_reports(self):
+        from django_xunchen.exceptions import ResponseCutOffError
+
+        raise ResponseCutOffError(
+            "queryReport: the answer broke off",
+            b"<sms><mt><status>0</status></mt><rpt><mobile>13800138000</mobile>"
+            b"<msgid>m1</msgid><status>DELIVRD</status></rpt></sms>",
+        )
+
+
+def test_a_complete_body_whose_transfer_broke_off_is_salvaged_and_says_so(xunchen_outbox):
+    poll(force=True, inbound=False, backend=f"{__name__}.CutAtTheEnd")
+    entry = PollJournalEntry.objects.get()
+    assert (entry.state, entry.records) == ("salvaged", 1)
+    assert entry.error == (
+        "the answer broke off. 1 complete records were recovered; any after the break are "
+        "lost (the gateway returns each record once only)."
+    )
