@@ -285,6 +285,23 @@ EQUIVALENT: dict[str, str] = {
         "a success at the very moment of the last one writes the same time"
     ),
     "django_xunchen.polling.x__message_ids__mutmut_12": _WIDER_READ,
+    **dict.fromkeys(
+        [
+            f"django_xunchen.client.http.xǁXunchenClientǁ_new_session__mutmut_{n}"
+            for n in (6, 7, 9, 10)
+        ],
+        "the size of the connection pool: a client talks to one host, one request at a time "
+        "(each sending thread has a client of its own)",
+    ),
+    "django_xunchen.client.http.xǁXunchenClientǁ_new_session__mutmut_23": (
+        "requests matches mount prefixes without regard to case"
+    ),
+    "django_xunchen.client.http.xǁXunchenClientǁ_new_session__mutmut_26": _HEADERS,
+    "django_xunchen.client.http.xǁXunchenClientǁ_post__mutmut_35": _HEADERS,
+    "django_xunchen.client.http.xǁXunchenClientǁ_post__mutmut_36": _HEADERS,
+    "django_xunchen.client.http.xǁXunchenClientǁ_post__mutmut_45": (
+        "allow_redirects becomes None instead of False: requests reads it for its truth value"
+    ),
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"

@@ -280,3 +280,40 @@ def test_a_deadline_expiring_on_a_socket_already_closed_does_nothing():
         watch.attach(unconnected)
         watch._expire()
     assert watch.expired
+
+
+# ------------------------------------------------------------------ the session
+
+
+def test_the_transport_never_retries_and_watches_both_schemes():
+    """A retry below the client could send an SMS twice: the client alone decides what a
+    failure means. Both schemes go through the adapter the deadline can find."""
+    from django_xunchen.client.http import _WatchedAdapter
+
+    with XunchenClient("https://gateway.test:8030", "u", "p", "k") as client:
+        for url in ("http://gateway.test/x", "https://gateway.test/x"):
+            adapter = client.session.get_adapter(url)
+            assert isinstance(adapter, _WatchedAdapter)
+            assert adapter.max_retries.total == 0
+
+
+def test_an_answer_that_does_not_come_in_time_says_how_long_was_waited(gateway):
+    from django_xunchen.exceptions import OutcomeUnknownError
+
+    gateway.inject_fault("latency", seconds=3, method="getAmount")
+    with XunchenClient(
+        gateway.base_url, *gateway.credentials, timeout=(2, 1), deadline=None
+    ) as client:
+        with pytest.raises(OutcomeUnknownError) as info:
+            client.get_balance()
+    assert str(info.value) == "getAmount: the gateway did not answer within 1.0 s"
+
+
+@responses.activate
+def test_any_other_failure_of_the_request_is_told_by_its_type(client):
+    from django_xunchen.exceptions import OutcomeUnknownError
+
+    responses.post(URL, body=requests.exceptions.ContentDecodingError("bad gzip"))
+    with pytest.raises(OutcomeUnknownError) as info:
+        client.get_balance()
+    assert str(info.value) == "getAmount: the request failed (ContentDecodingError)"
