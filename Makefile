@@ -32,7 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 mutation: $(STAMP)
-	$(BIN)/python scripts/mutation.py
+	$(BIN)/python scripts/mutation.py $(MUTATION_ARGS)
 
 messages: $(STAMP)
 	cd django_xunchen && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --no-location

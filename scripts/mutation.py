@@ -8,6 +8,7 @@ program behaves the same; each with its reason). Every other survivor is printed
 
     python scripts/mutation.py            # run, then report
     python scripts/mutation.py --report   # report on the last run only
+    python scripts/mutation.py --fresh-stats  # after a refactoring: map the tests anew
 """
 
 from __future__ import annotations
@@ -441,8 +442,19 @@ def score(counts: Counter[str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", action="store_true", help="report on the last run only")
+    parser.add_argument(
+        "--fresh-stats",
+        action="store_true",
+        help=(
+            "map every test to the functions it runs again before the run (after a "
+            "refactoring: mutmut maps only new tests, so a function split or merged since "
+            "keeps the tests of its old shape, and its survivors may be false)"
+        ),
+    )
     args = parser.parse_args()
     if not args.report:
+        if args.fresh_stats:
+            (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         started = time.monotonic()
         if copied := sync_data_files():
             print(f"copied {copied} changed templates, translations and static files")
