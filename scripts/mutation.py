@@ -89,6 +89,10 @@ _BODY_DROPPED = (
     "the in-memory body is dropped to free memory once the answer is parsed; nothing reads it after"
 )
 _CAST = "typing.cast() does nothing at run time"
+_EITHER_PATH = (
+    "the vendor test never matches, so every database takes the subquery path, which "
+    "PostgreSQL runs too, to the same statuses; the join is only its faster way"
+)
 _OWN_CLAIM = (
     "the rows with this claim token are exactly these ids while the request is ours: "
     "either filter alone finds them"
@@ -303,6 +307,16 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.client.http.xǁXunchenClientǁ_post__mutmut_45": (
         "allow_redirects becomes None instead of False: requests reads it for its truth value"
     ),
+    "django_xunchen.polling.x__apply_reports__mutmut_20": _EITHER_PATH,
+    "django_xunchen.polling.x__apply_reports__mutmut_21": _EITHER_PATH,
+    **dict.fromkeys(
+        [f"django_xunchen.polling.x__store_reports__mutmut_{n}" for n in (57, 58, 59, 60)],
+        "a wider choice of reports to apply: the reports of earlier entries and chunks have "
+        "moved their messages already (delivered ones are no longer reportable, and an "
+        "undelivered message is left out of a failure), later chunks are not stored yet, "
+        "and an unmatched report has no message to move",
+    ),
+    "django_xunchen.polling.x__store_inbound__mutmut_20": _WIDER_READ,
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"
@@ -326,6 +340,19 @@ UNMEASURED: dict[str, str] = {
     "django_xunchen.polling.x__write_statuses__mutmut_33": _SQLITE_SUBQUERY,
     "django_xunchen.polling.x__write_statuses__mutmut_42": _SQLITE_SUBQUERY,
     "django_xunchen.polling.x__rematch_orphans__mutmut_69": _SQLITE_SUBQUERY,
+    **dict.fromkeys(
+        [f"django_xunchen.polling.x__journal__mutmut_{n}" for n in range(14, 21)],
+        "the binary insert of an answer of 1 MB or more, on PostgreSQL only; the run uses SQLite",
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.polling.x__apply_reports__mutmut_{n}" for n in range(58, 66)],
+        "the arguments of _update_from_firsts, which runs on PostgreSQL only; the run uses SQLite",
+    ),
+    "django_xunchen.polling.x__apply_reports__mutmut_46": _SQLITE_SUBQUERY,
+    "django_xunchen.polling.x__apply_reports__mutmut_55": _SQLITE_SUBQUERY,
+    "django_xunchen.polling.x__store_reports__mutmut_48": (
+        "the inserted rows are read by the PostgreSQL join only; the run uses SQLite"
+    ),
     "django_xunchen.polling.x__message_ids__mutmut_14": (
         "one_of() reads the model only for PostgreSQL's array form; the run uses SQLite"
     ),
