@@ -317,12 +317,39 @@ EQUIVALENT: dict[str, str] = {
         "and an unmatched report has no message to move",
     ),
     "django_xunchen.polling.x__store_inbound__mutmut_20": _WIDER_READ,
+    "django_xunchen.outcomes.x_land__mutmut_25": (
+        "values_list(flat=True) without a field gives the first column, the primary key"
+    ),
+    "django_xunchen.outcomes.x_land__mutmut_30": _UPDATED_NOW,
+    "django_xunchen.outcomes.x_land__mutmut_31": _UPDATED_NOW,
+    "django_xunchen.client.http.xǁXunchenClientǁ__init____mutmut_2": _CODEC_NAMES,
+    "django_xunchen.client.http.xǁXunchenClientǁ__init____mutmut_20": (
+        "a deadline of 0 is falsy and becomes None (no deadline) before this test"
+    ),
+    "django_xunchen.client.http.xǁXunchenClientǁ_new_session__mutmut_27": _HEADERS,
+    "django_xunchen.client.http.xǁXunchenClientǁ_new_session__mutmut_28": (
+        "trust_env becomes None instead of True: requests reads it for its truth value"
+    ),
+    "django_xunchen.client.http.xǁ_WatchedAdapterǁinit_poolmanager__mutmut_2": (
+        "the only keyword HTTPAdapter passes is block, whose default is the same False"
+    ),
+    "django_xunchen.client.parsing.x__scan__mutmut_20": _CAST,
+    "django_xunchen.client.parsing.x__scan__mutmut_37": (
+        "the events left in lxml's queue after the root are read by the next drain, and "
+        "one drain comes after close()"
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.client.parsing.x__scan__mutmut_{n}" for n in (64, 66, 68)],
+        "which converted records are freed from the tree: memory only, every record was "
+        "converted from its own element first",
+    ),
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"
     ),
 }
 
+_ONE_OF_MODEL = "one_of() reads the model only for PostgreSQL's array form; the run uses SQLite"
 _SQLITE_SUBQUERY = (
     "a scalar subquery limited to two rows: SQLite takes the first, as [:1] does; "
     "PostgreSQL would refuse it, and the mutation run uses SQLite"
@@ -353,6 +380,8 @@ UNMEASURED: dict[str, str] = {
     "django_xunchen.polling.x__store_reports__mutmut_48": (
         "the inserted rows are read by the PostgreSQL join only; the run uses SQLite"
     ),
+    "django_xunchen.outcomes.x_land__mutmut_10": _ONE_OF_MODEL,
+    "django_xunchen.outcomes.x_land__mutmut_33": _ONE_OF_MODEL,
     "django_xunchen.polling.x__message_ids__mutmut_14": (
         "one_of() reads the model only for PostgreSQL's array form; the run uses SQLite"
     ),

@@ -193,3 +193,17 @@ def test_a_report_missing_its_fields_is_kept_with_them_empty():
     ((report,),) = [scan.records]
     assert (report.mobile, report.msgid, report.status, report.delivered) == ("", "", "", False)
     assert (report.reported_at, report.extno) == (None, "12")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"  ", "the response body is empty"),
+        (DECLARED + b"<html/>", "expected an <sms> root element, found <html>"),
+        (b"502 Bad Gateway", "the response is not XML: the XML stops or breaks after 0"),
+    ],
+)
+def test_the_record_reader_says_what_it_refused_and_keeps_the_bytes(body, message):
+    with pytest.raises(MalformedResponseError) as info:
+        parsing.scan_reports(body)
+    assert str(info.value).startswith(message) and info.value.body == body

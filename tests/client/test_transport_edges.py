@@ -317,3 +317,63 @@ def test_any_other_failure_of_the_request_is_told_by_its_type(client):
     with pytest.raises(OutcomeUnknownError) as info:
         client.get_balance()
     assert str(info.value) == "getAmount: the request failed (ContentDecodingError)"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://user@gateway.test", "base URL must not contain a user name or password"),
+        ("http://:secret@gateway.test", "base URL must not contain a user name or password"),
+        ("http://gateway.test/?a=1", "base URL must not have a query string or fragment"),
+        ("http://gateway.test/#top", "base URL must not have a query string or fragment"),
+    ],
+)
+def test_a_base_url_with_credentials_or_a_query_is_refused(url, message):
+    from django_xunchen.client.http import endpoint_url
+
+    with pytest.raises(ValueError) as info:
+        endpoint_url(url)
+    assert str(info.value) == message
+
+
+def test_a_base_url_keeps_any_path_of_its_own():
+    from django_xunchen.client.http import ENDPOINT_PATH, endpoint_url
+
+    assert endpoint_url("http://gateway.test:8030/X") == "http://gateway.test:8030/X"
+    assert endpoint_url("http://gateway.test:8030//") == f"http://gateway.test:8030{ENDPOINT_PATH}"
+
+
+def test_the_client_closes_its_own_session_and_never_one_it_was_given():
+    closed = []
+    given = requests.Session()
+    given.close = lambda: closed.append("given")
+    with XunchenClient("http://gateway.test", "u", "p", "k", session=given):
+        pass
+    with XunchenClient("http://gateway.test", "u", "p", "k") as client:
+        client.session.close = lambda: closed.append("own")
+    assert closed == ["own"]
+
+
+def test_the_client_goes_through_the_proxy_the_environment_names(gateway, monkeypatch):
+    """As every requests user expects: HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply."""
+    from django_xunchen.exceptions import NotSentError
+
+    with socket.socket() as closed_port:
+        closed_port.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{closed_port.getsockname()[1]}"
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("http_proxy", proxy)
+    with XunchenClient(gateway.base_url, *gateway.credentials, timeout=(2, 2)) as client:
+        with pytest.raises(NotSentError):
+            client.get_balance()
+
+
+def test_https_connections_are_watched_too():
+    from django_xunchen.client.http import _WatchedHTTPSPool
+
+    with XunchenClient("https://gateway.test", "u", "p", "k") as client:
+        adapter = client.session.get_adapter("https://gateway.test/x")
+        adapter.init_poolmanager(1, 4)
+        assert adapter.poolmanager.pool_classes_by_scheme["https"] is _WatchedHTTPSPool
