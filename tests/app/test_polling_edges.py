@@ -196,8 +196,11 @@ def _broken_and(settings, *good):
 
 def test_with_one_good_account_the_broken_one_is_still_named(settings, xunchen_outbox):
     _broken_and(settings, "default")
-    (error,) = poll(force=True).errors
+    result = poll(force=True)
+    (error,) = result.errors
     assert error.startswith("a_broken: cannot import the SMS backend")
+    assert result.accounts["a_broken"].names == ["a_broken"]
+    assert poll().skipped == ["default: delivery reports", "default: replies"], "too soon"
     assert poll(force=True, account="default").errors == [], "polling one account only"
 
 

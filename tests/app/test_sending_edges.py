@@ -270,8 +270,48 @@ def test_fallbacks_stop_at_a_loop_and_at_an_account_no_longer_configured(setting
             "default": {"BACKEND": LOCMEM, "FALLBACK": "backup"},
             "backup": {"BACKEND": LOCMEM, "USERNAME": "B", "FALLBACK": "default", **notices},
             "third": {"BACKEND": LOCMEM, "USERNAME": "C", "FALLBACK": "gone", **notices},
+            "x": {"BACKEND": LOCMEM, "USERNAME": "X", "FALLBACK": "y", **notices},
+            "y": {"BACKEND": LOCMEM, "USERNAME": "Y", "FALLBACK": "z", **notices},
+            "z": {"BACKEND": LOCMEM, "USERNAME": "Z", "FALLBACK": "y", **notices},
         },
     }
     assert fallbacks("default", "notification", None) == [("backup", None)]
     assert fallbacks("backup", "notification", None) == [("default", None)]
     assert fallbacks("third", "notification", None) == []
+    assert fallbacks("x", "notification", None) == [("y", None), ("z", None)]
+
+
+def test_a_masked_row_is_never_sent_from_the_database(settings, xunchen_outbox):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    Message.objects.create(mobile=N, content="验证码 ●●●●●●", kind="verification", masked=True)
+    send_queued()
+    row = Message.objects.get()
+    assert (row.status, row.error_message) == (
+        S.FAILED,
+        "the stored text has a verification code masked out; it is never sent from the database",
+    )
+    assert not xunchen_outbox
+
+
+def test_the_account_s_signature_index_goes_with_each_request(settings, xunchen_outbox):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SIGN_INDEX": 2}
+    send_sms(N, "您好")
+    assert xunchen_outbox[0].request.sign_index == 2
+
+
+def test_a_fallback_uses_the_backend_the_send_was_given(settings, xunchen_outbox):
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import NotSentError
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "BACKEND": DUMMY,
+        "ACCOUNTS": {
+            "default": {"FALLBACK": "backup"},
+            "backup": {"USERNAME": "B", "KINDS": ["notification"]},
+        },
+    }
+    locmem.fail_next(NotSentError("refused"), account="default")
+    (row,) = send_sms(N, "您好", backend=LOCMEM)
+    assert row.account == "backup"
+    assert [s.account for s in xunchen_outbox] == ["backup"]
