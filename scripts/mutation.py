@@ -275,7 +275,8 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.client.parsing.x_parse_time__mutmut_25": _INT_SLICE,
     "django_xunchen.client.parsing.x_parse_time__mutmut_34": _INT_SLICE,
     "django_xunchen.client.parsing.x__report__mutmut_49": (
-        "a missing time read as 'XXXX' instead of '': neither is a time, both give None"
+        "a missing time read as mutmut's filler text instead of '': neither is a time, both "
+        "give None"
     ),
     "django_xunchen.client.parsing.x__drain_quietly__mutmut_1": (
         "lxml hands out the events it kept before a syntax error without raising it again "

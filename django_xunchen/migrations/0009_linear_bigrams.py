@@ -10,6 +10,8 @@ of the time for a 50-character one). It returns exactly the same vectors, so the
 built by 0008 stays valid and is not rebuilt.
 """
 
+from importlib import import_module
+
 from django.db import migrations
 
 LINEAR = r"""
@@ -27,32 +29,11 @@ END
 $$
 """
 
-#: 0008's definition, for migrating backwards.
-QUADRATIC = r"""
-CREATE OR REPLACE FUNCTION xunchen_bigrams(text) RETURNS tsvector
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT array_to_tsvector(ARRAY(
-        SELECT DISTINCT substr(padded, i, 2)
-        FROM (SELECT upper($1) || ' ' AS padded) AS p,
-             generate_series(1, length(padded) - 1) AS i
-    ))
-$$
-"""
-
-
-class PostgreSQLOnly(migrations.RunSQL):
-    """RunSQL on PostgreSQL; nothing on other databases."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+#: 0008's function (for migrating backwards) and its vendor guard.
+_0008 = import_module("django_xunchen.migrations.0008_content_search")
 
 
 class Migration(migrations.Migration):
     dependencies = [("django_xunchen", "0008_content_search")]
 
-    operations = [PostgreSQLOnly(LINEAR, QUADRATIC)]
+    operations = [_0008.PostgreSQLOnly(LINEAR, _0008.FUNCTION)]

@@ -1,4 +1,5 @@
 import argparse
+from collections.abc import Callable
 
 from django.core.management.base import BaseCommand
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--idle-for",
-            type=seconds,
+            type=whole_number(0, "seconds"),
             default=None,
             metavar="SECONDS",
             help=(
@@ -38,21 +39,21 @@ class Command(BaseCommand):
         )
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
+def whole_number(minimum: int, unit: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number (of ``unit``) of at least ``minimum``."""
+    what = f"whole number of {unit}" if unit else "whole number"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {what}: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return parse
 
 
-def seconds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
+#: What --limit and the other counts take (the other commands import it).
+positive_int = whole_number(1)
