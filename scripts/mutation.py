@@ -356,6 +356,26 @@ EQUIVALENT: dict[str, str] = {
         "a default argument: mutmut's trampoline keeps the original signature, so no test "
         "can see the mutated default (test_send_queued_sends_at_most_10000_by_default pins it)"
     ),
+    **dict.fromkeys(
+        [f"django_xunchen.sending.x_resolve_template__mutmut_{n}" for n in (1, 2)],
+        "a default argument: mutmut's trampoline keeps the original signature, so no test "
+        "can see the mutated default (and every caller passes the account)",
+    ),
+    "django_xunchen.sending.x__group_key__mutmut_4": (
+        "the stand-in for a template message's text in the grouping key: keys are only "
+        "compared with each other, and every template message gets the same one"
+    ),
+    "django_xunchen.sending.x__attempt__mutmut_5": (
+        "request_started becomes None instead of False: it is only read for its truth value"
+    ),
+    "django_xunchen.sending.x__attempt__mutmut_45": (
+        "the error also goes with a requeued outcome: it is read only for the "
+        "message_failed signal, which a queued row does not get"
+    ),
+    "django_xunchen.sending.x__request_for__mutmut_48": (
+        "a message without a template is stored with empty params (prepare_messages "
+        "refuses params without one), and empty params are read as none"
+    ),
     "django_xunchen.sending.x__request_for__mutmut_7": (
         "a send time equal to the present to the microsecond: it is due either way"
     ),

@@ -118,7 +118,7 @@ CASES = [
         "unknown template",
         {"content": None, "template": "NOPE-1"},
         InvalidTemplateParamsError,
-        "NOPE-1",
+        "^no template with vendor id 'NOPE-1' for account 'default'; add it under Templates first$",
         {},
     ),
     (

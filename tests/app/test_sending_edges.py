@@ -8,7 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from django_xunchen import resend, send_queued, send_sms
-from django_xunchen.models import CHINA_TZ, Message
+from django_xunchen.models import CHINA_TZ, Message, Template
 from django_xunchen.sending import STALE_MARGIN, stale_after
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -279,6 +279,41 @@ def test_fallbacks_stop_at_a_loop_and_at_an_account_no_longer_configured(setting
     assert fallbacks("backup", "notification", None) == [("default", None)]
     assert fallbacks("third", "notification", None) == []
     assert fallbacks("x", "notification", None) == [("y", None), ("z", None)]
+
+
+def test_a_template_falls_back_only_to_an_active_one_of_the_same_vendor_id_and_text(settings):
+    from django_xunchen.sending import fallbacks
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": LOCMEM, "FALLBACK": "b"},
+            "b": {"BACKEND": LOCMEM, "USERNAME": "B", "FALLBACK": "c"},
+            "c": {"BACKEND": LOCMEM, "USERNAME": "C", "FALLBACK": "d"},
+            "d": {"BACKEND": LOCMEM, "USERNAME": "D", "FALLBACK": "e"},
+            "e": {"BACKEND": LOCMEM, "USERNAME": "E"},
+        },
+    }
+    body = "您的订单@1@已发货"
+    mine = Template.objects.create(template_id="T-1", name="t", body=body)
+    Template.objects.create(account="b", template_id="T-2", name="t", body=body)
+    Template.objects.create(account="c", template_id="T-1", name="t", body="订单@1@已发货")
+    Template.objects.create(account="d", template_id="T-1", name="t", body=body, is_active=False)
+    theirs = Template.objects.create(account="e", template_id="T-1", name="t", body=body)
+    assert fallbacks("default", "notification", mine) == [("e", theirs)]
+
+
+def test_template_messages_whose_stored_texts_differ_still_go_in_one_request(
+    settings, xunchen_outbox
+):
+    """The gateway renders a template from its id and params: a text stored before the
+    template's wording was edited does not split the request."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    template = Template.objects.create(template_id="T-1", name="t", body="订单@1@已发货")
+    for mobile, text in [(N, "订单42已发货"), ("13900139000", "您的订单42已发货")]:
+        Message.objects.create(mobile=mobile, content=text, template=template, params={"1": "42"})
+    assert send_queued()["sent"] == 2
+    assert [sorted(s.request.mobiles) for s in xunchen_outbox] == [[N, "13900139000"]]
 
 
 def test_a_masked_row_is_never_sent_from_the_database(settings, xunchen_outbox):

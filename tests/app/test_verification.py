@@ -236,6 +236,13 @@ def test_a_code_that_certainly_did_not_go_out_fails_and_is_never_queued(xunchen_
     assert not xunchen_outbox
 
 
+def test_receivers_of_a_code_that_did_not_go_out_get_the_error_itself(xunchen_outbox, events):
+    refused = NotSentError("connection refused")
+    locmem.fail_next(refused)
+    request_code(NUMBER)
+    assert [(name, kwargs["error"]) for name, kwargs in events] == [("message_failed", refused)]
+
+
 def test_a_masked_row_left_queued_is_failed_not_sent(xunchen_outbox):
     Message.objects.create(mobile=NUMBER, content="验证码●●●●●●", kind="verification", masked=True)
     assert send_queued()["sent"] == 0
