@@ -82,7 +82,13 @@ CASES = [
     ("extcode negative", {"extcode": "-1"}, InvalidExtcodeError, "-1", {}),
     ("extcode list", {"extcode": ["1"]}, InvalidExtcodeError, "1", {}),
     # times
-    ("naive send time", {"send_at": dt.datetime(2030, 1, 1)}, InvalidSendTimeError, "aware", {}),
+    (
+        "naive send time",
+        {"send_at": dt.datetime(2030, 1, 1)},
+        InvalidSendTimeError,
+        r"^send time must be timezone-aware \(USE_TZ is True\)$",
+        {},
+    ),
     (
         "past send time",
         {"send_at": dt.datetime(2020, 1, 1, tzinfo=UTC)},
@@ -90,7 +96,13 @@ CASES = [
         "not in the future",
         {},
     ),
-    ("send time text", {"send_at": "2030-01-01"}, InvalidSendTimeError, "str", {}),
+    (
+        "send time text",
+        {"send_at": "2030-01-01"},
+        InvalidSendTimeError,
+        "^send time must be a datetime, not str$",
+        {},
+    ),
     (
         "send time past the wire format",
         {"send_at": dt.datetime(9999, 12, 31, 20, tzinfo=UTC)},
@@ -112,7 +124,13 @@ CASES = [
         "not after",
         {},
     ),
-    ("expiry text", {"expires_at": "tomorrow"}, InvalidSendTimeError, "str", {}),
+    (
+        "expiry text",
+        {"expires_at": "tomorrow"},
+        InvalidSendTimeError,
+        "^expiry time must be a datetime, not str$",
+        {},
+    ),
     # templates
     (
         "unknown template",

@@ -350,3 +350,17 @@ def test_a_fallback_uses_the_backend_the_send_was_given(settings, xunchen_outbox
     (row,) = send_sms(N, "您好", backend=LOCMEM)
     assert row.account == "backup"
     assert [s.account for s in xunchen_outbox] == ["backup"]
+
+
+@pytest.mark.parametrize("kind", ["sms", "", "Marketing"])
+def test_rows_are_never_prepared_for_an_unknown_kind(settings, kind):
+    """prepare_messages is what the admin's form, codes and campaigns build rows with:
+    it checks the kind itself, whoever calls it."""
+    from django_xunchen.backends import get_backend
+    from django_xunchen.exceptions import InvalidKindError
+    from django_xunchen.sending import prepare_messages
+
+    expected = f"kind must be one of verification, notification, marketing, not {kind!r}"
+    with pytest.raises(InvalidKindError) as info:
+        prepare_messages(N, "您好", kind=kind, backend=get_backend(DUMMY))
+    assert str(info.value) == expected
