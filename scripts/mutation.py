@@ -382,6 +382,10 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.sending.x__request_for__mutmut_12": (
         "a message without a template id reads its template as None without a query"
     ),
+    "django_xunchen.sending.x_prepare_messages__mutmut_57": (
+        "validate_mobiles has checked every number already; building the request with "
+        "the first two instead of the first finds nothing more"
+    ),
     "django_xunchen.sending.x__request_for__mutmut_42": (
         "the numbers were validated when the rows were written; checking the first two "
         "instead of the first finds nothing more"

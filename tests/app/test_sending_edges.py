@@ -201,6 +201,17 @@ def test_a_resend_waits_for_its_own_account_s_quiet_hours(shop, xunchen_outbox):
     assert held.hold_until == dt.datetime(2026, 11, 27, 8, 0, tzinfo=CHINA_TZ)
 
 
+def test_a_marketing_send_takes_its_own_account_s_quiet_hours_and_footer(
+    shop, settings, xunchen_outbox
+):
+    settings.XUNCHEN["ACCOUNTS"]["mkt"]["QUIET_HOURS"] = ("22:00", "09:00")
+    settings.XUNCHEN["ACCOUNTS"]["mkt"]["MARKETING_FOOTER"] = "拒收请回复R"
+    with time_machine.travel(NIGHT, tick=False):
+        (held,) = send_sms(N, "上新", kind="marketing")
+    assert (held.status, held.content) == (S.QUEUED, "上新拒收请回复R")
+    assert held.hold_until == dt.datetime(2026, 11, 27, 9, 0, tzinfo=CHINA_TZ)
+
+
 def test_send_queued_uses_the_backend_it_is_given(settings, xunchen_outbox):
     """Every account's configured class is replaced, as for send_sms(backend=...)."""
     settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": DUMMY}
@@ -284,14 +295,15 @@ def test_fallbacks_stop_at_a_loop_and_at_an_account_no_longer_configured(setting
 def test_a_template_falls_back_only_to_an_active_one_of_the_same_vendor_id_and_text(settings):
     from django_xunchen.sending import fallbacks
 
+    notices = {"KINDS": ["notification"]}
     settings.XUNCHEN = {
         **settings.XUNCHEN,
         "ACCOUNTS": {
             "default": {"BACKEND": LOCMEM, "FALLBACK": "b"},
-            "b": {"BACKEND": LOCMEM, "USERNAME": "B", "FALLBACK": "c"},
-            "c": {"BACKEND": LOCMEM, "USERNAME": "C", "FALLBACK": "d"},
-            "d": {"BACKEND": LOCMEM, "USERNAME": "D", "FALLBACK": "e"},
-            "e": {"BACKEND": LOCMEM, "USERNAME": "E"},
+            "b": {"BACKEND": LOCMEM, "USERNAME": "B", "FALLBACK": "c", **notices},
+            "c": {"BACKEND": LOCMEM, "USERNAME": "C", "FALLBACK": "d", **notices},
+            "d": {"BACKEND": LOCMEM, "USERNAME": "D", "FALLBACK": "e", **notices},
+            "e": {"BACKEND": LOCMEM, "USERNAME": "E", **notices},
         },
     }
     body = "您的订单@1@已发货"
@@ -364,3 +376,16 @@ def test_rows_are_never_prepared_for_an_unknown_kind(settings, kind):
     with pytest.raises(InvalidKindError) as info:
         prepare_messages(N, "您好", kind=kind, backend=get_backend(DUMMY))
     assert str(info.value) == expected
+
+
+def test_an_expiry_at_this_very_moment_or_at_the_send_time_is_refused(xunchen_outbox):
+    from django_xunchen.exceptions import InvalidSendTimeError
+
+    now = dt.datetime(2026, 11, 26, 10, 0, tzinfo=CHINA_TZ)
+    later = now + dt.timedelta(hours=1)
+    with time_machine.travel(now, tick=False):
+        with pytest.raises(InvalidSendTimeError, match="has passed"):
+            send_sms(N, "您好", expires_at=now, backend=DUMMY)
+        with pytest.raises(InvalidSendTimeError, match="not after the send time"):
+            send_sms(N, "您好", send_at=later, expires_at=later, backend=DUMMY)
+    assert not Message.objects.exists()
