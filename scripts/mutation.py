@@ -386,6 +386,18 @@ EQUIVALENT: dict[str, str] = {
         "validate_mobiles has checked every number already; building the request with "
         "the first two instead of the first finds nothing more"
     ),
+    **dict.fromkeys(
+        [f"django_xunchen.sending.x_prepare_messages__mutmut_{n}" for n in (94, 108)],
+        "the prototype's number: clone_for gives every row its own",
+    ),
+    "django_xunchen.sending.x_prepare_messages__mutmut_117": (
+        "Message.batch defaults to a new uuid4 for the prototype, which clone_for copies "
+        "to every row, as it copies the explicit one"
+    ),
+    "django_xunchen.sending.x__submit__mutmut_61": (
+        "with every row claimed the unclaimed list is empty, and Django runs no query for "
+        "an update or a read of pk__in=[]"
+    ),
     "django_xunchen.sending.x__request_for__mutmut_42": (
         "the numbers were validated when the rows were written; checking the first two "
         "instead of the first finds nothing more"
@@ -434,6 +446,8 @@ UNMEASURED: dict[str, str] = {
         "without the id as a tiebreak, SQLite still returns messages of the same "
         "submission time newest first; the tiebreak is for PostgreSQL"
     ),
+    "django_xunchen.sending.x__submit__mutmut_12": _ONE_OF_MODEL,
+    "django_xunchen.sending.x__submit__mutmut_35": _ONE_OF_MODEL,
     "django_xunchen.outcomes.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.x_land__mutmut_33": _ONE_OF_MODEL,
     "django_xunchen.polling.x__message_ids__mutmut_14": (

@@ -389,3 +389,94 @@ def test_an_expiry_at_this_very_moment_or_at_the_send_time_is_refused(xunchen_ou
         with pytest.raises(InvalidSendTimeError, match="not after the send time"):
             send_sms(N, "您好", send_at=later, expires_at=later, backend=DUMMY)
     assert not Message.objects.exists()
+
+
+# ------------------------------------------------- a send changes its own rows only
+
+
+MORNING = dt.datetime(2026, 11, 27, 8, 30, tzinfo=CHINA_TZ)
+
+
+def test_marketing_whose_number_opts_out_while_it_waits_is_suppressed_alone(
+    quiet_hours, settings, xunchen_outbox
+):
+    from django_xunchen.policy import suppress
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    with time_machine.travel(NIGHT, tick=False):
+        (held,) = send_sms(N, "上新", kind="marketing")
+    assert held.status == S.QUEUED
+    later = MORNING + dt.timedelta(days=2)
+    notice = Message.objects.create(mobile=N, content="发货", hold_until=later)
+    suppress(N, source="reply")
+    with time_machine.travel(MORNING, tick=False):
+        send_queued()
+    held.refresh_from_db()
+    assert (held.status, held.error_message, held.updated_at) == (
+        S.SUPPRESSED,
+        "The number went on the suppression list before the message was sent.",
+        MORNING,
+    )
+    notice.refresh_from_db()
+    assert notice.status == S.QUEUED, "a notice to the same number is not the send's to touch"
+    assert xunchen_outbox == []
+
+
+def test_a_row_another_process_sent_meanwhile_keeps_its_status(settings, xunchen_outbox):
+    """dispatch() is handed rows read a moment ago: one of them has since been sent by
+    another process, after its number opted out and its expiry passed."""
+    from django_xunchen.backends import get_backend
+    from django_xunchen.policy import suppress
+    from django_xunchen.sending import dispatch
+
+    past = timezone.now() - dt.timedelta(minutes=1)
+    rows = [
+        Message.objects.create(mobile=N, content="上新", kind="marketing"),
+        Message.objects.create(mobile=M, content="上新", kind="marketing", expires_at=past),
+    ]
+    suppress(N, source="staff")
+    Message.objects.update(status=S.SENT)
+    dispatch(rows, get_backend(LOCMEM))
+    assert set(Message.objects.values_list("status", flat=True)) == {S.SENT}
+    assert [r.status for r in rows] == [S.SENT, S.SENT]
+    assert xunchen_outbox == []
+
+
+def test_a_send_expires_its_own_rows_and_no_others(settings, xunchen_outbox):
+    from django_xunchen.backends import get_backend
+    from django_xunchen.sending import dispatch
+
+    now = dt.datetime(2026, 11, 26, 10, 0, tzinfo=CHINA_TZ)
+    with time_machine.travel(now - dt.timedelta(hours=1), tick=False):
+        mine = Message.objects.create(mobile=N, content="您好", expires_at=now)
+        theirs = Message.objects.create(mobile=M, content="您好", expires_at=now)
+    with time_machine.travel(now, tick=False):
+        dispatch([mine], get_backend(LOCMEM))
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, mine.updated_at) == (S.EXPIRED, now)
+    assert theirs.status == S.QUEUED
+    assert xunchen_outbox == []
+
+
+def test_template_rows_group_by_their_params_whatever_order_the_keys_were_stored_in(
+    settings, xunchen_outbox
+):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    template = Template.objects.create(template_id="T-2", name="t", body="@1@的订单@2@已发货")
+    for mobile, params in [(N, {"1": "李", "2": "42"}), (M, {"2": "42", "1": "李"})]:
+        Message.objects.create(
+            mobile=mobile, content="李的订单42已发货", template=template, params=params
+        )
+    assert send_queued()["sent"] == 2
+    assert [sorted(s.request.mobiles) for s in xunchen_outbox] == [[N, M]]
+
+
+def test_each_row_counts_its_parts_with_its_own_account_s_signature(shop, xunchen_outbox):
+    """67 characters: one part on ``default`` (no signature), two on ``mkt``, whose
+    four-character signature makes 71."""
+    text = "上新" + "好" * 61 + "回T退订"
+    (notice,) = send_sms(N, text)
+    (offer,) = send_sms(N, text, kind="marketing")
+    assert (notice.parts, offer.parts) == (1, 2)
+    assert list(Message.objects.order_by("pk").values_list("parts", flat=True)) == [1, 2]
