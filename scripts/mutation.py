@@ -394,6 +394,9 @@ EQUIVALENT: dict[str, str] = {
         "Message.batch defaults to a new uuid4 for the prototype, which clone_for copies "
         "to every row, as it copies the explicit one"
     ),
+    "django_xunchen.sending.x__submit__mutmut_98": (
+        "a message without a template id reads its template as None without a query"
+    ),
     "django_xunchen.sending.x__submit__mutmut_61": (
         "with every row claimed the unclaimed list is empty, and Django runs no query for "
         "an update or a read of pk__in=[]"

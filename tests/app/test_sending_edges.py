@@ -480,3 +480,51 @@ def test_each_row_counts_its_parts_with_its_own_account_s_signature(shop, xunche
     (offer,) = send_sms(N, text, kind="marketing")
     assert (notice.parts, offer.parts) == (1, 2)
     assert list(Message.objects.order_by("pk").values_list("parts", flat=True)) == [1, 2]
+
+
+# ------------------------------------------------- an account found down stays down
+
+
+@pytest.fixture
+def backed_up(settings):
+    """``default`` and ``b`` both fall back to ``c``; one request at a time, in order."""
+    notices = {"BACKEND": LOCMEM, "KINDS": ["notification"], "CONCURRENCY": 1}
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {**notices, "FALLBACK": "c"},
+            "b": {**notices, "USERNAME": "B", "FALLBACK": "c"},
+            "c": {**notices, "USERNAME": "C"},
+        },
+    }
+
+
+def test_once_an_account_certainly_failed_the_rest_of_the_send_goes_to_its_fallback(
+    backed_up, settings, xunchen_outbox
+):
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import NotSentError
+
+    settings.XUNCHEN["BATCH_SIZE"] = 1
+    locmem.fail_next(NotSentError("refused"), account="default")
+    rows = send_sms([N, M], "您好")
+    assert [(r.status, r.account) for r in rows] == [(S.SENT, "c"), (S.SENT, "c")]
+    assert [s.account for s in xunchen_outbox] == ["c", "c"]
+
+
+def test_a_fallback_found_down_is_not_tried_again_in_the_same_send(
+    backed_up, settings, xunchen_outbox
+):
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import NotSentError
+
+    for account in ("default", "c", "b"):
+        locmem.fail_next(NotSentError("refused"), account=account)
+    Message.objects.create(mobile=N, content="您好")
+    Message.objects.create(mobile=M, content="您好", account="b")
+    send_queued()
+    assert xunchen_outbox == []
+    assert list(Message.objects.order_by("pk").values_list("status", "account")) == [
+        (S.QUEUED, "default"),
+        (S.QUEUED, "b"),
+    ]
