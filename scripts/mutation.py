@@ -397,6 +397,12 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.sending.x__submit__mutmut_98": (
         "a message without a template id reads its template as None without a query"
     ),
+    "django_xunchen.sending.x__submit__mutmut_117": (
+        "the routes are never empty, so the loop always sets the error before it is returned"
+    ),
+    "django_xunchen.sending.x__claim__mutmut_21": (
+        "values_list(flat=True) without a field gives the first column, the primary key"
+    ),
     "django_xunchen.sending.x__submit__mutmut_61": (
         "with every row claimed the unclaimed list is empty, and Django runs no query for "
         "an update or a read of pk__in=[]"

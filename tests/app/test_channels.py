@@ -312,6 +312,23 @@ def test_a_template_message_falls_back_only_to_the_same_template(
     assert xunchen_outbox[0].request.template_id == "P-1"
 
 
+def test_a_template_message_that_fails_on_the_fallback_too_keeps_its_own_template(
+    three_accounts, settings, xunchen_outbox
+):
+    settings.XUNCHEN["ACCOUNTS"]["codes"]["KINDS"] = ["verification", "marketing"]
+    mine = Template.objects.create(
+        account="marketing", template_id="P-1", name="p", body="@1@折，回T退订"
+    )
+    Template.objects.create(account="codes", template_id="P-1", name="p", body="@1@折，回T退订")
+    locmem.fail_next(NotSentError("refused"), times=2)
+    (row,) = send_sms(
+        "13800138000", template=mine, params={"1": "5"}, kind="marketing", fail_silently=True
+    )
+    stored = Message.objects.get(pk=row.pk)
+    assert (stored.status, stored.account, stored.template) == (S.QUEUED, "marketing", mine)
+    assert xunchen_outbox == []
+
+
 # ----------------------------------------------------------------------- resend, queue
 
 

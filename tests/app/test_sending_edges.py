@@ -2,6 +2,7 @@
 arguments and the rows it leaves alone, and how long a row may stay ``sending``."""
 
 import datetime as dt
+import logging
 
 import pytest
 import time_machine
@@ -500,16 +501,20 @@ def backed_up(settings):
 
 
 def test_once_an_account_certainly_failed_the_rest_of_the_send_goes_to_its_fallback(
-    backed_up, settings, xunchen_outbox
+    backed_up, settings, xunchen_outbox, caplog
 ):
     from django_xunchen.backends import locmem
     from django_xunchen.exceptions import NotSentError
 
     settings.XUNCHEN["BATCH_SIZE"] = 1
     locmem.fail_next(NotSentError("refused"), account="default")
-    rows = send_sms([N, M], "您好")
+    with caplog.at_level(logging.WARNING, logger="django_xunchen"):
+        rows = send_sms([N, M], "您好")
     assert [(r.status, r.account) for r in rows] == [(S.SENT, "c"), (S.SENT, "c")]
     assert [s.account for s in xunchen_outbox] == ["c", "c"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "SMS request certainly not sent on account 'default' (refused); trying the fallback"
+    ]
 
 
 def test_a_fallback_found_down_is_not_tried_again_in_the_same_send(
