@@ -533,3 +533,35 @@ def test_a_fallback_found_down_is_not_tried_again_in_the_same_send(
         (S.QUEUED, "default"),
         (S.QUEUED, "b"),
     ]
+
+
+def test_an_account_whose_fallbacks_went_down_too_is_tried_once_more(backed_up, xunchen_outbox):
+    """``default`` fails and ``c`` takes its first request; then ``b`` and ``c`` fail on
+    ``b``'s. With every route down, ``default``'s next request goes to ``default`` itself
+    rather than nowhere."""
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import NotSentError
+    from django_xunchen.signals import message_sent
+
+    def then_c_goes_down(sender, message, **kwargs):
+        if message.account == "c":
+            locmem.fail_next(NotSentError("refused"), account="b")
+            locmem.fail_next(NotSentError("refused"), account="c")
+
+    locmem.fail_next(NotSentError("refused"), account="default")
+    first = Message.objects.create(mobile=N, content="甲")
+    second = Message.objects.create(mobile=M, content="乙", account="b")
+    third = Message.objects.create(mobile="13800138002", content="丙")
+    message_sent.connect(then_c_goes_down)
+    try:
+        send_queued()
+    finally:
+        message_sent.disconnect(then_c_goes_down)
+    assert [s.account for s in xunchen_outbox] == ["c", "default"]
+    for row in (first, second, third):
+        row.refresh_from_db()
+    assert [(r.status, r.account) for r in (first, second, third)] == [
+        (S.SENT, "c"),
+        (S.QUEUED, "b"),
+        (S.SENT, "default"),
+    ]
