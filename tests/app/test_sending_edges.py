@@ -565,3 +565,30 @@ def test_an_account_whose_fallbacks_went_down_too_is_tried_once_more(backed_up, 
         (S.QUEUED, "b"),
         (S.SENT, "default"),
     ]
+
+
+def test_a_send_leaves_its_held_and_suppressed_rows_alone(quiet_hours, settings, xunchen_outbox):
+    """No claim is tried for rows that cannot go: a held send makes no UPDATE of the
+    message table, and a send with a suppressed number makes the claim and the outcome
+    of the others only."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django_xunchen.policy import suppress
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    update = f'UPDATE "{Message._meta.db_table}"'
+
+    def updates(queries):
+        return [q["sql"] for q in queries.captured_queries if q["sql"].startswith(update)]
+
+    with time_machine.travel(NIGHT, tick=False), CaptureQueriesContext(connection) as night:
+        held = send_sms([N, M], "上新", kind="marketing")
+    assert [r.status for r in held] == [S.QUEUED, S.QUEUED]
+    assert updates(night) == []
+
+    suppress(N, source="staff")
+    with time_machine.travel(MORNING, tick=False), CaptureQueriesContext(connection) as day:
+        off, on = send_sms([N, M], "再上新", kind="marketing")
+    assert (off.status, on.status) == (S.SUPPRESSED, S.SENT)
+    assert len(updates(day)) == 2, updates(day)
