@@ -592,3 +592,42 @@ def test_a_send_leaves_its_held_and_suppressed_rows_alone(quiet_hours, settings,
         off, on = send_sms([N, M], "再上新", kind="marketing")
     assert (off.status, on.status) == (S.SUPPRESSED, S.SENT)
     assert len(updates(day)) == 2, updates(day)
+
+
+def test_an_account_that_certainly_failed_stops_its_own_requests_only(settings, xunchen_outbox):
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import NotSentError
+
+    notices = {"BACKEND": LOCMEM, "KINDS": ["notification"], "CONCURRENCY": 1}
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "BATCH_SIZE": 1,
+        "ACCOUNTS": {"default": notices, "b": {**notices, "USERNAME": "B"}},
+    }
+    locmem.fail_next(NotSentError("refused"), account="default")
+    for mobile, account in [(N, "default"), (M, "default"), ("13800138002", "b")]:
+        Message.objects.create(mobile=mobile, content="您好", account=account)
+    outcome = send_queued()
+    assert (outcome["sent"], [s.account for s in xunchen_outbox]) == (1, ["b"])
+    assert list(Message.objects.order_by("pk").values_list("status", "attempts")) == [
+        (S.QUEUED, 1),
+        (S.QUEUED, 0),
+        (S.SENT, 1),
+    ]
+
+
+def test_requests_go_one_at_a_time_on_sqlite_and_inside_a_transaction(settings):
+    """SQLite has a single writer, and other connections would not see a transaction's
+    rows: elsewhere CONCURRENCY requests go at once, never more than there are."""
+    from django.db import connection, transaction
+
+    from django_xunchen.sending import _concurrency
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 3}
+    chunk = [Message(mobile=N)]
+    parallel = connection.vendor != "sqlite"
+    assert _concurrency([chunk]) == 1
+    assert _concurrency([chunk] * 2) == (2 if parallel else 1)
+    assert _concurrency([chunk] * 5) == (3 if parallel else 1)
+    with transaction.atomic():
+        assert _concurrency([chunk] * 5) == 1
