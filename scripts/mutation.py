@@ -457,6 +457,17 @@ UNMEASURED: dict[str, str] = {
     ),
     "django_xunchen.sending.x__submit__mutmut_12": _ONE_OF_MODEL,
     "django_xunchen.sending.x__submit__mutmut_35": _ONE_OF_MODEL,
+    **dict.fromkeys(
+        [f"django_xunchen.sending.x__concurrency__mutmut_{n}" for n in (3, 4, *range(9, 28))],
+        "PostgreSQL only: on SQLite _concurrency() returns 1 before these lines, and the "
+        "run uses SQLite (the PostgreSQL step runs "
+        "test_requests_go_one_at_a_time_on_sqlite_and_inside_a_transaction)",
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.sending.x_dispatch__mutmut_{n}" for n in range(46, 55)],
+        "the threaded path, taken on PostgreSQL only (one request at a time on SQLite); "
+        "the run uses SQLite, and the PostgreSQL step runs tests/app/test_concurrency.py",
+    ),
     "django_xunchen.outcomes.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.x_land__mutmut_33": _ONE_OF_MODEL,
     "django_xunchen.polling.x__message_ids__mutmut_14": (
