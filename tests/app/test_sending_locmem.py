@@ -258,6 +258,22 @@ def test_init_signal_receivers_see_every_row(xunchen_outbox):
     assert [r.tags for r in rows] == [["t"], ["t"]] and rows[0].tags is not rows[1].tags
 
 
+def test_rows_built_through_init_for_receivers_keep_the_template(template, xunchen_outbox):
+    from django.db.models.signals import post_init
+
+    def receiver(sender, instance, **kwargs):
+        pass
+
+    post_init.connect(receiver, sender=Message)
+    try:
+        rows = send_sms(["13800138000", "13900139000"], template=template, params=["张三", "1"])
+    finally:
+        post_init.disconnect(receiver, sender=Message)
+    assert [r.template for r in rows] == [template, template]
+    assert set(Message.objects.values_list("template", flat=True)) == {template.pk}
+    assert [s.request.template_id for s in xunchen_outbox] == ["JSM40001-0001"]
+
+
 def test_without_update_returning_a_select_reads_the_claim(monkeypatch, xunchen_outbox):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
