@@ -2,9 +2,10 @@
 
 Django's admin turns a search for 退订 into ``UPPER(content) LIKE UPPER('%退订%')``, which
 no B-tree index serves: at a million rows, a rare word takes a second. On PostgreSQL,
-migration 0008 indexes the character bigrams of each content (``xunchen_bigrams()``, a
-GIN index); :func:`content_contains` asks that index first for the rows holding every
-bigram of the term, then checks the term itself on those few rows. A term of one
+each message stores the character bigrams of its content (``content_bigrams``, filled
+by a trigger with ``xunchen_bigrams()``: migrations 0008 and 0010) under a GIN index;
+:func:`content_contains` asks that index first for the rows holding every bigram of the
+term, then checks the term itself on those few rows. A term of one
 character matches the bigrams it starts (the content is padded with a space, so its last
 character has one too). Elsewhere it is the plain ``icontains``.
 """
@@ -34,8 +35,12 @@ def _lexeme(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+#: The column of stored vectors, which the model does not declare: only PostgreSQL has it.
+COLUMN = "content_bigrams"
+
+
 class BigramMatch(Func):
-    """``xunchen_bigrams(content) @@ query::tsquery``: served by the GIN index."""
+    """``content_bigrams @@ query::tsquery``: served by the GIN index."""
 
     output_field = BooleanField()
 
@@ -44,10 +49,11 @@ class BigramMatch(Func):
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         content, query = (compiler.compile(e) for e in self.get_source_expressions())
-        return (
-            f"xunchen_bigrams({content[0]}) @@ ({query[0]})::tsquery",
-            [*content[1], *query[1]],
-        )
+        # The content column as compiled (with whatever alias the query gave the table),
+        # renamed to the vectors' column beside it.
+        quoted = connection.ops.quote_name("content")
+        column = content[0][: -len(quoted)] + connection.ops.quote_name(COLUMN)
+        return f"{column} @@ ({query[0]})::tsquery", [*content[1], *query[1]]
 
 
 #: A term whose every bigram is in more than this share of the messages is searched
@@ -61,14 +67,15 @@ _stats: dict[str, tuple[float, dict[str, float]]] = {}
 
 def bigram_frequencies(alias: str) -> dict[str, float]:
     """The share of messages holding each of the commonest bigrams, from PostgreSQL's
-    statistics of the index (gathered by ``ANALYZE`` and autovacuum)."""
+    statistics of the vectors' column (gathered by ``ANALYZE`` and autovacuum)."""
     cached = _stats.get(alias)
     if cached and time.monotonic() - cached[0] < STATS_TTL:
         return cached[1]
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-            "WHERE tablename = 'xunchen_msg_content_bigrams'"
+            "WHERE tablename = 'django_xunchen_message' AND attname = %s",
+            [COLUMN],
         )
         row = cursor.fetchone()
     frequencies: dict[str, float] = {}

@@ -52,3 +52,43 @@ def test_existing_rows_move_to_the_default_account():
 def max_leaf():
     executor = MigrationExecutor(connection)
     return next(name for app, name in executor.loader.graph.leaf_nodes() if app == APP)
+
+
+def indexes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'django_xunchen_message' "
+            "AND indexdef LIKE '%%USING gin%%'"
+        )
+        return {name for (name,) in cursor.fetchall()}
+
+
+@pytest.mark.postgres_only
+def test_rows_written_before_0010_get_their_stored_bigrams(monkeypatch):
+    from importlib import import_module
+
+    monkeypatch.setattr(import_module("django_xunchen.migrations.0010_stored_bigrams"), "BATCH", 2)
+    old = migrate("0009_linear_bigrams")
+    try:
+        assert indexes() == {"xunchen_msg_content_bigrams"}
+        Message = old.get_model(APP, "Message")
+        texts = ["回T退订", "快递", "", "退款已原路返回", "春季上新"]
+        Message.objects.bulk_create([Message(mobile="13800138000", content=t) for t in texts])
+        migrate("0010_stored_bigrams")
+        assert indexes() == {"xunchen_msg_bigrams"}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT content, content_bigrams::text = xunchen_bigrams(content)::text "
+                "FROM django_xunchen_message ORDER BY id"
+            )
+            assert cursor.fetchall() == [(t, True) for t in texts]
+        migrate("0009_linear_bigrams")
+        assert indexes() == {"xunchen_msg_content_bigrams"}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.columns "
+                "WHERE table_name = 'django_xunchen_message' AND column_name = 'content_bigrams'"
+            )
+            assert cursor.fetchone()[0] == 0
+    finally:
+        migrate(max_leaf())

@@ -3,8 +3,12 @@
 import pytest
 from django.db import connection
 
+from django_xunchen import send_sms
+from django_xunchen.bulk import COPY_FROM
 from django_xunchen.models import Message
 from django_xunchen.search import bigram_query, content_contains
+
+DUMMY = "django_xunchen.backends.dummy.SMSBackend"
 
 CONTENTS = [
     "【商城】春季上新活动，全场八折。回T退订",
@@ -69,15 +73,43 @@ def test_on_postgresql_the_bigram_index_serves_the_search(messages, term, monkey
     with connection.cursor() as cursor:  # a tiny table: make the planner use an index
         cursor.execute("SET enable_seqscan = off; SET enable_indexscan = off")
     plan = content_contains(Message.objects.order_by(), term).explain()
-    assert "xunchen_msg_content_bigrams" in plan, plan
+    assert "xunchen_msg_bigrams" in plan, plan
+
+
+def stored_bigrams(pk):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT content_bigrams::text FROM django_xunchen_message WHERE id = %s", [pk]
+        )
+        return cursor.fetchone()[0]
 
 
 @pytest.mark.postgres_only
-def test_the_index_is_built_from_the_content_by_the_database(messages):
-    """Rows written by COPY or bulk_create are indexed with nothing to keep in step."""
+def test_the_database_stores_the_bigrams_whenever_the_content_is_written(messages):
+    """Rows written by COPY, bulk_create, save() or update() get their vectors from the
+    database, with nothing in the app to keep in step; a status change keeps them."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT xunchen_bigrams('回T退订')::text")
         assert cursor.fetchone()[0] == "'T退' '回T' '订 ' '退订'"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM django_xunchen_message "
+            "WHERE content_bigrams IS DISTINCT FROM xunchen_bigrams(content)"
+        )
+        assert cursor.fetchone()[0] == 0, "bulk_create"
+    numbers = [f"1390000{i:04d}" for i in range(COPY_FROM)]
+    copied = send_sms(numbers, "回T退订", backend=DUMMY)
+    assert stored_bigrams(copied[-1].pk) == "'T退' '回T' '订 ' '退订'", "COPY"
+    row = Message.objects.create(mobile="13800138000", content="回T退订")
+    Message.objects.filter(pk=row.pk).update(status="sent")
+    assert stored_bigrams(row.pk) == "'T退' '回T' '订 ' '退订'"
+    Message.objects.filter(pk=row.pk).update(content="快递")
+    assert stored_bigrams(row.pk) == "'快递' '递 '"
+    row.refresh_from_db()
+    row.content = "退款"
+    row.save()
+    assert stored_bigrams(row.pk) == "'款 ' '退款'"
+    assert list(content_contains(Message.objects.filter(pk=row.pk), "退款")) == [row]
 
 
 @pytest.mark.parametrize(
@@ -100,7 +132,7 @@ def test_on_postgresql_a_common_term_walks_the_newest_messages_instead(messages,
     monkeypatch.setattr(search, "bigram_frequencies", lambda alias: {"快递": 0.6})
     common = str(content_contains(Message.objects.all(), "快递").query)
     rare = str(content_contains(Message.objects.all(), "退订").query)
-    assert "xunchen_bigrams" not in common and "xunchen_bigrams" in rare
+    assert "content_bigrams" not in common and "content_bigrams" in rare
     assert content_contains(Message.objects.all(), "快递").count() == 1
 
 
