@@ -48,12 +48,11 @@ class BigramMatch(Func):
         super().__init__(F("content"), Value(query))
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        content, query = (compiler.compile(e) for e in self.get_source_expressions())
-        # The content column as compiled (with whatever alias the query gave the table),
-        # renamed to the vectors' column beside it.
-        quoted = connection.ops.quote_name("content")
-        column = content[0][: -len(quoted)] + connection.ops.quote_name(COLUMN)
-        return f"{column} @@ ({query[0]})::tsquery", [*content[1], *query[1]]
+        content, query = self.get_source_expressions()
+        sql, params = compiler.compile(query)
+        quote = connection.ops.quote_name
+        # The vectors' column beside the content, under whatever alias the query gave it.
+        return f"{quote(content.alias)}.{quote(COLUMN)} @@ ({sql})::tsquery", params
 
 
 #: A term whose every bigram is in more than this share of the messages is searched

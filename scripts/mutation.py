@@ -89,6 +89,8 @@ _BODY_DROPPED = (
     "the in-memory body is dropped to free memory once the answer is parsed; nothing reads it after"
 )
 _CAST = "typing.cast() does nothing at run time"
+_FIRST_COLUMN = "values_list(flat=True) without a field gives the first column, the primary key"
+_NO_TEMPLATE = "a message without a template id reads its template as None without a query"
 _REBUILT = (
     "without the backend already built, Backends builds the same account's backend again "
     "from the same settings"
@@ -322,9 +324,7 @@ EQUIVALENT: dict[str, str] = {
         "and an unmatched report has no message to move",
     ),
     "django_xunchen.polling.x__store_inbound__mutmut_20": _WIDER_READ,
-    "django_xunchen.outcomes.x_land__mutmut_25": (
-        "values_list(flat=True) without a field gives the first column, the primary key"
-    ),
+    "django_xunchen.outcomes.x_land__mutmut_25": _FIRST_COLUMN,
     "django_xunchen.outcomes.x_land__mutmut_30": _UPDATED_NOW,
     "django_xunchen.outcomes.x_land__mutmut_31": _UPDATED_NOW,
     "django_xunchen.client.http.xǁXunchenClientǁ__init____mutmut_2": _CODEC_NAMES,
@@ -379,9 +379,7 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.sending.x__request_for__mutmut_7": (
         "a send time equal to the present to the microsecond: it is due either way"
     ),
-    "django_xunchen.sending.x__request_for__mutmut_12": (
-        "a message without a template id reads its template as None without a query"
-    ),
+    "django_xunchen.sending.x__request_for__mutmut_12": _NO_TEMPLATE,
     "django_xunchen.sending.x_prepare_messages__mutmut_57": (
         "validate_mobiles has checked every number already; building the request with "
         "the first two instead of the first finds nothing more"
@@ -394,15 +392,11 @@ EQUIVALENT: dict[str, str] = {
         "Message.batch defaults to a new uuid4 for the prototype, which clone_for copies "
         "to every row, as it copies the explicit one"
     ),
-    "django_xunchen.sending.x__submit__mutmut_98": (
-        "a message without a template id reads its template as None without a query"
-    ),
+    "django_xunchen.sending.x__submit__mutmut_98": _NO_TEMPLATE,
     "django_xunchen.sending.x__submit__mutmut_117": (
         "the routes are never empty, so the loop always sets the error before it is returned"
     ),
-    "django_xunchen.sending.x__claim__mutmut_21": (
-        "values_list(flat=True) without a field gives the first column, the primary key"
-    ),
+    "django_xunchen.sending.x__claim__mutmut_21": _FIRST_COLUMN,
     "django_xunchen.sending.x__submit__mutmut_61": (
         "with every row claimed the unclaimed list is empty, and Django runs no query for "
         "an update or a read of pk__in=[]"
