@@ -2,10 +2,11 @@
 
 Django's admin turns a search for 退订 into ``UPPER(content) LIKE UPPER('%退订%')``, which
 no B-tree index serves: at a million rows, a rare word takes a second. On PostgreSQL,
-each message stores the character bigrams of its content (``content_bigrams``, filled
-by a trigger with ``xunchen_bigrams()``: migrations 0008 and 0010) under a GIN index;
-:func:`content_contains` asks that index first for the rows holding every bigram of the
-term, then checks the term itself on those few rows. A term of one
+the character bigrams of each message's content sit in a table of their own,
+``xunchen_message_bigrams``, under a GIN index (``xunchen_bigrams()`` and triggers on the
+message table: migrations 0008 and 0011); :func:`content_contains` asks that index first
+for the messages holding every bigram of the term, then checks the term itself on those
+few rows. A term of one
 character matches the bigrams it starts (the content is padded with a space, so its last
 character has one too). Elsewhere it is the plain ``icontains``.
 """
@@ -35,24 +36,26 @@ def _lexeme(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-#: The column of stored vectors, which the model does not declare: only PostgreSQL has it.
-COLUMN = "content_bigrams"
+#: The table of stored vectors, which no model declares: only PostgreSQL has it.
+VECTORS = "xunchen_message_bigrams"
 
 
 class BigramMatch(Func):
-    """``content_bigrams @@ query::tsquery``: served by the GIN index."""
+    """``id IN (SELECT message_id FROM xunchen_message_bigrams WHERE bigrams @@ query)``:
+    served by the GIN index."""
 
     output_field = BooleanField()
 
     def __init__(self, query: str) -> None:
-        super().__init__(F("content"), Value(query))
+        super().__init__(F("pk"), Value(query))
 
     def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        content, query = self.get_source_expressions()
+        pk, query = self.get_source_expressions()
+        pk_sql, pk_params = compiler.compile(pk)
         sql, params = compiler.compile(query)
-        quote = connection.ops.quote_name
-        # The vectors' column beside the content, under whatever alias the query gave it.
-        return f"{quote(content.alias)}.{quote(COLUMN)} @@ ({sql})::tsquery", params
+        vectors = connection.ops.quote_name(VECTORS)
+        vectors_sql = f"SELECT message_id FROM {vectors} WHERE bigrams @@ ({sql})::tsquery"  # noqa: S608 - compiled SQL
+        return f"{pk_sql} IN ({vectors_sql})", [*pk_params, *params]
 
 
 #: A term whose every bigram is in more than this share of the messages is searched
@@ -66,15 +69,15 @@ _stats: dict[str, tuple[float, dict[str, float]]] = {}
 
 def bigram_frequencies(alias: str) -> dict[str, float]:
     """The share of messages holding each of the commonest bigrams, from PostgreSQL's
-    statistics of the vectors' column (gathered by ``ANALYZE`` and autovacuum)."""
+    statistics of the stored vectors (gathered by ``ANALYZE`` and autovacuum)."""
     cached = _stats.get(alias)
     if cached and time.monotonic() - cached[0] < STATS_TTL:
         return cached[1]
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-            "WHERE tablename = 'django_xunchen_message' AND attname = %s",
-            [COLUMN],
+            "WHERE tablename = %s AND attname = 'bigrams'",
+            [VECTORS],
         )
         row = cursor.fetchone()
     frequencies: dict[str, float] = {}

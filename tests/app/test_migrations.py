@@ -92,3 +92,71 @@ def test_rows_written_before_0010_get_their_stored_bigrams(monkeypatch):
             assert cursor.fetchone()[0] == 0
     finally:
         migrate(max_leaf())
+
+
+def relation_exists(name):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres_only
+def test_0011_moves_the_stored_bigrams_to_their_own_table_and_back(monkeypatch):
+    from importlib import import_module
+
+    step = import_module("django_xunchen.migrations.0011_bigrams_side_table")
+    monkeypatch.setattr(step, "BATCH", 2)
+    old = migrate("0010_stored_bigrams")
+    try:
+        Message = old.get_model(APP, "Message")
+        texts = ["回T退订", "快递", "", "退款已原路返回", "春季上新"]
+        Message.objects.bulk_create([Message(mobile="13800138000", content=t) for t in texts])
+        with connection.cursor() as cursor:  # 0011 copies the stored vectors as they are
+            cursor.execute(
+                "UPDATE django_xunchen_message SET content_bigrams = 'copied'::tsvector "
+                "WHERE content = '快递'"
+            )
+        migrate("0011_bigrams_side_table")
+        assert indexes() == set()
+        assert relation_exists("xunchen_bigrams_gin")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT m.content, v.bigrams::text, xunchen_bigrams(m.content)::text "
+                "FROM django_xunchen_message AS m "
+                "JOIN xunchen_message_bigrams AS v ON v.message_id = m.id ORDER BY m.id"
+            )
+            rows = cursor.fetchall()
+        assert [content for content, _, _ in rows] == texts
+        assert [stored for content, stored, _ in rows if content == "快递"] == ["'copied'"]
+        assert all(stored == computed for c, stored, computed in rows if c != "快递")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.columns "
+                "WHERE table_name = 'django_xunchen_message' AND column_name = 'content_bigrams'"
+            )
+            assert cursor.fetchone()[0] == 0
+        # A migration that failed halfway is run again from its start: it must not trip
+        # over what it made, nor miss what the first run left undone.
+        with connection.cursor() as cursor:
+            for sql in step.VECTORS_AND_TRIGGERS:
+                cursor.execute(sql)
+            cursor.execute("DELETE FROM xunchen_message_bigrams WHERE bigrams = 'copied'")
+        step.copy_vectors(None, connection.schema_editor())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM django_xunchen_message AS m "
+                "JOIN xunchen_message_bigrams AS v ON v.message_id = m.id "
+                "WHERE v.bigrams = xunchen_bigrams(m.content)"
+            )
+            assert cursor.fetchone()[0] == len(texts)
+        migrate("0010_stored_bigrams")
+        assert indexes() == {"xunchen_msg_bigrams"}
+        assert not relation_exists("xunchen_message_bigrams")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT content, content_bigrams::text = xunchen_bigrams(content)::text "
+                "FROM django_xunchen_message ORDER BY id"
+            )
+            assert cursor.fetchall() == [(t, True) for t in texts]
+    finally:
+        migrate(max_leaf())

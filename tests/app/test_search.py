@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from django_xunchen import send_sms
 from django_xunchen.bulk import COPY_FROM
@@ -73,13 +74,26 @@ def test_on_postgresql_the_bigram_index_serves_the_search(messages, term, monkey
     with connection.cursor() as cursor:  # a tiny table: make the planner use an index
         cursor.execute("SET enable_seqscan = off; SET enable_indexscan = off")
     plan = content_contains(Message.objects.order_by(), term).explain()
-    assert "xunchen_msg_bigrams" in plan, plan
+    assert "xunchen_bigrams_gin" in plan, plan
 
 
 def stored_bigrams(pk):
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT content_bigrams::text FROM django_xunchen_message WHERE id = %s", [pk]
+            "SELECT bigrams::text FROM xunchen_message_bigrams WHERE message_id = %s", [pk]
+        )
+        row = cursor.fetchone()
+        return row and row[0]
+
+
+def vectors_out_of_step():
+    """Messages without their right vector, and vectors without their message."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM django_xunchen_message AS m FULL JOIN "
+            "xunchen_message_bigrams AS v ON v.message_id = m.id "
+            "WHERE m.id IS NULL OR v.message_id IS NULL "
+            "OR v.bigrams::text <> xunchen_bigrams(m.content)::text"
         )
         return cursor.fetchone()[0]
 
@@ -87,16 +101,11 @@ def stored_bigrams(pk):
 @pytest.mark.postgres_only
 def test_the_database_stores_the_bigrams_whenever_the_content_is_written(messages):
     """Rows written by COPY, bulk_create, save() or update() get their vectors from the
-    database, with nothing in the app to keep in step; a status change keeps them."""
+    database, with nothing in the app to keep in step; deleted rows lose them."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT xunchen_bigrams('回T退订')::text")
         assert cursor.fetchone()[0] == "'T退' '回T' '订 ' '退订'"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM django_xunchen_message "
-            "WHERE content_bigrams IS DISTINCT FROM xunchen_bigrams(content)"
-        )
-        assert cursor.fetchone()[0] == 0, "bulk_create"
+    assert vectors_out_of_step() == 0, "bulk_create"
     numbers = [f"1390000{i:04d}" for i in range(COPY_FROM)]
     copied = send_sms(numbers, "回T退订", backend=DUMMY)
     assert stored_bigrams(copied[-1].pk) == "'T退' '回T' '订 ' '退订'", "COPY"
@@ -110,6 +119,39 @@ def test_the_database_stores_the_bigrams_whenever_the_content_is_written(message
     row.save()
     assert stored_bigrams(row.pk) == "'款 ' '退款'"
     assert list(content_contains(Message.objects.filter(pk=row.pk), "退款")) == [row]
+    assert vectors_out_of_step() == 0
+    Message.objects.filter(pk__in=[row.pk, copied[0].pk]).delete()
+    assert stored_bigrams(row.pk) is None
+    assert vectors_out_of_step() == 0, "delete"
+
+
+@pytest.mark.postgres_only
+def test_a_status_change_leaves_the_vectors_alone(messages):
+    """The point of their own table: a new version of a message row files nothing in the
+    content index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables "
+            "WHERE relname = 'xunchen_message_bigrams'"
+        )
+        (before,) = cursor.fetchone()
+        Message.objects.update(status="sent", msgid="1", updated_at=timezone.now())
+        cursor.execute(
+            "SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables "
+            "WHERE relname = 'xunchen_message_bigrams'"
+        )
+        assert cursor.fetchone()[0] == before
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_truncating_the_messages_empties_the_vectors():
+    """Django's flush between transactional tests truncates the model tables only."""
+    Message.objects.create(mobile="13800138000", content="回T退订")
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE django_xunchen_message CASCADE")
+        cursor.execute("SELECT count(*) FROM xunchen_message_bigrams")
+        assert cursor.fetchone()[0] == 0
 
 
 @pytest.mark.parametrize(
@@ -132,7 +174,7 @@ def test_on_postgresql_a_common_term_walks_the_newest_messages_instead(messages,
     monkeypatch.setattr(search, "bigram_frequencies", lambda alias: {"快递": 0.6})
     common = str(content_contains(Message.objects.all(), "快递").query)
     rare = str(content_contains(Message.objects.all(), "退订").query)
-    assert "content_bigrams" not in common and "content_bigrams" in rare
+    assert "xunchen_message_bigrams" not in common and "xunchen_message_bigrams" in rare
     assert content_contains(Message.objects.all(), "快递").count() == 1
 
 
@@ -146,7 +188,7 @@ def test_the_statistics_are_read_from_postgresql(db, monkeypatch):
     )
     monkeypatch.setattr(search, "_stats", {})  # read afresh, and forgotten after
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE django_xunchen_message")
+        cursor.execute("ANALYZE xunchen_message_bigrams")
     frequencies = search.bigram_frequencies("default")
     assert frequencies["快递"] == pytest.approx(58 / 60)
     assert frequencies.get("退款", 0) < search.COMMON
