@@ -157,7 +157,15 @@ def rebuild(days: int | None = None) -> int:
 
 def touched(rows: Iterable[Message]) -> None:
     """Mark the days of ``rows`` stale: call after changing their status or account."""
-    _stale({_local_day(r.created_at) for r in rows if r.created_at is not None})
+    days: set[dt.date] = set()
+    last = None
+    for row in rows:
+        moment = row.created_at
+        # The rows of one send share one created_at: convert each moment once.
+        if moment is not None and moment is not last:
+            days.add(_local_day(moment))
+            last = moment
+    _stale(days)
 
 
 def _local_day(moment: dt.datetime) -> dt.date:

@@ -613,7 +613,7 @@ def _group_key(row: Message) -> tuple[Any, ...]:
         row.kind,
         row.content if not row.template_id else "",
         row.template_id,
-        json.dumps(row.params, sort_keys=True),
+        json.dumps(row.params, sort_keys=True) if row.params else repr(row.params),
         row.extcode,
         row.send_at,
     )

@@ -112,3 +112,17 @@ def test_the_dashboard_reads_the_rollup_not_the_old_messages(admin_client, xunch
     ]
     assert len(old_scans) == 1, "only today is counted live"
     assert len(queries) <= 10
+
+
+def test_touched_marks_the_day_of_every_row_stale():
+    """A send's rows share one created_at, which is converted once; a list that mixes
+    days (a resend of old rows, the tick's leftovers) must still mark each of them."""
+    today = timezone.localdate()
+    days = [today - dt.timedelta(days=n) for n in (3, 5, 7, 9)]
+    RollupDay.objects.bulk_create([RollupDay(day=d, stale=False) for d in days])
+    moments = [timezone.make_aware(dt.datetime.combine(d, dt.time(10))) for d in days[:3]]
+    rows = [Message(created_at=m) for m in (moments[0], moments[0], moments[1], moments[2])]
+    rows.append(Message(created_at=None))
+    rollup.touched(rows)
+    stale = set(RollupDay.objects.filter(stale=True).values_list("day", flat=True))
+    assert stale == set(days[:3])
