@@ -365,6 +365,14 @@ EQUIVALENT: dict[str, str] = {
         "the stand-in for a template message's text in the grouping key: keys are only "
         "compared with each other, and every template message gets the same one"
     ),
+    "django_xunchen.sending.x__group_key__mutmut_6": (
+        "empty params dumped as JSON instead of by repr(): a key is only compared with "
+        "other keys, and either way each distinct params value gets its own string"
+    ),
+    "django_xunchen.sending.x__group_key__mutmut_12": (
+        "every empty params keyed as repr(None): the field is not nullable, so the only "
+        "empty params is {}, whose key is the same for every row either way"
+    ),
     "django_xunchen.sending.x__attempt__mutmut_5": (
         "request_started becomes None instead of False: it is only read for its truth value"
     ),
