@@ -828,10 +828,17 @@ class CampaignRecipient(models.Model):
 
 class RollupDay(models.Model):
     """A day whose figures are in :class:`DailyFigure`; ``stale`` when a message of
-    that day changed since (a late report, an expiry, a cancelled campaign row)."""
+    that day changed since (a late report, an expiry, a cancelled campaign row). Today's
+    figures cover only its messages created before ``settled_until``."""
 
     day = models.DateField(_("day"), primary_key=True)
     stale = models.BooleanField(_("stale"), default=True)
+    settled_until = models.DateTimeField(
+        _("settled until"),
+        null=True,
+        blank=True,
+        help_text=_("Today only: the figures cover the messages created before this."),
+    )
 
     class Meta:
         verbose_name = _("rolled-up day")

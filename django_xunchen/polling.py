@@ -220,6 +220,7 @@ def poll(
         total.add(name, PollResult(names=[name], errors=[error]), len(groups) + len(broken) > 1)
     _prune(conf["JOURNAL_RETENTION_DAYS"])
     rollup.maintain()
+    rollup.settle()
     return total
 
 

@@ -126,3 +126,56 @@ def test_touched_marks_the_day_of_every_row_stale():
     rollup.touched(rows)
     stale = set(RollupDay.objects.filter(stale=True).values_list("day", flat=True))
     assert stale == set(days[:3])
+
+
+def test_today_is_rolled_up_to_its_last_settled_hour_and_follows_its_changes(xunchen_outbox):
+    """The dashboard of a busy day counts only the last hour or two live; the rest of
+    today comes from the rollup, which a change to one of its messages makes stale."""
+    today = timezone.localdate()
+
+    def moment(hour, minute=0, day=today):
+        return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+
+    def settled():
+        row = RollupDay.objects.get(day=today)
+        stored = sum(f.messages for f in DailyFigure.objects.filter(day=today))
+        return row.stale, row.settled_until, stored
+
+    with time_machine.travel(moment(9), tick=False):
+        morning = send_sms(["13800000001", "13800000002"], "早上")
+    with time_machine.travel(moment(14, 30), tick=False):
+        afternoon = send_sms("13800000003", "下午")
+    with time_machine.travel(moment(15, 10), tick=False):
+        assert rollup.settled_until() == moment(14)
+        assert_rollup_equals_a_recount()
+        assert settled() == (False, moment(14), 2), "the morning's two, not the afternoon's"
+        with CaptureQueriesContext(connection) as queries:
+            assert_rollup_equals_a_recount()
+        assert not [q for q in queries if q["sql"].startswith("UPDATE")], "read, not recounted"
+
+        Message.objects.filter(pk=afternoon[0].pk).update(status=S.FAILED)
+        rollup.touched(afternoon)
+        assert settled()[0] is False, "a message counted live leaves the rollup fresh"
+        assert_rollup_equals_a_recount()
+
+        Message.objects.filter(pk=morning[1].pk).update(status=S.FAILED)
+        rollup.touched([morning[1]])
+        assert settled()[0] is True
+        assert_rollup_equals_a_recount()
+        assert settled() == (False, moment(14), 2)
+
+        locmem.queue_report("13800000001", morning[0].msgid, "MA:0006")  # set-based
+        poll(force=True)
+        assert_rollup_equals_a_recount()
+        assert DailyFigure.objects.get(day=today, status=S.UNDELIVERED).messages == 1
+
+    with time_machine.travel(moment(16, 5), tick=False):
+        assert_rollup_equals_a_recount()
+        assert settled() == (False, moment(15), 3), "an hour later, the afternoon's too"
+
+    tomorrow = today + dt.timedelta(days=1)
+    with time_machine.travel(moment(0, 30, day=tomorrow), tick=False):
+        assert rollup.settled_until() is None, "the first hour of a day is all live"
+        rollup.maintain()
+        assert settled() == (False, None, 3), "yesterday rolled up whole"
+        assert_rollup_equals_a_recount()
