@@ -146,12 +146,11 @@ def _whole(row: RollupDay | None) -> bool:
 
 
 def _recount_settled(day: dt.date, cutoff: dt.datetime) -> None:
-    """Recount ``day`` up to ``cutoff`` as :func:`_recount` does whole days: take its row,
-    then count (a change that marks it stale meanwhile waits, and lands after)."""
+    """Recount ``day`` up to ``cutoff`` as :func:`_recount` does whole days: the UPDATE
+    takes its row first, then the count runs (a change that marks it stale meanwhile
+    waits for the commit, and lands after)."""
     with transaction.atomic():
-        RollupDay.objects.select_for_update().filter(day=day).update(
-            stale=False, settled_until=cutoff
-        )
+        RollupDay.objects.filter(day=day).update(stale=False, settled_until=cutoff)
         DailyFigure.objects.filter(day=day).delete()
         counted = _count(day, day, before=cutoff).get(day, {})
         DailyFigure.objects.bulk_create(
