@@ -59,8 +59,18 @@ def test_the_install_snippet_works_in_a_fresh_project(tmp_path):
         run("check")
         out = run("shell", "-c", usage + "\nprint('status:', messages[0].status)")
         assert "status: sent" in out
-        assert sorted(m for s in gateway.submissions for m in s.mobiles) == [
-            "13800138000",
-            "13800138000",
-            "13900000000",
-        ]
+        rows = run(
+            "shell",
+            "-c",
+            "from django_xunchen.models import Message\n"
+            "for m in Message.objects.order_by('pk'): "
+            "print(m.kind, m.status, m.hold_until is not None)",
+        ).split("\n")
+        kind, status, held = rows[-2].split()
+        expected = ["13800138000", "13900000000"]
+        if status == "queued":  # 21:00 to 08:00 China time: quiet hours for marketing
+            assert (kind, held) == ("marketing", "True")
+        else:
+            assert (kind, status) == ("marketing", "sent")
+            expected.append("13800138000")
+        assert sorted(m for s in gateway.submissions for m in s.mobiles) == sorted(expected)

@@ -125,7 +125,8 @@ N, M = "13800138000", "13800138001"
 @pytest.fixture
 def shop(settings):
     """Notices on ``default``; marketing on ``mkt``, with its own cap, price and
-    signature (``default`` has none of them)."""
+    signature (``default`` has none of them). The day starts at 10:00, outside the
+    quiet hours, whenever the tests run."""
     settings.XUNCHEN = {
         **settings.XUNCHEN,
         "ACCOUNTS": {
@@ -142,6 +143,8 @@ def shop(settings):
         },
         "ROUTES": {"marketing": "mkt"},
     }
+    with time_machine.travel(dt.datetime(2026, 11, 26, 10, 0, tzinfo=CHINA_TZ), tick=True):
+        yield
 
 
 def test_a_number_off_marketing_is_suppressed_when_written_and_still_gets_notices(
