@@ -32,9 +32,6 @@ from django.utils import timezone
 
 from .models import DailyFigure, Message, RollupDay
 
-#: Today is counted live (from its settled part, see :data:`SETTLE`); yesterday and
-#: before come from the rollup.
-LIVE_DAYS = 1
 #: Today's messages older than this (from the last full hour before it) are rolled up;
 #: most status changes (the outcome, the report) come within minutes of creation.
 SETTLE = dt.timedelta(hours=1)
@@ -46,11 +43,6 @@ Figures = dict[dt.date, dict[tuple[str, str, str], tuple[int, int]]]
 def today() -> dt.date:
     """Today in the site's time zone (with ``USE_TZ = False`` too)."""
     return _local_day(timezone.now())
-
-
-def live_from() -> dt.date:
-    """The first day counted live."""
-    return today() - dt.timedelta(days=LIVE_DAYS - 1)
 
 
 def _start_of(day: dt.date) -> dt.datetime:
@@ -93,12 +85,11 @@ def _count(
 
 def figures(first: dt.date, last: dt.date) -> Figures:
     """The figures of every day from ``first`` to ``last``: rolled up before
-    :func:`live_from` (recounting stale or missing days first), and today rolled up to
+    today (recounting stale or missing days first), and today rolled up to
     :func:`settled_until` (recounted first if need be) plus a live count of the rest."""
-    boundary = live_from()
     day = today()
     cutoff = settled_until() if first <= day <= last else None
-    stored_last = min(last, boundary - dt.timedelta(1))
+    stored_last = min(last, day - dt.timedelta(1))
     upto = day if cutoff else stored_last
     result: Figures = defaultdict(dict)
     if first <= upto:
@@ -112,8 +103,8 @@ def figures(first: dt.date, last: dt.date) -> Figures:
             _settle(day, cutoff, rows.get(day))
         for f in DailyFigure.objects.filter(day__gte=first, day__lte=upto):
             result[f.day][(f.account, f.kind, f.status)] = (f.messages, f.parts)
-    if last >= boundary:
-        for counted_day, counted in _count(max(first, boundary), last, since=cutoff).items():
+    if last >= day:
+        for counted_day, counted in _count(max(first, day), last, since=cutoff).items():
             figures_of_day = result[counted_day]
             for key, (messages, parts) in counted.items():
                 stored_messages, stored_parts = figures_of_day.get(key, (0, 0))
@@ -160,9 +151,9 @@ def _recount_settled(day: dt.date, cutoff: dt.datetime) -> None:
 
 
 def maintain(first: dt.date | None = None, last: dt.date | None = None, days: int = 30) -> int:
-    """Recount the days from ``first`` to ``last`` (default: the ``days`` before the
-    live ones) that are stale or were never counted; returns how many."""
-    boundary = live_from()
+    """Recount the days from ``first`` to ``last`` (default: the ``days`` before
+    today) that are stale or were never counted; returns how many."""
+    boundary = today()
     last = min(last or boundary - dt.timedelta(1), boundary - dt.timedelta(1))
     first = first or last - dt.timedelta(days=days - 1)
     if first > last:
@@ -210,9 +201,9 @@ def _recount(days: list[dt.date]) -> int:
 
 
 def rebuild(days: int | None = None) -> int:
-    """Forget the rollup (of the last ``days`` days before the live ones, or all of it)
+    """Forget the rollup (of the last ``days`` days before today, or all of it)
     and recount it: the days that have messages, and the 30 the dashboard shows."""
-    boundary = live_from()
+    boundary = today()
     if days is not None:
         first = boundary - dt.timedelta(days=days)
         RollupDay.objects.filter(day__gte=first).delete()
