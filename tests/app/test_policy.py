@@ -145,6 +145,28 @@ def test_scope_all_suppresses_notices_too():
     assert notice.status == S.SENT
 
 
+@pytest.mark.parametrize("reply", ["退订", "TD"])
+def test_a_marketing_opt_out_by_reply_never_narrows_a_suppression_for_everything(
+    reply, xunchen_outbox
+):
+    """Staff took the number off everything; its later 退订 is about marketing, which it
+    already gets none of: it stays off everything, notifications included."""
+    suppress(NUMBER, source=Suppression.Source.STAFF, scope=Suppression.Scope.ALL)
+    waiting = Message.objects.create(mobile=NUMBER, content="您的订单已发货")  # queued before
+    locmem.queue_reply(NUMBER, reply)
+    poll(force=True)
+    assert list(Suppression.objects.values_list("mobile", "scope")) == [(NUMBER, "all")]
+    (notice,) = send_sms(NUMBER, "您的快递已到", fail_silently=True)
+    assert notice.status == S.SUPPRESSED
+    (promo,) = send_sms(NUMBER, "新品上市", kind="marketing", fail_silently=True)
+    assert promo.status == S.SUPPRESSED
+    assert send_queued()["sent"] == 0
+    waiting.refresh_from_db()
+    assert waiting.status == S.SUPPRESSED, "checked again when it is submitted"
+    assert not xunchen_outbox
+    assert request_code(NUMBER).sent, "verification codes are never suppressed"
+
+
 def test_bounces_suppress_marketing_with_the_cause(xunchen_outbox):
     for _ in range(3):
         send_sms(NUMBER, "您的订单已发货")
