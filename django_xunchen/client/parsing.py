@@ -232,15 +232,57 @@ def _scan(
     """Read ``<tag>`` records one at a time with lxml's pull parser.
 
     A record is taken when its end tag has been read, so a body cut off part-way gives
-    every record before the cut. A gateway status other than 0 or 104 raises its
-    :class:`GatewayError`; a body that is not the protocol at all (empty, undecodable, a
-    DOCTYPE, another root element) raises :class:`MalformedResponseError`.
+    every record before the cut (see :func:`_whole_records` for how the cut is found). A
+    gateway status other than 0 or 104 raises its :class:`GatewayError`; a body that is
+    not the protocol at all (empty, undecodable, a DOCTYPE, another root element) raises
+    :class:`MalformedResponseError`.
     """
     if not body or not body.strip():
         raise MalformedResponseError("the response body is empty", body)
     text = _prepare(body)
-    parser = _pull_parser()
     scan: RecordScan[R] = RecordScan()
+    try:
+        status = _stream(text, operation, tag, convert, scan.records, body)
+    except _Broken as broken:
+        scan.complete = False
+        status = broken.status
+        scan.records, dropped = _whole_records(
+            text, operation, tag, convert, len(scan.records), body
+        )
+        scan.error = (
+            f"the XML stops or breaks after {len(scan.records)} complete records: {broken.error}"
+        )
+        if dropped:
+            scan.error += f"; {dropped} records before the break lacked a required field"
+    if status == NOTHING_TO_FETCH:
+        scan.records.clear()
+    return scan
+
+
+class _Broken(Exception):
+    """The XML broke off or went wrong; ``status`` is what ``<mt>`` said before it."""
+
+    def __init__(self, error: str, status: str | None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+
+
+def _stream(
+    text: str,
+    operation: str,
+    tag: str,
+    convert: Callable[[etree._Element], R],
+    records: list[R],
+    body: bytes,
+) -> str | None:
+    """Append each ``<tag>`` record of ``text`` to ``records``; the ``<mt>`` status.
+
+    Raises :class:`_Broken` when the XML is not well-formed. The records appended by then
+    are not to be trusted: lxml 6 closes the elements still open at the break and reports
+    them as ended, so the last one may be a record cut half-way.
+    """
+    parser = _pull_parser()
     state: dict[str, object] = {"root": None, "status": None}
 
     def drain() -> None:
@@ -259,7 +301,7 @@ def _scan(
                 state["status"] = _text(element, "status")
                 _check_query_status(str(state["status"]), operation)
             elif element.tag == tag:
-                scan.records.append(convert(element))
+                records.append(convert(element))
                 element.clear()
                 parent = element.getparent()
                 while parent is not None and element.getprevious() is not None:
@@ -269,18 +311,71 @@ def _scan(
         for start in range(0, len(text), 65536):
             parser.feed(text[start : start + 65536])
             drain()
-        del text
         parser.close()
         drain()
     except etree.XMLSyntaxError as exc:
         _drain_quietly(drain)
-        scan.complete = False
-        scan.error = f"the XML stops or breaks after {len(scan.records)} complete records: {exc}"
-    if state["root"] is None:
-        raise MalformedResponseError(f"the response is not XML: {scan.error}", body)
-    if state["status"] == NOTHING_TO_FETCH:
-        scan.records.clear()
-    return scan
+        if state["root"] is None:
+            raise MalformedResponseError(f"the response is not XML: {exc}", body) from None
+        raise _Broken(str(exc), cast("str | None", state["status"])) from None
+    return cast("str | None", state["status"])
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group(0))
+
+
+def _whole_records(
+    text: str,
+    operation: str,
+    tag: str,
+    convert: Callable[[etree._Element], R],
+    streamed: int,
+    body: bytes,
+) -> tuple[list[R], int]:
+    """The records of a broken body whose end tag the gateway really sent, and how many
+    of them were dropped for a missing or ill-formed required field.
+
+    The body is read again up to the end tag of a record, closed with ``</sms>``: if that
+    is a well-formed document, every record in it is whole, whatever the parser version
+    does at a break. The stream found ``streamed`` records; lxml 5 stops before the one at
+    the break and lxml 6 includes it, so the cut is at one of the last few end tags. A body
+    broken so that none of them gives a whole document yields nothing here; the raw answer
+    stays in the poll journal either way.
+    """
+    plain = _CDATA.sub(_blank, text)
+    ends = [match.end() for match in re.finditer(rf"</{tag}\s*>", plain)]
+    highest = min(streamed, len(ends))
+    for count in range(highest, max(highest - _CUT_TRIES, 0), -1):
+        records: list[R] = []
+        try:
+            _stream(text[: ends[count - 1]] + "</sms>", operation, tag, convert, records, body)
+        except (_Broken, MalformedResponseError):
+            continue
+        if len(records) == count:
+            kept = [record for record in records if _has_required_fields(record)]
+            return kept, len(records) - len(kept)
+    return [], 0
+
+
+#: How many end tags before the streamed count are tried as the point of the break.
+_CUT_TRIES = 3
+_CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.DOTALL)
+
+
+def _has_required_fields(record: object) -> bool:
+    """Whether a record carries what the protocol says every one of its kind has."""
+    if isinstance(record, DeliveryReport):
+        return (
+            normalize_mobile(record.mobile) is not None
+            and bool(record.msgid)
+            and len(record.msgid) <= MAX_MSGID_LENGTH
+            and bool(record.status)
+            and record.reported_at is not None
+        )
+    if isinstance(record, InboundSMS):
+        return normalize_mobile(record.mobile) is not None and record.received_at is not None
+    return True
 
 
 def _drain_quietly(drain: Callable[[], None]) -> None:
