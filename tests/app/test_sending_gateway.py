@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import transaction
+from django.db.models import Count
 
 from django_xunchen import send_queued, send_sms
 from django_xunchen.backends.xunchen import SMSBackend
@@ -84,6 +85,26 @@ def test_timeout_after_the_request_went_out_is_unknown(gateway):
     message = Message.objects.get()
     assert message.status == "unknown"
     assert len(gateway.submissions) == 1, "the gateway did accept it: retrying would duplicate"
+
+
+def test_after_an_unknown_outcome_the_send_stops_and_the_rest_stays_queued(gateway, settings):
+    """The gateway took the first 100 but the answer never came back: the send may be
+    going badly wrong (or the gateway is slow), so the other 50 are not submitted; they
+    wait in ``queued`` for send_queued, and the 100 are ``unknown``, never sent again."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "BATCH_SIZE": 100, "CONCURRENCY": 1, "TIMEOUT": (2, 1)}
+    gateway.inject_fault("latency", seconds=2, method="sendUtf8Msg", times=1)
+    numbers = [f"139{i:08d}" for i in range(150)]
+    with pytest.raises(OutcomeUnknownError):
+        send_sms(numbers, "批量通知")
+    statuses = dict(
+        Message.objects.values("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    assert statuses == {"unknown": 100, "queued": 50}
+    requests = [r for r in gateway.requests if r.get("method") == "sendUtf8Msg"]
+    assert len(requests) == 1, "no second request reached the gateway"
+    (accepted,) = gateway.submissions
+    unknown = set(Message.objects.filter(status="unknown").values_list("mobile", flat=True))
+    assert set(accepted.mobiles) == unknown, "the unknown rows are the request that left"
 
 
 def test_dropped_connection_is_unknown(gateway):
