@@ -5,6 +5,7 @@ import io
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from django_xunchen import campaigns, send_queued
@@ -191,8 +192,6 @@ def test_a_scheduled_campaign_is_held_until_due_and_can_be_cancelled(no_workers,
 
 
 def test_a_due_scheduled_campaign_goes_out_with_send_queued(no_workers, xunchen_outbox):
-    import time_machine
-
     campaign = campaigns.stage(
         make(send_at=timezone.now() + dt.timedelta(minutes=5)), gbk_file(), "a.csv"
     )
@@ -234,3 +233,91 @@ def test_the_demo_sample_file_is_the_journey_s_file():
 
     sample = Path(__file__).resolve().parents[2] / "example_project/samples/campaign-gbk.csv"
     assert sample.read_bytes() == gbk_file().getvalue()
+
+
+# ----------------------------------------------------------------------- quiet hours
+
+
+def beijing(hour, minute=0, day=26):
+    from django_xunchen.client.types import CHINA_TZ
+
+    return dt.datetime(2026, 11, day, hour, minute, tzinfo=CHINA_TZ)
+
+
+def block_django_tasks(monkeypatch):
+    """campaigns.py finds no Django Tasks: it sends after the commit itself."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tasks(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "tasks" and level == 1 and globals and globals["__name__"].endswith("campaigns"):
+            raise ImportError("no django-tasks")
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", no_tasks)
+
+
+@pytest.mark.parametrize("workers", ["immediate", "deferred", "none"])
+def test_a_marketing_campaign_confirmed_at_22_sends_nothing_until_8(
+    workers, settings, monkeypatch, xunchen_outbox
+):
+    """China time, 21:00–08:00: whichever path reaches the campaign's rows (the confirm
+    and its send tasks or its commit hook, a task run late, the tick, send_queued, a
+    dispatch of the rows, a pause and resume), none goes out before 08:00; at 08:00 all
+    of them go."""
+    from django_xunchen.sending import Backends, dispatch
+    from django_xunchen.tasks import send_messages, task_backends, tick
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "QUIET_HOURS": ("21:00", "08:00")}
+    if workers == "deferred":
+        settings.TASKS = {
+            "default": {
+                "BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend",
+                "QUEUES": ["default", "sms-codes"],
+            }
+        }
+        task_backends["default"].clear()
+    elif workers == "none":
+        block_django_tasks(monkeypatch)
+
+    def every_path():
+        """Everything that could submit the campaign's rows now; what it sent."""
+        tasks = task_backends["default"]
+        late = [r for r in getattr(tasks, "results", []) if r.task.name == "send_messages"]
+        for task in late:  # a worker runs the enqueued send tasks now
+            send_messages.call(*task.args)
+        ids = list(Message.objects.values_list("pk", flat=True))
+        send_messages.call(ids)
+        tick.call()
+        send_queued()
+        dispatch(list(Message.objects.select_related("template")), Backends())
+        return sum(len(s.mobiles) for s in xunchen_outbox)
+
+    with time_machine.travel(beijing(21, 30), tick=False):
+        campaign = campaigns.stage(make(kind="marketing"), gbk_file(), "a.csv")
+    with time_machine.travel(beijing(22), tick=False):
+        assert campaigns.confirm(campaign) == 3
+        assert not xunchen_outbox
+        assert every_path() == 0
+    assert set(Message.objects.values_list("status", "hold_until")) == {
+        (Message.Status.QUEUED, beijing(8, day=27))
+    }
+    with time_machine.travel(beijing(23), tick=False):
+        assert campaigns.pause(campaign) == 3
+        assert campaigns.resume(campaign) == 3
+        assert every_path() == 0
+    with time_machine.travel(beijing(7, 59, day=27), tick=False):
+        assert every_path() == 0
+    with time_machine.travel(beijing(8, day=27), tick=False):
+        if workers == "deferred":
+            assert tick.call()["sent"] == 3
+        else:
+            assert send_queued()["sent"] == 3
+        assert campaigns.progress(Campaign.objects.get())["state"] == "done"
+    assert sorted(m for s in xunchen_outbox for m in s.mobiles) == [
+        "13700137000",
+        "13800138000",
+        "13900139000",
+    ]
+    assert all(s.request.send_at is None for s in xunchen_outbox), "held here, not at the gateway"
