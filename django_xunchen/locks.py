@@ -41,7 +41,32 @@ class LockLost(Exception):
 
 
 def make_owner() -> str:
+    """``host:pid:nonce``: who holds a lock, and whether that process still runs."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_gone(owner: str) -> bool:
+    """Whether ``owner`` (from :func:`make_owner`) names a process of this host that no
+    longer runs. A holder on another host, or in another form, is never presumed gone."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    return not process_alive(int(parts[1]))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host (this process counts)."""
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) would end it on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it runs, as another user
+        return True
+    return True
 
 
 class DatabaseLock:
@@ -68,8 +93,20 @@ class DatabaseLock:
             taken_over = PollLock.objects.filter(name=self.name, expires_at__lt=now).update(
                 owner=self.owner, acquired_at=now, expires_at=now + self.timeout
             )
+            if not taken_over:
+                taken_over = self._take_from_the_dead(now)
             self.held = taken_over == 1
         return self.held
+
+    def _take_from_the_dead(self, now: dt.datetime) -> int:
+        """Take the lock over before it expires when its holder was a process of this
+        host that is gone (killed, or stopped while the database refused the release)."""
+        row = PollLock.objects.filter(name=self.name).values_list("owner", flat=True).first()
+        if row is None or not holder_is_gone(row):
+            return 0
+        return PollLock.objects.filter(name=self.name, owner=row).update(
+            owner=self.owner, acquired_at=now, expires_at=now + self.timeout
+        )
 
     def refresh(self) -> None:
         """Push the expiry forward; call it between long steps.

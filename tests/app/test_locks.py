@@ -134,3 +134,35 @@ def test_a_lock_released_between_the_attempt_and_the_look_still_refuses(monkeypa
         pass
     assert (info.value.name, info.value.owner) == ("a", "another process")
     assert "lock 'a' is held by another process until" in str(info.value)
+
+
+def a_dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_lock_whose_holder_on_this_host_is_gone_is_taken_over_before_it_expires():
+    gone = f"{socket.gethostname()}:{a_dead_pid()}:deadbeef"
+    assert DatabaseLock("poll", owner=gone).acquire()
+    successor = DatabaseLock("poll")
+    assert successor.acquire(), "its holder was killed, or could not release it"
+    assert PollLock.objects.get(name="poll").owner == successor.owner
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [
+        f"{socket.gethostname()}:{os.getpid()}:cafe0000",  # alive: this very process
+        "another-host:1:cafe0000",  # another host: its processes cannot be seen
+        "staff-took-it-by-hand",
+    ],
+)
+def test_a_lock_whose_holder_may_be_alive_waits_until_it_expires(owner):
+    assert DatabaseLock("poll", owner=owner).acquire()
+    assert not DatabaseLock("poll").acquire()
+    expire("poll")
+    assert DatabaseLock("poll").acquire()
