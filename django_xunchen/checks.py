@@ -353,6 +353,15 @@ def _check_spool(conf: dict) -> list[checks.CheckMessage]:
                     id="django_xunchen.E007",
                 )
             ]
+    if not conf["SPOOL_DIR"] and not settings.DEBUG:
+        return [
+            checks.Error(
+                spool.UNSET,
+                hint="Set XUNCHEN['SPOOL_DIR'] to a folder on persistent storage (a volume "
+                "in containers) that every process that sends on this host can write to.",
+                id="django_xunchen.E014",
+            )
+        ]
     problem = spool.check_writable()
     if problem:
         return [
@@ -361,15 +370,6 @@ def _check_spool(conf: dict) -> list[checks.CheckMessage]:
                 hint="Set XUNCHEN['SPOOL_DIR'] to a folder this process can write to, on "
                 "persistent storage (a volume in containers).",
                 id="django_xunchen.E006",
-            )
-        ]
-    if not conf["SPOOL_DIR"] and not settings.DEBUG:
-        return [
-            checks.Warning(
-                f"XUNCHEN['SPOOL_DIR'] is not set: send outcomes the database refuses are "
-                f"kept in {spool.spool_dir()}, which may not survive a reboot.",
-                hint="Set it to a folder on persistent storage.",
-                id="django_xunchen.W002",
             )
         ]
     return []
@@ -407,6 +407,16 @@ def check_poll_health(app_configs=None, databases=None, **kwargs):
                 f"{health.spooled} send outcomes wait in the spool on this host.",
                 hint="Run manage.py send_queued or poll_sms to apply them.",
                 id="django_xunchen.W005",
+            )
+        )
+    if health.spool_bad:
+        found.append(
+            checks.Warning(
+                f"{health.spool_bad} spool files on this host could not be read or applied "
+                "and were set aside (renamed *.bad).",
+                hint="The log names the reason for each; fix the file and rename it back to "
+                "*.json, or delete it. See the fault table in the docs.",
+                id="django_xunchen.W006",
             )
         )
     return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +28,10 @@ class PollHealth:
     stale: list[str] = field(default_factory=list)
     set_aside: int = 0
     spooled: int = 0
+    #: Spool files set aside as ``*.bad``: they could not be read or applied.
+    spool_bad: int = 0
+    #: Why nothing can be spooled on this host (``SPOOL_DIR`` unset), or "".
+    spool_problem: str = ""
     report_overdue: int = 0
 
     @property
@@ -77,6 +82,14 @@ def poll_health(now: dt.datetime | None = None, *, count_overdue: bool = False) 
         state=PollJournalEntry.State.SET_ASIDE
     ).count()
     health.spooled = len(spool.pending())
+    health.spool_bad = len(spool.bad_files())
+    try:
+        spool.spool_dir()
+    except ImproperlyConfigured:
+        health.spool_problem = _(
+            "XUNCHEN['SPOOL_DIR'] is not set: a send outcome the database refuses cannot be "
+            "kept on disk."
+        )
     if count_overdue:
         health.report_overdue = Message.objects.report_overdue(now).count()
     return health

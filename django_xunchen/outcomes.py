@@ -17,8 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import (
     DatabaseError,
+    DataError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -93,6 +96,91 @@ class Outcome:
         if values.get("submitted_at"):
             values["submitted_at"] = parse_datetime(values["submitted_at"])
         return cls(**values)
+
+
+_MSGID_LENGTH = Message._meta.get_field("msgid").max_length or 64
+_MAX_ID = 2**63 - 1
+
+
+def _text(name: str, value: Any, max_length: int | None = None) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not a string but {type(value).__name__}")
+    if "\x00" in value:
+        raise ValueError(f"{name} holds a NUL character")
+    if max_length is not None and len(value) > max_length:
+        raise ValueError(f"{name} is longer than {max_length} characters")
+    return value
+
+
+def _id(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_ID:
+        raise ValueError(f"{name} is not a message id: {value!r}")
+    return value
+
+
+def _ids(value: Any) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"ids is not a list of message ids: {value!r}")
+    return [_id("ids", v) for v in value]
+
+
+def _status(value: Any) -> str:
+    if not isinstance(value, str) or value not in FROM_STATUSES:
+        raise ValueError(f"unknown status {value!r}")
+    return value
+
+
+def _words(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError(f"blocked_words is not a list: {value!r}")
+    return [_text("blocked_words", v) for v in value]
+
+
+def _when(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    parsed = parse_datetime(_text("submitted_at", value))  # raises ValueError: 02-30
+    if parsed is None:
+        raise ValueError(f"submitted_at is not a date and time: {value!r}")
+    if timezone.is_aware(parsed) != settings.USE_TZ:
+        raise ValueError(f"submitted_at has {'no' if settings.USE_TZ else 'a'} UTC offset")
+    return parsed
+
+
+#: The fields of a spooled outcome, each with its check (:func:`parse_spooled`). A field
+#: added to :class:`Outcome` needs one here, or its spooled outcomes are set aside.
+SPOOLED_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "ids": _ids,
+    "status": _status,
+    "msgid": lambda v: _text("msgid", v, _MSGID_LENGTH),
+    "error_code": lambda v: _text("error_code", v, _ERROR_CODE_LENGTH),
+    "error_message": lambda v: _text("error_message", v),
+    "blocked_words": _words,
+    "submitted_at": _when,
+    # Who wrote it (:func:`.spool.write`); not part of the outcome.
+    "host": lambda v: _text("host", v),
+    "pid": lambda v: _id("pid", v),
+}
+
+
+def parse_spooled(record: Any) -> Outcome:
+    """The outcome in a spool file's JSON, whose whole shape is checked first: every
+    field present, none unknown, each of its type. Raises :class:`ValueError` naming
+    what is wrong; the file is then set aside (:func:`.spool.load`)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"not a JSON object but {type(record).__name__}")
+    problems = []
+    missing = sorted(set(SPOOLED_FIELDS) - set(record))
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    unknown = sorted(set(record) - set(SPOOLED_FIELDS))
+    if unknown:
+        problems.append("unknown " + ", ".join(map(repr, unknown)))
+    if problems:
+        raise ValueError("; ".join(problems))
+    values = {name: check(record[name]) for name, check in SPOOLED_FIELDS.items()}
+    del values["host"], values["pid"]
+    return Outcome(**values)
 
 
 def retry_window() -> float:
@@ -212,7 +300,7 @@ def _to_spool(outcome: Outcome, rows: Sequence[Message], exc: DatabaseError) -> 
             setattr(row, name, value)
     try:
         path = spool.write(outcome.to_json())
-    except OSError as spool_error:
+    except (OSError, ImproperlyConfigured) as spool_error:
         logger.critical(
             "the database refused a send's outcome (%s: %s) and so did the spool (%s): "
             "status %s, msgid %r, message ids %s. Record it by hand.",
@@ -240,16 +328,22 @@ def _to_spool(outcome: Outcome, rows: Sequence[Message], exc: DatabaseError) -> 
 def apply_spool() -> int:
     """Apply this host's spooled outcomes; returns how many were applied.
 
-    Stops at the first database error (the database is still refusing): the files stay.
+    First removes the temporary files a crash mid-write left. A file that cannot be read
+    or applied (:func:`parse_spooled`, or the database refuses its values) is set aside
+    as ``*.bad`` and the next one is applied. Stops at the first other database error
+    (the database is still refusing): the files stay.
     """
+    spool.clean_temporary()
     applied = 0
     for path in spool.pending():
-        data = spool.read(path)
-        if data is None:
+        outcome = spool.load(path, parse_spooled)
+        if outcome is None:
             continue
-        outcome = Outcome.from_json(data)
         try:
             with_retries(lambda o=outcome: land(o), 0, "applying a spooled outcome")
+        except (DataError, IntegrityError, ValueError, TypeError, OverflowError) as exc:
+            spool.set_aside(path, f"the database refused it: {type(exc).__name__}: {exc}")
+            continue
         except DatabaseError as exc:
             logger.warning("the spool stays for now (%s: %s)", type(exc).__name__, exc)
             break

@@ -45,6 +45,19 @@ def xunchen_poll_banner():
             )
             % {"count": health.spooled}
         )
+    if health.spool_bad:
+        problems.append(
+            ngettext(
+                "%(count)d spool file on this host could not be read or applied and was "
+                "set aside (renamed *.bad); the log says why.",
+                "%(count)d spool files on this host could not be read or applied and were "
+                "set aside (renamed *.bad); the log says why.",
+                health.spool_bad,
+            )
+            % {"count": health.spool_bad}
+        )
+    if health.spool_problem:
+        problems.append(health.spool_problem)
     if not problems:
         return ""
     return format_html(

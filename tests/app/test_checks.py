@@ -105,10 +105,13 @@ def test_an_unwritable_spool_folder_is_an_error(settings, tmp_path):
     assert found == ["django_xunchen.E006"]
 
 
-def test_an_unset_spool_folder_is_a_warning_in_production(settings):
+def test_an_unset_spool_folder_is_an_error_in_production(settings):
     settings.DEBUG = False
     settings.XUNCHEN = {"BACKEND": "django_xunchen.backends.locmem.SMSBackend"}
-    assert [m.id for m in check_settings()] == ["django_xunchen.W002"]
+    (found,) = check_settings()
+    assert (found.id, found.level) == ("django_xunchen.E014", logging.ERROR)
+    assert found.msg.startswith("XUNCHEN['SPOOL_DIR'] is not set")
+    assert "SPOOL_DIR" in found.hint
     settings.DEBUG = True
     assert [m.id for m in check_settings()] == []
 

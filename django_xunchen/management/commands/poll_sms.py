@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from ...conf import UnknownAccount
 from ...health import poll_health
@@ -71,6 +72,18 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"sent messages whose report can no longer come: {health.report_overdue}"
             )
-        if not health.ok:
-            raise CommandError("; ".join(health.stale))
+        problems = list(health.stale)
+        if health.spool_bad:
+            problems.append(
+                ngettext(
+                    "%(count)d spool file could not be read or applied; the log says why",
+                    "%(count)d spool files could not be read or applied; the log says why",
+                    health.spool_bad,
+                )
+                % {"count": health.spool_bad}
+            )
+        if health.spool_problem:
+            problems.append(health.spool_problem)
+        if problems:
+            raise CommandError("; ".join(problems))
         self.stdout.write("ok")
