@@ -21,6 +21,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     name = DATABASES["default"]["NAME"]
     if name and name != ":memory:":
         DATABASES["default"]["TEST"]["NAME"] = name + ".test"
+# A second database of the same kind, for a host that keeps the SMS tables on another
+# alias: only tests that ask for it get it (tests/app/test_migrations.py).
+DATABASES["other"] = {**DATABASES["default"], "TEST": {}}
+if DATABASES["other"]["NAME"] and DATABASES["other"]["NAME"] != ":memory:":
+    DATABASES["other"]["NAME"] += "_other"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -4,9 +4,11 @@ from django.db import migrations, models
 
 
 def copy_poll_states(apps, schema_editor):
+    # Through the database being migrated, which need not be "default".
+    alias = schema_editor.connection.alias
     legacy = apps.get_model('django_xunchen', 'LegacyPollState')
     current = apps.get_model('django_xunchen', 'PollState')
-    current.objects.bulk_create(
+    current.objects.using(alias).bulk_create(
         current(
             account='default',
             operation=row.operation,
@@ -14,7 +16,7 @@ def copy_poll_states(apps, schema_editor):
             last_attempt_at=row.last_attempt_at,
             last_error=row.last_error,
         )
-        for row in legacy.objects.all()
+        for row in legacy.objects.using(alias).all()
     )
 
 

@@ -160,3 +160,54 @@ def test_0011_moves_the_stored_bigrams_to_their_own_table_and_back(monkeypatch):
             assert cursor.fetchall() == [(t, True) for t in texts]
     finally:
         migrate(max_leaf())
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "other"])
+def test_a_second_database_alias_migrates_from_zero_with_its_data():
+    """A host that keeps the SMS tables on another alias: every data migration reads and
+    writes through the database being migrated, never through "default"."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    from django_xunchen.models import Message, PollState
+
+    other = connections["other"]
+
+    def migrate_other(target):
+        executor = MigrationExecutor(other)
+        executor.loader.build_graph()
+        executor.migrate([(APP, target)])
+        return executor.loader.project_state([(APP, target)]).apps
+
+    def tables():
+        with other.cursor() as cursor:
+            return [t for t in other.introspection.table_names(cursor) if "xunchen" in t]
+
+    try:
+        call_command("migrate", APP, "zero", database="other", verbosity=0)
+        assert tables() == []
+        old = migrate_other("0002_poll_health_and_salvage")
+        old.get_model(APP, "PollState").objects.using("other").create(
+            operation="queryReport", last_error="kept on other"
+        )
+        old.get_model(APP, "Message").objects.using("other").create(
+            mobile="13800138000", content="快递到了"
+        )
+        call_command("migrate", APP, database="other", verbosity=0)
+        state = PollState.objects.using("other").get()
+        assert (state.account, state.operation, state.last_error) == (
+            "default",
+            "queryReport",
+            "kept on other",
+        )
+        assert not PollState.objects.exists(), "nothing was written to default"
+        message = Message.objects.using("other").get()
+        assert (message.account, message.kind, message.request) == ("default", "notification", None)
+        if other.vendor == "postgresql":  # 0010 and 0011 filled the vectors on "other"
+            with other.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM xunchen_message_bigrams")
+                assert cursor.fetchone()[0] == 1
+        call_command("migrate", APP, "zero", database="other", verbosity=0)
+        assert tables() == []
+    finally:
+        call_command("migrate", APP, database="other", verbosity=0)
