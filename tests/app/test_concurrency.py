@@ -1,6 +1,7 @@
 """Real concurrency: threads and second connections with their own view of what is
 committed (PostgreSQL)."""
 
+import contextlib
 import threading
 from collections import Counter
 
@@ -115,6 +116,42 @@ def test_twenty_concurrent_code_requests_for_one_number_send_once(gateway):
         RequestStatus.THROTTLED: 19,
     }
     assert [s.mobiles for s in gateway.submissions] == [("13800138000",)]
+
+
+def test_twenty_concurrent_code_requests_for_a_number_never_seen_send_once(gateway, monkeypatch):
+    """No throttle bucket exists yet for the number or its prefix: the requests create
+    them, and the row locks still let only one of them through.
+
+    The window between a request's count and its commit is held open: each request
+    that has counted waits (up to 2 s) for a second one to count too. Under the locks
+    none can, and the first goes on alone; without them, two count before either
+    commits, every time."""
+    from django_xunchen import verification
+    from django_xunchen.models import ThrottleBucket
+    from django_xunchen.verification import RequestStatus, request_code
+
+    counted_together = threading.Barrier(2, timeout=2)
+    real_judge = verification._judge
+
+    def judge(*args, **kwargs):
+        verdict = real_judge(*args, **kwargs)
+        # Broken after a wait alone: nobody could count meanwhile (from then on, none waits).
+        with contextlib.suppress(threading.BrokenBarrierError):
+            counted_together.wait()
+        return verdict
+
+    monkeypatch.setattr(verification, "_judge", judge)
+    assert not ThrottleBucket.objects.exists()
+    results = _run_together(lambda: request_code("13912345678", "login"), 20)
+    assert Counter(r.status for r in results) == {
+        RequestStatus.SENT: 1,
+        RequestStatus.THROTTLED: 19,
+    }
+    assert [s.mobiles for s in gateway.submissions] == [("13912345678",)]
+    assert sorted(ThrottleBucket.objects.values_list("key", flat=True)) == [
+        "mobile:13912345678",
+        "prefix:1391234",
+    ]
 
 
 def test_fifty_concurrent_wrong_guesses_cannot_exceed_the_attempt_limit(gateway):
