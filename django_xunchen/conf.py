@@ -83,8 +83,9 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     # msgid) when the database is down, restarting or locked; then it goes to the spool.
     "OUTCOME_RETRY_SECONDS": 60,
     # A local folder where outcomes the database refused wait, fsynced, until a later
-    # send_sms, send_queued or poll_sms on this host applies them. Empty: a folder
-    # "django-xunchen-spool" in the system's temporary directory.
+    # send_sms, send_queued or poll_sms on this host applies them. Required when DEBUG
+    # is off (check E014); empty with DEBUG on: "django-xunchen-spool" in the system's
+    # temporary directory.
     "SPOOL_DIR": "",
     # Numbers per send request; the gateway takes at most 100.
     "BATCH_SIZE": 100,
