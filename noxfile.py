@@ -1,10 +1,22 @@
-"""The version matrix: Django 5.2 LTS on Python 3.10 and 3.11, Django 6.x on 3.12 and 3.13.
+"""Three dependency sets, each a nox session (see docs/testing.rst):
 
-``nox`` runs the whole suite (browser, packaging and demo tests included; the PostgreSQL
-step is make test's) on the oldest and the newest pair, as CI does; ``nox -s tests`` runs
-all four. An interpreter missing on this machine is reported and skipped, or fails the run
-with ``--error-on-missing-interpreters`` (CI). pyenv installs are found even when they are
-not on PATH.
+``locked``
+    The version matrix from the lock, ``requirements/locked.txt`` (what ``make test``
+    installs too): Django 5.2 LTS on Python 3.10 and 3.11, Django 6.x on 3.12 and 3.13,
+    the whole suite (browser, packaging and demo tests included; the PostgreSQL step is
+    make test's). ``nox`` runs the oldest and the newest pair, as CI does; ``nox -s
+    locked`` runs all four.
+``oldest``
+    Python 3.10 with every direct dependency at its declared lower bound
+    (``requirements/oldest.txt``): the client, parsing, polling and sending tests. Gates.
+``latest``
+    The newest Python with everything at its newest release, no lock: the same tests.
+    ``make test`` reports it but does not gate on it, so that a new upstream release shows
+    up as a named failure without stopping a landing.
+
+An interpreter missing on this machine is reported and skipped, or fails the run with
+``--error-on-missing-interpreters`` (CI). pyenv installs are found even when they are not
+on PATH.
 """
 
 import os
@@ -13,23 +25,46 @@ from pathlib import Path
 import nox
 
 PAIRS = [("3.10", "5.2"), ("3.11", "5.2"), ("3.12", "6"), ("3.13", "6")]
-DJANGO = {"5.2": "django>=5.2,<5.3", "6": "django>=6.0,<7"}
+LOCK = "requirements/locked.txt"
+OLDEST_LOCK = "requirements/oldest.txt"
+EXTRAS = ".[test,spreadsheets,tasks]"
+#: What ``oldest`` and ``latest`` run: the protocol client and parsing, polling, sending.
+CORE_TESTS = [
+    "tests/client",
+    *sorted(
+        str(path)
+        for pattern in [
+            "test_polling*.py",
+            "test_poll_*.py",
+            "test_sending*.py",
+            "test_send_queued.py",
+            "test_spool.py",
+        ]
+        for path in Path("tests/app").glob(pattern)
+    ),
+]
 
 pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 if pyenv.is_dir():
     extra = [str(p / "bin") for p in sorted(pyenv.iterdir()) if (p / "bin").is_dir()]
     os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), *extra])
 
-nox.options.sessions = ["tests(3.10-5.2)", "tests(3.13-6)"]
+nox.options.sessions = ["locked(3.10-5.2)", "locked(3.13-6)"]
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_existing_virtualenvs = True
 
 
-@nox.session
-@nox.parametrize(("python", "django"), PAIRS, ids=[f"{p}-{d}" for p, d in PAIRS])
-def tests(session: nox.Session, django: str) -> None:
-    session.install(DJANGO[django], "-e", ".[test,spreadsheets,tasks]")
-    session.run("python", "-c", "import django; print('Django', django.get_version())")
+def install_lock(session: nox.Session, lock: str) -> None:
+    """Exactly the lock's versions and hashes, then the project itself without its
+    dependencies; pip check fails the session if the lock misses one."""
+    session.install("--require-hashes", "-r", lock)
+    session.install("--no-deps", "-e", ".")
+    session.run("python", "-m", "pip", "check")
+
+
+def pytest(session: nox.Session, *paths: str) -> None:
+    versions = "print('Django', django.get_version(), 'lxml', lxml.etree.__version__)"
+    session.run("python", "-c", f"import django, lxml.etree; {versions}")
     session.run(
         "python",
         "-m",
@@ -39,6 +74,33 @@ def tests(session: nox.Session, django: str) -> None:
         "no:cacheprovider",
         "-m",
         "not postgres_only",
-        *session.posargs,
+        *(session.posargs or paths),
         env={"PYTHONPATH": str(Path.cwd())},
     )
+
+
+@nox.session
+@nox.parametrize(("python", "django"), PAIRS, ids=[f"{p}-{d}" for p, d in PAIRS])
+def locked(session: nox.Session, django: str) -> None:
+    install_lock(session, LOCK)
+    # The lock forks on the Python version; each pair must get its own Django.
+    session.run(
+        "python",
+        "-c",
+        f"import django, sys; sys.exit(django.get_version().split('.')[0] != '{django[0]}')",
+    )
+    pytest(session)
+
+
+@nox.session(python=PAIRS[0][0])
+def oldest(session: nox.Session) -> None:
+    install_lock(session, OLDEST_LOCK)
+    pytest(session, *CORE_TESTS)
+
+
+@nox.session(python=PAIRS[-1][0])
+def latest(session: nox.Session) -> None:
+    session.install("--upgrade", "--upgrade-strategy", "eager", "pip")
+    session.install("--upgrade", "--upgrade-strategy", "eager", "-e", EXTRAS)
+    session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
+    pytest(session, *CORE_TESTS)
