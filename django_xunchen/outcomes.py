@@ -114,7 +114,7 @@ def _text(name: str, value: Any, max_length: int | None = None) -> str:
 
 def _id(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_ID:
-        raise ValueError(f"{name} is not a message id: {value!r}")
+        raise ValueError(f"{name} holds {value!r}, not a positive integer below 2**63")
     return value
 
 

@@ -178,6 +178,13 @@ def test_every_outcome_the_app_spools_passes_the_check(isolated_spool, status):
     assert spool.load(spool.write(outcome.to_json()), parse_spooled) == outcome
 
 
+def test_a_naive_submission_time_is_read_back_with_use_tz_off(isolated_spool, settings):
+    settings.USE_TZ = False
+    outcome = Outcome([1], "sent", msgid="m", submitted_at=timezone.now())
+    assert timezone.is_naive(outcome.submitted_at)
+    assert spool.load(spool.write(outcome.to_json()), parse_spooled) == outcome
+
+
 def test_every_field_of_an_outcome_is_checked():
     """A field added to Outcome needs its check, or every spooled outcome is set aside."""
     assert set(SPOOLED_FIELDS) == set(Outcome.__dataclass_fields__) | {"host", "pid"}
@@ -249,12 +256,12 @@ BAD = {
     "an extra field": (changed(request="r-1"), "unknown 'request'"),
     "unknown status": (changed(status="delivered"), "unknown status 'delivered'"),
     "status null": (changed(status=None), "unknown status None"),
-    "ids as strings": (changed(ids=["1"]), "ids is not a message id: '1'"),
+    "ids as strings": (changed(ids=["1"]), "ids holds '1', not a positive integer"),
     "ids a number": (changed(ids=1), "ids is not a list of message ids: 1"),
     "ids empty": (changed(ids=[]), "ids is not a list of message ids: []"),
-    "an id true": (changed(ids=[True]), "ids is not a message id: True"),
-    "an id too big": (changed(ids=[2**63]), "ids is not a message id"),
-    "an id fractional": (changed(ids=[1.5]), "ids is not a message id: 1.5"),
+    "an id true": (changed(ids=[True]), "ids holds True, not a positive"),
+    "an id too big": (changed(ids=[2**63]), "ids holds 9223372036854775808, not"),
+    "an id fractional": (changed(ids=[1.5]), "ids holds 1.5, not"),
     "msgid a number": (changed(msgid=123), "msgid is not a string but int"),
     "msgid too long": (changed(msgid="m" * 65), "msgid is longer than 64 characters"),
     "a NUL": (changed(error_message="a\x00b"), "error_message holds a NUL character"),
@@ -265,7 +272,7 @@ BAD = {
     "no such day": (changed(submitted_at="2026-02-30T10:00:00+08:00"), "day is out of range"),
     "a date as a number": (changed(submitted_at=1764208800), "submitted_at is not a string"),
     "a date without offset": (changed(submitted_at="2026-11-27T10:00:00"), "no UTC offset"),
-    "pid a string": (changed(pid="4321"), "pid is not a message id: '4321'"),
+    "pid a string": (changed(pid="4321"), "pid holds '4321', not a positive integer"),
 }
 
 
@@ -509,3 +516,20 @@ def test_a_bad_date_message_keeps_the_date(isolated_spool):
     with pytest.raises(ValueError, match="'yesterday'"):
         parse_spooled({**GOOD, "submitted_at": "yesterday"})
     assert parse_spooled(GOOD).submitted_at == dt.datetime(2026, 11, 27, 2, tzinfo=dt.timezone.utc)
+
+
+def test_the_example_project_chooses_its_spool_folder(tmp_path):
+    """With DEBUG off and nothing in the environment, the example project passes the
+    check: its settings choose a folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XUNCHEN_", "DJANGO_"))}
+    env.update(DJANGO_DEBUG="0", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=REPO / "example_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no issues" in done.stdout
