@@ -250,6 +250,23 @@ class Message(models.Model):
         _("batch"), default=uuid.uuid4, help_text=_("Messages created by one send call.")
     )
     claim = models.UUIDField(null=True, blank=True, editable=False)
+    request = models.UUIDField(
+        _("request"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The gateway request it last went in: every message of one request shares it, "
+            "and the msgid the gateway gave that request. Kept when the outcome is lost."
+        ),
+    )
+    requested_at = models.DateTimeField(
+        _("requested"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("When that request was claimed, just before it went to the gateway."),
+    )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)

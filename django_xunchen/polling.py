@@ -27,7 +27,7 @@ from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import bulk, outcomes, policy, rollup
+from . import bulk, outcomes, policy, recovery, rollup
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .client.parsing import RecordScan
@@ -67,6 +67,11 @@ class PollResult:
     inbound_matched: int = 0
     rematched: int = 0
     recovered: int = 0
+    #: Requests whose outcome was lost, that took the msgid of their reports.
+    requests_recovered: int = 0
+    #: Unmatched reports (of the last MATCH_WINDOW_DAYS, as the orphan pass found them)
+    #: that more than one lost request could be theirs: nothing is guessed.
+    reports_ambiguous: int = 0
     spooled: int = 0
     set_aside: int = 0
     skipped: list[str] = field(default_factory=list)
@@ -96,6 +101,15 @@ class PollResult:
             parts.append(f"orphans matched {self.rematched}")
         if self.recovered:
             parts.append(f"recovered {self.recovered} journal entries")
+        if self.requests_recovered:
+            parts.append(
+                f"msgid recovered from reports for {self.requests_recovered} lost requests"
+            )
+        if self.reports_ambiguous:
+            parts.append(
+                f"{self.reports_ambiguous} reports left unmatched: more than one lost "
+                "request could be theirs"
+            )
         if self.spooled:
             parts.append(f"applied {self.spooled} spooled send outcomes")
         if self.set_aside:
@@ -115,6 +129,8 @@ class PollResult:
             "inbound_matched",
             "rematched",
             "recovered",
+            "requests_recovered",
+            "reports_ambiguous",
             "set_aside",
         ):
             setattr(self, counter, getattr(self, counter) + getattr(part, counter))
@@ -409,11 +425,14 @@ def _ingest(
     try:
         with transaction.atomic():
             if is_reports:
+                recovered = recovery.Recovered()
                 stored, matched = _store_reports(
-                    entry, cast(list[DeliveryReport], records), group.names
+                    entry, cast(list[DeliveryReport], records), group.names, recovered
                 )
                 result.reports += stored
                 result.reports_matched += matched
+                # Reports left ambiguous are counted by the orphan pass (_rematch_orphans).
+                result.requests_recovered += recovered.requests
             else:
                 stored, matched = _store_inbound(
                     entry,
@@ -555,17 +574,23 @@ _REPORT_COLUMNS = (
 
 
 def _store_reports(
-    entry: PollJournalEntry, records: Sequence[DeliveryReport], names: list[str]
+    entry: PollJournalEntry,
+    records: Sequence[DeliveryReport],
+    names: list[str],
+    recovered: recovery.Recovered | None = None,
 ) -> tuple[int, int]:
     """Store, match and apply ``records`` in set-based statements, a few per
     :data:`INGEST_CHUNK` reports, whatever their number: no Report or Message objects
-    are built. The signals load the reports back after the commit, a chunk at a time."""
+    are built. The signals load the reports back after the commit, a chunk at a time.
+    Reports whose msgid matches no message go through :mod:`.recovery` first
+    (``recovered`` gets its counts)."""
     now = timezone.now()
     matched = 0
     undelivered: set[str] = set()
     limits = dict(_limits(Report))
     for start, chunk in _chunks(records, INGEST_CHUNK):
         ids = _message_ids({r.msgid for r in chunk if r.msgid}, names)
+        ids.update(_recover(chunk, ids, names, now, recovered, _message_ids))
         rows = []
         for offset, record in enumerate(chunk):
             message_id = ids.get((record.msgid, record.mobile))
@@ -589,6 +614,27 @@ def _store_reports(
     if records:
         transaction.on_commit(functools.partial(_send_report_signals, entry.pk))
     return len(records), matched
+
+
+def _recover(
+    reports: Sequence[DeliveryReport] | Sequence[Report],
+    known: dict[tuple[str, str], Any],
+    names: list[str],
+    now: dt.datetime,
+    recovered: recovery.Recovered | None,
+    look_up: Any,
+) -> dict[tuple[str, str], Any]:
+    """The keys of the messages whose lost request :func:`.recovery.recover` gave the
+    msgid of some of ``reports``: only those whose msgid is on no message (``known``)
+    go there. ``look_up`` finds the messages, as ``known`` was built."""
+    on_messages = {msgid for msgid, _ in known}
+    lost = [(r.msgid, r.mobile, r.reported_at) for r in reports if r.msgid not in on_messages]
+    if not lost:
+        return {}
+    done = recovery.recover(lost, names, now)
+    if recovered is not None:
+        recovered.add(done)
+    return look_up(done.msgids, names) if done.msgids else {}
 
 
 def _message_ids(msgids: set[str], names: list[str]) -> dict[tuple[str, str], int]:
@@ -804,8 +850,10 @@ def _rematch_orphans(names: list[str], window_days: int, result: PollResult) -> 
     if not orphans:
         return
     now = timezone.now()
+    recovered = recovery.Recovered()
     for _, chunk in _chunks(orphans):
         by_key = _messages_by_key({r.msgid for r in chunk}, names)
+        by_key.update(_recover(chunk, by_key, names, now, recovered, _messages_by_key))
         found, changed = [], {}
         for report in chunk:
             message = by_key.get((report.msgid, report.mobile))
@@ -834,6 +882,8 @@ def _rematch_orphans(names: list[str], window_days: int, result: PollResult) -> 
                 for r in found
             )
         result.rematched += len(found)
+    result.requests_recovered += recovered.requests
+    result.reports_ambiguous += recovered.ambiguous
 
 
 def _prune(retention_days: int) -> None:

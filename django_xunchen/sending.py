@@ -839,6 +839,8 @@ def _submit(
         return None
     claimed = [r for r in rows if r.pk in claimed_ids]
     ids = [r.pk for r in claimed]
+    for row in claimed:
+        row.request, row.requested_at = token, now
 
     def land(status: str, error: XunchenError | None = None, **fields: Any) -> None:
         outcomes.record(Outcome(ids, status, **fields), claimed, error)
@@ -879,7 +881,9 @@ def _claim(claimable: QuerySet[Message], token: uuid.UUID, now: dt.datetime) -> 
     where UPDATE … RETURNING exists (PostgreSQL, SQLite 3.35+), else the UPDATE and a
     SELECT by the claim token."""
     values = {"status": Status.SENDING, "claim": token, "attempts": F("attempts") + 1}
-    values["updated_at"] = now
+    # The claim is cleared with the outcome; the request and its time stay, so that a
+    # report can still prove which rows went together (:mod:`.recovery`).
+    values.update(updated_at=now, request=token, requested_at=now)
     if not _update_returns_rows():
         if not claimable.update(**values):
             return set()

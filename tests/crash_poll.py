@@ -3,6 +3,8 @@
     python -m tests.crash_poll setup 13800138000 13900000000   # migrate, send
     python -m tests.crash_poll poll-and-die                    # SIGKILL after the fetch
     python -m tests.crash_poll poll                            # an ordinary poll
+    python -m tests.crash_poll send-and-die 13800138000 …      # SIGKILL once accepted
+    python -m tests.crash_poll send-queued-later 3600          # send_queued an hour on
     python -m tests.crash_poll state                           # print what is stored
 
 Settings come from tests.settings, with DATABASE_URL and XUNCHEN_TEST_SETTINGS set by
@@ -33,6 +35,20 @@ def main(argv: list[str]) -> None:
     elif command == "poll":
         result = poll(inbound=False, force=True)
         print(json.dumps({"ok": result.ok, "locked_by": result.locked_by}))
+    elif command == "send-and-die":
+        call_command("migrate", verbosity=0)
+        send_sms(argv[1:], "killed once accepted", backend=f"{__name__}.DieAfterAccept")
+    elif command == "send-queued-later":
+        import datetime as dt
+
+        import time_machine
+        from django.utils import timezone
+
+        from django_xunchen import send_queued
+
+        later = timezone.now() + dt.timedelta(seconds=float(argv[1]))
+        with time_machine.travel(later, tick=False):
+            print(json.dumps(send_queued()))
     elif command == "state":
         entries = [
             {"state": e.state, "body_has_numbers": b"13800138000" in bytes(e.body)}
@@ -44,6 +60,8 @@ def main(argv: list[str]) -> None:
                     "entries": entries,
                     "reports": Report.objects.count(),
                     "statuses": sorted(Message.objects.values_list("status", flat=True)),
+                    "messages": sorted(Message.objects.values_list("status", "msgid")),
+                    "requests": Message.objects.values("request").distinct().count(),
                 }
             )
         )
@@ -61,9 +79,24 @@ def _die_after_fetch():
     return DieAfterFetch
 
 
+def _die_after_accept():
+    from django_xunchen.backends.xunchen import SMSBackend
+
+    class DieAfterAccept(SMSBackend):
+        """The process is killed the moment the gateway's answer (its msgid) is in."""
+
+        def send(self, request):
+            super().send(request)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return DieAfterAccept
+
+
 def __getattr__(name: str):
     if name == "DieAfterFetch":
         return _die_after_fetch()
+    if name == "DieAfterAccept":
+        return _die_after_accept()
     raise AttributeError(name)
 
 

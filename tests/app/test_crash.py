@@ -72,3 +72,30 @@ def test_a_poll_killed_after_its_fetch_loses_no_report(run):
     state = json.loads(run("state").stdout)
     assert state["reports"] == 2
     assert state["statuses"] == ["delivered", "delivered"]
+
+
+def test_a_send_killed_after_the_gateway_accepted_it_gets_its_msgid_from_the_reports(run):
+    """kill -9 between the gateway's answer and its write: the rows stay ``sending``, then
+    ``unknown``, without a msgid; their reports carry the msgid and prove the request."""
+    killed = run("send-and-die", *NUMBERS)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (accepted,) = run.gateway.submissions
+    state = json.loads(run("state").stdout)
+    assert state["messages"] == [["sending", ""], ["sending", ""]]
+    assert state["requests"] == 1
+
+    run.gateway.deliver_now()
+    early = run("poll")  # the request might still be in flight: nothing is taken yet
+    assert json.loads(early.stdout) == {"ok": True, "locked_by": None}, early.stderr
+    state = json.loads(run("state").stdout)
+    assert (state["reports"], state["messages"]) == (2, [["sending", ""], ["sending", ""]])
+
+    swept = run("send-queued-later", "3600")
+    assert json.loads(swept.stdout)["stale"] == 2, swept.stderr
+    assert json.loads(run("state").stdout)["messages"] == [["unknown", ""], ["unknown", ""]]
+
+    recovered = run("poll")  # the orphan reports now recover the request
+    assert json.loads(recovered.stdout) == {"ok": True, "locked_by": None}, recovered.stderr
+    state = json.loads(run("state").stdout)
+    assert state["messages"] == [["delivered", accepted.msgid], ["delivered", accepted.msgid]]
+    assert state["reports"] == 2
