@@ -1,31 +1,50 @@
 """`make mutation`: mutation testing (mutmut) on the modules that carry the invariants.
 
 Runs ``mutmut run`` (configured in pyproject.toml, ``[tool.mutmut]``), then prints one
-line per module: mutants, killed, survived, without a test, and the score, which counts
-as killed the mutants listed in EQUIVALENT below (a mutant no test can kill because the
-program behaves the same; each with its reason). Every other survivor is printed by name:
-``mutmut show NAME`` shows its diff. Exit 1 when the score is under the goal.
+line per module: mutants, killed, equivalent, survived, without a test, not measured,
+without a result, and the score. The score is killed + equivalent over EVERY mutant in
+scope: a mutant without a result for the current code counts against it, and so do the
+survivors named in UNMEASURED (reported apart, with their reason). EQUIVALENT below lists
+the mutants no test can kill because the program behaves the same, each with its reason.
+Every other survivor is printed by name: ``mutmut show NAME`` shows its diff.
+
+It exits 1, with the reason on its last lines, when mutmut itself failed (its stats step,
+or the tests run without any mutant: a test that fails unmutated makes every result
+meaningless), when any mutant in scope has no result for the current code (a stopped run,
+a module changed since the last run, a module never mutated), or when the score of the
+whole or of any module is under the goal.
 
     python scripts/mutation.py            # run, then report
-    python scripts/mutation.py --report   # report on the last run only
+    python scripts/mutation.py --report   # report on the last run only (same gate)
     python scripts/mutation.py --fresh-stats  # after a refactoring: map the tests anew
+    python scripts/mutation.py --since main   # only the functions changed since a git ref:
+                                              # their score alone, never the whole score
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = 90.0
 KILLED = {1, 3, 36, 24, -24, 152, 255, 37}  # a failing test, a timeout, a type error
+NO_TEST = {5, 33}  # no test reaches the mutant
+#: No result for the current code: never run (None), interrupted (2), skipped (34).
+NO_RESULT = {None, 2, 34}
+#: mutmut's separator between class and method in a mutant's name.
+SEPARATOR = "\u01c1"
 
 #: Mutants that cannot be killed, because the mutated program behaves exactly as the
 #: original. Name → why.
@@ -511,78 +530,317 @@ def sync_data_files() -> int:
 
 
 def modules() -> list[str]:
+    """The scope: ``[tool.mutmut] only_mutate`` in pyproject.toml."""
     text = (ROOT / "pyproject.toml").read_text()
-    block = re.search(r"^only_mutate = \[(.*?)\]", text, re.MULTILINE | re.DOTALL)
-    return re.findall(r'"([^"]+)"', block.group(1)) if block else []
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        block = re.search(r"^only_mutate = \[(.*?)\]", text, re.MULTILINE | re.DOTALL)
+        lines = block.group(1).splitlines() if block else []
+        return [m for line in lines for m in re.findall(r'^\s*"([^"]+)"', line)]
+    return tomllib.loads(text)["tool"]["mutmut"]["only_mutate"]
 
 
-def results() -> dict[str, dict[str, int | None]]:
-    by_module = {}
+def results() -> dict[str, dict[str, int | None] | None]:
+    """Each module's mutmut results, or None when it has none for the current code: never
+    mutated, or its source changed since mutmut last mutated it (mutmut's own rule: the
+    mutated copy must be newer than the source)."""
+    by_module: dict[str, dict[str, int | None] | None] = {}
     for module in modules():
+        source, copy = ROOT / module, ROOT / "mutants" / module
         meta = ROOT / "mutants" / (module + ".meta")
-        if meta.exists():
-            by_module[module] = json.loads(meta.read_text())["exit_code_by_key"]
-        else:
-            by_module[module] = {}
-    return by_module
-
-
-def report() -> float:
-    rows, survivors = [], []
-    totals: Counter[str] = Counter()
-    for module, codes in results().items():
-        counts: Counter[str] = Counter()
-        for name, code in codes.items():
-            if unmeasured(name):
-                counts["unmeasured"] += 1
-            elif code in KILLED:
-                counts["killed"] += 1
-            elif name in EQUIVALENT:
-                counts["equivalent"] += 1
-            elif code in (5, 33):
-                counts["no test"] += 1
-                survivors.append((name, "no test reaches it"))
-            elif code is None:
-                counts["not run"] += 1
-            else:
-                counts["survived"] += 1
-                survivors.append((name, "survived"))
-        counts["total"] = len(codes)
-        totals.update(counts)
-        rows.append((module, counts))
-    columns = ("mutants", 7), ("killed", 7), ("equiv.", 7), ("surv.", 6), ("no test", 8)
-    columns += (("unmeas.", 8), ("not run", 8))
-    header = f"{'module':<36} " + " ".join(f"{n:>{w}}" for n, w in columns) + f" {'score':>7}"
-    print(header)
-    print("-" * len(header))
-    for module, c in [*rows, ("all", totals)]:
-        print(
-            f"{module:<36} {c['total']:>7} {c['killed']:>7} {c['equivalent']:>7} "
-            f"{c['survived']:>6} {c['no test']:>8} {c['unmeasured']:>8} {c['not run']:>8} "
-            f"{score(c):>6.1f}%"
+        fresh = (
+            source.exists()
+            and copy.exists()
+            and meta.exists()
+            and source.stat().st_mtime < copy.stat().st_mtime
         )
-    if survivors:
-        print(f"\n{len(survivors)} mutants not killed (mutmut show NAME):")
-        for name, why in survivors:
-            print(f"  {name}  ({why})")
-    if counts_unmeasured := totals["unmeasured"]:
-        print(f"\n{counts_unmeasured} mutants not measured, left out of the score:")
-        for key, why in UNMEASURED.items():
-            print(f"  {key}{'*' if key.endswith('__') else ''}: {why}")
-    if EQUIVALENT:
-        print(f"\n{len(EQUIVALENT)} equivalent mutants, counted as killed:")
-        for name, why in EQUIVALENT.items():
-            print(f"  {name}: {why}")
-    return score(totals)
+        by_module[module] = json.loads(meta.read_text())["exit_code_by_key"] if fresh else None
+    return by_module
 
 
 def unmeasured(name: str) -> bool:
     return any(name == key or (key.endswith("__") and name.startswith(key)) for key in UNMEASURED)
 
 
-def score(counts: Counter[str]) -> float:
-    tested = counts["total"] - counts["not run"] - counts["unmeasured"]
-    return 100.0 * (counts["killed"] + counts["equivalent"]) / tested if tested else 0.0
+def classify(name: str, code: int | None) -> str:
+    """One mutant's column in the table."""
+    if code in NO_RESULT:
+        # Before EQUIVALENT: a mutant's number names another change once its function
+        # changed, so an old reason holds only for a mutant run on the current code.
+        return "no result"
+    if code in KILLED:
+        return "killed"
+    if name in EQUIVALENT:
+        return "equivalent"
+    if unmeasured(name):
+        return "unmeasured"
+    if code in NO_TEST:
+        return "no test"
+    return "survived"
+
+
+@dataclass
+class Tally:
+    counts: Counter[str] = field(default_factory=Counter)
+    survivors: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, name: str, code: int | None) -> None:
+        kind = classify(name, code)
+        self.counts[kind] += 1
+        self.counts["total"] += 1
+        if kind == "survived":
+            self.survivors.append((name, "survived"))
+        elif kind == "no test":
+            self.survivors.append((name, "no test reaches it"))
+
+    @property
+    def score(self) -> float:
+        """Killed and equivalent over every mutant, those without a result included."""
+        c = self.counts
+        return 100.0 * (c["killed"] + c["equivalent"]) / c["total"] if c["total"] else 0.0
+
+
+def tally(codes: Mapping[str, int | None], keep=lambda name: True) -> Tally:
+    t = Tally()
+    for name, code in codes.items():
+        if keep(name):
+            t.add(name, code)
+    return t
+
+
+def gate(
+    tallies: Mapping[str, Tally | None],
+    *,
+    run_status: int = 0,
+    goal: float = GOAL,
+    what: str = "all",
+) -> list[str]:
+    """Why the run fails, or [] when it passes. ``tallies`` maps a module (or a changed
+    function) to its tally, None when it has no result for the current code."""
+    problems = []
+    if run_status != 0:
+        problems.append(
+            f"mutmut run failed (exit status {run_status}): its stats step or the tests run "
+            "without any mutant failed (see 'failed to collect stats' or 'Failed to run clean "
+            "test' above). A test that fails unmutated 'kills' every mutant: fix it first."
+        )
+    missing = [name for name, t in tallies.items() if t is None]
+    if missing:
+        problems.append(
+            f"no result for the current code of {', '.join(missing)} (never mutated, or "
+            "changed since the last mutmut run): run make mutation"
+        )
+    total = whole(tallies)
+    if without := total.counts["no result"]:
+        problems.append(
+            f"{without} mutants in scope have no result for the current code (a stopped run, "
+            "or functions changed since): run make mutation to finish"
+        )
+    if not missing and total.counts["total"] == 0:
+        problems.append("no mutant in scope at all: check [tool.mutmut] only_mutate")
+    for name, t in tallies.items():
+        if t is not None and t.counts["total"] and t.score < goal:
+            problems.append(f"{name}: score {t.score:.1f}% is under the goal of {goal:.0f}%")
+    if len(tallies) > 1 and total.counts["total"] and total.score < goal:
+        problems.append(f"{what}: score {total.score:.1f}% is under the goal of {goal:.0f}%")
+    return problems
+
+
+COLUMNS = [
+    ("mutants", "total", 7),
+    ("killed", "killed", 7),
+    ("equiv.", "equivalent", 7),
+    ("surv.", "survived", 6),
+    ("no test", "no test", 8),
+    ("unmeas.", "unmeasured", 8),
+    ("no result", "no result", 10),
+]
+
+
+def print_table(tallies: Mapping[str, Tally | None], total_label: str | None) -> None:
+    width = max([36, *(len(name) + 1 for name in tallies)])
+    header = f"{'':<{width}} " + " ".join(f"{n:>{w}}" for n, _, w in COLUMNS) + f" {'score':>7}"
+    print(header)
+    print("-" * len(header))
+    rows = list(tallies.items())
+    if total_label is not None:
+        # The modules without a result are missing from the total's figures.
+        label = total_label if all(tallies.values()) else f"{total_label} (known only)"
+        rows.append((label, whole(tallies)))
+    for name, t in rows:
+        if t is None:
+            print(f"{name:<{width}} no result for the current code")
+            continue
+        cells = " ".join(f"{t.counts[key]:>{w}}" for _, key, w in COLUMNS)
+        print(f"{name:<{width}} {cells} {t.score:>6.1f}%")
+    survivors = [s for t in tallies.values() if t is not None for s in t.survivors]
+    if survivors:
+        print(f"\n{len(survivors)} mutants not killed (mutmut show NAME):")
+        for name, why in survivors:
+            print(f"  {name}  ({why})")
+
+
+def report(run_status: int = 0) -> tuple[list[str], Tally]:
+    """The whole scope's table; returns the gate's problems and the whole tally."""
+    tallies = {
+        module: None if codes is None else tally(codes) for module, codes in results().items()
+    }
+    print_table(tallies, "all")
+    if any(t is not None and t.counts["unmeasured"] for t in tallies.values()):
+        print("\nNot measured (counted against the score; each is tested elsewhere):")
+        for key, why in UNMEASURED.items():
+            print(f"  {key}{'*' if key.endswith('__') else ''}: {why}")
+    if EQUIVALENT:
+        print(f"\n{len(EQUIVALENT)} equivalent mutants, counted as killed:")
+        for name, why in EQUIVALENT.items():
+            print(f"  {name}: {why}")
+    return gate(tallies, run_status=run_status), whole(tallies)
+
+
+def whole(tallies: Mapping[str, Tally | None]) -> Tally:
+    total = Tally()
+    for t in tallies.values():
+        if t is not None:
+            total.counts.update(t.counts)
+    return total
+
+
+# --since REF: only the functions changed since a git ref.
+
+
+def dotted(module: str) -> str:
+    """mutmut's module name for a source path: django_xunchen/client/http.py ->
+    django_xunchen.client.http (a package's __init__ is the package)."""
+    name = module.removesuffix(".py").replace("/", ".")
+    return name.removesuffix(".__init__")
+
+
+def functions(source: str) -> list[tuple[str, int, int]]:
+    """The functions mutmut mutates (top-level functions, and methods of top-level
+    classes), as (mangled name, first line, last line), decorators included."""
+    found = []
+    for node in ast.parse(source).body:
+        members = [(None, node)]
+        if isinstance(node, ast.ClassDef):
+            members = [(node.name, child) for child in node.body]
+        for owner, item in members:
+            if not isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            first = min([item.lineno, *(d.lineno for d in item.decorator_list)])
+            last = item.end_lineno or item.lineno
+            mangled = f"x{SEPARATOR}{owner}{SEPARATOR}{item.name}" if owner else f"x_{item.name}"
+            found.append((mangled, first, last))
+    return found
+
+
+def changed_lines(diff: str) -> dict[str, list[tuple[int, int]]]:
+    """The new side's changed line ranges per file, from ``git diff -U0``: (first, last);
+    a pure deletion is the line after which it was, (n, n)."""
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    current = None
+    for line in diff.splitlines():
+        if line.startswith("+++ "):
+            path = line[4:]
+            current = path[2:] if path.startswith("b/") else None
+            if current is not None:
+                ranges.setdefault(current, [])
+        elif line.startswith("@@") and current is not None:
+            match = re.match(r"@@ -\S+ \+(\d+)(?:,(\d+))? @@", line)
+            if match:
+                start, count = int(match.group(1)), int(match.group(2) or 1)
+                ranges[current].append((start, start + count - 1) if count else (start, start))
+    return ranges
+
+
+def touched(funcs: Iterable[tuple[str, int, int]], ranges: Iterable[tuple[int, int]]) -> set[str]:
+    ranges = list(ranges)
+    return {name for name, first, last in funcs if any(a <= last and b >= first for a, b in ranges)}
+
+
+def changed_since(ref: str) -> dict[str, set[str]]:
+    """module -> the mangled names of its functions changed since ``ref`` (the working
+    tree against it, uncommitted changes included)."""
+    if ref.startswith("-"):
+        raise SystemExit(f"--since takes a git ref, not an option: {ref}")
+    scope = modules()
+    diff = subprocess.run(  # noqa: S603 (a ref the developer gave, never an option)
+        ["git", "diff", "-U0", "--no-color", "--no-ext-diff", ref, "--", *scope],  # noqa: S607
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    changed = {}
+    for module, ranges in changed_lines(diff).items():
+        if module in scope and (ROOT / module).exists():
+            names = touched(functions((ROOT / module).read_text()), ranges)
+            if names:
+                changed[module] = names
+    return changed
+
+
+def since(ref: str, *, run: bool) -> int:
+    changed = changed_since(ref)
+    prefixes = {
+        f"{dotted(module)}.{name}__mutmut_": f"{module}::{name.replace(SEPARATOR, '.')[2:]}"
+        for module, names in sorted(changed.items())
+        for name in sorted(names)
+    }
+    if not prefixes:
+        print(f"no function in the mutation scope changed since {ref}: nothing to run")
+        return 0
+    print(f"{len(prefixes)} functions in the mutation scope changed since {ref}:")
+    for label in prefixes.values():
+        print(f"  {label}")
+    run_status = 0
+    if run:
+        run_status = run_mutmut([prefix + "*" for prefix in prefixes])
+    by_prefix: dict[str, Tally | None] = {}
+    codes: dict[str, int | None] = {}
+    fresh = results()
+    for module in changed:
+        codes.update(fresh.get(module) or {})
+    for prefix, label in prefixes.items():
+        module = label.partition("::")[0]
+        if fresh.get(module) is None:
+            by_prefix[label] = None
+            continue
+        t = tally(codes, keep=lambda name, prefix=prefix: name.startswith(prefix))
+        if t.counts["total"]:
+            by_prefix[label] = t
+    if not by_prefix:
+        print("\nnone of them has a mutant (only names, docstrings or log calls changed)")
+        return 0
+    print()
+    print_table(by_prefix, f"the {len(by_prefix)} changed functions")
+    problems = gate(
+        by_prefix,
+        run_status=run_status,
+        what=f"the functions changed since {ref}",
+    )
+    # Never the whole score: this mode runs only the changed functions' mutants.
+    return finish(problems, "the changed functions' score; not the whole score")
+
+
+def run_mutmut(names: list[str]) -> int:
+    started = time.monotonic()
+    if copied := sync_data_files():
+        print(f"copied {copied} changed templates, translations and static files")
+    command = [sys.executable, "-m", "mutmut", "run", *names]
+    status = subprocess.run(command, cwd=ROOT).returncode  # noqa: S603 (our own mutant names)
+    print(f"\nmutmut run took {time.monotonic() - started:.0f} s (exit status {status})\n")
+    return status
+
+
+def finish(problems: list[str], passed: str) -> int:
+    if problems:
+        print("\nmake mutation FAILED:")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    print(f"\nmake mutation passed ({passed}, goal {GOAL:.0f}%)")
+    return 0
 
 
 def main() -> int:
@@ -597,19 +855,26 @@ def main() -> int:
             "keeps the tests of its old shape, and its survivors may be false)"
         ),
     )
+    parser.add_argument(
+        "--since",
+        metavar="REF",
+        help=(
+            "run only the mutants of the functions changed since the git ref REF (working "
+            "tree included) and report their score alone"
+        ),
+    )
     args = parser.parse_args()
-    if not args.report:
-        if args.fresh_stats:
-            (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
-        started = time.monotonic()
-        if copied := sync_data_files():
-            print(f"copied {copied} changed templates, translations and static files")
-        subprocess.run([sys.executable, "-m", "mutmut", "run"], cwd=ROOT, check=False)
-        print(f"\nmutmut run took {time.monotonic() - started:.0f} s\n")
-    total = report()
-    print(f"\nscore {total:.1f}% (goal {GOAL:.0f}%)")
-    return 0 if total >= GOAL else 1
+    if args.fresh_stats:
+        if args.report:
+            parser.error("--fresh-stats needs a run; leave out --report")
+        (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    if args.since:
+        return since(args.since, run=not args.report)
+    run_status = 0 if args.report else run_mutmut([])
+    problems, total = report(run_status)
+    return finish(problems, f"score {total.score:.1f}% over all {total.counts['total']} mutants")
 
 
 if __name__ == "__main__":
+    os.chdir(ROOT)
     sys.exit(main())
