@@ -244,6 +244,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                     "blocked_words",
                     "report_status",
                     "attempts",
+                    "request",
                     "parts",
                 ]
             },
@@ -256,6 +257,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                     "hold_until",
                     "expires_at",
                     "created_at",
+                    "requested_at",
                     "submitted_at",
                     "reported_at",
                 ]

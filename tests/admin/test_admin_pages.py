@@ -109,6 +109,9 @@ def test_detail_shows_reports_replies_and_resends(admin_client, settings):
     ).content.decode()
     assert "DELIVRD" in page and "收到了" in page and message.msgid in page
     assert 'name="mobile"' not in page, "gateway data is read-only"
+    message.refresh_from_db()
+    assert str(message.request) in page, "the request it went in, kept if the outcome is lost"
+    assert "Requested:" in page
 
 
 def test_no_page_shows_a_credential(admin_client):
