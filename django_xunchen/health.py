@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import spool
+from . import poll_spool, spool
 from .conf import account_names, xunchen_settings
 from .models import Message, PollJournalEntry, PollState
 
@@ -32,6 +32,8 @@ class PollHealth:
     spool_bad: int = 0
     #: Why nothing can be spooled on this host (``SPOOL_DIR`` unset), or "".
     spool_problem: str = ""
+    #: Poll answers the database refused, on disk until the next poll journals them.
+    answers_waiting: int = 0
     report_overdue: int = 0
 
     @property
@@ -83,6 +85,7 @@ def poll_health(now: dt.datetime | None = None, *, count_overdue: bool = False) 
     ).count()
     health.spooled = len(spool.pending())
     health.spool_bad = len(spool.bad_files())
+    health.answers_waiting = poll_spool.counts()[0]
     try:
         spool.spool_dir()
     except ImproperlyConfigured:

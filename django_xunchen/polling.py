@@ -13,12 +13,14 @@ after the transaction commits.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import functools
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
@@ -27,10 +29,10 @@ from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import bulk, outcomes, policy, recovery, rollup
+from . import bulk, outcomes, policy, poll_spool, recovery, rollup, stopping
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
-from .client.parsing import RecordScan
+from .client.parsing import MAX_QUERY_BODY_BYTES, RecordScan
 from .client.types import DeliveryReport, InboundSMS, RawResponse
 from .conf import UnknownAccount, account_names, xunchen_settings
 from .db import one_of
@@ -73,6 +75,8 @@ class PollResult:
     #: that more than one lost request could be theirs: nothing is guessed.
     reports_ambiguous: int = 0
     spooled: int = 0
+    #: Answers an earlier poll kept on disk when the database refused them.
+    answers_from_disk: int = 0
     set_aside: int = 0
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -112,6 +116,8 @@ class PollResult:
             )
         if self.spooled:
             parts.append(f"applied {self.spooled} spooled send outcomes")
+        if self.answers_from_disk:
+            parts.append(f"journaled {self.answers_from_disk} answers kept on disk")
         if self.set_aside:
             parts.append(f"set aside {self.set_aside} journal entries for staff")
         if self.skipped:
@@ -131,6 +137,7 @@ class PollResult:
             "recovered",
             "requests_recovered",
             "reports_ambiguous",
+            "answers_from_disk",
             "set_aside",
         ):
             setattr(self, counter, getattr(self, counter) + getattr(part, counter))
@@ -222,9 +229,15 @@ def poll(
     total = PollResult(names=[n for g in groups for n in g.names])
     total.spooled = outcomes.apply_spool()
     for group in groups:
+        if stopping.requested():
+            break
         part = PollResult(names=group.names)
         try:
             _poll_account(group, part, reports, inbound, force, conf)
+        except AnswerKept as exc:
+            part.errors.append(str(exc))
+            total.add(group.name, part, several=len(groups) + len(broken) > 1)
+            return total
         except DatabaseError:
             raise
         except Exception as exc:
@@ -257,6 +270,7 @@ def _poll_account(
     interval = sms_backend.settings["POLL_INTERVAL"]
     try:
         with sms_backend:
+            _journal_kept_answers(group, result)
             pending = PollJournalEntry.objects.filter(
                 state=PollJournalEntry.State.PENDING, account__in=group.names
             )
@@ -266,7 +280,7 @@ def _poll_account(
                 lock.refresh()
             wanted = [(Op.REPORTS, reports), (Op.INBOUND, inbound)]
             for operation, enabled in wanted:
-                if not enabled:
+                if not enabled or stopping.requested():
                     continue
                 if not force and _too_soon(group.names, operation, interval):
                     result.skipped.append(str(Op(operation).label))
@@ -275,14 +289,22 @@ def _poll_account(
                 fetched = _fetch_and_journal(operation, group, result)
                 if fetched is not None:
                     _ingest(fetched, group, result, conf["JOURNAL_MAX_ATTEMPTS"])
-            if reports:
+            if reports and not stopping.requested():
                 lock.refresh()
                 _rematch_orphans(group.names, conf["MATCH_WINDOW_DAYS"], result)
     except LockLost as exc:
         logger.error("poll of account %r stopped: %s", group.name, exc)
         result.errors.append(f"stopped: {exc}")
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except DatabaseError as exc:
+            logger.error(
+                "the poll lock of account %r could not be released (%s); the next poll on "
+                "this host takes it over, as this process will be gone",
+                group.name,
+                exc,
+            )
 
 
 def _too_soon(names: list[str], operation: str, interval: float) -> bool:
@@ -301,29 +323,140 @@ def _fetch_and_journal(
     sms_backend = group.backend
     fetch = sms_backend.fetch_reports if operation == Op.REPORTS else sms_backend.fetch_inbound
     now = timezone.now()
+    error = ""
     try:
         raw: RawResponse = fetch()
         body, complete = raw.body, True
     except XunchenError as exc:
         logger.error("%s (account %r)", exc, group.name)
         result.errors.append(str(exc))
-        _note_attempt(group.name, operation, now, str(exc))
+        error = str(exc)
         # A cut-off answer: the gateway has handed its records over, so keep what arrived.
         body = exc.received if isinstance(exc, ResponseCutOffError) else b""
-        if not body.strip():
-            return None
         complete = False
+    entry = None
+    if body.strip():
+        try:
+            entry = _journal(group.name, operation, body, now, complete)
+        except DatabaseError as exc:
+            _keep_on_disk(group.name, operation, body, now, complete, exc)
+            raise
+    if error:
+        _note_attempt(group.name, operation, now, error)
+    return entry
+
+
+class AnswerKept(Exception):
+    """The database refused a fetched answer, which is now on disk (:mod:`.poll_spool`)
+    for the next ``poll_sms`` to journal. The poll stops: the database is refusing."""
+
+    def __init__(self, path: Path, cause: DatabaseError, fetched: bool = True) -> None:
+        what = "a fetched answer" if fetched else "an answer kept on disk"
+        super().__init__(
+            f"the database refused to journal {what} ({type(cause).__name__}: {cause}); "
+            f"it is kept in {path}, and the next poll_sms journals it before fetching "
+            "anything new"
+        )
+        self.path = path
+
+
+def _keep_on_disk(
+    account: str,
+    operation: str,
+    body: bytes,
+    fetched_at: dt.datetime,
+    complete: bool,
+    cause: DatabaseError,
+) -> None:
+    """Write an answer the journal refused to the poll folder of the spool and raise
+    :class:`AnswerKept`; if the disk refuses too, log the whole answer at CRITICAL (the
+    gateway will not send its records again) and return, so that the database error is
+    raised."""
     try:
-        return _journal(group.name, operation, body, now, complete)
-    except DatabaseError:
-        # The gateway will not return these records again: this log line is their last copy.
+        path = poll_spool.keep(account, operation, body, fetched_at, complete)
+    except (OSError, ImproperlyConfigured) as exc:
         logger.critical(
-            "could not journal a %s response of account %r; its records are only here: %r",
+            "could not journal a %s answer of account %r (%s: %s), nor keep it on disk "
+            "(%s); its records are only here, fetched at %s. Save the next line to a file "
+            "and give it to poll_sms --import-answer:\n%r",
             operation,
-            group.name,
+            account,
+            type(cause).__name__,
+            cause,
+            exc,
+            fetched_at.isoformat(),
             body,
         )
-        raise
+        return
+    logger.error(
+        "could not journal a %s answer of account %r (%s: %s); kept in %s",
+        operation,
+        account,
+        type(cause).__name__,
+        cause,
+        path,
+    )
+    raise AnswerKept(path, cause) from cause
+
+
+def import_answer(body: bytes, operation: str, account: str = "default") -> PollJournalEntry:
+    """Journal a raw answer by hand: one that the database and the disk both refused, and
+    that staff copied from the CRITICAL log. The next poll of ``account`` ingests it."""
+    if operation not in (Op.REPORTS, Op.INBOUND):
+        raise ValueError(f"operation must be {Op.REPORTS!r} or {Op.INBOUND!r}, not {operation!r}")
+    group = next((g for g in gateway_accounts() if account in g.names), None)
+    if group is None:
+        raise UnknownAccount(f"no SMS account {account!r}")
+    body = _from_log(body)
+    if not body.strip():
+        raise ValueError("the answer is empty")
+    if len(body) > MAX_QUERY_BODY_BYTES:
+        raise ValueError(f"the answer is over {MAX_QUERY_BODY_BYTES} bytes")
+    return _journal(group.name, operation, body, timezone.now(), complete=True)
+
+
+def _from_log(text: bytes) -> bytes:
+    """The answer itself, when ``text`` is the bytes literal a CRITICAL log holds."""
+    stripped = text.strip()
+    if not stripped.startswith((b"b'", b'b"')):
+        return text
+    try:
+        value = ast.literal_eval(stripped.decode("ascii"))
+    except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
+        value = None
+    if not isinstance(value, bytes):
+        raise ValueError("the answer looks like a bytes literal from the log, but is not one")
+    return value
+
+
+def _journal_kept_answers(group: GatewayAccount, result: PollResult) -> None:
+    """Journal the answers an earlier poll kept on disk, then delete their files. An
+    answer already journaled (the process died between the two) is not journaled again:
+    no two answers share account, operation and the microsecond they were fetched."""
+    for answer in poll_spool.waiting(group.names):
+        already = PollJournalEntry.objects.filter(
+            account=answer.account, operation=answer.operation, fetched_at=answer.fetched_at
+        ).exists()
+        if not already:
+            try:
+                _journal(
+                    answer.account,
+                    answer.operation,
+                    answer.body,
+                    answer.fetched_at,
+                    answer.complete,
+                )
+            except DatabaseError as exc:
+                raise AnswerKept(answer.path, exc, fetched=False) from exc
+        poll_spool.remove(answer)
+        result.answers_from_disk += 1
+        logger.warning(
+            "journaled a %s answer of account %r fetched at %s, kept on disk since: %s",
+            answer.operation,
+            answer.account,
+            answer.fetched_at.isoformat(),
+            answer.path,
+        )
 
 
 def _journal(

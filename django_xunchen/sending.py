@@ -28,7 +28,7 @@ from django.db.models.signals import post_init, pre_init
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from . import outcomes, policy, rollup
+from . import outcomes, policy, rollup, stopping
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .bulk import insert_messages
@@ -659,6 +659,8 @@ def dispatch(rows: Sequence[Message], backends: Backends | BaseSMSBackend) -> Se
     down: set[str] = set()
     try:
         for chunk in chunks:
+            if stopping.requested():
+                break  # its rows and the rest stay queued, for the next run
             if chunk[0].account in stopped:
                 continue
             error = _submit(chunk, backends, outcome, down)
@@ -707,7 +709,7 @@ def _submit_in_threads(
     def work() -> None:
         mine = Backends(backends.path)
         try:
-            while not halt.is_set():
+            while not halt.is_set() and not stopping.requested():
                 try:
                     chunk = todo.get_nowait()
                 except queue.Empty:

@@ -170,7 +170,9 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _folder(subfolder: str | None) -> Path | None:
+def configured_folder(subfolder: str | None = None) -> Path | None:
+    """The spool folder, or ``subfolder`` of it; ``None`` when no folder is configured
+    (then nothing can have been spooled)."""
     folder = _configured_dir()
     if folder is None or subfolder is None:
         return folder
@@ -258,7 +260,7 @@ def set_aside(path: Path, reason: str) -> Path | None:
 def bad_files(subfolder: str | None = None) -> list[Path]:
     """The files set aside as ``*.bad``, in the whole spool or in ``subfolder`` of it
     (and below), oldest first."""
-    folder = _folder(subfolder)
+    folder = configured_folder(subfolder)
     if folder is None or not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob(f"*{BAD_SUFFIX}") if p.is_file())
@@ -269,7 +271,7 @@ def clean_temporary(subfolder: str | None = None) -> int:
     ``subfolder``); returns how many. A file whose writer is a live process on this host
     stays (it may be writing it now), unless it is older than an hour; a file whose
     writer on this host is gone goes at once; any other once it is a minute old."""
-    folder = _folder(subfolder)
+    folder = configured_folder(subfolder)
     if folder is None or not folder.is_dir():
         return 0
     removed = 0

@@ -1,10 +1,14 @@
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import ngettext
 
+from ... import stopping
+from ...client.parsing import MAX_QUERY_BODY_BYTES
 from ...conf import UnknownAccount
 from ...health import poll_health
-from ...polling import poll
+from ...polling import import_answer, poll
 
 
 class Command(BaseCommand):
@@ -33,6 +37,20 @@ class Command(BaseCommand):
             action="store_true",
             help="Fetch even if the last fetch was less than POLL_INTERVAL seconds ago.",
         )
+        only.add_argument(
+            "--import-answer",
+            metavar="FILE",
+            help=(
+                "Journal and ingest a raw queryReport or queryMo answer from FILE ('-' for "
+                "standard input): one that the database and the disk both refused, copied "
+                "from the CRITICAL log. Fetches nothing. Needs --operation."
+            ),
+        )
+        parser.add_argument(
+            "--operation",
+            choices=["queryReport", "queryMo"],
+            help="With --import-answer: which query the answer is of.",
+        )
 
     def handle(
         self,
@@ -46,12 +64,43 @@ class Command(BaseCommand):
     ):
         if check:
             return self.check_health()
+        if options.get("import_answer"):
+            return self.import_answer(options["import_answer"], options["operation"], account)
+        with stopping.graceful():
+            try:
+                result = poll(
+                    reports=not inbound_only,
+                    inbound=not reports_only,
+                    force=force,
+                    account=account,
+                )
+            except UnknownAccount as exc:
+                raise CommandError(str(exc)) from None
+            stopped = stopping.exit_code()
+        if stopped is not None:
+            self.stderr.write(f"stopped by a signal: {result.summary()}")
+            raise SystemExit(stopped)
+        if not result.ok:
+            raise CommandError(result.summary())
+        self.stdout.write(result.summary())
+
+    def import_answer(self, path, operation, account):
+        if not operation:
+            raise CommandError("--import-answer needs --operation queryReport or queryMo")
         try:
-            result = poll(
-                reports=not inbound_only, inbound=not reports_only, force=force, account=account
-            )
-        except UnknownAccount as exc:
+            if path == "-":
+                body = sys.stdin.buffer.read()
+            else:
+                with open(path, "rb") as handle:
+                    body = handle.read(MAX_QUERY_BODY_BYTES + 1)
+        except OSError as exc:
+            raise CommandError(f"{path}: {exc.strerror or exc}") from None
+        try:
+            entry = import_answer(body, operation, account or "default")
+        except (ValueError, UnknownAccount) as exc:
             raise CommandError(str(exc)) from None
+        self.stdout.write(f"journaled as entry {entry.pk}")
+        result = poll(reports=False, inbound=False, account=account)
         if not result.ok:
             raise CommandError(result.summary())
         self.stdout.write(result.summary())
@@ -84,6 +133,17 @@ class Command(BaseCommand):
             )
         if health.spool_problem:
             problems.append(health.spool_problem)
+        if health.answers_waiting:
+            problems.append(
+                ngettext(
+                    "%(count)d poll answer the database refused waits on disk; the next "
+                    "poll_sms journals it",
+                    "%(count)d poll answers the database refused wait on disk; the next "
+                    "poll_sms journals them",
+                    health.answers_waiting,
+                )
+                % {"count": health.answers_waiting}
+            )
         if problems:
             raise CommandError("; ".join(problems))
         self.stdout.write("ok")

@@ -3,6 +3,7 @@ from collections.abc import Callable
 
 from django.core.management.base import BaseCommand
 
+from ... import stopping
 from ...sending import send_queued
 
 
@@ -32,11 +33,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, limit=10000, idle_for=None, **options):
-        counts = send_queued(limit=limit, idle_for=idle_for)
+        with stopping.graceful():
+            counts = send_queued(limit=limit, idle_for=idle_for)
+            stopped = stopping.exit_code()
         self.stdout.write(
             "queued {claimed}, sent {sent} in {requests} requests, expired {expired}, "
             "stale marked unknown {stale}, spooled outcomes applied {spooled}".format(**counts)
         )
+        if stopped is not None:
+            self.stderr.write("stopped by a signal; what was not sent stays queued")
+            raise SystemExit(stopped)
 
 
 def whole_number(minimum: int, unit: str = "") -> Callable[[str], int]:

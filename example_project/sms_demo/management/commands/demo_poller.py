@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from django_xunchen import poll, send_queued
+from django_xunchen import poll, send_queued, stopping
 
 
 class Command(BaseCommand):
@@ -14,12 +14,15 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=5.0)
 
     def handle(self, *args, interval=5.0, **options):
-        try:
-            while True:
+        # Ctrl-C or the demo's SIGTERM: the poll or send in flight finishes and releases
+        # its lock, then the loop ends.
+        with stopping.graceful():
+            while not stopping.requested():
                 result = poll(force=True)
                 if result.reports or result.inbound or not result.ok:
                     self.stdout.write(f"poll: {result.summary()}")
                 send_queued()
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            pass
+                for _ in range(int(interval * 10)):
+                    if stopping.requested():
+                        break
+                    time.sleep(0.1)
