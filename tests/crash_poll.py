@@ -5,6 +5,8 @@
     python -m tests.crash_poll poll                            # an ordinary poll
     python -m tests.crash_poll send-and-die 13800138000 …      # SIGKILL once accepted
     python -m tests.crash_poll send-queued-later 3600          # send_queued an hour on
+    python -m tests.crash_poll poll-sms-while-down             # PostgreSQL stops after
+                                                               # the fetch ($XUNCHEN_STOP_DB)
     python -m tests.crash_poll state                           # print what is stored
 
 Settings come from tests.settings, with DATABASE_URL and XUNCHEN_TEST_SETTINGS set by
@@ -32,6 +34,14 @@ def main(argv: list[str]) -> None:
         send_sms(argv[1:], "crash test")
     elif command == "poll-and-die":
         poll(inbound=False, force=True, backend=f"{__name__}.DieAfterFetch")
+    elif command == "poll-sms-while-down":
+        from django.core.management import CommandError
+
+        try:
+            call_command("poll_sms", "--force", "--reports-only")
+        except CommandError as exc:
+            print(json.dumps({"error": str(exc)}))
+            sys.exit(1)
     elif command == "poll":
         result = poll(inbound=False, force=True)
         print(json.dumps({"ok": result.ok, "locked_by": result.locked_by}))
@@ -92,9 +102,27 @@ def _die_after_accept():
     return DieAfterAccept
 
 
+def _stop_db_after_fetch():
+    import subprocess
+
+    from django_xunchen.backends.xunchen import SMSBackend
+
+    class StopDatabaseAfterFetch(SMSBackend):
+        """The database server stops between the fetch and the journal write."""
+
+        def fetch_reports(self):
+            raw = super().fetch_reports()
+            subprocess.run(os.environ["XUNCHEN_STOP_DB"], shell=True, check=True)  # noqa: S602
+            return raw
+
+    return StopDatabaseAfterFetch
+
+
 def __getattr__(name: str):
     if name == "DieAfterFetch":
         return _die_after_fetch()
+    if name == "StopDatabaseAfterFetch":
+        return _stop_db_after_fetch()
     if name == "DieAfterAccept":
         return _die_after_accept()
     raise AttributeError(name)
