@@ -8,19 +8,17 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from .client.http import endpoint_url
-from .client.validation import normalize_encoding
+from .backends import BaseSMSBackend, load_backend_class
 from .conf import (
     CREDENTIAL_KEYS,
     KINDS,
-    REQUIRED_FOR_GATEWAY,
     account_names,
     retention_settings,
+    setting_name,
     verification_settings,
     xunchen_settings,
 )
 
-GATEWAY_BACKEND = "django_xunchen.backends.xunchen.SMSBackend"
 NOISY_LOGGERS = ("urllib3", "urllib3.connectionpool", "requests", "http.client")
 
 
@@ -182,9 +180,7 @@ def _check_verification() -> list[checks.CheckMessage]:
 
 def _key(account: str, key: str, several: bool) -> str:
     """How a setting is named in a message: where the user wrote it."""
-    if several:
-        return f"XUNCHEN['ACCOUNTS'][{account!r}][{key!r}]"
-    return f"XUNCHEN[{key!r}]"
+    return setting_name(account, key, several)
 
 
 def _check_accounts_shape(conf: dict, names: list[str]) -> list[checks.CheckMessage]:
@@ -234,8 +230,6 @@ def _check_account(name: str, several: bool) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     conf = xunchen_settings(name)
     where = f" (account {name!r})" if several else ""
-    from .backends import load_backend_class
-
     try:
         backend = load_backend_class(conf["BACKEND"])
     except ImproperlyConfigured as exc:
@@ -246,36 +240,10 @@ def _check_account(name: str, several: bool) -> list[checks.CheckMessage]:
                 id="django_xunchen.E001",
             )
         )
-        backend = None
-    from .backends.xunchen import SMSBackend
-
-    if backend is not None and issubclass(backend, SMSBackend):
-        missing = [_key(name, k, several) for k in REQUIRED_FOR_GATEWAY if not conf[k]]
-        if missing:
-            errors.append(
-                checks.Error(
-                    "Missing for the Xunchen backend: " + ", ".join(missing) + ".",
-                    hint="Set them in settings.XUNCHEN, e.g. from environment variables.",
-                    id="django_xunchen.E002",
-                )
-            )
-        if conf["BASE_URL"]:
-            try:
-                endpoint_url(conf["BASE_URL"])
-            except ValueError as exc:
-                errors.append(
-                    checks.Error(
-                        f"{_key(name, 'BASE_URL', several)} is malformed: {exc}",
-                        hint="e.g. 'http://121.43.104.172:8030'",
-                        id="django_xunchen.E003",
-                    )
-                )
-    try:
-        normalize_encoding(conf["ENCODING"])
-    except ValueError as exc:
-        errors.append(
-            checks.Error(f"{_key(name, 'ENCODING', several)}: {exc}", id="django_xunchen.E004")
-        )
+        errors.extend(BaseSMSBackend.check(conf))  # what every backend reads
+    else:
+        # The backend's own checks (credentials, BASE_URL…): BaseSMSBackend.check.
+        errors.extend(backend.check(conf))
     errors.extend(_check_routing(name, conf, several, where))
     return errors
 

@@ -222,6 +222,17 @@ def account_names() -> list[str]:
     return [DEFAULT_ACCOUNT, *sorted(n for n in accounts if n != DEFAULT_ACCOUNT)]
 
 
+def setting_name(account: str, key: str, several: bool | None = None) -> str:
+    """How the setting ``key`` of ``account`` is named in a message: where the user wrote
+    it, ``XUNCHEN['ACCOUNTS']['codes']['PASSWORD']`` when several accounts are configured
+    (``several``, worked out when not given), else ``XUNCHEN['PASSWORD']``."""
+    if several is None:
+        several = len(account_names()) > 1
+    if several:
+        return f"XUNCHEN['ACCOUNTS'][{account!r}][{key!r}]"
+    return f"XUNCHEN[{key!r}]"
+
+
 class UnknownAccount(ImproperlyConfigured, KeyError):
     """No account of that name in ``XUNCHEN["ACCOUNTS"]``."""
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+from django.core import checks
 
 from ..client import parsing
 from ..client.types import Balance, DeliveryReport, InboundSMS, RawResponse, SendRequest, SendResult
-from ..conf import xunchen_settings
+from ..client.validation import normalize_encoding
+from ..conf import setting_name, xunchen_settings
 
 
 class BaseSMSBackend(abc.ABC):
@@ -34,6 +38,9 @@ class BaseSMSBackend(abc.ABC):
     ``sends_externally``: ``True`` for a backend whose sends reach real handsets. For those,
     :func:`~django_xunchen.send_sms` called inside a transaction waits for the commit
     before sending, so that a rolled-back row never becomes a real SMS.
+
+    :meth:`check` gives the system checks of an account's settings for this backend; a
+    subclass adds its own by overriding it.
     """
 
     sends_externally: bool = True
@@ -46,6 +53,26 @@ class BaseSMSBackend(abc.ABC):
         self.settings = xunchen_settings(account, **kwargs)
         self.account: str = self.settings["ACCOUNT"]
         self.request_started = False
+
+    @classmethod
+    def check(cls, settings: Mapping[str, Any], **kwargs: Any) -> Iterator[checks.CheckMessage]:
+        """The system checks (``manage.py check``) of one account's ``settings``, as
+        :func:`~django_xunchen.conf.xunchen_settings` gives them, for an account configured
+        with this class; ``settings["ACCOUNT"]`` is the account's name. Called on the class:
+        settings that would make the constructor fail are reported here instead.
+
+        The base class checks what every backend reads (``ENCODING``). A subclass adds
+        its own checks by overriding this and yielding from
+        ``super().check(settings, **kwargs)``; it names a setting in a message with
+        :func:`~django_xunchen.conf.setting_name`, and gives each message an id of its
+        own (not ``django_xunchen.*``)."""
+        try:
+            normalize_encoding(settings["ENCODING"])
+        except ValueError as exc:
+            yield checks.Error(
+                f"{setting_name(settings['ACCOUNT'], 'ENCODING')}: {exc}",
+                id="django_xunchen.E004",
+            )
 
     @property
     def queue_id(self) -> str:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from ..client import XunchenClient
 from ..client.http import endpoint_url
 from ..client.types import Balance, RawResponse, SendRequest, SendResult
-from ..conf import REQUIRED_FOR_GATEWAY
+from ..conf import REQUIRED_FOR_GATEWAY, setting_name
 from .base import BaseSMSBackend
 
 
@@ -27,6 +29,28 @@ class SMSBackend(BaseSMSBackend):
                 "XUNCHEN is missing " + ", ".join(missing) + " for the Xunchen backend"
             )
         self._client: XunchenClient | None = None
+
+    @classmethod
+    def check(cls, settings: Mapping[str, Any], **kwargs: Any) -> Iterator[checks.CheckMessage]:
+        """The credentials and ``BASE_URL`` the gateway needs, then the base checks."""
+        account = settings["ACCOUNT"]
+        missing = [setting_name(account, k) for k in REQUIRED_FOR_GATEWAY if not settings[k]]
+        if missing:
+            yield checks.Error(
+                "Missing for the Xunchen backend: " + ", ".join(missing) + ".",
+                hint="Set them in settings.XUNCHEN, e.g. from environment variables.",
+                id="django_xunchen.E002",
+            )
+        if settings["BASE_URL"]:
+            try:
+                endpoint_url(settings["BASE_URL"])
+            except ValueError as exc:
+                yield checks.Error(
+                    f"{setting_name(account, 'BASE_URL')} is malformed: {exc}",
+                    hint="e.g. 'http://121.43.104.172:8030'",
+                    id="django_xunchen.E003",
+                )
+        yield from super().check(settings, **kwargs)
 
     def __repr__(self) -> str:
         name, url = type(self).__name__, self.settings["BASE_URL"]

@@ -1,9 +1,16 @@
+import io
 import logging
 import tempfile
 
 import pytest
+from django.core import checks as dj_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
+from django_xunchen.backends.dummy import SMSBackend as DummyBackend
+from django_xunchen.backends.xunchen import SMSBackend as XunchenBackend
 from django_xunchen.checks import check_settings
+from django_xunchen.conf import setting_name, xunchen_settings
 
 GATEWAY = "django_xunchen.backends.xunchen.SMSBackend"
 LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
@@ -224,3 +231,66 @@ def test_bad_verification_settings(settings, verification):
 )
 def test_bad_policy_settings(settings, policy):
     assert ids({"BACKEND": LOCMEM, **policy}, settings) == ["django_xunchen.E012"]
+
+
+# ----------------------------------------------------------------------- a backend's own checks
+
+
+class SignedBackend(DummyBackend):
+    """A custom backend that needs a sender number: its own check, beside the base ones."""
+
+    @classmethod
+    def check(cls, settings, **kwargs):
+        yield from super().check(settings, **kwargs)
+        if not settings["SENDER_NUMBER"]:
+            yield dj_checks.Error(
+                f"{setting_name(settings['ACCOUNT'], 'SENDER_NUMBER')} is needed by SignedBackend",
+                id="signed.E001",
+            )
+
+
+SIGNED = f"{__name__}.SignedBackend"
+
+
+def test_a_custom_backend_s_own_check_shows_in_manage_py_check(settings):
+    settings.XUNCHEN = {"SPOOL_DIR": SPOOL, "BACKEND": SIGNED}
+    with pytest.raises(SystemCheckError) as raised:
+        call_command("check")
+    assert "signed.E001" in str(raised.value)
+    assert "XUNCHEN['SENDER_NUMBER'] is needed by SignedBackend" in str(raised.value)
+    settings.XUNCHEN = {"SPOOL_DIR": SPOOL, "BACKEND": SIGNED, "SENDER_NUMBER": "106900"}
+    out = io.StringIO()
+    call_command("check", stdout=out)
+    assert "no issues" in out.getvalue()
+
+
+def test_each_account_s_backend_checks_that_account_s_settings(settings):
+    found = messages(
+        {
+            "ACCOUNTS": {
+                "default": {"BACKEND": SIGNED, "SENDER_NUMBER": "106900"},
+                "codes": {"BACKEND": SIGNED, "ENCODING": "latin-1"},
+                "marketing": GOOD,
+            }
+        },
+        settings,
+    )
+    assert [i for i, _ in found] == ["django_xunchen.E004", "signed.E001"]
+    assert all(m.startswith("XUNCHEN['ACCOUNTS']['codes']") for _, m in found)
+
+
+def test_a_subclass_of_the_gateway_backend_keeps_its_checks(settings):
+    class Failover(XunchenBackend):
+        pass
+
+    conf = xunchen_settings(
+        base_url="gw.test:8030", username="u", password="", very_code="", encoding="latin-1"
+    )
+    found = [m.id for m in Failover.check(conf)]
+    assert found == ["django_xunchen.E002", "django_xunchen.E003", "django_xunchen.E004"]
+
+
+@pytest.mark.parametrize("path", [LOCMEM, "django_xunchen.backends.console.SMSBackend"])
+def test_the_development_backends_check_only_what_every_backend_reads(settings, path):
+    settings.XUNCHEN = {"SPOOL_DIR": SPOOL, "BACKEND": path, "ENCODING": "latin-1"}
+    assert [m.id for m in check_settings()] == ["django_xunchen.E004"]
