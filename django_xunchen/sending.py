@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -619,21 +619,37 @@ def _group_key(row: Message) -> tuple[Any, ...]:
     )
 
 
-#: The in-memory attribute of a Message that holds the text (and params) to put on the
-#: wire when the stored ones have a secret masked out (verification codes).
-WIRE = "_xunchen_wire"
+@dataclass(frozen=True)
+class WireText:
+    """The text (or template params) to put on the wire for one row in place of the stored
+    ones, which have a secret masked out (a verification code). It is an argument of
+    :func:`dispatch`, held in memory only: never on the row, in the database, a task or a
+    log; its repr shows neither field."""
+
+    content: str | None = field(default=None, repr=False)
+    params: dict[str, Any] | None = field(default=None, repr=False)
+
 
 #: Errors after which a request certainly did not go out on its account, so that it
 #: may go to the account's fallback instead.
 CERTAINLY_NOT_SENT = (NotSentError, *ACCOUNT_ERRORS)
 
 
-def dispatch(rows: Sequence[Message], backends: Backends | BaseSMSBackend) -> SendOutcome:
+def dispatch(
+    rows: Sequence[Message],
+    backends: Backends | BaseSMSBackend,
+    *,
+    wire_text: Mapping[int, WireText] | None = None,
+) -> SendOutcome:
     """Submit saved ``queued`` rows, each on its own account: those that share account,
     kind, text and options go together, in requests of at most ``BATCH_SIZE`` numbers.
     Errors are recorded on the rows and returned, never raised; after an error about an
     account or the network, the rest of that account's rows stay ``queued`` (or go to
-    its fallback, see :func:`fallbacks`)."""
+    its fallback, see :func:`fallbacks`).
+
+    ``wire_text`` maps a row's pk to what goes on the wire instead of its stored, masked
+    text (a verification code); each such row goes in a request of its own."""
+    wire_text = wire_text or {}
     if isinstance(backends, BaseSMSBackend):
         backends = Backends(first=backends)
     batch_size = max(1, min(int(xunchen_settings()["BATCH_SIZE"]), 100))
@@ -644,7 +660,8 @@ def dispatch(rows: Sequence[Message], backends: Backends | BaseSMSBackend) -> Se
         held = from_db_datetime(row.hold_until)
         if row.status == Status.SUPPRESSED or (held is not None and held > now):
             continue  # suppressed at creation, or held (quiet hours): send_queued sends it
-        groups.setdefault(_group_key(row), []).append(row)
+        key = ("wire", row.pk) if row.pk in wire_text else _group_key(row)
+        groups.setdefault(key, []).append(row)
     outcome = SendOutcome()
     chunks = [
         group[start : start + batch_size]
@@ -653,7 +670,7 @@ def dispatch(rows: Sequence[Message], backends: Backends | BaseSMSBackend) -> Se
     ]
     workers = _concurrency(chunks)
     if workers > 1:
-        _submit_in_threads(chunks, backends, outcome, workers)
+        _submit_in_threads(chunks, backends, outcome, workers, wire_text)
         return outcome
     stopped: set[str] = set()
     down: set[str] = set()
@@ -663,7 +680,7 @@ def dispatch(rows: Sequence[Message], backends: Backends | BaseSMSBackend) -> Se
                 break  # its rows and the rest stay queued, for the next run
             if chunk[0].account in stopped:
                 continue
-            error = _submit(chunk, backends, outcome, down)
+            error = _submit(chunk, backends, outcome, down, wire_text)
             if error is not None:
                 outcome.errors.append(error)
                 if isinstance(error, OutcomeUnknownError):
@@ -687,7 +704,11 @@ def _concurrency(chunks: Sequence[Sequence[Message]]) -> int:
 
 
 def _submit_in_threads(
-    chunks: Sequence[Sequence[Message]], backends: Backends, outcome: SendOutcome, workers: int
+    chunks: Sequence[Sequence[Message]],
+    backends: Backends,
+    outcome: SendOutcome,
+    workers: int,
+    wire_text: Mapping[int, WireText],
 ) -> None:
     """Each thread has its own backends (connections) and database connection, and takes
     the next chunk until none is left, or an unknown outcome stops everything, or a
@@ -717,7 +738,7 @@ def _submit_in_threads(
                 if chunk[0].account in stopped:
                     continue
                 part = SendOutcome()
-                error = _submit(chunk, mine, part, down)
+                error = _submit(chunk, mine, part, down, wire_text)
                 with lock:
                     outcome.requests += part.requests
                     outcome.sent += part.sent
@@ -774,7 +795,10 @@ def fallbacks(
 
 
 def _request_for(
-    rows: Sequence[Message], mobiles: list[str], sms_backend: BaseSMSBackend
+    rows: Sequence[Message],
+    mobiles: list[str],
+    sms_backend: BaseSMSBackend,
+    wire_text: Mapping[int, WireText],
 ) -> SendRequest:
     first = rows[0]
     send_at = from_db_datetime(first.send_at)
@@ -782,9 +806,9 @@ def _request_for(
         send_at = None  # its time has come while it waited: send now
     template = first.template if first.template_id else None
     content, params = first.content, first.params
-    wire = getattr(first, WIRE, None)
+    wire = wire_text.get(first.pk)
     if wire is not None:
-        content, params = wire
+        content, params = wire.content, wire.params
     elif first.masked:
         raise InvalidContentError(
             "the stored text has a verification code masked out; it is never sent from the database"
@@ -805,7 +829,11 @@ def _request_for(
 
 
 def _submit(
-    rows: Sequence[Message], backends: Backends, outcome: SendOutcome, down: set[str]
+    rows: Sequence[Message],
+    backends: Backends,
+    outcome: SendOutcome,
+    down: set[str],
+    wire_text: Mapping[int, WireText],
 ) -> XunchenError | None:
     ids = [r.pk for r in rows]
     now = timezone.now()
@@ -865,7 +893,7 @@ def _submit(
         last = index == len(routes) - 1
         if claimed[0].account != account:
             _move(claimed, token, account, template)
-        error = _attempt(claimed, backends[account], outcome, land, last, restore)
+        error = _attempt(claimed, backends[account], outcome, land, last, restore, wire_text)
         if not isinstance(error, CERTAINLY_NOT_SENT):
             return error
         down.add(account)
@@ -926,6 +954,7 @@ def _attempt(
     land: Callable[..., None],
     last: bool,
     restore: Callable[[], None],
+    wire_text: Mapping[int, WireText],
 ) -> XunchenError | None:
     """One request for the claimed rows on ``sms_backend``'s account. Unless ``last``,
     a certainly-not-sent error is returned without recording anything, so that the
@@ -936,7 +965,7 @@ def _attempt(
     requeue = Status.FAILED if claimed[0].masked else Status.QUEUED
     sms_backend.request_started = False
     try:
-        request = _request_for(claimed, [r.mobile for r in claimed], sms_backend)
+        request = _request_for(claimed, [r.mobile for r in claimed], sms_backend, wire_text)
     except XunchenValidationError as exc:
         land(Status.FAILED, exc, error_code="invalid", error_message=str(exc))
         return exc

@@ -25,7 +25,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -45,6 +45,9 @@ from .signals import (
     code_volume_alarm,
     send_robust_logged,
 )
+
+if TYPE_CHECKING:
+    from .sending import WireText
 
 logger = logging.getLogger("django_xunchen.verification")
 State = VerificationCode.State
@@ -275,7 +278,7 @@ def request_code(
     template = resolve_template(conf["TEMPLATE"], name) if conf["TEMPLATE"] else None
     keys = [f"mobile:{mobile}", f"prefix:{prefix}", *([f"ip:{ip}"] if ip else [])]
     now = timezone.now()
-    row = record = None
+    row = record = wire = None
     with transaction.atomic():
         buckets = _lock_buckets(keys)
         blocked = buckets[f"prefix:{prefix}"].blocked_until
@@ -288,7 +291,7 @@ def request_code(
                     blocked_until=now + dt.timedelta(seconds=verdict.retry_after)
                 )
         if not verdict.reason:
-            row, record = _reserve(mobile, purpose, ip, now, conf, sms_backend, template)
+            row, record, wire = _reserve(mobile, purpose, ip, now, conf, sms_backend, template)
         ThrottleEvent.objects.create(
             mobile=mobile,
             prefix=prefix,
@@ -302,7 +305,7 @@ def request_code(
         )
     if verdict.alarm:
         _alarm(verdict.alarm, conf)
-    if row is None or record is None:
+    if row is None or record is None or wire is None:
         logger.warning(
             "verification code for %s throttled (%s, retry after %d s)",
             mobile,
@@ -319,13 +322,13 @@ def request_code(
             retry_after=verdict.retry_after,
         )
         return CodeRequest(RequestStatus.THROTTLED, verdict.retry_after, str(verdict.reason))
-    return _send(row, record, sms_backend, conf)
+    return _send(row, record, wire, sms_backend, conf)
 
 
 def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
-    """Inside the throttle transaction: the code to send (the live one, or a new one)
-    and its Message row, stored masked, with the text for the wire in memory only."""
-    from .sending import WIRE, prepare_messages
+    """Inside the throttle transaction: the code to send (the live one, or a new one),
+    its Message row, stored masked, and the text for the wire, in memory only."""
+    from .sending import WireText, prepare_messages
 
     ttl = dt.timedelta(seconds=conf["CODE_TTL"])
     live = (
@@ -346,21 +349,20 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
             mobile, template=template, params=params, kind="verification", backend=sms_backend
         )
         row.params, row.content = hidden, template.render(hidden)
-        wire: tuple[str | None, Any] = (None, params)
+        wire = WireText(params=params)
     else:
         text = conf["TEXT"].format(code=code, minutes=minutes)
         (row,) = prepare_messages(mobile, text, kind="verification", backend=sms_backend)
         row.content = conf["TEXT"].format(code=mask(code), minutes=minutes)
-        wire = (text, None)
+        wire = WireText(content=text)
     row.masked = True
     row.metadata = {"verification": purpose}
     row.save(force_insert=True)
-    setattr(row, WIRE, wire)
     if reuse and live is not None:
         VerificationCode.objects.filter(pk=live.pk).update(
             sends=F("sends") + 1, last_sent_at=now, message=row
         )
-        return row, live
+        return row, live, wire
     if live is not None and live.expires_at > now:
         # Still valid but past half its life: say it was replaced. An expired one needs
         # no write (the newest code is the one checked).
@@ -377,23 +379,23 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
         last_sent_at=now,
         message=row,
     )
-    return row, record
+    return row, record, wire
 
 
-def _send(row: Message, record: VerificationCode, sms_backend, conf) -> CodeRequest:
-    from .sending import WIRE, Backends, dispatch
+def _send(row: Message, record: VerificationCode, wire: WireText, sms_backend, conf) -> CodeRequest:
+    """Send the code: the plain text goes to the backend as an argument of the dispatch
+    (``wire_text``), never on the row that signals and receivers see."""
+    from .sending import Backends, dispatch
 
     backends = Backends(first=sms_backend)
+    wire_text = {row.pk: wire}
     if sms_backend.sends_externally and connection.in_atomic_block:
-        transaction.on_commit(lambda: dispatch([row], backends))
+        transaction.on_commit(lambda: dispatch([row], backends, wire_text=wire_text))
         send_robust_logged(
             code_requested, VerificationCode, mobile=row.mobile, purpose=record.purpose, message=row
         )
         return CodeRequest(RequestStatus.SENT, int(conf["COOLDOWN"]), message=row)
-    try:
-        outcome = dispatch([row], backends)
-    finally:
-        delattr(row, WIRE)
+    outcome = dispatch([row], backends, wire_text=wire_text)
     if row.status in (Message.Status.SENT, Message.Status.UNKNOWN):
         send_robust_logged(
             code_requested, VerificationCode, mobile=row.mobile, purpose=record.purpose, message=row
