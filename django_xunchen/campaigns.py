@@ -31,7 +31,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import policy, rollup
+from . import admission, policy, rollup
 from .bulk import insert_messages
 from .client.validation import (
     MAX_CONTENT_LENGTH,
@@ -42,9 +42,10 @@ from .client.validation import (
     validate_content,
 )
 from .conf import xunchen_settings
+from .db import to_db_datetime
 from .exceptions import XunchenValidationError
-from .models import BlockedWord, Campaign, CampaignRecipient, Message
-from .sending import clone_for, to_db_datetime
+from .models import Campaign, CampaignRecipient, Message
+from .sending import clone_for
 from .spreadsheets import excel_number, read_rows, shortened
 
 State = Campaign.State
@@ -104,8 +105,7 @@ def check_campaign(campaign: Campaign) -> None:
             raise CampaignError(
                 _("The template belongs to account %(account)s.") % {"account": template.account}
             )
-        if campaign.kind == Message.Kind.MARKETING:
-            policy.check_template_footer(template)
+        admission.text(template.body, campaign.kind, campaign.account, template)
     elif not campaign.content.strip():
         raise CampaignError(_("Enter the text, or choose a template."))
 
@@ -178,7 +178,7 @@ class Checker:
 
     def __post_init__(self) -> None:
         self.encoding = xunchen_settings(self.campaign.account)["ENCODING"]
-        self.count_parts = policy.part_counter(self.campaign.account)
+        self.count_parts = admission.part_counter(self.campaign.account)
 
     def check(self, number: int, cells: list[str], mapping: Mapping) -> CampaignRecipient:
         raw = cells[mapping.mobile - 1] if len(cells) >= mapping.mobile else ""
@@ -236,7 +236,7 @@ class Checker:
             validate_content(text, self.encoding)
         except XunchenValidationError as exc:
             return self._bad(row, problem, str(exc))
-        found = [w for w in self.words if w in text]
+        found = admission.blocked_words(text, self.campaign.kind, self.campaign.account, self.words)
         if found:
             return self._bad(
                 row,
@@ -250,8 +250,8 @@ class Checker:
         """The text the handset shows for these parameter values (without signature)."""
         pairs = normalize_params({n: values[str(n)] for n in self.needed}) if self.needed else ()
         text = render_template(self.body, pairs)
-        if not self.campaign.template_id and self.campaign.kind == Message.Kind.MARKETING:
-            text = policy.with_footer(text, self.campaign.account)
+        if not self.campaign.template_id:
+            text = admission.text(text, self.campaign.kind, self.campaign.account)
         return validate_content(text, self.encoding) if validate else text
 
     @staticmethod
@@ -276,11 +276,7 @@ def stage(
     check_campaign(campaign)
     body = text_of(campaign)
     needed = placeholders(body)
-    words = list(
-        BlockedWord.objects.filter(account=campaign.account, is_active=True).values_list(
-            "word", flat=True
-        )
-    )
+    words = admission.learned_words(campaign.account)
     rows = read_rows(file, name)
     head = list(itertools.islice(rows, LOOKAHEAD))
     mapping = find_mapping(head, needed, mobile_column, param_columns)
@@ -288,7 +284,7 @@ def stage(
     if not needed:
         text = checker.render({})
         checker.fixed_parts = checker.count_parts(text)
-        blocked = [w for w in words if w in text]
+        blocked = admission.blocked_words(text, campaign.kind, campaign.account, words)
         if blocked:
             raise CampaignError(
                 _("The text has words the gateway refused before: %(words)s")
@@ -327,7 +323,7 @@ def stage(
 
 def _store(batch: list[CampaignRecipient], kind: str) -> tuple[int, int]:
     """Mark the suppressed numbers, insert the batch; return its valid rows and parts."""
-    listed = policy.suppressed([r.mobile for r in batch if not r.problem], kind)
+    listed = admission.suppressed([r.mobile for r in batch if not r.problem], kind)
     for row in batch:
         entry = listed.get(row.mobile) if not row.problem else None
         if entry is not None:
@@ -434,8 +430,7 @@ def _messages(campaign: Campaign, later: bool) -> Iterator[list[Message]]:
     body = text_of(campaign)
     checker = Checker(campaign, body, placeholders(body), [])
     hold = campaign.send_at if later else None
-    if campaign.kind == Message.Kind.MARKETING:
-        hold = policy.quiet_until(hold or timezone.now(), campaign.account) or hold
+    hold = admission.hold(campaign.kind, campaign.account, hold or timezone.now()) or hold
     recipients = (
         campaign.recipients.filter(problem="")
         .order_by("row")
@@ -464,6 +459,7 @@ def _messages(campaign: Campaign, later: bool) -> Iterator[list[Message]]:
                 if campaign.template_id:
                     row.params = {str(n): params[str(n)] for n in checker.needed}
                 row.parts = checker.count_parts(row.content)
+        admission.screen(rows)
         yield rows
 
 
@@ -509,8 +505,7 @@ def resume(campaign: Campaign) -> int:
         now = timezone.now()
         later = campaign.send_at is not None and campaign.send_at > now
         hold = campaign.send_at if later else None
-        if campaign.kind == Message.Kind.MARKETING:
-            hold = policy.quiet_until(hold or now, campaign.account) or hold
+        hold = admission.hold(campaign.kind, campaign.account, hold or now) or hold
         queued = _queued(campaign)
         count = queued.update(hold_until=to_db_datetime(hold), updated_at=now)
         campaign.state = State.SCHEDULED if later else State.RUNNING

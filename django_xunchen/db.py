@@ -1,13 +1,17 @@
-"""Small database helpers the sending and polling paths share."""
+"""Small database helpers the sending and polling paths share: long id lists, and
+datetimes as the database takes them (naive local time when ``USE_TZ`` is off)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import BooleanField, Model, Q
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 #: Lists longer than this go to PostgreSQL as one array parameter.
 ARRAY_FROM = 20
@@ -26,3 +30,19 @@ def one_of(model: type[Model], field: str, values: Collection[Any]) -> Q | RawSQ
     quote = connection.ops.quote_name
     column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(field).column)}"
     return RawSQL(f"{column} = ANY(%s)", [list(values)], output_field=BooleanField())  # noqa: S611
+
+
+def to_db_datetime(value: dt.datetime | None) -> dt.datetime | None:
+    """An aware datetime as the database takes it (naive local time when USE_TZ=False)."""
+    if value is None:
+        return None
+    if settings.USE_TZ:
+        return value
+    return timezone.make_naive(value, timezone.get_default_timezone())
+
+
+def from_db_datetime(value: dt.datetime | None) -> dt.datetime | None:
+    """A datetime read from the database, aware whatever ``USE_TZ`` says."""
+    if value is None or timezone.is_aware(value):
+        return value
+    return timezone.make_aware(value, timezone.get_default_timezone())

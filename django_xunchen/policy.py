@@ -228,28 +228,21 @@ def quiet_until(at: dt.datetime, account: str) -> dt.datetime | None:
     return dt.datetime.combine(end_day, end, tzinfo=CHINA_TZ)
 
 
-def over_daily_cap(mobiles: Sequence[str], account: str) -> set[str]:
-    """Numbers that already have their ``MARKETING_DAILY_CAP`` of marketing today (China
-    Standard Time), counting every message not suppressed or failed."""
-    cap = xunchen_settings(account)["MARKETING_DAILY_CAP"]
-    if cap is None or not mobiles:
-        return set()
-    from django.db.models import Count
-
-    from .models import gateway_day_start
-
-    counts = (
-        Message.objects.filter(
-            mobile__in=set(mobiles), kind=Kind.MARKETING, created_at__gte=gateway_day_start()
-        )
-        .exclude(status__in=[Message.Status.SUPPRESSED, Message.Status.FAILED])
-        .values("mobile")
-        .annotate(n=Count("pk"))
-    )
-    return {row["mobile"] for row in counts if row["n"] >= cap}
+def daily_cap(account: str) -> int | None:
+    """``MARKETING_DAILY_CAP`` of the account: marketing messages a number may get in a
+    day (China Standard Time); ``None``: no cap. :mod:`.admission` applies it."""
+    return xunchen_settings(account)["MARKETING_DAILY_CAP"]
 
 
 # --------------------------------------------------------------------------- blocked words
+
+
+_learned = [0]
+
+
+def learned_generation() -> int:
+    """Grows each time this process learns a word: a cache of the words is then stale."""
+    return _learned[0]
 
 
 def learn_blocked_words(account: str, words: Iterable[str], source: Message | None) -> list[str]:
@@ -263,15 +256,20 @@ def learn_blocked_words(account: str, words: Iterable[str], source: Message | No
             continue
         learned.append(word)
     if learned:
+        _learned[0] += 1
         logger.warning("learned blocked words on account %r: %s", account, ", ".join(learned))
     return learned
 
 
-def blocked_words_in(text: str, account: str) -> list[str]:
-    words = BlockedWord.objects.filter(account=account, is_active=True).values_list(
-        "word", flat=True
+def learned_words(account: str) -> list[str]:
+    """The words the gateway refused on ``account``, still in force."""
+    return list(
+        BlockedWord.objects.filter(account=account, is_active=True).values_list("word", flat=True)
     )
-    return sorted(w for w in words if w in text)
+
+
+def blocked_words_in(text: str, account: str) -> list[str]:
+    return sorted(w for w in learned_words(account) if w in text)
 
 
 def check_blocked_words(text: str, account: str) -> None:

@@ -35,11 +35,10 @@ from .backends.base import BaseSMSBackend
 from .client.parsing import MAX_QUERY_BODY_BYTES, RecordScan
 from .client.types import DeliveryReport, InboundSMS, RawResponse
 from .conf import UnknownAccount, account_names, xunchen_settings
-from .db import one_of
+from .db import one_of, to_db_datetime
 from .exceptions import GatewayError, ResponseCutOffError, XunchenError
 from .locks import DatabaseLock, LockLost
 from .models import InboundMessage, Message, PollJournalEntry, PollState, Report
-from .sending import to_db_datetime
 from .signals import (
     inbound_received,
     report_matched,

@@ -35,8 +35,9 @@ from django.utils import timezone
 
 from . import outcomes
 from .conf import xunchen_settings
+from .db import from_db_datetime, to_db_datetime
 from .models import Message
-from .sending import from_db_datetime, stale_after, to_db_datetime
+from .sending import stale_after
 
 logger = logging.getLogger("django_xunchen.polling")
 Status = Message.Status

@@ -28,7 +28,7 @@ from django.db.models.signals import post_init, pre_init
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from . import outcomes, policy, rollup, stopping
+from . import admission, outcomes, policy, rollup, stopping
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .bulk import insert_messages
@@ -48,7 +48,7 @@ from .conf import (
     route,
     xunchen_settings,
 )
-from .db import one_of
+from .db import from_db_datetime, one_of, to_db_datetime
 from .exceptions import (
     AccessMethodNotEnabledError,
     AccountDisabledError,
@@ -100,21 +100,6 @@ def stale_after() -> dt.timedelta:
 
 
 # --------------------------------------------------------------------------- time
-
-
-def to_db_datetime(value: dt.datetime | None) -> dt.datetime | None:
-    """An aware datetime as the database takes it (naive local time when USE_TZ=False)."""
-    if value is None:
-        return None
-    if settings.USE_TZ:
-        return value
-    return timezone.make_naive(value, timezone.get_default_timezone())
-
-
-def from_db_datetime(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None or timezone.is_aware(value):
-        return value
-    return timezone.make_aware(value, timezone.get_default_timezone())
 
 
 def _aware(value: dt.datetime | None, what: str) -> dt.datetime | None:
@@ -235,11 +220,12 @@ def prepare_messages(
     numbers = validate_mobiles(mobiles)
     send_at = _aware(send_at, "send time")
     expires_at = _aware(expires_at, "expiry time")
-    if kind == Message.Kind.MARKETING:
-        if tpl is not None:
-            policy.check_template_footer(tpl)
-        elif isinstance(content, str) and content.strip():
-            content = policy.with_footer(content.strip(), backend.account)
+    if tpl is not None:
+        admission.text(tpl.body, kind, backend.account, tpl)  # a marketing one needs a footer
+    elif isinstance(content, str) and content.strip():
+        if kind == Message.Kind.MARKETING:
+            content = content.strip()
+        content = admission.text(content, kind, backend.account)
     request = build_send_request(
         numbers[:1],
         content,
@@ -256,13 +242,10 @@ def prepare_messages(
         if send_at is not None and expires_at <= send_at:
             raise InvalidSendTimeError("expiry time is not after the send time")
     text = render_template(tpl.body, request.params) if tpl else request.content
-    if kind != Message.Kind.VERIFICATION:  # a code's text is the site's own, and its budget
-        policy.check_blocked_words(text, backend.account)
-    hold_until = None
-    if kind == Message.Kind.MARKETING:
-        hold_until = policy.quiet_until(send_at or timezone.now(), backend.account)
-        if hold_until is not None:
-            send_at = None  # held here, not at the gateway, so that an opt-out still applies
+    admission.check_blocked_words(text, kind, backend.account)
+    hold_until = admission.hold(kind, backend.account, send_at or timezone.now())
+    if hold_until is not None:
+        send_at = None  # held here, not at the gateway, so that an opt-out still applies
     prototype = Message(
         mobile=numbers[0],
         content=text,
@@ -271,7 +254,7 @@ def prepare_messages(
         extcode=request.extcode or "",
         send_at=to_db_datetime(send_at),
         hold_until=to_db_datetime(hold_until),
-        parts=policy.parts(text, backend.account),
+        parts=admission.part_counter(backend.account)(text),
         expires_at=to_db_datetime(expires_at),
         batch=uuid.uuid4(),
         kind=kind,
@@ -366,7 +349,7 @@ def send_sms(
         backend=sms_backend,
     )
     check_balance(rows, sms_backend)
-    apply_suppression(rows)
+    admission.screen(rows)
     if background is None:
         background = bool(xunchen_settings()["BACKGROUND"])
     with transaction.atomic():
@@ -378,30 +361,6 @@ def send_sms(
     if background:
         return rows
     return _dispatch_now_or_on_commit(rows, Backends(backend, sms_backend), fail_silently)
-
-
-def apply_suppression(rows: Sequence[Message]) -> None:
-    """Mark unsaved rows ``suppressed`` whose number is on the suppression list for their
-    kind, or (marketing) has had its daily share."""
-    if not rows:
-        return
-    kind, account = rows[0].kind, rows[0].account
-    listed = policy.suppressed([r.mobile for r in rows], kind)
-    capped = (
-        policy.over_daily_cap([r.mobile for r in rows], account) if kind == "marketing" else set()
-    )
-    for row in rows:
-        entry = listed.get(row.mobile)
-        if entry is not None:
-            row.status = Status.SUPPRESSED
-            row.error_message = SUPPRESSED_TEXT % {"source": entry.get_source_display()}
-        elif row.mobile in capped:
-            row.status = Status.SUPPRESSED
-            row.error_message = "The number has had its marketing messages for today."
-
-
-SUPPRESSED_TEXT = "The number is on the suppression list (%(source)s)."
-SUPPRESSED_LATER = "The number went on the suppression list before the message was sent."
 
 
 def check_balance(rows: Sequence[Message], sms_backend: BaseSMSBackend) -> None:
@@ -447,12 +406,6 @@ def can_resend(message: Message) -> bool:
     return message.template is None or message.template.is_active
 
 
-def _quiet_until(message: Message) -> dt.datetime | None:
-    if message.kind != Message.Kind.MARKETING or message.account not in account_names():
-        return None
-    return policy.quiet_until(timezone.now(), message.account)
-
-
 def _own_json(values: dict[str, Any]) -> dict[str, Any]:
     return {
         "tags": list(values["tags"]),
@@ -474,8 +427,16 @@ def resend(
     """
     batch = uuid.uuid4()
     created, skipped = [], []
+    now = timezone.now()
+    words: dict[str, list[str]] = {}
     for original in messages:
         if not can_resend(original):
+            skipped.append(original)
+            continue
+        account = original.account
+        if account not in words:
+            words[account] = admission.learned_words(account)
+        if admission.blocked_words(original.content, original.kind, account, words[account]):
             skipped.append(original)
             continue
         created.append(
@@ -490,13 +451,14 @@ def resend(
                 kind=original.kind,
                 account=original.account,
                 parts=original.parts,
-                hold_until=to_db_datetime(_quiet_until(original)),
+                hold_until=to_db_datetime(admission.hold(original.kind, account, now)),
                 tags=original.tags,
                 metadata=original.metadata,
             )
         )
     if background is None:
         background = bool(xunchen_settings()["BACKGROUND"])
+    admission.screen(created)
     if created:
         backends = Backends(backend)
         with transaction.atomic():
@@ -672,6 +634,16 @@ def dispatch(
     if workers > 1:
         _submit_in_threads(chunks, backends, outcome, workers, wire_text)
         return outcome
+    with admission.one_dispatch():
+        return _submit_one_by_one(chunks, backends, outcome, wire_text)
+
+
+def _submit_one_by_one(
+    chunks: Sequence[Sequence[Message]],
+    backends: Backends,
+    outcome: SendOutcome,
+    wire_text: Mapping[int, WireText],
+) -> SendOutcome:
     stopped: set[str] = set()
     down: set[str] = set()
     try:
@@ -835,35 +807,21 @@ def _submit(
     down: set[str],
     wire_text: Mapping[int, WireText],
 ) -> XunchenError | None:
-    ids = [r.pk for r in rows]
     now = timezone.now()
     token = uuid.uuid4()
-    if any(r.expires_at for r in rows):
-        expiring = Message.objects.filter(
-            one_of(Message, "id", ids), status=Status.QUEUED, expires_at__lte=now
-        )
-        rollup.touched_where(expiring)
-        expiring.update(status=Status.EXPIRED, updated_at=now)
-    listed = policy.suppressed_filter(rows[0].kind)
-    claimable = (
-        Message.objects.filter(one_of(Message, "id", ids), status=Status.QUEUED)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
+    rows = admission.at_submit(rows, now)
+    if not rows:
+        return None
+    ids = [r.pk for r in rows]
+    kind = rows[0].kind
+    claimed_ids = _claim(
+        admission.claimable(Message.objects.filter(one_of(Message, "id", ids)), kind, now),
+        token,
+        now,
     )
-    if listed is not None:
-        claimable = claimable.exclude(listed)
-    claimed_ids = _claim(claimable, token, now)
     if len(claimed_ids) < len(rows):
         unclaimed = [r for r in rows if r.pk not in claimed_ids]
-        if listed is not None:
-            # Opted out since the rows were written (quiet hours, a retry): not sent.
-            opted_out = Message.objects.filter(
-                pk__in=[r.pk for r in unclaimed], status=Status.QUEUED
-            ).filter(listed)
-            rollup.touched_where(opted_out)
-            opted_out.update(
-                status=Status.SUPPRESSED, error_message=SUPPRESSED_LATER, updated_at=now
-            )
+        admission.suppress_unclaimed([r.pk for r in unclaimed], kind, now)
         _refresh(unclaimed)
     if not claimed_ids:
         return None
@@ -877,33 +835,43 @@ def _submit(
 
     home = claimed[0].account
     home_template = claimed[0].template if claimed[0].template_id else None
-    routes = [(home, home_template)]
-    if home in down:
-        routes = []
-    routes += [r for r in fallbacks(home, claimed[0].kind, home_template) if r[0] not in down]
-    if not routes:
-        routes = [(home, home_template)]
-    error: XunchenError | None = None
 
     def restore() -> None:
         if claimed[0].account != home:
             _move(claimed, token, home, home_template)
 
-    for index, (account, template) in enumerate(routes):
-        last = index == len(routes) - 1
+    def allowed(later: list[tuple[str, Template | None]]) -> list[tuple[str, Template | None]]:
+        # A fallback is a submit on another account: the rules once more, as of now.
+        return [r for r in later if admission.may_route(claimed, r[0], timezone.now())]
+
+    routes = [r for r in fallbacks(home, claimed[0].kind, home_template) if r[0] not in down]
+    if home in down:
+        routes = allowed(routes)
+    else:
+        routes.insert(0, (home, home_template))
+    if not routes:
+        routes = [(home, home_template)]
+    account, template = routes[0]
+    later = allowed(routes[1:])
+    while True:
         if claimed[0].account != account:
             _move(claimed, token, account, template)
-        error = _attempt(claimed, backends[account], outcome, land, last, restore, wire_text)
+        error = _attempt(claimed, backends[account], outcome, land, not later, restore, wire_text)
         if not isinstance(error, CERTAINLY_NOT_SENT):
             return error
         down.add(account)
-        if not last:
-            logger.warning(
-                "SMS request certainly not sent on account %r (%s); trying the fallback",
-                account,
-                error,
-            )
-    return error
+        if not later:
+            return error
+        later = allowed([r for r in later if r[0] not in down])
+        if not later:
+            _not_sent(claimed, error, land, restore)
+            return error
+        logger.warning(
+            "SMS request certainly not sent on account %r (%s); trying the fallback",
+            account,
+            error,
+        )
+        (account, template), later = later[0], later[1:]
 
 
 def _claim(claimable: QuerySet[Message], token: uuid.UUID, now: dt.datetime) -> set[int]:
@@ -976,11 +944,8 @@ def _attempt(
     try:
         result = sms_backend.send(request)
     except NotSentError as exc:
-        if not last:
-            return exc
-        restore()
-        logger.warning("SMS request not sent (%s): %s", requeue, exc)
-        land(requeue, exc if requeue == Status.FAILED else None, error_message=str(exc))
+        if last:
+            _not_sent(claimed, exc, land, restore)
         return exc
     except XunchenValidationError as exc:
         logger.warning("SMS request refused before it was sent: %s", exc)
@@ -992,9 +957,9 @@ def _attempt(
         return exc
     except GatewayError as exc:
         if isinstance(exc, ACCOUNT_ERRORS):
-            if not last:
-                return exc
-            restore()
+            if last:
+                _not_sent(claimed, exc, land, restore)
+            return exc
         if isinstance(exc, BlockedWordsError) and exc.words:
             policy.learn_blocked_words(sms_backend.account, exc.words, claimed[0])
         logger.warning("SMS request refused: %s", exc)
@@ -1018,6 +983,31 @@ def _attempt(
     outcome.sent += len(claimed)
     land(Status.SENT, msgid=result.msgid, submitted_at=timezone.now())
     return None
+
+
+def _not_sent(
+    claimed: list[Message],
+    error: XunchenError,
+    land: Callable[..., None],
+    restore: Callable[[], None],
+) -> None:
+    """Record that a request certainly did not go out and no other account will take it:
+    the rows go back to their own account, and to the queue (a network fault) or
+    ``failed`` (the account refused)."""
+    restore()
+    if isinstance(error, NotSentError):
+        requeue = Status.FAILED if claimed[0].masked else Status.QUEUED
+        logger.warning("SMS request not sent (%s): %s", requeue, error)
+        land(requeue, error if requeue == Status.FAILED else None, error_message=str(error))
+        return
+    logger.warning("SMS request refused: %s", error)
+    land(
+        Status.FAILED,
+        error,
+        error_code=getattr(error, "code", ""),
+        error_message=str(error),
+        blocked_words=list(getattr(error, "words", [])),
+    )
 
 
 def _refresh(rows: Sequence[Message]) -> None:

@@ -519,10 +519,10 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
             if skipped:
                 parts.append(
                     ngettext(
-                        "%(skipped)d skipped (still queued or sending, or the template is "
-                        "inactive).",
-                        "%(skipped)d skipped (still queued or sending, or the template is "
-                        "inactive).",
+                        "%(skipped)d skipped (still queued or sending, the template is "
+                        "inactive, or the text has a word the gateway refused).",
+                        "%(skipped)d skipped (still queued or sending, the template is "
+                        "inactive, or the text has a word the gateway refused).",
                         len(skipped),
                     )
                 )
