@@ -252,6 +252,7 @@ class SignedBackend(DummyBackend):
 SIGNED = f"{__name__}.SignedBackend"
 
 
+@pytest.mark.django_db  # Django 6's model checks ask the database what it supports
 def test_a_custom_backend_s_own_check_shows_in_manage_py_check(settings):
     settings.XUNCHEN = {"SPOOL_DIR": SPOOL, "BACKEND": SIGNED}
     with pytest.raises(SystemCheckError) as raised:

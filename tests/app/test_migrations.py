@@ -163,6 +163,10 @@ def test_0011_moves_the_stored_bigrams_to_their_own_table_and_back(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "other"])
+# Migrating the app back and forth leaves its content types behind on "other", and
+# 0003's rename then finds one in the way: Django warns, which has nothing to do with the
+# data migrations this test is about.
+@pytest.mark.filterwarnings("ignore:Could not rename content type:RuntimeWarning")
 def test_a_second_database_alias_migrates_from_zero_with_its_data():
     """A host that keeps the SMS tables on another alias: every data migration reads and
     writes through the database being migrated, never through "default"."""
