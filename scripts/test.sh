@@ -91,6 +91,41 @@ record() {
   steps+=("$name") results+=("$result") tests+=("$count") times+=("$seconds")
 }
 
+# The nox steps run one after the other in a lane of their own, beside the steps of make
+# test's own environment: each side runs one pytest at a time, and the machine has two
+# cores. lane_step NAME GATING COMMAND... runs COMMAND in the lane, its output kept in its
+# log; finish_lane waits for the lane, then shows each lane step's output and records it.
+lane=()
+lane_step() {
+  local name=$1 gate=$2 index=${#lane[@]}
+  shift 2
+  lane+=("$name|$gate")
+  printf '\n== %s (runs in the background; its output follows at the end)\n' "$name"
+  # Each step waits for the one before it in the lane.
+  (
+    [ "$index" -gt 0 ] && while [ ! -e "$LOGS/lane$((index - 1)).status" ]; do sleep 1; done
+    reason_file="$LOGS/lane$index.reason"
+    : >"$reason_file"
+    started=$SECONDS
+    "$@" >"$LOGS/lane$index.log" 2>&1
+    echo "$? $((SECONDS - started))" >"$LOGS/lane$index.status.tmp"
+    mv "$LOGS/lane$index.status.tmp" "$LOGS/lane$index.status"
+  ) &
+}
+
+finish_lane() {
+  local index name gate status seconds
+  wait
+  for index in "${!lane[@]}"; do
+    IFS='|' read -r name gate <<<"${lane[$index]}"
+    read -r status seconds <"$LOGS/lane$index.status"
+    printf '\n== %s (ran in the background)\n' "$name"
+    cat "$LOGS/lane$index.log"
+    reason_file="$LOGS/lane$index.reason"
+    record "$name" "$gate" "$status" "$LOGS/lane$index.log" "$seconds"
+  done
+}
+
 # Steps that are more than one command.
 ruff_step() {
   local status=0
@@ -142,12 +177,13 @@ run_step "translations compiled" gating \
   bash -c 'cd django_xunchen && "$0" compilemessages -v 0' "$BIN/django-admin"
 run_step "migrations" gating \
   env DJANGO_SETTINGS_MODULE=tests.settings "$BIN/django-admin" makemigrations --check --dry-run
+lane_step "locked: the oldest and newest pair (nox)" gating nox_step
+lane_step "oldest: lower bounds, Python 3.10 (nox -s oldest)" gating nox_step -s oldest
+lane_step "latest: newest releases (nox -s latest)" not-gating nox_step -s latest
 run_step "tests on SQLite (random order)" gating "$BIN/python" -m pytest -m "not postgres_only"
 run_step "tests on PostgreSQL (random order)" gating postgres_step
 run_step "docs" gating "$BIN/sphinx-build" -W --keep-going -q -b html docs docs/_build/html
-run_step "locked: the oldest and newest pair (nox)" gating nox_step
-run_step "oldest: lower bounds, Python 3.10 (nox -s oldest)" gating nox_step -s oldest
-run_step "latest: newest releases (nox -s latest)" not-gating nox_step -s latest
+finish_lane
 
 echo
 printf '%-50s %-20s %-36s %6s\n' step result tests time

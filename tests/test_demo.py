@@ -61,6 +61,7 @@ def start_demo(tmp_path):
             "DEMO_PORT": str(web),
             "DEMO_GATEWAY_PORT": str(gateway),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+            "XUNCHEN_SPOOL_DIR": str(tmp_path / "spool"),
             "XUNCHEN_BASE_URL": f"http://127.0.0.1:{gateway}",
             "DJANGO_SETTINGS_MODULE": "example_project.settings",
             "PYTHONPATH": str(EXAMPLE),
@@ -102,6 +103,15 @@ def manage(env, *args) -> str:
         capture_output=True,
         text=True,
     ).stdout
+
+
+def locks_left(env) -> str:
+    query = (
+        "from django_xunchen.models import PollLock; "
+        "print(list(PollLock.objects.exclude(name='django_xunchen.tick')"
+        ".values_list('name', 'owner')))"
+    )
+    return manage(env, "shell", "-v", "0", "-c", query).strip()
 
 
 def test_demo_sends_delivers_handles_replies_and_stops_on_ctrl_c(demo):
@@ -163,6 +173,7 @@ def test_demo_sends_delivers_handles_replies_and_stops_on_ctrl_c(demo):
     assert f"http://127.0.0.1:{web}/admin/" in output
     assert not http_ok(f"http://127.0.0.1:{web}/admin/login/")
     wait_for(lambda: group_gone(proc.pid), timeout=10)  # the gateway and poller too
+    assert locks_left(env) == "[]", "Ctrl-C leaves no poll lock behind"
 
 
 def test_demo_twice_on_the_same_database_is_fine(tmp_path):
@@ -191,3 +202,4 @@ def test_sigterm_to_the_demo_alone_stops_its_children(demo):
     assert proc.returncode == 0, output
     wait_for(lambda: group_gone(proc.pid), timeout=10)
     assert not http_ok(f"http://127.0.0.1:{web}/admin/login/")
+    assert locks_left(_env) == "[]", "SIGTERM leaves no poll lock behind"
