@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "__version__",
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    # Imported on first use, not here: the Django-facing API needs configured settings
+    # and the app registry, which ``django_xunchen.client`` users do not have.
     if name in (
         "send_sms",
         "estimate",

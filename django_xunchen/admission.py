@@ -7,7 +7,7 @@ gateway refuses a word, the message expires. Every path that writes rows (``send
 ``resend``, campaign confirm, verification codes) calls the write-time functions, and
 every path that submits (the send itself, the background task, ``send_queued``, the
 tick, a fallback, campaign sending) goes through :func:`at_submit` and :func:`claimable`
-in :func:`~django_xunchen.sending.dispatch`. A rule added later is added here.
+in :func:`~django_xunchen.dispatch.dispatch`. A rule added later is added here.
 
 Which rule applies to what:
 

@@ -7,10 +7,11 @@ from django.core.exceptions import ImproperlyConfigured
 from .backends import get_backend
 from .client.types import Balance
 from .conf import account_names
+from .dispatch import send_queued
 from .exceptions import XunchenError
 from .policy import estimate, price_per_part
 from .polling import PollResult, poll
-from .sending import resend, send_queued, send_sms
+from .sending import resend, send_sms
 
 __all__ = [
     "PollResult",

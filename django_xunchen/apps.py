@@ -8,6 +8,7 @@ class XunchenConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Here, not at the top: these modules use the models, which need the app registry.
         from django.core.signals import setting_changed
 
         from . import checks  # noqa: F401 - registers the system checks

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import admission, policy, rollup
+from .api import get_balance
 from .bulk import insert_messages
 from .client.validation import (
     MAX_CONTENT_LENGTH,
@@ -43,10 +44,12 @@ from .client.validation import (
 )
 from .conf import xunchen_settings
 from .db import to_db_datetime
+from .dispatch import Backends, dispatch
 from .exceptions import XunchenValidationError
 from .models import Campaign, CampaignRecipient, Message
 from .sending import clone_for
 from .spreadsheets import excel_number, read_rows, shortened
+from .tasks import enqueue_send
 
 State = Campaign.State
 Problem = CampaignRecipient.Problem
@@ -356,8 +359,6 @@ class Estimate:
 
 def estimate(campaign: Campaign, *, with_balance: bool = True) -> Estimate:
     """The valid rows, their parts (each row's own text), the cost, and the balance."""
-    from .api import get_balance
-
     cost = policy.price_per_part(campaign.account) * campaign.total_parts
     balance, error = None, ""
     if with_balance:
@@ -468,15 +469,11 @@ def _enqueue(messages: QuerySet[Message]) -> None:
     (Django 5.2 without the django-tasks backport) they are sent in this process after
     the commit instead."""
     try:
-        from .tasks import enqueue_send
+        enqueue_send(list(messages.only("pk", "kind", "status")))
     except ImportError:
-        from .sending import Backends, dispatch
-
         transaction.on_commit(
             lambda: dispatch(list(messages.select_related("template")), Backends())
         )
-        return
-    enqueue_send(list(messages.only("pk", "kind", "status")))
 
 
 def _queued(campaign: Campaign):

@@ -7,7 +7,9 @@ import logging
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 
+from . import spool, tasks
 from .backends import BaseSMSBackend, load_backend_class
 from .conf import (
     CREDENTIAL_KEYS,
@@ -18,6 +20,7 @@ from .conf import (
     verification_settings,
     xunchen_settings,
 )
+from .health import poll_health
 
 NOISY_LOGGERS = ("urllib3", "urllib3.connectionpool", "requests", "http.client")
 
@@ -105,12 +108,10 @@ def _check_tasks(conf: dict) -> list[checks.CheckMessage]:
     """With BACKGROUND on: the task framework is there, and its backend takes our queues."""
     if not conf["BACKGROUND"]:
         return []
+    if tasks.task_backends is None:
+        return [checks.Error(tasks.NO_ENGINE, id="django_xunchen.E013")]
     try:
-        from .tasks import task_backends
-    except ImportError as exc:
-        return [checks.Error(str(exc), id="django_xunchen.E013")]
-    try:
-        backend = task_backends["default"]
+        backend = tasks.task_backends["default"]
     except Exception as exc:
         return [checks.Error(f"the default task backend: {exc}", id="django_xunchen.E013")]
     queues = getattr(backend, "queues", None)
@@ -310,8 +311,6 @@ def _debug_http_logging() -> bool:
 
 
 def _check_spool(conf: dict) -> list[checks.CheckMessage]:
-    from . import spool
-
     for key in ("OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE"):
         value = conf[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -349,10 +348,6 @@ def check_poll_health(app_configs=None, databases=None, **kwargs):
     ``manage.py check --database default``."""
     if not databases:
         return []
-    from django.db import DatabaseError
-
-    from .health import poll_health
-
     try:
         health = poll_health()
     except DatabaseError:

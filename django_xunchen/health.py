@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from . import poll_spool, spool
 from .conf import account_names, xunchen_settings
 from .models import Message, PollJournalEntry, PollState
+from .polling import gateway_accounts
 
 Op = PollJournalEntry.Operation
 
@@ -44,8 +45,6 @@ class PollHealth:
 def polled_accounts() -> list[str]:
     """The name each gateway account is polled under: settings accounts sharing one
     login count once."""
-    from .polling import gateway_accounts
-
     broken: dict[str, str] = {}
     names = [g.name for g in gateway_accounts(broken=broken)]
     return [n for n in account_names() if n in names or n in broken]

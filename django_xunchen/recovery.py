@@ -36,8 +36,8 @@ from django.utils import timezone
 from . import outcomes
 from .conf import xunchen_settings
 from .db import from_db_datetime, to_db_datetime
+from .dispatch import stale_after
 from .models import Message
-from .sending import stale_after
 
 logger = logging.getLogger("django_xunchen.polling")
 Status = Message.Status

@@ -1,38 +1,30 @@
-"""Sending: validate everything, write the rows, then claim and submit them in requests.
+"""Sending: validate everything and write the rows (:func:`send_sms`, :func:`resend`), then
+hand them to :func:`.dispatch.dispatch`, here or through a background task.
 
-Per request of up to 100 numbers, whatever its size: one UPDATE … RETURNING claims the
-rows (``queued`` → ``sending``, committed before the request goes out; a SELECT reads
-what was claimed where UPDATE cannot return rows), one UPDATE records the outcome
-(:mod:`.outcomes`: retried while the database refuses, then spooled to disk). A crash
-at any point leaves every row in a truthful state: ``queued`` (nothing left),
-``sending`` (the process died around the request; :func:`send_queued` later marks it
-``unknown``), or the outcome.
+Nothing is written until every input is valid. The rules of :mod:`.admission` decide
+what each row may be when it is written; :mod:`.dispatch` applies them again when it
+submits.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from . import admission, outcomes, policy, rollup, stopping
+from . import admission, policy
 from .backends import get_backend
 from .backends.base import BaseSMSBackend
 from .bulk import insert_messages
-from .client.types import SendRequest
 from .client.validation import (
     Params,
     build_send_request,
@@ -48,56 +40,21 @@ from .conf import (
     route,
     xunchen_settings,
 )
-from .db import from_db_datetime, one_of, to_db_datetime
+from .db import to_db_datetime
+from .dispatch import Backends, dispatch
 from .exceptions import (
-    AccessMethodNotEnabledError,
-    AccountDisabledError,
     BalanceTooLowError,
-    BlockedWordsError,
-    GatewayError,
-    InsufficientBalanceError,
     InvalidAccountChoiceError,
-    InvalidAccountError,
-    InvalidContentError,
     InvalidKindError,
     InvalidSendTimeError,
     InvalidTemplateParamsError,
-    InvalidVeryCodeError,
-    IPNotAllowedError,
-    NotSentError,
-    OutcomeUnknownError,
-    XunchenError,
     XunchenValidationError,
 )
 from .models import Message, Template, params_for_storage
-from .outcomes import Outcome
+from .tasks import enqueue_send
 
 logger = logging.getLogger("django_xunchen.sending")
 Status = Message.Status
-
-#: Errors about the account, not the message: the next request would fail the same way,
-#: so the rest of the batch stays queued instead of being tried.
-ACCOUNT_ERRORS = (
-    InvalidAccountError,
-    AccountDisabledError,
-    InsufficientBalanceError,
-    IPNotAllowedError,
-    InvalidVeryCodeError,
-    AccessMethodNotEnabledError,
-)
-#: Added to the request deadline and the outcome retry window: a row in ``sending`` for
-#: longer than their sum lost its process mid-request.
-STALE_MARGIN = dt.timedelta(seconds=60)
-
-
-def stale_after() -> dt.timedelta:
-    """How long a row may stay ``sending`` before the sweep marks it ``unknown``: longer
-    than any request (the longest deadline of any account) plus the outcome write's
-    retries, so that the sweep never races a request still in flight."""
-    deadline = max(float(xunchen_settings(n)["REQUEST_DEADLINE"] or 0) for n in account_names())
-    seconds = deadline + float(xunchen_settings()["OUTCOME_RETRY_SECONDS"])
-    return dt.timedelta(seconds=seconds) + STALE_MARGIN
-
 
 # --------------------------------------------------------------------------- time
 
@@ -115,16 +72,6 @@ def _aware(value: dt.datetime | None, what: str) -> dt.datetime | None:
 
 
 # --------------------------------------------------------------------------- public
-
-
-@dataclass
-class SendOutcome:
-    """What :func:`dispatch` did: the errors it met, in order, the requests it made and
-    the messages it got accepted (only its own, whatever other processes did)."""
-
-    errors: list[XunchenError] = field(default_factory=list)
-    requests: int = 0
-    sent: int = 0
 
 
 def resolve_template(template: Template | str | None, account: str = "default") -> Template | None:
@@ -355,8 +302,6 @@ def send_sms(
     with transaction.atomic():
         insert_messages(rows)
         if background:
-            from .tasks import enqueue_send
-
             enqueue_send(rows)
     if background:
         return rows
@@ -464,557 +409,8 @@ def resend(
         with transaction.atomic():
             Message.objects.bulk_create(created)
             if background:
-                from .tasks import enqueue_send
-
                 for kind in {m.kind for m in created}:
                     enqueue_send([m for m in created if m.kind == kind])
         if not background:
             _dispatch_now_or_on_commit(created, backends, fail_silently=True)
     return created, skipped
-
-
-def send_queued(
-    *, limit: int = 10000, backend: str | None = None, idle_for: float | None = None
-) -> dict[str, int]:
-    """Send what is waiting: rows left ``queued`` by a failed or interrupted send.
-
-    ``idle_for`` (seconds) leaves alone the rows written or retried more recently than
-    that, unless they were held and are now due: the background tick passes it, so that
-    rows whose send task is on its way are sent by that task, spread over the workers.
-
-    Also applies this host's spooled outcomes, marks expired rows ``expired`` and rows
-    stuck in ``sending`` (their process died mid-request) ``unknown``. Safe to run from
-    several processes at once: each row is claimed by exactly one, and ``sent`` counts
-    what this call sent.
-    """
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ValueError(f"limit must be a positive integer, not {limit!r}")
-    if idle_for is not None and (
-        isinstance(idle_for, bool) or not isinstance(idle_for, (int, float)) or idle_for < 0
-    ):
-        raise ValueError(f"idle_for must be a number of seconds, not {idle_for!r}")
-    backends = Backends(backend)
-    spooled = outcomes.apply_spool()
-    now = timezone.now()
-    expiring = Message.objects.filter(status=Status.QUEUED, expires_at__lte=now)
-    rollup.touched_where(expiring)
-    expired = expiring.update(status=Status.EXPIRED, updated_at=now)
-    stuck = Message.objects.filter(status=Status.SENDING, updated_at__lt=now - stale_after())
-    rollup.touched_where(stuck)
-    stale = stuck.update(
-        status=Status.UNKNOWN,
-        claim=None,
-        updated_at=now,
-        error_message="The sending process stopped before it recorded the outcome.",
-    )
-    waiting = Message.objects.filter(status=Status.QUEUED, account__in=account_names())
-    if idle_for is None:
-        waiting = waiting.filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
-    else:
-        idle_since = now - dt.timedelta(seconds=idle_for)
-        waiting = waiting.filter(
-            Q(hold_until__isnull=True, updated_at__lte=idle_since) | Q(hold_until__lte=now)
-        )
-    rows = list(waiting.select_related("template").order_by("created_at", "pk")[:limit])
-    outcome = dispatch(rows, backends)
-    return {
-        "expired": expired,
-        "stale": stale,
-        "spooled": spooled,
-        "claimed": len(rows),
-        "sent": outcome.sent,
-        "requests": outcome.requests,
-    }
-
-
-# --------------------------------------------------------------------------- dispatch
-
-
-class Backends:
-    """The backends one dispatch uses, one per account, opened on first use.
-
-    ``path`` (a dotted path) replaces each account's configured class; ``first`` is a
-    backend already built for its account.
-    """
-
-    def __init__(self, path: str | None = None, first: BaseSMSBackend | None = None) -> None:
-        self.path = path
-        self._built: dict[str, BaseSMSBackend] = {}
-        self._opened: list[BaseSMSBackend] = []
-        if first is not None:
-            self._built[first.account] = first
-
-    @property
-    def sends_externally(self) -> bool:
-        """Whether any account's backend reaches real handsets (decides whether a send
-        inside a transaction waits for the commit)."""
-        if self.path is not None or not self._built:
-            return self.get_unopened("default").sends_externally
-        return any(b.sends_externally for b in self._built.values())
-
-    def get_unopened(self, account: str) -> BaseSMSBackend:
-        if account not in self._built:
-            self._built[account] = get_backend(self.path, account=account, fail_silently=True)
-        return self._built[account]
-
-    def __getitem__(self, account: str) -> BaseSMSBackend:
-        backend = self.get_unopened(account)
-        if backend not in self._opened:
-            backend.open()
-            self._opened.append(backend)
-        return backend
-
-    def close(self) -> None:
-        while self._opened:
-            self._opened.pop().close()
-
-
-def _group_key(row: Message) -> tuple[Any, ...]:
-    return (
-        row.account,
-        row.kind,
-        row.content if not row.template_id else "",
-        row.template_id,
-        json.dumps(row.params, sort_keys=True) if row.params else repr(row.params),
-        row.extcode,
-        row.send_at,
-    )
-
-
-@dataclass(frozen=True)
-class WireText:
-    """The text (or template params) to put on the wire for one row in place of the stored
-    ones, which have a secret masked out (a verification code). It is an argument of
-    :func:`dispatch`, held in memory only: never on the row, in the database, a task or a
-    log; its repr shows neither field."""
-
-    content: str | None = field(default=None, repr=False)
-    params: dict[str, Any] | None = field(default=None, repr=False)
-
-
-#: Errors after which a request certainly did not go out on its account, so that it
-#: may go to the account's fallback instead.
-CERTAINLY_NOT_SENT = (NotSentError, *ACCOUNT_ERRORS)
-
-
-def dispatch(
-    rows: Sequence[Message],
-    backends: Backends | BaseSMSBackend,
-    *,
-    wire_text: Mapping[int, WireText] | None = None,
-) -> SendOutcome:
-    """Submit saved ``queued`` rows, each on its own account: those that share account,
-    kind, text and options go together, in requests of at most ``BATCH_SIZE`` numbers.
-    Errors are recorded on the rows and returned, never raised; after an error about an
-    account or the network, the rest of that account's rows stay ``queued`` (or go to
-    its fallback, see :func:`fallbacks`).
-
-    ``wire_text`` maps a row's pk to what goes on the wire instead of its stored, masked
-    text (a verification code); each such row goes in a request of its own."""
-    wire_text = wire_text or {}
-    if isinstance(backends, BaseSMSBackend):
-        backends = Backends(first=backends)
-    batch_size = max(1, min(int(xunchen_settings()["BATCH_SIZE"]), 100))
-    outcomes.apply_spool_once_per_process()
-    groups: dict[tuple[Any, ...], list[Message]] = {}
-    now = timezone.now()
-    for row in rows:
-        held = from_db_datetime(row.hold_until)
-        if row.status == Status.SUPPRESSED or (held is not None and held > now):
-            continue  # suppressed at creation, or held (quiet hours): send_queued sends it
-        key = ("wire", row.pk) if row.pk in wire_text else _group_key(row)
-        groups.setdefault(key, []).append(row)
-    outcome = SendOutcome()
-    chunks = [
-        group[start : start + batch_size]
-        for group in groups.values()
-        for start in range(0, len(group), batch_size)
-    ]
-    workers = _concurrency(chunks)
-    if workers > 1:
-        _submit_in_threads(chunks, backends, outcome, workers, wire_text)
-        return outcome
-    with admission.one_dispatch():
-        return _submit_one_by_one(chunks, backends, outcome, wire_text)
-
-
-def _submit_one_by_one(
-    chunks: Sequence[Sequence[Message]],
-    backends: Backends,
-    outcome: SendOutcome,
-    wire_text: Mapping[int, WireText],
-) -> SendOutcome:
-    stopped: set[str] = set()
-    down: set[str] = set()
-    try:
-        for chunk in chunks:
-            if stopping.requested():
-                break  # its rows and the rest stay queued, for the next run
-            if chunk[0].account in stopped:
-                continue
-            error = _submit(chunk, backends, outcome, down, wire_text)
-            if error is not None:
-                outcome.errors.append(error)
-                if isinstance(error, OutcomeUnknownError):
-                    return outcome
-                if isinstance(error, CERTAINLY_NOT_SENT):
-                    stopped.add(chunk[0].account)
-    finally:
-        backends.close()
-    return outcome
-
-
-def _concurrency(chunks: Sequence[Sequence[Message]]) -> int:
-    """Requests at once: the ``CONCURRENCY`` of the accounts involved (the smallest), and
-    one on SQLite (a single writer) or inside a transaction (other connections would not
-    see its rows)."""
-    if len(chunks) < 2 or connection.vendor == "sqlite" or connection.in_atomic_block:
-        return 1
-    accounts = {c[0].account for c in chunks}
-    limits = [int(xunchen_settings(a)["CONCURRENCY"] or 1) for a in accounts]
-    return max(1, min(min(limits), len(chunks)))
-
-
-def _submit_in_threads(
-    chunks: Sequence[Sequence[Message]],
-    backends: Backends,
-    outcome: SendOutcome,
-    workers: int,
-    wire_text: Mapping[int, WireText],
-) -> None:
-    """Each thread has its own backends (connections) and database connection, and takes
-    the next chunk until none is left, or an unknown outcome stops everything, or a
-    certainly-not-sent error stops that account."""
-    import queue
-    import threading
-
-    from django.db import connections
-
-    todo: queue.SimpleQueue[Sequence[Message]] = queue.SimpleQueue()
-    for chunk in chunks:
-        todo.put(chunk)
-    lock = threading.Lock()
-    stopped: set[str] = set()
-    down: set[str] = set()
-    halt = threading.Event()
-    crashed: list[BaseException] = []
-
-    def work() -> None:
-        mine = Backends(backends.path)
-        try:
-            while not halt.is_set() and not stopping.requested():
-                try:
-                    chunk = todo.get_nowait()
-                except queue.Empty:
-                    return
-                if chunk[0].account in stopped:
-                    continue
-                part = SendOutcome()
-                error = _submit(chunk, mine, part, down, wire_text)
-                with lock:
-                    outcome.requests += part.requests
-                    outcome.sent += part.sent
-                    if error is not None:
-                        outcome.errors.append(error)
-                        if isinstance(error, OutcomeUnknownError):
-                            halt.set()
-                        elif isinstance(error, CERTAINLY_NOT_SENT):
-                            stopped.add(chunk[0].account)
-        except BaseException as exc:
-            with lock:
-                crashed.append(exc)
-            halt.set()
-        finally:
-            mine.close()
-            connections.close_all()
-
-    threads = [threading.Thread(target=work, name=f"xunchen-send-{i}") for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    backends.close()
-    if crashed:
-        raise crashed[0]
-
-
-def fallbacks(
-    account: str, kind: str, template: Template | None
-) -> list[tuple[str, Template | None]]:
-    """The accounts a request on ``account`` may go to instead, in order, each with the
-    template to use there: each account's ``FALLBACK`` in turn, skipping any that may not
-    send ``kind`` and, for a template message, any without an active template of the same
-    vendor id and text."""
-    found: list[tuple[str, Template | None]] = []
-    seen = {account}
-    name = xunchen_settings(account)["FALLBACK"]
-    while name and name not in seen:
-        seen.add(name)
-        try:
-            eligible = kind in allowed_kinds(name)
-        except UnknownAccount:
-            break
-        there = template
-        if eligible and template is not None:
-            there = Template.objects.filter(
-                account=name, template_id=template.template_id, body=template.body, is_active=True
-            ).first()
-            eligible = there is not None
-        if eligible:
-            found.append((name, there))
-        name = xunchen_settings(name)["FALLBACK"]
-    return found
-
-
-def _request_for(
-    rows: Sequence[Message],
-    mobiles: list[str],
-    sms_backend: BaseSMSBackend,
-    wire_text: Mapping[int, WireText],
-) -> SendRequest:
-    first = rows[0]
-    send_at = from_db_datetime(first.send_at)
-    if send_at is not None and send_at <= dt.datetime.now(dt.timezone.utc):
-        send_at = None  # its time has come while it waited: send now
-    template = first.template if first.template_id else None
-    content, params = first.content, first.params
-    wire = wire_text.get(first.pk)
-    if wire is not None:
-        content, params = wire.content, wire.params
-    elif first.masked:
-        raise InvalidContentError(
-            "the stored text has a verification code masked out; it is never sent from the database"
-        )
-    # The numbers were validated when the rows were written: the request is checked with
-    # the first of them, then carries them all (no second pass over every number).
-    request = build_send_request(
-        mobiles[:1],
-        None if template else content,
-        template_id=template.template_id if template else None,
-        params=params if template else None,
-        extcode=first.extcode or None,
-        send_at=send_at,
-        sign_index=sms_backend.settings["SIGN_INDEX"],
-        encoding=sms_backend.encoding,
-    )
-    return dataclasses.replace(request, mobiles=tuple(mobiles))
-
-
-def _submit(
-    rows: Sequence[Message],
-    backends: Backends,
-    outcome: SendOutcome,
-    down: set[str],
-    wire_text: Mapping[int, WireText],
-) -> XunchenError | None:
-    now = timezone.now()
-    token = uuid.uuid4()
-    rows = admission.at_submit(rows, now)
-    if not rows:
-        return None
-    ids = [r.pk for r in rows]
-    kind = rows[0].kind
-    claimed_ids = _claim(
-        admission.claimable(Message.objects.filter(one_of(Message, "id", ids)), kind, now),
-        token,
-        now,
-    )
-    if len(claimed_ids) < len(rows):
-        unclaimed = [r for r in rows if r.pk not in claimed_ids]
-        admission.suppress_unclaimed([r.pk for r in unclaimed], kind, now)
-        _refresh(unclaimed)
-    if not claimed_ids:
-        return None
-    claimed = [r for r in rows if r.pk in claimed_ids]
-    ids = [r.pk for r in claimed]
-    for row in claimed:
-        row.request, row.requested_at = token, now
-
-    def land(status: str, error: XunchenError | None = None, **fields: Any) -> None:
-        outcomes.record(Outcome(ids, status, **fields), claimed, error)
-
-    home = claimed[0].account
-    home_template = claimed[0].template if claimed[0].template_id else None
-
-    def restore() -> None:
-        if claimed[0].account != home:
-            _move(claimed, token, home, home_template)
-
-    def allowed(later: list[tuple[str, Template | None]]) -> list[tuple[str, Template | None]]:
-        # A fallback is a submit on another account: the rules once more, as of now.
-        return [r for r in later if admission.may_route(claimed, r[0], timezone.now())]
-
-    routes = [r for r in fallbacks(home, claimed[0].kind, home_template) if r[0] not in down]
-    if home in down:
-        routes = allowed(routes)
-    else:
-        routes.insert(0, (home, home_template))
-    if not routes:
-        routes = [(home, home_template)]
-    account, template = routes[0]
-    later = allowed(routes[1:])
-    while True:
-        if claimed[0].account != account:
-            _move(claimed, token, account, template)
-        error = _attempt(claimed, backends[account], outcome, land, not later, restore, wire_text)
-        if not isinstance(error, CERTAINLY_NOT_SENT):
-            return error
-        down.add(account)
-        if not later:
-            return error
-        later = allowed([r for r in later if r[0] not in down])
-        if not later:
-            _not_sent(claimed, error, land, restore)
-            return error
-        logger.warning(
-            "SMS request certainly not sent on account %r (%s); trying the fallback",
-            account,
-            error,
-        )
-        (account, template), later = later[0], later[1:]
-
-
-def _claim(claimable: QuerySet[Message], token: uuid.UUID, now: dt.datetime) -> set[int]:
-    """Claim the rows of ``claimable`` for one request; return their ids. One statement
-    where UPDATE … RETURNING exists (PostgreSQL, SQLite 3.35+), else the UPDATE and a
-    SELECT by the claim token."""
-    values = {"status": Status.SENDING, "claim": token, "attempts": F("attempts") + 1}
-    # The claim is cleared with the outcome; the request and its time stay, so that a
-    # report can still prove which rows went together (:mod:`.recovery`).
-    values.update(updated_at=now, request=token, requested_at=now)
-    if not _update_returns_rows():
-        if not claimable.update(**values):
-            return set()
-        return set(Message.objects.filter(claim=token).values_list("pk", flat=True))
-    query = claimable.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    sql, params = query.get_compiler(claimable.db).as_sql()
-    pk = connection.ops.quote_name(Message._meta.pk.column)
-    with connection.cursor() as cursor:
-        cursor.execute(f"{sql} RETURNING {pk}", params)
-        return {row[0] for row in cursor.fetchall()}
-
-
-def _update_returns_rows() -> bool:
-    if connection.vendor == "postgresql":
-        return True
-    if connection.vendor == "sqlite":
-        return connection.Database.sqlite_version_info >= (3, 35)
-    return False
-
-
-def _move(
-    rows: Sequence[Message], token: uuid.UUID, account: str, template: Template | None
-) -> None:
-    """Put claimed rows (still ``sending``) on another account before its attempt, or
-    back on their own once every attempt certainly failed."""
-    Message.objects.filter(pk__in=[r.pk for r in rows], claim=token).update(
-        account=account, template=template
-    )
-    for row in rows:
-        row.account, row.template = account, template
-
-
-def _attempt(
-    claimed: list[Message],
-    sms_backend: BaseSMSBackend,
-    outcome: SendOutcome,
-    land: Callable[..., None],
-    last: bool,
-    restore: Callable[[], None],
-    wire_text: Mapping[int, WireText],
-) -> XunchenError | None:
-    """One request for the claimed rows on ``sms_backend``'s account. Unless ``last``,
-    a certainly-not-sent error is returned without recording anything, so that the
-    rows go straight to the fallback; when it is the last, ``restore`` first puts the
-    rows back on their own account."""
-    # A masked row cannot be sent again from the database: what would go back to the
-    # queue fails instead.
-    requeue = Status.FAILED if claimed[0].masked else Status.QUEUED
-    sms_backend.request_started = False
-    try:
-        request = _request_for(claimed, [r.mobile for r in claimed], sms_backend, wire_text)
-    except XunchenValidationError as exc:
-        land(Status.FAILED, exc, error_code="invalid", error_message=str(exc))
-        return exc
-    except BaseException:
-        land(requeue, error_message="Interrupted before the request was made.")
-        raise
-    outcome.requests += 1
-    try:
-        result = sms_backend.send(request)
-    except NotSentError as exc:
-        if last:
-            _not_sent(claimed, exc, land, restore)
-        return exc
-    except XunchenValidationError as exc:
-        logger.warning("SMS request refused before it was sent: %s", exc)
-        land(Status.FAILED, exc, error_code="invalid", error_message=str(exc))
-        return exc
-    except OutcomeUnknownError as exc:
-        logger.error("SMS request outcome unknown for %d numbers: %s", len(claimed), exc)
-        land(Status.UNKNOWN, exc, error_message=str(exc))
-        return exc
-    except GatewayError as exc:
-        if isinstance(exc, ACCOUNT_ERRORS):
-            if last:
-                _not_sent(claimed, exc, land, restore)
-            return exc
-        if isinstance(exc, BlockedWordsError) and exc.words:
-            policy.learn_blocked_words(sms_backend.account, exc.words, claimed[0])
-        logger.warning("SMS request refused: %s", exc)
-        land(
-            Status.FAILED,
-            exc,
-            error_code=exc.code,
-            error_message=str(exc),
-            blocked_words=list(getattr(exc, "words", [])),
-        )
-        return exc
-    except BaseException as exc:
-        if sms_backend.request_started or not sms_backend.tracks_request_start:
-            land(Status.UNKNOWN, error_message=f"{type(exc).__name__} in the SMS backend")
-        else:
-            land(
-                requeue,
-                error_message=f"{type(exc).__name__} in the SMS backend before the request",
-            )
-        raise
-    outcome.sent += len(claimed)
-    land(Status.SENT, msgid=result.msgid, submitted_at=timezone.now())
-    return None
-
-
-def _not_sent(
-    claimed: list[Message],
-    error: XunchenError,
-    land: Callable[..., None],
-    restore: Callable[[], None],
-) -> None:
-    """Record that a request certainly did not go out and no other account will take it:
-    the rows go back to their own account, and to the queue (a network fault) or
-    ``failed`` (the account refused)."""
-    restore()
-    if isinstance(error, NotSentError):
-        requeue = Status.FAILED if claimed[0].masked else Status.QUEUED
-        logger.warning("SMS request not sent (%s): %s", requeue, error)
-        land(requeue, error if requeue == Status.FAILED else None, error_message=str(error))
-        return
-    logger.warning("SMS request refused: %s", error)
-    land(
-        Status.FAILED,
-        error,
-        error_code=getattr(error, "code", ""),
-        error_message=str(error),
-        blocked_words=list(getattr(error, "words", [])),
-    )
-
-
-def _refresh(rows: Sequence[Message]) -> None:
-    found = Message.objects.filter(pk__in=[r.pk for r in rows]).values_list(
-        "pk", "status", "error_message"
-    )
-    for pk, status, error_message in found:
-        for row in rows:
-            if row.pk == pk:
-                row.status, row.error_message = status, error_message

@@ -2,7 +2,7 @@
 the ``django-tasks`` backport on 5.2 (``pip install django-xunchen[tasks]``).
 
 The database stays the source of truth, as in every other path: a task carries message
-ids, never texts, and :func:`~django_xunchen.sending.dispatch` claims each row exactly
+ids, never texts, and :func:`~django_xunchen.dispatch.dispatch` claims each row exactly
 once, so a task that runs twice, or on two workers at once, cannot send a row twice. A
 worker killed mid-request leaves that request's rows ``sending``; the sweep in
 :func:`tick` (or ``send_queued``) marks them ``unknown`` and sends whatever is still
@@ -32,18 +32,41 @@ from django.db import transaction
 from django.utils import timezone
 
 from .conf import xunchen_settings
+from .db import from_db_datetime
+from .dispatch import Backends, dispatch, send_queued
 from .models import Message, PollLock
+from .polling import poll
+
+#: Why a background send cannot be enqueued on this install.
+NO_ENGINE = (
+    "background sending needs Django 6, or the django-tasks backport: "
+    "pip install django-xunchen[tasks]"
+)
 
 try:  # Django 6
     from django.tasks import task, task_backends
 except ImportError:  # Django 5.2: the backport
     try:
         from django_tasks import task, task_backends
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError(
-            "background sending needs Django 6, or the django-tasks backport: "
-            "pip install django-xunchen[tasks]"
-        ) from exc
+    except ImportError:  # neither: sending works, in the caller's process only
+        task = task_backends = None
+
+
+class _NoEngine:
+    """A task where no task framework is installed: using it raises ImportError, which
+    callers that can send in their own process instead (campaigns) catch."""
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.name = func.__name__
+
+    def __getattr__(self, name: str) -> Any:
+        raise ImportError(NO_ENGINE)
+
+
+def _task(func: Any) -> Any:
+    return task(func) if task is not None else _NoEngine(func)
+
 
 logger = logging.getLogger("django_xunchen.tasks")
 TICK_LOCK = "django_xunchen.tick"
@@ -63,7 +86,10 @@ def queue_for(kind: str) -> str:
 
 def enqueue_send(rows: Sequence[Message]) -> None:
     """Enqueue the sending of saved ``queued`` rows, after the current transaction
-    commits (a rolled-back row never reaches a worker)."""
+    commits (a rolled-back row never reaches a worker). Raises :class:`ImportError`
+    where no task framework is installed."""
+    if task is None:
+        raise ImportError(NO_ENGINE)
     ids = [r.pk for r in rows if r.status == Message.Status.QUEUED]
     if not ids:
         return
@@ -77,12 +103,10 @@ def enqueue_send(rows: Sequence[Message]) -> None:
     transaction.on_commit(enqueue)
 
 
-@task
+@_task
 def send_messages(message_ids: list[int], attempt: int = 0) -> dict[str, int]:
     """Send the rows among ``message_ids`` still ``queued``; enqueue a retry for those a
     certainly-not-sent error left ``queued``."""
-    from .sending import Backends, dispatch, from_db_datetime
-
     rows = list(
         Message.objects.filter(pk__in=message_ids, status=Message.Status.QUEUED).select_related(
             "template"
@@ -109,12 +133,9 @@ def send_messages(message_ids: list[int], attempt: int = 0) -> dict[str, int]:
     return {"sent": outcome.sent, "requests": outcome.requests, "left": len(left)}
 
 
-@task
+@_task
 def tick() -> dict[str, Any]:
     """What cron would do: ``send_queued`` and ``poll``; then the next tick."""
-    from .polling import poll
-    from .sending import send_queued
-
     counts = send_queued(idle_for=ORPHANED_AFTER)
     result = poll()
     _schedule_next(force=True)
@@ -125,6 +146,8 @@ def can_defer() -> bool:
     """Whether the task backend runs tasks later (``run_after``). Django's
     ImmediateBackend runs them at once and cannot: then there are no retries and no tick,
     and cron runs ``send_queued`` and ``poll_sms`` as without tasks."""
+    if task_backends is None:
+        return False
     return bool(getattr(task_backends["default"], "supports_defer", False))
 
 

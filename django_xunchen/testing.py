@@ -15,22 +15,21 @@ locmem outbox and queues before every test. It provides fixtures:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from .backends import locmem
+from .client.validation import normalize_mobile
+from .conf import verification_settings
+from .fake_gateway import FakeGateway
 
 
 def last_code(mobile: str) -> str | None:
     """The verification code last sent to ``mobile``, read from the locmem outbox (the
     database holds it masked); ``None`` if none was sent."""
-    import re
-
-    from .client.validation import normalize_mobile
-    from .conf import verification_settings
-
     number = normalize_mobile(mobile) or mobile
     length = int(verification_settings()["CODE_LENGTH"])
     digits = re.compile(rf"(?<!\d)\d{{{length}}}(?!\d)")
@@ -72,8 +71,6 @@ def xunchen_last_code():
 
 @pytest.fixture
 def xunchen_gateway(request: pytest.FixtureRequest) -> Iterator[Any]:
-    from .fake_gateway import FakeGateway
-
     settings = request.getfixturevalue("settings")
     with FakeGateway() as gateway:
         settings.XUNCHEN = {

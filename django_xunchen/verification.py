@@ -25,18 +25,21 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Value
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from .backends import get_backend
 from .client.validation import validate_mobiles
 from .conf import verification_settings
+from .dispatch import Backends, WireText, dispatch
 from .exceptions import XunchenError, XunchenValidationError
 from .models import Message, ThrottleBucket, ThrottleEvent, VerificationCode, gateway_day_start
+from .sending import prepare_messages, resolve_account, resolve_template
 from .signals import (
     code_failed,
     code_requested,
@@ -45,9 +48,6 @@ from .signals import (
     code_volume_alarm,
     send_robust_logged,
 )
-
-if TYPE_CHECKING:
-    from .sending import WireText
 
 logger = logging.getLogger("django_xunchen.verification")
 State = VerificationCode.State
@@ -267,8 +267,6 @@ def request_code(
     before anything is written. Called inside a transaction, the SMS goes out when it
     commits (the result then says ``sent`` with the message still ``queued``).
     """
-    from .backends import get_backend
-    from .sending import resolve_account, resolve_template
 
     mobile, purpose, ip = _clean(mobile, purpose, ip)
     conf = verification_settings()
@@ -328,7 +326,6 @@ def request_code(
 def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
     """Inside the throttle transaction: the code to send (the live one, or a new one),
     its Message row, stored masked, and the text for the wire, in memory only."""
-    from .sending import WireText, prepare_messages
 
     ttl = dt.timedelta(seconds=conf["CODE_TTL"])
     live = (
@@ -385,7 +382,6 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
 def _send(row: Message, record: VerificationCode, wire: WireText, sms_backend, conf) -> CodeRequest:
     """Send the code: the plain text goes to the backend as an argument of the dispatch
     (``wire_text``), never on the row that signals and receivers see."""
-    from .sending import Backends, dispatch
 
     backends = Backends(first=sms_backend)
     wire_text = {row.pk: wire}
@@ -471,8 +467,6 @@ def check_code(mobile: object, code: object, purpose: str = "login") -> CodeChec
 
 
 def _dead_when_last():
-    from django.db.models import Case, When
-
     return Case(
         When(attempts__gte=F("max_attempts") - 1, then=Value(State.DEAD)),
         default=Value(State.ACTIVE),

@@ -193,7 +193,7 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.sending.x_from_db_datetime__mutmut_7": _DEFAULT_TZ,
     "django_xunchen.sending.x__aware__mutmut_8": _CURRENT_TZ,
     "django_xunchen.sending.x__aware__mutmut_10": _CURRENT_TZ,
-    "django_xunchen.sending.x_send_queued__mutmut_69": (
+    "django_xunchen.dispatch.x_send_queued__mutmut_69": (
         "a held row that is not yet due may be read, but the claim refuses it "
         "(hold_until <= now), so it is not sent"
     ),
@@ -274,22 +274,22 @@ EQUIVALENT: dict[str, str] = {
     ),
     **dict.fromkeys(
         [
-            f"django_xunchen.sending.x__update_returns_rows__mutmut_{n}"
+            f"django_xunchen.dispatch.x__update_returns_rows__mutmut_{n}"
             for n in (1, 2, 3, 4, 8, 10, 11)
         ],
         "both ways of claiming find the same rows (UPDATE … RETURNING, or an UPDATE and a "
         "SELECT by the claim token); the run's SQLite is 3.40, past either threshold, and "
         "PostgreSQL is not in the run",
     ),
-    "django_xunchen.sending.x__move__mutmut_7": _OWN_CLAIM,
-    "django_xunchen.sending.x__move__mutmut_8": _OWN_CLAIM,
-    "django_xunchen.sending.x_fallbacks__mutmut_14": (
+    "django_xunchen.dispatch.x__move__mutmut_7": _OWN_CLAIM,
+    "django_xunchen.dispatch.x__move__mutmut_8": _OWN_CLAIM,
+    "django_xunchen.dispatch.x_fallbacks__mutmut_14": (
         "`there` starts as the template only when there is none; otherwise it is looked up"
     ),
-    "django_xunchen.sending.xǁBackendsǁget_unopened__mutmut_5": _FAIL_SILENTLY,
-    "django_xunchen.sending.xǁBackendsǁget_unopened__mutmut_8": _FAIL_SILENTLY,
-    "django_xunchen.sending.xǁBackendsǁget_unopened__mutmut_9": _FAIL_SILENTLY,
-    "django_xunchen.sending.x_send_queued__mutmut_78": (
+    "django_xunchen.dispatch.xǁBackendsǁget_unopened__mutmut_5": _FAIL_SILENTLY,
+    "django_xunchen.dispatch.xǁBackendsǁget_unopened__mutmut_8": _FAIL_SILENTLY,
+    "django_xunchen.dispatch.xǁBackendsǁget_unopened__mutmut_9": _FAIL_SILENTLY,
+    "django_xunchen.dispatch.x_send_queued__mutmut_78": (
         "without the id as a tiebreak, SQLite still returns rows of the same creation time "
         "in rowid order, which is the id's; the tiebreak is for PostgreSQL"
     ),
@@ -371,7 +371,7 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.sending.x_send_sms__mutmut_13": _FAIL_SILENTLY,
     "django_xunchen.sending.x_send_sms__mutmut_56": _REBUILT,
     "django_xunchen.sending.x_send_sms__mutmut_58": _REBUILT,
-    "django_xunchen.sending.x_send_queued__mutmut_1": (
+    "django_xunchen.dispatch.x_send_queued__mutmut_1": (
         "a default argument: mutmut's trampoline keeps the original signature, so no test "
         "can see the mutated default (test_send_queued_sends_at_most_10000_by_default pins it)"
     ),
@@ -380,33 +380,33 @@ EQUIVALENT: dict[str, str] = {
         "a default argument: mutmut's trampoline keeps the original signature, so no test "
         "can see the mutated default (and every caller passes the account)",
     ),
-    "django_xunchen.sending.x__group_key__mutmut_4": (
+    "django_xunchen.dispatch.x__group_key__mutmut_4": (
         "the stand-in for a template message's text in the grouping key: keys are only "
         "compared with each other, and every template message gets the same one"
     ),
-    "django_xunchen.sending.x__group_key__mutmut_6": (
+    "django_xunchen.dispatch.x__group_key__mutmut_6": (
         "empty params dumped as JSON instead of by repr(): a key is only compared with "
         "other keys, and either way each distinct params value gets its own string"
     ),
-    "django_xunchen.sending.x__group_key__mutmut_12": (
+    "django_xunchen.dispatch.x__group_key__mutmut_12": (
         "every empty params keyed as repr(None): the field is not nullable, so the only "
         "empty params is {}, whose key is the same for every row either way"
     ),
-    "django_xunchen.sending.x__attempt__mutmut_5": (
+    "django_xunchen.dispatch.x__attempt__mutmut_5": (
         "request_started becomes None instead of False: it is only read for its truth value"
     ),
-    "django_xunchen.sending.x__attempt__mutmut_45": (
+    "django_xunchen.dispatch.x__attempt__mutmut_45": (
         "the error also goes with a requeued outcome: it is read only for the "
         "message_failed signal, which a queued row does not get"
     ),
-    "django_xunchen.sending.x__request_for__mutmut_48": (
+    "django_xunchen.dispatch.x__request_for__mutmut_48": (
         "a message without a template is stored with empty params (prepare_messages "
         "refuses params without one), and empty params are read as none"
     ),
-    "django_xunchen.sending.x__request_for__mutmut_7": (
+    "django_xunchen.dispatch.x__request_for__mutmut_7": (
         "a send time equal to the present to the microsecond: it is due either way"
     ),
-    "django_xunchen.sending.x__request_for__mutmut_12": _NO_TEMPLATE,
+    "django_xunchen.dispatch.x__request_for__mutmut_12": _NO_TEMPLATE,
     "django_xunchen.sending.x_prepare_messages__mutmut_57": (
         "validate_mobiles has checked every number already; building the request with "
         "the first two instead of the first finds nothing more"
@@ -419,16 +419,16 @@ EQUIVALENT: dict[str, str] = {
         "Message.batch defaults to a new uuid4 for the prototype, which clone_for copies "
         "to every row, as it copies the explicit one"
     ),
-    "django_xunchen.sending.x__submit__mutmut_98": _NO_TEMPLATE,
-    "django_xunchen.sending.x__submit__mutmut_117": (
+    "django_xunchen.dispatch.x__submit__mutmut_98": _NO_TEMPLATE,
+    "django_xunchen.dispatch.x__submit__mutmut_117": (
         "the routes are never empty, so the loop always sets the error before it is returned"
     ),
-    "django_xunchen.sending.x__claim__mutmut_21": _FIRST_COLUMN,
-    "django_xunchen.sending.x__submit__mutmut_61": (
+    "django_xunchen.dispatch.x__claim__mutmut_21": _FIRST_COLUMN,
+    "django_xunchen.dispatch.x__submit__mutmut_61": (
         "with every row claimed the unclaimed list is empty, and Django runs no query for "
         "an update or a read of pk__in=[]"
     ),
-    "django_xunchen.sending.x__request_for__mutmut_42": (
+    "django_xunchen.dispatch.x__request_for__mutmut_42": (
         "the numbers were validated when the rows were written; checking the first two "
         "instead of the first finds nothing more"
     ),
@@ -476,8 +476,8 @@ UNMEASURED: dict[str, str] = {
         "without the id as a tiebreak, SQLite still returns messages of the same "
         "submission time newest first; the tiebreak is for PostgreSQL"
     ),
-    "django_xunchen.sending.x__submit__mutmut_12": _ONE_OF_MODEL,
-    "django_xunchen.sending.x__submit__mutmut_35": _ONE_OF_MODEL,
+    "django_xunchen.dispatch.x__submit__mutmut_12": _ONE_OF_MODEL,
+    "django_xunchen.dispatch.x__submit__mutmut_35": _ONE_OF_MODEL,
     **dict.fromkeys(
         [f"django_xunchen.sending.x__concurrency__mutmut_{n}" for n in (3, 4, *range(9, 28))],
         "PostgreSQL only: on SQLite _concurrency() returns 1 before these lines, and the "

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..backends import get_backend
 from ..client.validation import normalize_mobile, split_mobiles
-from ..conf import DEFAULT_KIND, KINDS, account_names, route
+from ..conf import DEFAULT_KIND, KINDS, account_names, route, xunchen_settings
 from ..exceptions import (
     InvalidAccountChoiceError,
     InvalidContentError,
@@ -24,7 +24,7 @@ from ..exceptions import (
     MissingOptOutFooterError,
     XunchenValidationError,
 )
-from ..models import Message, Template
+from ..models import BlockedWord, Message, Template
 from ..sending import prepare_messages, resolve_account
 
 FIELD_OF_ERROR = {
@@ -267,9 +267,6 @@ def preview_settings(balances: dict[str, object] | None) -> str:
     """What the send form's live preview needs per account, as JSON: the parts rule, the
     signature, the price, the footer, the learned words and, for staff who may see it, the
     balance. The server counts with the same numbers (:mod:`django_xunchen.policy`)."""
-    from ..conf import xunchen_settings
-    from ..models import BlockedWord
-
     words: dict[str, list[str]] = {}
     for account, word in BlockedWord.objects.filter(is_active=True).values_list("account", "word"):
         words.setdefault(account, []).append(word)

@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 from ..client.validation import normalize_mobile
 from ..conf import account_names
 from ..models import BlockedWord, Suppression
-from ..policy import suppress, unsuppress
+from ..policy import learn_blocked_words, suppress, unsuppress
 from ..spreadsheets import excel_number
 from .filters import date_range
 from .pagination import LargeTablePaginator
@@ -220,8 +220,6 @@ class BlockedWordAdmin(admin.ModelAdmin):
             raise PermissionError
         form = WordListForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            from ..policy import learn_blocked_words
-
             words = form.cleaned_data["words"].splitlines()
             added = learn_blocked_words(form.cleaned_data["account"], words, None)
             self.message_user(

@@ -16,7 +16,6 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from .. import __version__
 from ..exceptions import (
     BALANCE,
     INBOUND,
@@ -28,6 +27,7 @@ from ..exceptions import (
     OutcomeUnknownError,
     ResponseCutOffError,
 )
+from ..version import __version__
 from . import parsing
 from .secret import Secret, SecretBytes
 from .types import Balance, DeliveryReport, InboundSMS, RawResponse, SendRequest, SendResult

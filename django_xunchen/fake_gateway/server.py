@@ -22,6 +22,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from . import responses
 from .state import Account, Fault, GatewayState, Outcome, Submission
 
 ENDPOINT_PATH = "/service/httpService/httpInterface.do"
@@ -149,8 +150,6 @@ class _Handler(BaseHTTPRequestHandler):
         fields, clean = decode_form(body, query)
         state = self.server.state
         if not clean and fields.get("method", "") in ("sendMsg", "sendUtf8Msg", "sendGbkMsg"):
-            from . import responses
-
             with state.lock:
                 state.requests.append(dict(fields))
             self._write(Outcome(responses.status("105")))

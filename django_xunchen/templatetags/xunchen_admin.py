@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ..health import poll_health
+from ..verification import volume_today
 
 register = template.Library()
 
@@ -70,8 +71,6 @@ def xunchen_poll_banner():
 @register.simple_tag
 def xunchen_code_banner():
     """A warning when today's verification-code volume reached ``DAILY_ALARM``."""
-    from ..verification import volume_today
-
     try:
         volume, threshold = volume_today()
     except DatabaseError:

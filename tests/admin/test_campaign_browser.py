@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 
 from django_xunchen import send_queued
 from django_xunchen.backends import get_backend
+from django_xunchen.dispatch import dispatch
 from django_xunchen.models import Campaign, Message
-from django_xunchen.sending import dispatch
 
 from ..app.test_campaigns import gbk_file
 from .test_browser import log_in, shots  # noqa: F401 - a fixture

@@ -167,7 +167,7 @@ def test_pause_resume_and_cancel(no_workers, xunchen_outbox):
     assert Campaign.objects.get().state == "running"
     first = Message.objects.filter(campaign=campaign).order_by("pk").first()
     from django_xunchen.backends import get_backend
-    from django_xunchen.sending import dispatch
+    from django_xunchen.dispatch import dispatch
 
     dispatch([first], get_backend(account="default"))
     assert campaigns.cancel(campaign) == 2
@@ -202,16 +202,7 @@ def test_a_due_scheduled_campaign_goes_out_with_send_queued(no_workers, xunchen_
 
 
 def test_without_django_tasks_a_campaign_is_sent_after_the_commit(monkeypatch, xunchen_outbox):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_tasks(name, globals=None, locals=None, fromlist=(), level=0):
-        if name == "tasks" and level == 1 and globals and globals["__name__"].endswith("campaigns"):
-            raise ImportError("no django-tasks")
-        return real_import(name, globals, locals, fromlist, level)
-
-    monkeypatch.setattr(builtins, "__import__", no_tasks)
+    block_django_tasks(monkeypatch)
     campaign = campaigns.stage(make(), gbk_file(), "a.csv")
     campaigns.confirm(campaign)
     assert sum(len(s.mobiles) for s in xunchen_outbox) == 3
@@ -245,17 +236,12 @@ def beijing(hour, minute=0, day=26):
 
 
 def block_django_tasks(monkeypatch):
-    """campaigns.py finds no Django Tasks: it sends after the commit itself."""
-    import builtins
+    """No task framework is installed (Django 5.2 without django-tasks): a campaign
+    sends after the commit itself."""
+    from django_xunchen import tasks
 
-    real_import = builtins.__import__
-
-    def no_tasks(name, globals=None, locals=None, fromlist=(), level=0):
-        if name == "tasks" and level == 1 and globals and globals["__name__"].endswith("campaigns"):
-            raise ImportError("no django-tasks")
-        return real_import(name, globals, locals, fromlist, level)
-
-    monkeypatch.setattr(builtins, "__import__", no_tasks)
+    monkeypatch.setattr(tasks, "task", None)
+    monkeypatch.setattr(tasks, "task_backends", None)
 
 
 @pytest.mark.parametrize("workers", ["immediate", "deferred", "none"])
@@ -266,7 +252,7 @@ def test_a_marketing_campaign_confirmed_at_22_sends_nothing_until_8(
     and its send tasks or its commit hook, a task run late, the tick, send_queued, a
     dispatch of the rows, a pause and resume), none goes out before 08:00; at 08:00 all
     of them go."""
-    from django_xunchen.sending import Backends, dispatch
+    from django_xunchen.dispatch import Backends, dispatch
     from django_xunchen.tasks import send_messages, task_backends, tick
 
     settings.XUNCHEN = {**settings.XUNCHEN, "QUIET_HOURS": ("21:00", "08:00")}

@@ -6,6 +6,7 @@ import pytest
 from django_xunchen import send_sms
 from django_xunchen.backends import locmem
 from django_xunchen.backends.locmem import SMSBackend as LocmemBackend
+from django_xunchen.dispatch import dispatch
 from django_xunchen.exceptions import (
     BlockedWordsError,
     InvalidContentError,
@@ -13,7 +14,6 @@ from django_xunchen.exceptions import (
     OutcomeUnknownError,
 )
 from django_xunchen.models import Message
-from django_xunchen.sending import dispatch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,13 +108,13 @@ def test_a_bug_in_a_backend_says_where_it_happened(xunchen_outbox, before_reques
 
 
 def test_an_interrupt_before_the_request_says_so(xunchen_outbox, monkeypatch):
-    from django_xunchen import sending
+    from django_xunchen import dispatch as module
 
     def interrupted(*args, **kwargs):
         raise Interrupted
 
     rows = queued()
-    monkeypatch.setattr(sending, "_request_for", interrupted)
+    monkeypatch.setattr(module, "_request_for", interrupted)
     with pytest.raises(Interrupted):
         dispatch(rows, LocmemBackend())
     (row,) = Message.objects.all()

@@ -12,9 +12,9 @@ from django.db import OperationalError, connection, connections, transaction
 from django_xunchen import poll, resend, send_queued, send_sms
 from django_xunchen.backends import locmem
 from django_xunchen.backends.locmem import SMSBackend as LocmemBackend
+from django_xunchen.dispatch import dispatch, stale_after
 from django_xunchen.exceptions import BlockedWordsError
 from django_xunchen.models import Message
-from django_xunchen.sending import dispatch, stale_after
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -337,10 +337,10 @@ def test_send_queued_counts_only_what_this_run_sent(xunchen_outbox, settings):
 
     LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
     with contextlib.ExitStack():
-        from django_xunchen import sending
+        from django_xunchen import dispatch
 
         rows = list(Message.objects.order_by("pk"))
-        outcome = sending.dispatch(rows, OtherProcessMeanwhile())
+        outcome = dispatch.dispatch(rows, OtherProcessMeanwhile())
     assert inner["sent"] == 4
     assert outcome.sent == 1
     assert inner["sent"] + outcome.sent == Message.objects.filter(status="sent").count() == 5

@@ -9,8 +9,8 @@ import time_machine
 from django.utils import timezone
 
 from django_xunchen import resend, send_queued, send_sms
+from django_xunchen.dispatch import STALE_MARGIN, stale_after
 from django_xunchen.models import CHINA_TZ, Message, Template
-from django_xunchen.sending import STALE_MARGIN, stale_after
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -276,7 +276,7 @@ def test_a_dispatch_opens_each_backend_once_and_closes_it(settings):
 
 
 def test_fallbacks_stop_at_a_loop_and_at_an_account_no_longer_configured(settings):
-    from django_xunchen.sending import fallbacks
+    from django_xunchen.dispatch import fallbacks
 
     notices = {"KINDS": ["notification"]}
     settings.XUNCHEN = {
@@ -297,7 +297,7 @@ def test_fallbacks_stop_at_a_loop_and_at_an_account_no_longer_configured(setting
 
 
 def test_a_template_falls_back_only_to_an_active_one_of_the_same_vendor_id_and_text(settings):
-    from django_xunchen.sending import fallbacks
+    from django_xunchen.dispatch import fallbacks
 
     notices = {"KINDS": ["notification"]}
     settings.XUNCHEN = {
@@ -430,8 +430,8 @@ def test_a_row_another_process_sent_meanwhile_keeps_its_status(settings, xunchen
     """dispatch() is handed rows read a moment ago: one of them has since been sent by
     another process, after its number opted out and its expiry passed."""
     from django_xunchen.backends import get_backend
+    from django_xunchen.dispatch import dispatch
     from django_xunchen.policy import suppress
-    from django_xunchen.sending import dispatch
 
     past = timezone.now() - dt.timedelta(minutes=1)
     rows = [
@@ -448,7 +448,7 @@ def test_a_row_another_process_sent_meanwhile_keeps_its_status(settings, xunchen
 
 def test_a_send_expires_its_own_rows_and_no_others(settings, xunchen_outbox):
     from django_xunchen.backends import get_backend
-    from django_xunchen.sending import dispatch
+    from django_xunchen.dispatch import dispatch
 
     now = dt.datetime(2026, 11, 26, 10, 0, tzinfo=CHINA_TZ)
     with time_machine.travel(now - dt.timedelta(hours=1), tick=False):
@@ -624,7 +624,7 @@ def test_requests_go_one_at_a_time_on_sqlite_and_inside_a_transaction(settings):
     rows: elsewhere CONCURRENCY requests go at once, never more than there are."""
     from django.db import connection, transaction
 
-    from django_xunchen.sending import _concurrency
+    from django_xunchen.dispatch import _concurrency
 
     settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 3}
     chunk = [Message(mobile=N)]

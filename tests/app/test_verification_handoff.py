@@ -6,11 +6,11 @@ import dataclasses
 import pytest
 from django.db import transaction
 
-from django_xunchen import sending
 from django_xunchen import signals as module
+from django_xunchen import verification
 from django_xunchen.backends.locmem import SMSBackend as LocmemBackend
+from django_xunchen.dispatch import WireText, dispatch
 from django_xunchen.models import Message, Template
-from django_xunchen.sending import WireText, dispatch
 from django_xunchen.verification import RequestStatus, request_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -135,13 +135,13 @@ def test_the_plain_text_goes_to_the_backend_as_an_argument(
         Template.objects.create(template_id="CODE-1", name="code", body="验证码@1@，@2@分钟内有效")
         fixed_code(TEMPLATE="CODE-1")
     calls = []
-    real = sending.dispatch
+    real = verification.dispatch
 
     def spy(rows, backends, **kwargs):
         calls.append((list(rows), kwargs))
         return real(rows, backends, **kwargs)
 
-    monkeypatch.setattr(sending, "dispatch", spy)
+    monkeypatch.setattr(verification, "dispatch", spy)
     result = request_code(NUMBER)
     (([row], kwargs),) = calls
     assert row is result.message and row.masked

@@ -1,5 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from ... import tasks
+
 
 class Command(BaseCommand):
     help = (
@@ -14,11 +16,9 @@ class Command(BaseCommand):
         what.add_argument("--tick", action="store_true", help="Run one tick in this process.")
 
     def handle(self, *args, start=False, tick=False, **options):
-        try:
-            from ...tasks import can_defer, ensure_ticking
-            from ...tasks import tick as tick_task
-        except ImportError as exc:
-            raise CommandError(str(exc)) from None
+        if tasks.task is None:
+            raise CommandError(tasks.NO_ENGINE)
+        can_defer, ensure_ticking, tick_task = tasks.can_defer, tasks.ensure_ticking, tasks.tick
         if tick:
             result = tick_task.call()
             self.stdout.write(
