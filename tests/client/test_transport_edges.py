@@ -103,7 +103,8 @@ def test_without_a_deadline_no_watchdog_runs_and_a_slow_answer_is_read(gateway):
     ) as client:
         assert client.get_balance().messages > 0
         during = {t for t in threading.enumerate() if isinstance(t, threading.Timer)}
-    assert during == before
+    # An earlier test's cancelled watchdog may end meanwhile: only a new one counts.
+    assert during - before == set(), "no watchdog started"
 
 
 def test_a_finished_request_leaves_no_watchdog_running(gateway):
