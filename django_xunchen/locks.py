@@ -41,17 +41,33 @@ class LockLost(Exception):
 
 
 def make_owner() -> str:
-    """``host:pid:nonce``: who holds a lock, and whether that process still runs."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """``host:pid:pid-namespace:nonce``: who holds a lock, and whether that process still
+    runs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_pid_namespace()}:{uuid.uuid4().hex[:8]}"
+
+
+def _pid_namespace() -> str:
+    """The process-id namespace this process sees (Linux), so that two containers that
+    share a host name but not their process ids never judge each other's processes."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "-"
 
 
 def holder_is_gone(owner: str) -> bool:
-    """Whether ``owner`` (from :func:`make_owner`) names a process of this host that no
-    longer runs. A holder on another host, or in another form, is never presumed gone."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    """Whether ``owner`` (from :func:`make_owner`) names a process of this host, in this
+    process-id namespace, that no longer runs. A holder on another host or namespace, or
+    named in another form, is never presumed gone."""
+    parts = owner.rsplit(":", 3)
+    if len(parts) != 4:
         return False
-    return not process_alive(int(parts[1]))
+    host, pid, namespace, _nonce = parts
+    if host != socket.gethostname() or not pid.isdigit() or namespace != _pid_namespace():
+        return False
+    if namespace == "-":  # no way to tell the namespaces apart here
+        return False
+    return not process_alive(int(pid))
 
 
 def process_alive(pid: int) -> bool:

@@ -21,6 +21,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.utils import timezone
+
 from . import spool
 
 SUBFOLDER = "poll"
@@ -52,6 +54,8 @@ def keep(
     :class:`~django.core.exceptions.ImproperlyConfigured` when no spool is set)."""
     where = folder()
     where.mkdir(parents=True, exist_ok=True)
+    if timezone.is_naive(fetched_at):  # USE_TZ = False: the site's own zone
+        fetched_at = timezone.make_aware(fetched_at, timezone.get_default_timezone())
     header = {
         "account": account,
         "operation": operation,
@@ -128,8 +132,24 @@ def _parse(path: Path, raw: bytes) -> KeptAnswer:
     )
 
 
+def from_bytes(raw: bytes) -> KeptAnswer | None:
+    """The kept answer in ``raw`` (a file's bytes, a ``*.bad`` one included), or ``None``
+    when ``raw`` does not start with a kept answer's header."""
+    if not raw.startswith(b"{"):
+        return None
+    try:
+        return _parse(Path(), raw)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+
+
 def remove(answer: KeptAnswer) -> None:
     spool.remove(answer.path)
+
+
+def set_aside(answer: KeptAnswer, reason: str) -> None:
+    """Rename the answer's file ``*.bad`` and log why: staff import it by hand."""
+    spool.set_aside(answer.path, reason)
 
 
 def counts() -> tuple[int, int]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -400,18 +400,30 @@ def _keep_on_disk(
 
 def import_answer(body: bytes, operation: str, account: str = "default") -> PollJournalEntry:
     """Journal a raw answer by hand: one that the database and the disk both refused, and
-    that staff copied from the CRITICAL log. The next poll of ``account`` ingests it."""
+    that staff copied from the CRITICAL log (the bytes literal), a file of the poll
+    folder that was set aside (journaled once only), or the bytes themselves. The next
+    poll of ``account`` ingests it."""
     if operation not in (Op.REPORTS, Op.INBOUND):
         raise ValueError(f"operation must be {Op.REPORTS!r} or {Op.INBOUND!r}, not {operation!r}")
     group = next((g for g in gateway_accounts() if account in g.names), None)
     if group is None:
         raise UnknownAccount(f"no SMS account {account!r}")
+    fetched_at = timezone.now()
+    kept = poll_spool.from_bytes(body)
+    if kept is not None:  # a file of the poll folder, set aside or copied
+        if kept.operation != operation:
+            raise ValueError(f"the file holds a {kept.operation} answer, not {operation}")
+        body, fetched_at = kept.body, to_db_datetime(kept.fetched_at)
+        if PollJournalEntry.objects.filter(
+            account=group.name, operation=operation, fetched_at=fetched_at
+        ).exists():
+            raise ValueError("this answer was journaled already")
     body = _from_log(body)
     if not body.strip():
         raise ValueError("the answer is empty")
     if len(body) > MAX_QUERY_BODY_BYTES:
         raise ValueError(f"the answer is over {MAX_QUERY_BODY_BYTES} bytes")
-    return _journal(group.name, operation, body, timezone.now(), complete=True)
+    return _journal(group.name, operation, body, fetched_at, complete=True)
 
 
 def _from_log(text: bytes) -> bytes:
@@ -433,20 +445,24 @@ def _journal_kept_answers(group: GatewayAccount, result: PollResult) -> None:
     answer already journaled (the process died between the two) is not journaled again:
     no two answers share account, operation and the microsecond they were fetched."""
     for answer in poll_spool.waiting(group.names):
-        already = PollJournalEntry.objects.filter(
-            account=answer.account, operation=answer.operation, fetched_at=answer.fetched_at
-        ).exists()
-        if not already:
-            try:
-                _journal(
-                    answer.account,
-                    answer.operation,
-                    answer.body,
-                    answer.fetched_at,
-                    answer.complete,
-                )
-            except DatabaseError as exc:
-                raise AnswerKept(answer.path, exc, fetched=False) from exc
+        fetched_at = to_db_datetime(answer.fetched_at)
+        try:
+            already = PollJournalEntry.objects.filter(
+                account=answer.account, operation=answer.operation, fetched_at=fetched_at
+            ).exists()
+            if not already:
+                _journal(answer.account, answer.operation, answer.body, fetched_at, answer.complete)
+        except (OperationalError, InterfaceError) as exc:
+            # The database is down or unreachable: nothing new is fetched until it is back.
+            raise AnswerKept(answer.path, exc, fetched=False) from exc
+        except DatabaseError as exc:
+            # The database is up but refuses this answer (its size, its values): set it
+            # aside for staff rather than stop every later poll of every account.
+            poll_spool.set_aside(answer, f"the database refused it: {type(exc).__name__}: {exc}")
+            result.errors.append(
+                f"an answer kept on disk was refused by the database and set aside: {exc}"
+            )
+            continue
         poll_spool.remove(answer)
         result.answers_from_disk += 1
         logger.warning(
@@ -486,7 +502,9 @@ def _insert_binary(entry: PollJournalEntry, body: bytes) -> None:
         for f in fields
     ]
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    # Django's own error classes, as for any other query: a refused insert must reach the
+    # DatabaseError handler that keeps the answer on disk.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id",  # noqa: S608
             values,

@@ -283,7 +283,7 @@ def _stream(
     them as ended, so the last one may be a record cut half-way.
     """
     parser = _pull_parser()
-    state: dict[str, object] = {"root": None, "status": None}
+    state: dict[str, object] = {"root": None, "status": None, "broken": False}
 
     def drain() -> None:
         for event, item in parser.read_events():
@@ -298,6 +298,8 @@ def _stream(
             if event != "end":
                 continue
             if element.tag == "mt":
+                if state["broken"]:
+                    continue  # closed by lxml 6 at the break: its status may be cut short
                 state["status"] = _text(element, "status")
                 _check_query_status(str(state["status"]), operation)
             elif element.tag == tag:
@@ -314,6 +316,7 @@ def _stream(
         parser.close()
         drain()
     except etree.XMLSyntaxError as exc:
+        state["broken"] = True
         _drain_quietly(drain)
         if state["root"] is None:
             raise MalformedResponseError(f"the response is not XML: {exc}", body) from None

@@ -8,7 +8,7 @@ import socket
 import pytest
 from django.utils import timezone
 
-from django_xunchen.locks import DatabaseLock, LockHeld, LockLost, make_owner
+from django_xunchen.locks import DatabaseLock, LockHeld, LockLost, _pid_namespace, make_owner
 from django_xunchen.models import PollLock
 
 pytestmark = pytest.mark.django_db
@@ -84,8 +84,8 @@ def test_as_a_context_manager():
 
 def test_owner_names_the_host_and_process():
     owner = make_owner()
-    host, pid, token = owner.split(":")
-    assert (host, pid) == (socket.gethostname(), str(os.getpid()))
+    host, pid, namespace, token = owner.split(":")
+    assert (host, pid, namespace) == (socket.gethostname(), str(os.getpid()), _pid_namespace())
     assert len(token) == 8 and make_owner() != owner
     assert DatabaseLock("a").owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
 
@@ -146,7 +146,7 @@ def a_dead_pid() -> int:
 
 
 def test_a_lock_whose_holder_on_this_host_is_gone_is_taken_over_before_it_expires():
-    gone = f"{socket.gethostname()}:{a_dead_pid()}:deadbeef"
+    gone = f"{socket.gethostname()}:{a_dead_pid()}:{_pid_namespace()}:deadbeef"
     assert DatabaseLock("poll", owner=gone).acquire()
     successor = DatabaseLock("poll")
     assert successor.acquire(), "its holder was killed, or could not release it"
@@ -156,8 +156,10 @@ def test_a_lock_whose_holder_on_this_host_is_gone_is_taken_over_before_it_expire
 @pytest.mark.parametrize(
     "owner",
     [
-        f"{socket.gethostname()}:{os.getpid()}:cafe0000",  # alive: this very process
-        "another-host:1:cafe0000",  # another host: its processes cannot be seen
+        f"{socket.gethostname()}:{os.getpid()}:{_pid_namespace()}:cafe0000",  # this process
+        f"another-host:1:{_pid_namespace()}:cafe0000",  # another host: cannot be seen
+        f"{socket.gethostname()}:999999:4026531836000:cafe0000",  # another pid namespace
+        f"{socket.gethostname()}:999999:cafe0000",  # an owner from before namespaces
         "staff-took-it-by-hand",
     ],
 )

@@ -351,3 +351,11 @@ def test_the_pull_parser_is_as_hard():
     with pytest.raises(etree.XMLSyntaxError):
         broken.feed(b"<sms><mt></sms>")
         broken.close()
+
+
+@pytest.mark.parametrize("status", [b"1", b"10", b""])
+def test_a_status_cut_short_by_the_break_is_not_taken_for_a_refusal(status):
+    """lxml 6 closes the elements open at the break: ``<status>104`` cut to ``1`` must
+    not read as the gateway's status 1."""
+    scan = scan_reports(b"<sms><mt><status>" + status)
+    assert scan.records == [] and not scan.complete

@@ -92,7 +92,8 @@ class Command(BaseCommand):
                 body = sys.stdin.buffer.read()
             else:
                 with open(path, "rb") as handle:
-                    body = handle.read(MAX_QUERY_BODY_BYTES + 1)
+                    # A bytes literal from the log writes a byte in up to 4 characters.
+                    body = handle.read(4 * MAX_QUERY_BODY_BYTES + 8)
         except OSError as exc:
             raise CommandError(f"{path}: {exc.strerror or exc}") from None
         try:
