@@ -122,9 +122,14 @@ def suppressed(mobiles: Iterable[str], kind: str) -> dict[str, Suppression]:
 def screen(rows: Sequence[Message]) -> None:
     """At write: mark unsaved rows ``suppressed`` whose number is on the suppression list
     for their kind, or (marketing) has had its daily cap of messages."""
+    today = gateway_day_start()
+    tomorrow = today + dt.timedelta(days=1)
     for kind, account, group in _groups(rows):
         listed = policy.suppressed([r.mobile for r in group], kind)
-        capped = _over_daily_cap([r.mobile for r in group], kind, account)
+        # The cap counts the day a message goes out: one held or scheduled for a later
+        # day is left to the check at submit.
+        due = [r.mobile for r in group if (_due(r) or today) < tomorrow]
+        capped = _over_daily_cap(due, kind, account)
         for row in group:
             entry = listed.get(row.mobile)
             if entry is not None:
@@ -152,7 +157,11 @@ def at_submit(rows: Sequence[Message], now: dt.datetime) -> list[Message]:
     waiting = Message.objects.filter(one_of(Message, "id", ids), status=Status.QUEUED)
     until = hold(kind, account, now)
     if until is not None:
-        waiting.update(hold_until=to_db_datetime(until), updated_at=now)
+        # A hold only moves later: a pause (held far ahead) stays a pause.
+        later = to_db_datetime(until)
+        waiting.filter(Q(hold_until__isnull=True) | Q(hold_until__lt=later)).update(
+            hold_until=later, updated_at=now
+        )
         _refresh(rows)
         return []
     words = _cached_words(account) if kind != Kind.VERIFICATION else []
@@ -265,6 +274,12 @@ def suppress_unclaimed(ids: Sequence[int], kind: str, now: dt.datetime) -> int:
 # --------------------------------------------------------------------------- helpers
 
 
+def _due(row: Message) -> dt.datetime | None:
+    held = from_db_datetime(row.hold_until)
+    scheduled = from_db_datetime(row.send_at)
+    return max((t for t in (held, scheduled) if t is not None), default=None)
+
+
 def _groups(rows: Sequence[Message]) -> Iterable[tuple[str, str, list[Message]]]:
     groups: dict[tuple[str, str], list[Message]] = {}
     for row in rows:
@@ -287,23 +302,21 @@ def _over_daily_cap(
     excluding: set[int] | None = None,
 ) -> set[str]:
     """Numbers that already have their ``MARKETING_DAILY_CAP`` of marketing today (China
-    Standard Time). At write, every message of today counts that is not suppressed or
-    failed, the waiting ones included; at submit (``submitted``), the messages that went
-    out today or may have (``sending``, ``unknown`` and after), not counting the ones
-    being submitted."""
+    Standard Time). At write, the messages written today that went out, may have, or
+    still wait (not those suppressed, failed, cancelled or expired); at submit
+    (``submitted``), the messages that went out today or may have (``sending``,
+    ``unknown`` and after), not counting the ones being submitted."""
     cap = policy.daily_cap(account) if kind == Kind.MARKETING else None
     if cap is None or not mobiles:
         return set()
-    day = gateway_day_start(now)
+    day = to_db_datetime(gateway_day_start(now))
     found = Message.objects.filter(mobile__in=set(mobiles), kind=Kind.MARKETING)
     if submitted:
         found = found.filter(requested_at__gte=day, status__in=WENT_OUT)
         if excluding:
             found = found.exclude(pk__in=excluding)
     else:
-        found = found.filter(created_at__gte=day).exclude(
-            status__in=[Status.SUPPRESSED, Status.FAILED]
-        )
+        found = found.filter(created_at__gte=day, status__in=[Status.QUEUED, *WENT_OUT])
     counts = found.values("mobile").annotate(n=Count("pk")).values_list("mobile", "n")
     return {mobile for mobile, n in counts if n >= cap}
 

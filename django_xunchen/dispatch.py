@@ -15,6 +15,7 @@ request; :func:`send_queued` later marks it ``unknown``), or the outcome.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as dt
 import json
@@ -249,10 +250,10 @@ def dispatch(
         for start in range(0, len(group), batch_size)
     ]
     workers = _concurrency(chunks)
-    if workers > 1:
-        _submit_in_threads(chunks, backends, outcome, workers, wire_text)
-        return outcome
     with admission.one_dispatch():
+        if workers > 1:
+            _submit_in_threads(chunks, backends, outcome, workers, wire_text)
+            return outcome
         return _submit_one_by_one(chunks, backends, outcome, wire_text)
 
 
@@ -346,7 +347,14 @@ def _submit_in_threads(
             mine.close()
             connections.close_all()
 
-    threads = [threading.Thread(target=work, name=f"xunchen-send-{i}") for i in range(workers)]
+    # Each thread runs in a copy of this context: the dispatch's cache of learned words
+    # (admission.one_dispatch) is shared, not read again for every request.
+    threads = [
+        threading.Thread(
+            target=contextvars.copy_context().run, args=(work,), name=f"xunchen-send-{i}"
+        )
+        for i in range(workers)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -469,27 +477,29 @@ def _submit(
         routes.insert(0, (home, home_template))
     if not routes:
         routes = [(home, home_template)]
-    account, template = routes[0]
-    later = allowed(routes[1:])
+    (account, template), pending = routes[0], routes[1:]
     while True:
         if claimed[0].account != account:
             _move(claimed, token, account, template)
-        error = _attempt(claimed, backends[account], outcome, land, not later, restore, wire_text)
+        error = _attempt(claimed, backends[account], outcome, land, not pending, restore, wire_text)
         if not isinstance(error, CERTAINLY_NOT_SENT):
             return error
         down.add(account)
+        if not pending:
+            return error  # _attempt recorded it: no other account was left
+        pending = [r for r in pending if r[0] not in down]
+        later = allowed(pending)
         if not later:
-            return error
-        later = allowed([r for r in later if r[0] not in down])
-        if not later:
-            _not_sent(claimed, error, land, restore)
+            # Not sent, and the fallbacks that are up may not take it now (their quiet
+            # hours, words or cap): it waits in the queue for the next submit.
+            _not_sent(claimed, error, land, restore, held=bool(pending))
             return error
         logger.warning(
             "SMS request certainly not sent on account %r (%s); trying the fallback",
             account,
             error,
         )
-        (account, template), later = later[0], later[1:]
+        (account, template), pending = later[0], later[1:]
 
 
 def _claim(claimable: QuerySet[Message], token: uuid.UUID, now: dt.datetime) -> set[int]:
@@ -608,12 +618,14 @@ def _not_sent(
     error: XunchenError,
     land: Callable[..., None],
     restore: Callable[[], None],
+    held: bool = False,
 ) -> None:
     """Record that a request certainly did not go out and no other account will take it:
-    the rows go back to their own account, and to the queue (a network fault) or
-    ``failed`` (the account refused)."""
+    the rows go back to their own account, and to the queue (a network fault, or
+    ``held``: a fallback that may not take them now) or ``failed`` (the account
+    refused)."""
     restore()
-    if isinstance(error, NotSentError):
+    if isinstance(error, NotSentError) or held:
         requeue = Status.FAILED if claimed[0].masked else Status.QUEUED
         logger.warning("SMS request not sent (%s): %s", requeue, error)
         land(requeue, error if requeue == Status.FAILED else None, error_message=str(error))

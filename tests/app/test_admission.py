@@ -438,3 +438,46 @@ def test_the_daily_cap_holds_on_the_campaign_path(rules, xunchen_outbox):
     statuses = dict(Message.objects.filter(campaign=campaign).values_list("mobile", "status"))
     assert statuses == {MOBILE: S.SUPPRESSED, "13900139000": S.SENT}
     assert [s.mobiles for s in xunchen_outbox] == [(MOBILE,), ("13900139000",)]
+
+
+def test_a_fallback_its_own_quiet_hours_hold_back_leaves_the_rows_queued(rules, settings):
+    """The home account refuses (no balance); the fallback is in its own quiet hours: the
+    rows are not failed with the home account's error but wait in the queue."""
+    from django_xunchen.exceptions import gateway_error
+
+    accounts = settings.XUNCHEN["ACCOUNTS"]
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            **accounts,
+            "backup": {**accounts["backup"], "QUIET_HOURS": ("20:00", "08:00")},
+        },
+    }
+    with time_machine.travel(beijing(20, 30), tick=False):
+        locmem.fail_next(gateway_error("send", "108"), account="default")
+        (row,) = send_sms([MOBILE], TEXT, kind="marketing", fail_silently=True)
+    row.refresh_from_db()
+    assert (row.status, row.account) == (S.QUEUED, "default"), row.error_message
+    assert not locmem.outbox
+
+
+def test_quiet_hours_at_submit_never_shorten_a_pause(rules):
+    """Rows read before staff paused their campaign reach the submit step in quiet hours:
+    their hold stays the pause's, not the end of the quiet hours."""
+    with time_machine.travel(beijing(20, 50), tick=False) as clock:
+        (row,) = send_sms([MOBILE], TEXT, kind="marketing", background=False, send_at=None)
+        Message.objects.filter(pk=row.pk).update(status=S.QUEUED)
+        row.refresh_from_db()
+        Message.objects.filter(pk=row.pk).update(hold_until=campaigns.PAUSED)
+        clock.move_to(QUIET)
+        assert admission.at_submit([row], clock_now()) == []
+    row.refresh_from_db()
+    assert row.hold_until == campaigns.PAUSED
+
+
+def test_the_cap_at_write_counts_no_cancelled_or_expired_message(rules, xunchen_outbox):
+    with time_machine.travel(beijing(10), tick=False):
+        for status in (S.CANCELLED, S.EXPIRED):
+            Message.objects.create(mobile=MOBILE, content="x", kind="marketing", status=status)
+        (row,) = send_sms([MOBILE], TEXT, kind="marketing")
+    assert row.status == S.SENT
