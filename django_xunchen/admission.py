@@ -207,7 +207,8 @@ def may_route(rows: Sequence[Message], account: str, now: dt.datetime) -> bool:
     rows go back to the queue, and the next submit gives them their state."""
     first = rows[0]
     kind = first.kind
-    if any(r.expires_at is not None and _aware(r.expires_at) <= now for r in rows):
+    expiries = (from_db_datetime(r.expires_at) for r in rows)
+    if any(at is not None and at <= now for at in expiries):
         return False
     if suppressed([r.mobile for r in rows], kind):
         return False
@@ -219,10 +220,6 @@ def may_route(rows: Sequence[Message], account: str, now: dt.datetime) -> bool:
     ids = {r.pk for r in rows}
     mobiles = [r.mobile for r in rows]
     return not _over_daily_cap(mobiles, kind, account, submitted=True, now=now, excluding=ids)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return from_db_datetime(value)  # type: ignore[return-value]
 
 
 def _cached_words(account: str) -> list[str] | None:

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import PollLock
+from .processes import process_alive
 
 
 @dataclass
@@ -68,21 +69,6 @@ def holder_is_gone(owner: str) -> bool:
     if namespace == "-":  # no way to tell the namespaces apart here
         return False
     return not process_alive(int(pid))
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host (this process counts)."""
-    if pid == os.getpid():
-        return True
-    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) would end it on Windows
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it runs, as another user
-        return True
-    return True
 
 
 class DatabaseLock:

@@ -25,7 +25,6 @@ from .client.validation import validate_mobiles
 from .conf import xunchen_settings
 from .db import one_of
 from .exceptions import (
-    LearnedBlockedWordsError,
     MissingOptOutFooterError,
     XunchenValidationError,
 )
@@ -270,16 +269,6 @@ def learned_words(account: str) -> list[str]:
 
 def blocked_words_in(text: str, account: str) -> list[str]:
     return sorted(w for w in learned_words(account) if w in text)
-
-
-def check_blocked_words(text: str, account: str) -> None:
-    found = blocked_words_in(text, account)
-    if found:
-        raise LearnedBlockedWordsError(
-            "the text has words the gateway refused before on account "
-            f"{account!r}: {', '.join(found)}",
-            found,
-        )
 
 
 # --------------------------------------------------------------------------- parts and cost

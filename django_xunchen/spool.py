@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import xunchen_settings
+from .processes import process_alive
 
 logger = logging.getLogger("django_xunchen.spool")
 T = TypeVar("T")
@@ -297,24 +298,10 @@ def clean_temporary(subfolder: str | None = None) -> int:
 def _leftover(name: str, age: float) -> bool:
     writer = _TMP_WRITER.search(name)
     if writer and writer.group(2) == _host_tag():
-        if not _alive(int(writer.group(1))):
+        if not process_alive(int(writer.group(1))):
             return True
         return age > TMP_MAX_AGE_LIVE_WRITER
     return age > TMP_MAX_AGE
-
-
-def _alive(pid: int) -> bool:
-    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) terminates on Windows
-        return True
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: alive, another user's
-        return True
-    return True
 
 
 def remove(path: Path) -> None:

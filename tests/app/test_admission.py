@@ -8,6 +8,7 @@ the gateway refused. "At write" puts the rule in force before the path writes it
 "at submit" puts it in force after the row was written, just before it is submitted.
 """
 
+import abc
 import datetime as dt
 import io
 
@@ -76,14 +77,14 @@ def clock_now():
 # ----------------------------------------------------------------------------- rules
 
 
-class Rule:
+class Rule(abc.ABC):
     name = ""
     #: The row's status when the rule came into force after the row was written.
     after_write = S.SUPPRESSED
 
+    @abc.abstractmethod
     def in_force(self, clock, accounts=("default",)):
         """Put the rule in force now."""
-        raise NotImplementedError
 
     def at_write(self, path):
         """The row's status when the rule was in force before the write, or the
