@@ -1,4 +1,5 @@
-"""Help for testing a host project: a pytest plugin and a unittest mixin.
+"""Help for testing a host project: a pytest plugin, a unittest mixin and the backend
+contract (:mod:`django_xunchen.testing.contract`).
 
 The pytest plugin is registered automatically (entry point ``pytest11``) and empties the
 locmem outbox and queues before every test. It provides fixtures:
@@ -11,6 +12,10 @@ locmem outbox and queues before every test. It provides fixtures:
 ``xunchen_gateway``
     a :class:`~django_xunchen.fake_gateway.FakeGateway` on a free port, with the
     ``XUNCHEN`` settings pointed at it (needs pytest-django's ``settings`` fixture).
+
+pytest is not needed to import this package: under Django's own test runner, without
+pytest installed, :class:`XunchenTestMixin`, :func:`last_code` and the contract work, and
+only the fixtures are missing.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
+from ..backends import locmem
+from ..client.validation import normalize_mobile
+from ..conf import verification_settings
+from ..fake_gateway import FakeGateway
 
-from .backends import locmem
-from .client.validation import normalize_mobile
-from .conf import verification_settings
-from .fake_gateway import FakeGateway
+try:
+    import pytest
+except ImportError:  # Django's test runner, without pytest: no fixtures to offer
+    pytest = None  # type: ignore[assignment]
 
 
 def last_code(mobile: str) -> str | None:
@@ -52,30 +60,29 @@ class XunchenTestMixin:
         super().setUp()  # type: ignore[misc]
 
 
-@pytest.fixture(autouse=True)
-def _xunchen_reset_locmem() -> Iterator[None]:
-    locmem.reset()
-    yield
-    locmem.reset()
+if pytest is not None:
 
+    @pytest.fixture(autouse=True)
+    def _xunchen_reset_locmem() -> Iterator[None]:
+        locmem.reset()
+        yield
+        locmem.reset()
 
-@pytest.fixture
-def xunchen_outbox() -> list[locmem.SentSMS]:
-    return locmem.outbox
+    @pytest.fixture
+    def xunchen_outbox() -> list[locmem.SentSMS]:
+        return locmem.outbox
 
+    @pytest.fixture
+    def xunchen_last_code():
+        return last_code
 
-@pytest.fixture
-def xunchen_last_code():
-    return last_code
-
-
-@pytest.fixture
-def xunchen_gateway(request: pytest.FixtureRequest) -> Iterator[Any]:
-    settings = request.getfixturevalue("settings")
-    with FakeGateway() as gateway:
-        settings.XUNCHEN = {
-            **getattr(settings, "XUNCHEN", {}),
-            **gateway.account_settings(),
-            "POLL_INTERVAL": 0,
-        }
-        yield gateway
+    @pytest.fixture
+    def xunchen_gateway(request: pytest.FixtureRequest) -> Iterator[Any]:
+        settings = request.getfixturevalue("settings")
+        with FakeGateway() as gateway:
+            settings.XUNCHEN = {
+                **getattr(settings, "XUNCHEN", {}),
+                **gateway.account_settings(),
+                "POLL_INTERVAL": 0,
+            }
+            yield gateway
