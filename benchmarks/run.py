@@ -414,8 +414,8 @@ def campaign_child(kind: str, n: int) -> None:
     import json
 
     from django_xunchen import campaigns
+    from django_xunchen.campaigns.spreadsheets import read_rows
     from django_xunchen.models import Campaign
-    from django_xunchen.spreadsheets import read_rows
 
     content = campaign_file(kind, n)
     if kind == "csv":
@@ -501,7 +501,7 @@ def bench_codes(rounds: int = 50) -> list[tuple[str, str, str, str]]:
     """A verification code: queries besides the send against the budget (request_code 6,
     check_code 3), and time against the bare client sending the same SMS, one client per
     code as a web request would."""
-    from django_xunchen.verification import check_code, request_code
+    from django_xunchen.verification.codes import check_code, request_code
 
     with FakeGateway(seed=2) as gateway:
         conf = {
@@ -840,8 +840,8 @@ def _bench_admin(large: int) -> list[tuple[str, str, str, str]]:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from django_xunchen import rollup
     from django_xunchen.models import DailyFigure, RollupDay
+    from django_xunchen.operations import rollup
 
     user, _ = get_user_model().objects.get_or_create(
         username="bench-admin", defaults={"is_staff": True, "is_superuser": True}

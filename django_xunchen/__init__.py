@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _moved
 from .version import __version__
+
+_moved.install()
 
 __all__ = [
     "__version__",

@@ -7,11 +7,12 @@ from django.core.exceptions import ImproperlyConfigured
 from .backends import get_backend
 from .client.types import Balance
 from .conf import account_names
-from .dispatch import send_queued
+from .dispatch.queue import send_queued
 from .exceptions import XunchenError
-from .policy import estimate, price_per_part
-from .polling import PollResult, poll
-from .sending import resend, send_sms
+from .policy.pricing import estimate, price_per_part
+from .polling.result import PollResult
+from .polling.run import poll
+from .sending.send import resend, send_sms
 
 __all__ = [
     "PollResult",

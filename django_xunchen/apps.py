@@ -11,8 +11,8 @@ class XunchenConfig(AppConfig):
         # Here, not at the top: these modules use the models, which need the app registry.
         from django.core.signals import setting_changed
 
-        from . import checks  # noqa: F401 - registers the system checks
         from .conf import mask_configured_secrets
+        from .operations import checks  # noqa: F401 - registers the system checks
 
         mask_configured_secrets()
         setting_changed.connect(mask_configured_secrets, dispatch_uid="django_xunchen.mask")

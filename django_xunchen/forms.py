@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .client.validation import normalize_mobile
 from .conf import verification_settings
-from .verification import CheckStatus, CodeCheck, check_code
+from .verification.codes import CheckStatus, CodeCheck, check_code
 
 
 class MobileNumberField(forms.CharField):

@@ -33,9 +33,10 @@ from django.utils import timezone
 
 from .conf import xunchen_settings
 from .db import from_db_datetime
-from .dispatch import Backends, dispatch, send_queued
+from .dispatch.queue import send_queued
+from .dispatch.submit import Backends, dispatch
 from .models import Message, PollLock
-from .polling import poll
+from .polling.run import poll
 
 #: Why a background send cannot be enqueued on this install.
 NO_ENGINE = (

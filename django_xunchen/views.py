@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from .conf import verification_settings
 from .exceptions import XunchenValidationError
-from .verification import RequestStatus, check_code, client_ip, request_code
+from .verification.codes import RequestStatus, check_code, client_ip, request_code
 
 
 def _data(request: HttpRequest) -> dict[str, str]:

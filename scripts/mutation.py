@@ -127,27 +127,27 @@ _FAIL_SILENTLY = (
     "every error itself (it is passed on for a site's own backend)"
 )
 EQUIVALENT: dict[str, str] = {
-    "django_xunchen.locks.xǁDatabaseLockǁ__init____mutmut_7": _HELD,
-    "django_xunchen.locks.xǁDatabaseLockǁrefresh__mutmut_9": _HELD,
-    "django_xunchen.locks.xǁDatabaseLockǁrelease__mutmut_5": _HELD,
-    "django_xunchen.spool.x_check_writable__mutmut_11": _PROBE,
-    "django_xunchen.spool.x_check_writable__mutmut_13": _PROBE,
-    "django_xunchen.spool.x_check_writable__mutmut_14": _PROBE,
-    "django_xunchen.spool.x_check_writable__mutmut_15": _PROBE,
-    "django_xunchen.spool.x_write__mutmut_14": (
+    "django_xunchen.polling.locks.xǁDatabaseLockǁ__init____mutmut_7": _HELD,
+    "django_xunchen.polling.locks.xǁDatabaseLockǁrefresh__mutmut_9": _HELD,
+    "django_xunchen.polling.locks.xǁDatabaseLockǁrelease__mutmut_5": _HELD,
+    "django_xunchen.outcomes.spool.x_check_writable__mutmut_11": _PROBE,
+    "django_xunchen.outcomes.spool.x_check_writable__mutmut_13": _PROBE,
+    "django_xunchen.outcomes.spool.x_check_writable__mutmut_14": _PROBE,
+    "django_xunchen.outcomes.spool.x_check_writable__mutmut_15": _PROBE,
+    "django_xunchen.outcomes.spool.x_write__mutmut_14": (
         "nine hex digits instead of eight in the file name: names stay unique and sort "
         "by their time prefix"
     ),
-    "django_xunchen.spool.x_write__mutmut_21": _UTF8,
-    "django_xunchen.spool.x_write__mutmut_24": _UTF8,
-    "django_xunchen.spool.x_read__mutmut_2": _UTF8,
-    "django_xunchen.spool.x_write__mutmut_28": _SAME_CODEC,
-    "django_xunchen.spool.x_read__mutmut_4": _SAME_CODEC,
-    "django_xunchen.outcomes.x_land__mutmut_22": _UPDATED_NOW,
-    "django_xunchen.outcomes.x_land__mutmut_23": _UPDATED_NOW,
-    "django_xunchen.outcomes.x_apply_spool__mutmut_11": _NO_RETRY_LOGGED,
-    "django_xunchen.outcomes.x_apply_spool__mutmut_18": _NO_RETRY_LOGGED,
-    "django_xunchen.outcomes.x_apply_spool__mutmut_19": _NO_RETRY_LOGGED,
+    "django_xunchen.outcomes.spool.x_write__mutmut_21": _UTF8,
+    "django_xunchen.outcomes.spool.x_write__mutmut_24": _UTF8,
+    "django_xunchen.outcomes.spool.x_read__mutmut_2": _UTF8,
+    "django_xunchen.outcomes.spool.x_write__mutmut_28": _SAME_CODEC,
+    "django_xunchen.outcomes.spool.x_read__mutmut_4": _SAME_CODEC,
+    "django_xunchen.outcomes.write.x_land__mutmut_22": _UPDATED_NOW,
+    "django_xunchen.outcomes.write.x_land__mutmut_23": _UPDATED_NOW,
+    "django_xunchen.outcomes.write.x_apply_spool__mutmut_11": _NO_RETRY_LOGGED,
+    "django_xunchen.outcomes.write.x_apply_spool__mutmut_18": _NO_RETRY_LOGGED,
+    "django_xunchen.outcomes.write.x_apply_spool__mutmut_19": _NO_RETRY_LOGGED,
     "django_xunchen.client.http.xǁXunchenClientǁ_post__mutmut_20": (
         "'ASCII' and 'ascii' name the same codec"
     ),
@@ -184,112 +184,112 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.client.parsing.x_decode_body__mutmut_33": (
         "final=False is the default of IncrementalDecoder.decode"
     ),
-    "django_xunchen.outcomes.x_apply_spool_once_per_process__mutmut_1": (
+    "django_xunchen.outcomes.write.x_apply_spool_once_per_process__mutmut_1": (
         "the flag becomes None instead of True: it is only read for its truth value"
     ),
-    "django_xunchen.sending.x_to_db_datetime__mutmut_3": _DEFAULT_TZ,
-    "django_xunchen.sending.x_to_db_datetime__mutmut_5": _DEFAULT_TZ,
-    "django_xunchen.sending.x_from_db_datetime__mutmut_5": _DEFAULT_TZ,
-    "django_xunchen.sending.x_from_db_datetime__mutmut_7": _DEFAULT_TZ,
-    "django_xunchen.sending.x__aware__mutmut_8": _CURRENT_TZ,
-    "django_xunchen.sending.x__aware__mutmut_10": _CURRENT_TZ,
-    "django_xunchen.dispatch.x_send_queued__mutmut_69": (
+    "django_xunchen.db.x_to_db_datetime__mutmut_3": _DEFAULT_TZ,
+    "django_xunchen.db.x_to_db_datetime__mutmut_5": _DEFAULT_TZ,
+    "django_xunchen.db.x_from_db_datetime__mutmut_5": _DEFAULT_TZ,
+    "django_xunchen.db.x_from_db_datetime__mutmut_7": _DEFAULT_TZ,
+    "django_xunchen.sending.compose.x__aware__mutmut_8": _CURRENT_TZ,
+    "django_xunchen.sending.compose.x__aware__mutmut_10": _CURRENT_TZ,
+    "django_xunchen.dispatch.queue.x_send_queued__mutmut_69": (
         "a held row that is not yet due may be read, but the claim refuses it "
         "(hold_until <= now), so it is not sent"
     ),
-    "django_xunchen.polling.x__messages_by_key__mutmut_5": _WIDER_READ,
-    "django_xunchen.polling.x__send_report_signals__mutmut_7": (
+    "django_xunchen.polling.reports.x__messages_by_key__mutmut_5": _WIDER_READ,
+    "django_xunchen.polling.reports.x__send_report_signals__mutmut_7": (
         "positions start at 0, so > -2 and > -1 select the same reports"
     ),
-    "django_xunchen.verification.x__judge__mutmut_20": (
+    "django_xunchen.verification.throttles.x__judge__mutmut_20": (
         "gateway_day_start(None) reads the same clock as gateway_day_start(now)"
     ),
-    "django_xunchen.verification.x__judge__mutmut_48": _UNION,
-    "django_xunchen.verification.x__judge__mutmut_49": _UNION,
-    "django_xunchen.verification.x__judge__mutmut_52": _UNION,
-    "django_xunchen.verification.x__judge__mutmut_53": _UNION,
-    "django_xunchen.verification.x__judge__mutmut_55": _UNION,
-    "django_xunchen.verification.x__judge__mutmut_58": _UNION,
-    "django_xunchen.verification.x__judge__mutmut_59": _UNION,
-    "django_xunchen.verification.x_check_code__mutmut_11": (
+    "django_xunchen.verification.throttles.x__judge__mutmut_48": _UNION,
+    "django_xunchen.verification.throttles.x__judge__mutmut_49": _UNION,
+    "django_xunchen.verification.throttles.x__judge__mutmut_52": _UNION,
+    "django_xunchen.verification.throttles.x__judge__mutmut_53": _UNION,
+    "django_xunchen.verification.throttles.x__judge__mutmut_55": _UNION,
+    "django_xunchen.verification.throttles.x__judge__mutmut_58": _UNION,
+    "django_xunchen.verification.throttles.x__judge__mutmut_59": _UNION,
+    "django_xunchen.verification.codes.x_check_code__mutmut_11": (
         "a guess that is not text is compared as 'XXXX' instead of '': neither is ever "
         "a code of digits"
     ),
-    "django_xunchen.verification.x_check_code__mutmut_16": _NEWEST,
-    "django_xunchen.verification.x_check_code__mutmut_17": _NEWEST,
-    "django_xunchen.verification.x__reserve__mutmut_8": _NEWEST,
-    "django_xunchen.verification.x__reserve__mutmut_9": _NEWEST,
-    "django_xunchen.verification.x__reserve__mutmut_119": (
+    "django_xunchen.verification.codes.x_check_code__mutmut_16": _NEWEST,
+    "django_xunchen.verification.codes.x_check_code__mutmut_17": _NEWEST,
+    "django_xunchen.verification.codes.x__reserve__mutmut_8": _NEWEST,
+    "django_xunchen.verification.codes.x__reserve__mutmut_9": _NEWEST,
+    "django_xunchen.verification.codes.x__reserve__mutmut_119": (
         "force_insert=False on a row without a primary key inserts it just the same"
     ),
-    "django_xunchen.verification.x__send__mutmut_2": (
+    "django_xunchen.verification.codes.x__send__mutmut_2": (
         "without the backend already built, Backends builds the same account's backend "
         "again from the same settings"
     ),
-    "django_xunchen.verification.x__clean__mutmut_13": (
+    "django_xunchen.verification.codes.x__clean__mutmut_13": (
         "'' instead of None for no IP: every use reads it for truth, and the IP field "
         "stores '' as NULL"
     ),
-    "django_xunchen.verification.x_client_ip__mutmut_27": (
+    "django_xunchen.verification.codes.x_client_ip__mutmut_27": (
         "ip_address(None) raises ValueError, which returns None as the original does"
     ),
-    "django_xunchen.verification.x_request_code__mutmut_105": (
+    "django_xunchen.verification.codes.x_request_code__mutmut_105": (
         "_reserve returns both the row and the record, or neither"
     ),
-    "django_xunchen.verification.x_derive_code__mutmut_17": (
+    "django_xunchen.verification.codes.x_derive_code__mutmut_17": (
         "int.from_bytes' byte order defaults to 'big' from Python 3.11, which the mutation "
         "run uses (on 3.10 the call fails, which the 3.10 matrix run would catch)"
     ),
-    "django_xunchen.verification.x__wait_for__mutmut_40": (
+    "django_xunchen.verification.throttles.x__wait_for__mutmut_40": (
         "reached only when the requests counted a moment earlier under the bucket lock are "
         "gone, which the lock prevents"
     ),
-    "django_xunchen.verification.x__judge__mutmut_91": (
+    "django_xunchen.verification.throttles.x__judge__mutmut_91": (
         "without an IP the IP throttle is never applied (bool(ip) and ...), whatever it counts"
     ),
-    "django_xunchen.verification.x_check_code__mutmut_37": _SHORTCUT,
-    "django_xunchen.verification.x_check_code__mutmut_39": _SHORTCUT,
-    "django_xunchen.verification.x_check_code__mutmut_73": (
+    "django_xunchen.verification.codes.x_check_code__mutmut_37": _SHORTCUT,
+    "django_xunchen.verification.codes.x_check_code__mutmut_39": _SHORTCUT,
+    "django_xunchen.verification.codes.x_check_code__mutmut_73": (
         "attempts reach max_attempts only in the UPDATE that also makes the code dead "
         "(_dead_when_last), so state=active already implies attempts < max_attempts; "
         "the condition is a second guard"
     ),
-    "django_xunchen.verification.x__key__mutmut_7": _SALTED_HMAC,
-    "django_xunchen.verification.x__key__mutmut_11": _SALTED_HMAC,
-    "django_xunchen.verification.x_request_code__mutmut_23": _FAIL_SILENTLY,
-    "django_xunchen.verification.x_request_code__mutmut_25": _FAIL_SILENTLY,
-    "django_xunchen.verification.x_request_code__mutmut_26": _FAIL_SILENTLY,
-    "django_xunchen.verification.x_request_code__mutmut_29": (
+    "django_xunchen.verification.codes.x__key__mutmut_7": _SALTED_HMAC,
+    "django_xunchen.verification.codes.x__key__mutmut_11": _SALTED_HMAC,
+    "django_xunchen.verification.codes.x_request_code__mutmut_23": _FAIL_SILENTLY,
+    "django_xunchen.verification.codes.x_request_code__mutmut_25": _FAIL_SILENTLY,
+    "django_xunchen.verification.codes.x_request_code__mutmut_26": _FAIL_SILENTLY,
+    "django_xunchen.verification.codes.x_request_code__mutmut_29": (
         "resolve_template(None, account) returns None, as the shortcut does"
     ),
-    "django_xunchen.verification.x__send__mutmut_60": (
+    "django_xunchen.verification.codes.x__send__mutmut_60": (
         "a code's row is never suppressed or held and is claimed at once, so a row that "
         "did not go out always comes with its error"
     ),
-    "django_xunchen.verification.x__send__mutmut_63": (
+    "django_xunchen.verification.codes.x__send__mutmut_63": (
         "the UPDATE's own sends__lte=1 decides; the test before it only saves a query"
     ),
-    "django_xunchen.spool.x_write__mutmut_31": (
+    "django_xunchen.outcomes.spool.x_write__mutmut_31": (
         "ensure_ascii becomes None instead of False: json reads it for its truth value"
     ),
     **dict.fromkeys(
         [
-            f"django_xunchen.dispatch.x__update_returns_rows__mutmut_{n}"
+            f"django_xunchen.dispatch.claim.x__update_returns_rows__mutmut_{n}"
             for n in (1, 2, 3, 4, 8, 10, 11)
         ],
         "both ways of claiming find the same rows (UPDATE … RETURNING, or an UPDATE and a "
         "SELECT by the claim token); the run's SQLite is 3.40, past either threshold, and "
         "PostgreSQL is not in the run",
     ),
-    "django_xunchen.dispatch.x__move__mutmut_7": _OWN_CLAIM,
-    "django_xunchen.dispatch.x__move__mutmut_8": _OWN_CLAIM,
-    "django_xunchen.dispatch.x_fallbacks__mutmut_14": (
+    "django_xunchen.dispatch.claim.x__move__mutmut_7": _OWN_CLAIM,
+    "django_xunchen.dispatch.claim.x__move__mutmut_8": _OWN_CLAIM,
+    "django_xunchen.dispatch.fallback.x_fallbacks__mutmut_14": (
         "`there` starts as the template only when there is none; otherwise it is looked up"
     ),
-    "django_xunchen.dispatch.xǁBackendsǁget_unopened__mutmut_5": _FAIL_SILENTLY,
-    "django_xunchen.dispatch.xǁBackendsǁget_unopened__mutmut_8": _FAIL_SILENTLY,
-    "django_xunchen.dispatch.xǁBackendsǁget_unopened__mutmut_9": _FAIL_SILENTLY,
-    "django_xunchen.dispatch.x_send_queued__mutmut_78": (
+    "django_xunchen.dispatch.submit.xǁBackendsǁget_unopened__mutmut_5": _FAIL_SILENTLY,
+    "django_xunchen.dispatch.submit.xǁBackendsǁget_unopened__mutmut_8": _FAIL_SILENTLY,
+    "django_xunchen.dispatch.submit.xǁBackendsǁget_unopened__mutmut_9": _FAIL_SILENTLY,
+    "django_xunchen.dispatch.queue.x_send_queued__mutmut_78": (
         "without the id as a tiebreak, SQLite still returns rows of the same creation time "
         "in rowid order, which is the id's; the tiebreak is for PostgreSQL"
     ),
@@ -304,18 +304,18 @@ EQUIVALENT: dict[str, str] = {
         "(checked on mismatched tags, an undefined entity, a control character); the "
         "suppress guards versions that would"
     ),
-    "django_xunchen.polling.x__ingest__mutmut_15": (
+    "django_xunchen.polling.ingest.x__ingest__mutmut_15": (
         "the operation of the RawResponse handed to scan_reports/scan_inbound: the app's "
         "backends read only its body"
     ),
-    "django_xunchen.polling.x__ingest__mutmut_19": _BODY_DROPPED,
-    "django_xunchen.polling.x__ingest__mutmut_20": _BODY_DROPPED,
-    "django_xunchen.polling.x__ingest__mutmut_85": _CAST,
-    "django_xunchen.polling.x__ingest__mutmut_102": _CAST,
-    "django_xunchen.polling.x__note_attempt__mutmut_17": (
+    "django_xunchen.polling.ingest.x__ingest__mutmut_19": _BODY_DROPPED,
+    "django_xunchen.polling.ingest.x__ingest__mutmut_20": _BODY_DROPPED,
+    "django_xunchen.polling.ingest.x__ingest__mutmut_85": _CAST,
+    "django_xunchen.polling.ingest.x__ingest__mutmut_102": _CAST,
+    "django_xunchen.polling.journal.x__note_attempt__mutmut_17": (
         "a success at the very moment of the last one writes the same time"
     ),
-    "django_xunchen.polling.x__message_ids__mutmut_12": _WIDER_READ,
+    "django_xunchen.polling.reports.x__message_ids__mutmut_12": _WIDER_READ,
     **dict.fromkeys(
         [
             f"django_xunchen.client.http.xǁXunchenClientǁ_new_session__mutmut_{n}"
@@ -333,19 +333,19 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.client.http.xǁXunchenClientǁ_post__mutmut_45": (
         "allow_redirects becomes None instead of False: requests reads it for its truth value"
     ),
-    "django_xunchen.polling.x__apply_reports__mutmut_20": _EITHER_PATH,
-    "django_xunchen.polling.x__apply_reports__mutmut_21": _EITHER_PATH,
+    "django_xunchen.polling.reports.x__apply_reports__mutmut_20": _EITHER_PATH,
+    "django_xunchen.polling.reports.x__apply_reports__mutmut_21": _EITHER_PATH,
     **dict.fromkeys(
-        [f"django_xunchen.polling.x__store_reports__mutmut_{n}" for n in (57, 58, 59, 60)],
+        [f"django_xunchen.polling.reports.x__store_reports__mutmut_{n}" for n in (57, 58, 59, 60)],
         "a wider choice of reports to apply: the reports of earlier entries and chunks have "
         "moved their messages already (delivered ones are no longer reportable, and an "
         "undelivered message is left out of a failure), later chunks are not stored yet, "
         "and an unmatched report has no message to move",
     ),
-    "django_xunchen.polling.x__store_inbound__mutmut_20": _WIDER_READ,
-    "django_xunchen.outcomes.x_land__mutmut_25": _FIRST_COLUMN,
-    "django_xunchen.outcomes.x_land__mutmut_30": _UPDATED_NOW,
-    "django_xunchen.outcomes.x_land__mutmut_31": _UPDATED_NOW,
+    "django_xunchen.polling.replies.x__store_inbound__mutmut_20": _WIDER_READ,
+    "django_xunchen.outcomes.write.x_land__mutmut_25": _FIRST_COLUMN,
+    "django_xunchen.outcomes.write.x_land__mutmut_30": _UPDATED_NOW,
+    "django_xunchen.outcomes.write.x_land__mutmut_31": _UPDATED_NOW,
     "django_xunchen.client.http.xǁXunchenClientǁ__init____mutmut_2": _CODEC_NAMES,
     "django_xunchen.client.http.xǁXunchenClientǁ__init____mutmut_20": (
         "a deadline of 0 is falsy and becomes None (no deadline) before this test"
@@ -367,68 +367,68 @@ EQUIVALENT: dict[str, str] = {
         "which converted records are freed from the tree: memory only, every record was "
         "converted from its own element first",
     ),
-    "django_xunchen.sending.x_send_sms__mutmut_10": _FAIL_SILENTLY,
-    "django_xunchen.sending.x_send_sms__mutmut_13": _FAIL_SILENTLY,
-    "django_xunchen.sending.x_send_sms__mutmut_56": _REBUILT,
-    "django_xunchen.sending.x_send_sms__mutmut_58": _REBUILT,
-    "django_xunchen.dispatch.x_send_queued__mutmut_1": (
+    "django_xunchen.sending.send.x_send_sms__mutmut_10": _FAIL_SILENTLY,
+    "django_xunchen.sending.send.x_send_sms__mutmut_13": _FAIL_SILENTLY,
+    "django_xunchen.sending.send.x_send_sms__mutmut_56": _REBUILT,
+    "django_xunchen.sending.send.x_send_sms__mutmut_58": _REBUILT,
+    "django_xunchen.dispatch.queue.x_send_queued__mutmut_1": (
         "a default argument: mutmut's trampoline keeps the original signature, so no test "
         "can see the mutated default (test_send_queued_sends_at_most_10000_by_default pins it)"
     ),
     **dict.fromkeys(
-        [f"django_xunchen.sending.x_resolve_template__mutmut_{n}" for n in (1, 2)],
+        [f"django_xunchen.sending.compose.x_resolve_template__mutmut_{n}" for n in (1, 2)],
         "a default argument: mutmut's trampoline keeps the original signature, so no test "
         "can see the mutated default (and every caller passes the account)",
     ),
-    "django_xunchen.dispatch.x__group_key__mutmut_4": (
+    "django_xunchen.dispatch.submit.x__group_key__mutmut_4": (
         "the stand-in for a template message's text in the grouping key: keys are only "
         "compared with each other, and every template message gets the same one"
     ),
-    "django_xunchen.dispatch.x__group_key__mutmut_6": (
+    "django_xunchen.dispatch.submit.x__group_key__mutmut_6": (
         "empty params dumped as JSON instead of by repr(): a key is only compared with "
         "other keys, and either way each distinct params value gets its own string"
     ),
-    "django_xunchen.dispatch.x__group_key__mutmut_12": (
+    "django_xunchen.dispatch.submit.x__group_key__mutmut_12": (
         "every empty params keyed as repr(None): the field is not nullable, so the only "
         "empty params is {}, whose key is the same for every row either way"
     ),
-    "django_xunchen.dispatch.x__attempt__mutmut_5": (
+    "django_xunchen.dispatch.submit.x__attempt__mutmut_5": (
         "request_started becomes None instead of False: it is only read for its truth value"
     ),
-    "django_xunchen.dispatch.x__attempt__mutmut_45": (
+    "django_xunchen.dispatch.submit.x__attempt__mutmut_45": (
         "the error also goes with a requeued outcome: it is read only for the "
         "message_failed signal, which a queued row does not get"
     ),
-    "django_xunchen.dispatch.x__request_for__mutmut_48": (
+    "django_xunchen.dispatch.submit.x__request_for__mutmut_48": (
         "a message without a template is stored with empty params (prepare_messages "
         "refuses params without one), and empty params are read as none"
     ),
-    "django_xunchen.dispatch.x__request_for__mutmut_7": (
+    "django_xunchen.dispatch.submit.x__request_for__mutmut_7": (
         "a send time equal to the present to the microsecond: it is due either way"
     ),
-    "django_xunchen.dispatch.x__request_for__mutmut_12": _NO_TEMPLATE,
-    "django_xunchen.sending.x_prepare_messages__mutmut_57": (
+    "django_xunchen.dispatch.submit.x__request_for__mutmut_12": _NO_TEMPLATE,
+    "django_xunchen.sending.compose.x_prepare_messages__mutmut_57": (
         "validate_mobiles has checked every number already; building the request with "
         "the first two instead of the first finds nothing more"
     ),
     **dict.fromkeys(
-        [f"django_xunchen.sending.x_prepare_messages__mutmut_{n}" for n in (94, 108)],
+        [f"django_xunchen.sending.compose.x_prepare_messages__mutmut_{n}" for n in (94, 108)],
         "the prototype's number: clone_for gives every row its own",
     ),
-    "django_xunchen.sending.x_prepare_messages__mutmut_117": (
+    "django_xunchen.sending.compose.x_prepare_messages__mutmut_117": (
         "Message.batch defaults to a new uuid4 for the prototype, which clone_for copies "
         "to every row, as it copies the explicit one"
     ),
-    "django_xunchen.dispatch.x__submit__mutmut_98": _NO_TEMPLATE,
-    "django_xunchen.dispatch.x__submit__mutmut_117": (
+    "django_xunchen.dispatch.submit.x__submit__mutmut_98": _NO_TEMPLATE,
+    "django_xunchen.dispatch.submit.x__submit__mutmut_117": (
         "the routes are never empty, so the loop always sets the error before it is returned"
     ),
-    "django_xunchen.dispatch.x__claim__mutmut_21": _FIRST_COLUMN,
-    "django_xunchen.dispatch.x__submit__mutmut_61": (
+    "django_xunchen.dispatch.claim.x__claim__mutmut_21": _FIRST_COLUMN,
+    "django_xunchen.dispatch.submit.x__submit__mutmut_61": (
         "with every row claimed the unclaimed list is empty, and Django runs no query for "
         "an update or a read of pk__in=[]"
     ),
-    "django_xunchen.dispatch.x__request_for__mutmut_42": (
+    "django_xunchen.dispatch.submit.x__request_for__mutmut_42": (
         "the numbers were validated when the rows were written; checking the first two "
         "instead of the first finds nothing more"
     ),
@@ -452,57 +452,60 @@ _SQLITE_SUBQUERY = (
 #: → why.
 UNMEASURED: dict[str, str] = {
     **dict.fromkeys(
-        [f"django_xunchen.polling.x__ingest__mutmut_{n}" for n in (11, 12, 13)],
+        [f"django_xunchen.polling.ingest.x__ingest__mutmut_{n}" for n in (11, 12, 13)],
         "SQLite hands a blob back as bytes; these lines turn PostgreSQL's memoryview into "
         "bytes, and the mutation run uses SQLite",
     ),
-    "django_xunchen.polling.x__write_statuses__mutmut_33": _SQLITE_SUBQUERY,
-    "django_xunchen.polling.x__write_statuses__mutmut_42": _SQLITE_SUBQUERY,
-    "django_xunchen.polling.x__rematch_orphans__mutmut_69": _SQLITE_SUBQUERY,
+    "django_xunchen.polling.reports.x__write_statuses__mutmut_33": _SQLITE_SUBQUERY,
+    "django_xunchen.polling.reports.x__write_statuses__mutmut_42": _SQLITE_SUBQUERY,
+    "django_xunchen.polling.replies.x__rematch_orphans__mutmut_69": _SQLITE_SUBQUERY,
     **dict.fromkeys(
-        [f"django_xunchen.polling.x__journal__mutmut_{n}" for n in range(14, 21)],
+        [f"django_xunchen.polling.journal.x__journal__mutmut_{n}" for n in range(14, 21)],
         "the binary insert of an answer of 1 MB or more, on PostgreSQL only; the run uses SQLite",
     ),
     **dict.fromkeys(
-        [f"django_xunchen.polling.x__apply_reports__mutmut_{n}" for n in range(58, 66)],
+        [f"django_xunchen.polling.reports.x__apply_reports__mutmut_{n}" for n in range(58, 66)],
         "the arguments of _update_from_firsts, which runs on PostgreSQL only; the run uses SQLite",
     ),
-    "django_xunchen.polling.x__apply_reports__mutmut_46": _SQLITE_SUBQUERY,
-    "django_xunchen.polling.x__apply_reports__mutmut_55": _SQLITE_SUBQUERY,
-    "django_xunchen.polling.x__store_reports__mutmut_48": (
+    "django_xunchen.polling.reports.x__apply_reports__mutmut_46": _SQLITE_SUBQUERY,
+    "django_xunchen.polling.reports.x__apply_reports__mutmut_55": _SQLITE_SUBQUERY,
+    "django_xunchen.polling.reports.x__store_reports__mutmut_48": (
         "the inserted rows are read by the PostgreSQL join only; the run uses SQLite"
     ),
-    "django_xunchen.polling.x__store_inbound__mutmut_14": (
+    "django_xunchen.polling.replies.x__store_inbound__mutmut_14": (
         "without the id as a tiebreak, SQLite still returns messages of the same "
         "submission time newest first; the tiebreak is for PostgreSQL"
     ),
-    "django_xunchen.dispatch.x__submit__mutmut_12": _ONE_OF_MODEL,
-    "django_xunchen.dispatch.x__submit__mutmut_35": _ONE_OF_MODEL,
+    "django_xunchen.dispatch.submit.x__submit__mutmut_12": _ONE_OF_MODEL,
+    "django_xunchen.dispatch.submit.x__submit__mutmut_35": _ONE_OF_MODEL,
     **dict.fromkeys(
-        [f"django_xunchen.sending.x__concurrency__mutmut_{n}" for n in (3, 4, *range(9, 28))],
+        [
+            f"django_xunchen.dispatch.submit.x__concurrency__mutmut_{n}"
+            for n in (3, 4, *range(9, 28))
+        ],
         "PostgreSQL only: on SQLite _concurrency() returns 1 before these lines, and the "
         "run uses SQLite (the PostgreSQL step runs "
         "test_requests_go_one_at_a_time_on_sqlite_and_inside_a_transaction)",
     ),
     **dict.fromkeys(
-        [f"django_xunchen.sending.x_dispatch__mutmut_{n}" for n in range(46, 55)],
+        [f"django_xunchen.dispatch.submit.x_dispatch__mutmut_{n}" for n in range(46, 55)],
         "the threaded path, taken on PostgreSQL only (one request at a time on SQLite); "
         "the run uses SQLite, and the PostgreSQL step runs tests/app/test_concurrency.py",
     ),
-    "django_xunchen.outcomes.x_land__mutmut_10": _ONE_OF_MODEL,
-    "django_xunchen.outcomes.x_land__mutmut_33": _ONE_OF_MODEL,
-    "django_xunchen.polling.x__message_ids__mutmut_14": (
+    "django_xunchen.outcomes.write.x_land__mutmut_10": _ONE_OF_MODEL,
+    "django_xunchen.outcomes.write.x_land__mutmut_33": _ONE_OF_MODEL,
+    "django_xunchen.polling.reports.x__message_ids__mutmut_14": (
         "one_of() reads the model only for PostgreSQL's array form; the run uses SQLite"
     ),
-    "django_xunchen.polling.x__insert_binary__": (
+    "django_xunchen.polling.journal.x__insert_binary__": (
         "PostgreSQL only (answers of 1 MB and more), and make mutation runs the SQLite "
         "suite; the PostgreSQL step of make test covers it (tests/app/test_ingest_batches.py)"
     ),
-    "django_xunchen.polling.x__update_from_firsts__": (
+    "django_xunchen.polling.reports.x__update_from_firsts__": (
         "PostgreSQL only, and make mutation runs the SQLite suite; the PostgreSQL step of "
         "make test covers it (tests/app/test_ingest_batches.py, test_polling_edges.py)"
     ),
-    "django_xunchen.sending.x__submit_in_threads__": (
+    "django_xunchen.dispatch.submit.x__submit_in_threads__": (
         "runs in worker threads (CONCURRENCY > 1), where mutmut cannot tell which test "
         "reached it; tests/app/test_concurrency.py covers it"
     ),

@@ -42,8 +42,9 @@ def isolated_spool(tmp_path, monkeypatch):
 
     from django.conf import settings
 
-    from django_xunchen import outcomes, spool
     from django_xunchen.conf import xunchen_settings
+    from django_xunchen.outcomes import spool
+    from django_xunchen.outcomes import write as outcomes
 
     folder = tmp_path / "spool"
 

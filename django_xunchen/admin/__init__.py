@@ -33,10 +33,10 @@ from ..models import (
     ThrottleEvent,
     VerificationCode,
 )
-from ..policy import FOOTER
+from ..policy.footer import FOOTER
 from ..search import content_contains
-from ..sending import can_resend, resend, send_sms
-from ..verification import lift_throttles
+from ..sending.send import can_resend, resend, send_sms
+from ..verification.throttles import lift_throttles
 from . import campaigns, dashboard, policy  # noqa: F401 - registers their admins
 from .filters import date_range
 from .forms import SendSMSForm, TemplateForm, preview_settings

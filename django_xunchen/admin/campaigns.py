@@ -23,12 +23,13 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from .. import campaigns
-from ..campaigns import LOOKAHEAD, CampaignError, find_mapping
+from ..campaigns.spreadsheets import SpreadsheetError, read_rows
+from ..campaigns.staging import LOOKAHEAD, find_mapping
+from ..campaigns.text import CampaignError
 from ..client.validation import placeholders
 from ..conf import account_names
 from ..exceptions import XunchenValidationError
 from ..models import Campaign, Message, Template
-from ..spreadsheets import SpreadsheetError, read_rows
 
 STATE_COLOURS = {
     Campaign.State.DRAFT: "#6c757d",

@@ -15,11 +15,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from .. import rollup
 from ..api import get_balances
 from ..conf import account_names
 from ..models import Message
-from ..policy import price_per_part
+from ..operations import rollup
+from ..policy.pricing import price_per_part
 from .pagination import capped_count
 
 DAYS = 30

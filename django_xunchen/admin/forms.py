@@ -25,7 +25,7 @@ from ..exceptions import (
     XunchenValidationError,
 )
 from ..models import BlockedWord, Message, Template
-from ..sending import prepare_messages, resolve_account
+from ..sending.compose import prepare_messages, resolve_account
 
 FIELD_OF_ERROR = {
     InvalidMobileError: "mobiles",

@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ..campaigns.spreadsheets import excel_number
 from ..client.validation import normalize_mobile
 from ..conf import account_names
 from ..models import BlockedWord, Suppression
-from ..policy import learn_blocked_words, suppress, unsuppress
-from ..spreadsheets import excel_number
+from ..policy.suppression import suppress, unsuppress
+from ..policy.words import learn_blocked_words
 from .filters import date_range
 from .pagination import LargeTablePaginator
 

@@ -9,8 +9,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from ..health import poll_health
-from ..verification import volume_today
+from ..operations.health import poll_health
+from ..verification.codes import volume_today
 
 register = template.Library()
 

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 
 from django_xunchen import send_queued
 from django_xunchen.backends import get_backend
-from django_xunchen.dispatch import dispatch
+from django_xunchen.dispatch.submit import dispatch
 from django_xunchen.models import Campaign, Message
 
 from ..app.test_campaigns import gbk_file

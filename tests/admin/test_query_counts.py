@@ -24,7 +24,7 @@ from django_xunchen.models import (
     ThrottleEvent,
     VerificationCode,
 )
-from django_xunchen.verification import request_code
+from django_xunchen.verification.codes import request_code
 
 pytestmark = pytest.mark.django_db
 LIMIT = 10

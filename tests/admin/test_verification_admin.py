@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from django_xunchen.models import Message, ThrottleEvent
-from django_xunchen.verification import request_code
+from django_xunchen.verification.codes import request_code
 
 pytestmark = pytest.mark.django_db
 NUMBER = "13800138000"

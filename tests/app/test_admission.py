@@ -15,8 +15,9 @@ import io
 import pytest
 import time_machine
 
-from django_xunchen import admission, campaigns, policy, resend, send_queued, send_sms
+from django_xunchen import campaigns, policy, resend, send_queued, send_sms
 from django_xunchen.backends import locmem
+from django_xunchen.campaigns import lifecycle
 from django_xunchen.client.types import CHINA_TZ
 from django_xunchen.exceptions import (
     InvalidSendTimeError,
@@ -24,6 +25,7 @@ from django_xunchen.exceptions import (
     NotSentError,
 )
 from django_xunchen.models import Campaign, Message, Suppression
+from django_xunchen.sending import admission
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -469,11 +471,11 @@ def test_quiet_hours_at_submit_never_shorten_a_pause(rules):
         (row,) = send_sms([MOBILE], TEXT, kind="marketing", background=False, send_at=None)
         Message.objects.filter(pk=row.pk).update(status=S.QUEUED)
         row.refresh_from_db()
-        Message.objects.filter(pk=row.pk).update(hold_until=campaigns.PAUSED)
+        Message.objects.filter(pk=row.pk).update(hold_until=lifecycle.PAUSED)
         clock.move_to(QUIET)
         assert admission.at_submit([row], clock_now()) == []
     row.refresh_from_db()
-    assert row.hold_until == campaigns.PAUSED
+    assert row.hold_until == lifecycle.PAUSED
 
 
 def test_the_cap_at_write_counts_no_cancelled_or_expired_message(rules, xunchen_outbox):

@@ -139,7 +139,7 @@ def test_a_send_task_restarts_a_chain_whose_worker_died(dummy, xunchen_outbox):
 
 
 def test_send_queued_refuses_a_bad_idle_for():
-    from django_xunchen.dispatch import send_queued
+    from django_xunchen.dispatch.queue import send_queued
 
     for bad in (-1, "60", True):
         with pytest.raises(ValueError, match="idle_for must be a number of seconds"):
@@ -147,7 +147,7 @@ def test_send_queued_refuses_a_bad_idle_for():
 
 
 def test_the_system_check_names_a_queue_the_task_backend_refuses(settings):
-    from django_xunchen.checks import check_settings
+    from django_xunchen.operations.checks import check_settings
 
     settings.XUNCHEN = {**settings.XUNCHEN, "BACKGROUND": True}
     settings.TASKS = {"default": {"BACKEND": DUMMY, "QUEUES": ["default"]}}

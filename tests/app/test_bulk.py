@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from django_xunchen import send_sms
-from django_xunchen.bulk import COPY_FROM, insert_messages
 from django_xunchen.models import Message, Template
+from django_xunchen.sending.bulk import COPY_FROM, insert_messages
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 SKIP = {"id", "created_at", "updated_at", "batch"}

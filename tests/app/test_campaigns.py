@@ -9,10 +9,10 @@ import time_machine
 from django.utils import timezone
 
 from django_xunchen import campaigns, send_queued
-from django_xunchen.campaigns import CampaignError
+from django_xunchen.campaigns.spreadsheets import SpreadsheetError, csv_encoding, read_rows
+from django_xunchen.campaigns.text import CampaignError
 from django_xunchen.exceptions import MissingOptOutFooterError
 from django_xunchen.models import BlockedWord, Campaign, Message, Suppression, Template
-from django_xunchen.spreadsheets import SpreadsheetError, csv_encoding, read_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TASKS_MODULE = "django.tasks" if __import__("django").VERSION >= (6,) else "django_tasks"
@@ -167,7 +167,7 @@ def test_pause_resume_and_cancel(no_workers, xunchen_outbox):
     assert Campaign.objects.get().state == "running"
     first = Message.objects.filter(campaign=campaign).order_by("pk").first()
     from django_xunchen.backends import get_backend
-    from django_xunchen.dispatch import dispatch
+    from django_xunchen.dispatch.submit import dispatch
 
     dispatch([first], get_backend(account="default"))
     assert campaigns.cancel(campaign) == 2
@@ -252,7 +252,7 @@ def test_a_marketing_campaign_confirmed_at_22_sends_nothing_until_8(
     and its send tasks or its commit hook, a task run late, the tick, send_queued, a
     dispatch of the rows, a pause and resume), none goes out before 08:00; at 08:00 all
     of them go."""
-    from django_xunchen.dispatch import Backends, dispatch
+    from django_xunchen.dispatch.submit import Backends, dispatch
     from django_xunchen.tasks import send_messages, task_backends, tick
 
     settings.XUNCHEN = {**settings.XUNCHEN, "QUIET_HOURS": ("21:00", "08:00")}

@@ -468,8 +468,8 @@ def test_one_account_failing_does_not_stop_the_others(two_logins, settings, caps
 
 
 def test_each_gateway_account_has_its_own_lock(two_logins):
-    from django_xunchen.locks import DatabaseLock
-    from django_xunchen.polling import lock_name_for
+    from django_xunchen.polling.accounts import lock_name_for
+    from django_xunchen.polling.locks import DatabaseLock
 
     assert lock_name_for("default") != lock_name_for("codes")
     send_sms("13800138000", "您的订单已发货")
@@ -481,7 +481,7 @@ def test_each_gateway_account_has_its_own_lock(two_logins):
 
 
 def test_health_is_kept_per_gateway_account(two_logins, settings):
-    from django_xunchen.health import poll_health
+    from django_xunchen.operations.health import poll_health
 
     settings.XUNCHEN["ACCOUNTS"]["codes"]["PASSWORD"] = "wrong"
     poll()

@@ -9,8 +9,8 @@ from django.core.management.base import SystemCheckError
 
 from django_xunchen.backends.dummy import SMSBackend as DummyBackend
 from django_xunchen.backends.xunchen import SMSBackend as XunchenBackend
-from django_xunchen.checks import check_settings
 from django_xunchen.conf import setting_name, xunchen_settings
+from django_xunchen.operations.checks import check_settings
 
 GATEWAY = "django_xunchen.backends.xunchen.SMSBackend"
 LOCMEM = "django_xunchen.backends.locmem.SMSBackend"

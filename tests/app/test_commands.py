@@ -4,9 +4,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from django_xunchen import send_sms
-from django_xunchen.locks import DatabaseLock
 from django_xunchen.models import Message
-from django_xunchen.polling import lock_name_for
+from django_xunchen.polling.accounts import lock_name_for
+from django_xunchen.polling.locks import DatabaseLock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -105,7 +105,7 @@ def test_the_journal_entry_is_committed_before_it_is_parsed(gateway, settings):
 
 def test_twenty_concurrent_code_requests_for_one_number_send_once(gateway):
     from django_xunchen.models import ThrottleBucket
-    from django_xunchen.verification import RequestStatus, request_code
+    from django_xunchen.verification.codes import RequestStatus, request_code
 
     # The number asked before: its rows exist, so that only the row locks keep order.
     ThrottleBucket.objects.create(key="mobile:13800138000")
@@ -126,12 +126,12 @@ def test_twenty_concurrent_code_requests_for_a_number_never_seen_send_once(gatew
     that has counted waits (up to 2 s) for a second one to count too. Under the locks
     none can, and the first goes on alone; without them, two count before either
     commits, every time."""
-    from django_xunchen import verification
     from django_xunchen.models import ThrottleBucket
-    from django_xunchen.verification import RequestStatus, request_code
+    from django_xunchen.verification import codes
+    from django_xunchen.verification.codes import RequestStatus, request_code
 
     counted_together = threading.Barrier(2, timeout=2)
-    real_judge = verification._judge
+    real_judge = codes._judge
 
     def judge(*args, **kwargs):
         verdict = real_judge(*args, **kwargs)
@@ -140,7 +140,7 @@ def test_twenty_concurrent_code_requests_for_a_number_never_seen_send_once(gatew
             counted_together.wait()
         return verdict
 
-    monkeypatch.setattr(verification, "_judge", judge)
+    monkeypatch.setattr(codes, "_judge", judge)
     assert not ThrottleBucket.objects.exists()
     results = _run_together(lambda: request_code("13912345678", "login"), 20)
     assert Counter(r.status for r in results) == {
@@ -156,7 +156,7 @@ def test_twenty_concurrent_code_requests_for_a_number_never_seen_send_once(gatew
 
 def test_fifty_concurrent_wrong_guesses_cannot_exceed_the_attempt_limit(gateway):
     from django_xunchen.models import VerificationCode
-    from django_xunchen.verification import CheckStatus, check_code, request_code
+    from django_xunchen.verification.codes import CheckStatus, check_code, request_code
 
     assert request_code("13800138000").sent
     code = next(s.text for s in gateway.submissions)

@@ -2,7 +2,7 @@
 batches after the commit, loaded back a chunk at a time."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from django_xunchen import poll, send_sms
@@ -87,18 +87,18 @@ def test_set_based_statuses_follow_the_rules_of_apply_report(xunchen_outbox):
 
 
 def test_a_failure_after_the_insert_rolls_the_whole_answer_back(xunchen_outbox, monkeypatch):
-    from django_xunchen import polling
+    from django_xunchen.polling import reports
 
     sent_and_reported(20)
-    real = polling._apply_reports
+    real = reports._apply_reports
 
     def fail(*args, **kwargs):
-        raise polling.DatabaseError("disk full")
+        raise DatabaseError("disk full")
 
-    monkeypatch.setattr(polling, "_apply_reports", fail)
+    monkeypatch.setattr(reports, "_apply_reports", fail)
     assert not poll(force=True, inbound=False).ok
     assert not Report.objects.exists() and not Message.objects.filter(status="delivered")
-    monkeypatch.setattr(polling, "_apply_reports", real)
+    monkeypatch.setattr(reports, "_apply_reports", real)
     assert poll(force=True, inbound=False).recovered == 1
     assert Message.objects.filter(status="delivered").count() == 20
     with transaction.atomic():

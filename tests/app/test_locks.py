@@ -8,8 +8,14 @@ import socket
 import pytest
 from django.utils import timezone
 
-from django_xunchen.locks import DatabaseLock, LockHeld, LockLost, _pid_namespace, make_owner
 from django_xunchen.models import PollLock
+from django_xunchen.polling.locks import (
+    DatabaseLock,
+    LockHeld,
+    LockLost,
+    _pid_namespace,
+    make_owner,
+)
 
 pytestmark = pytest.mark.django_db
 

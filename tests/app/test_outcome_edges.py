@@ -7,10 +7,12 @@ import pytest
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from django_xunchen import outcomes, send_queued, send_sms, spool
+from django_xunchen import send_queued, send_sms
 from django_xunchen.exceptions import GatewayError, XunchenError
 from django_xunchen.models import Message
-from django_xunchen.outcomes import Outcome, land, with_retries
+from django_xunchen.outcomes import spool
+from django_xunchen.outcomes import write as outcomes
+from django_xunchen.outcomes.write import Outcome, land, with_retries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status

@@ -6,7 +6,7 @@ import pytest
 from django_xunchen import send_sms
 from django_xunchen.backends import locmem
 from django_xunchen.backends.locmem import SMSBackend as LocmemBackend
-from django_xunchen.dispatch import dispatch
+from django_xunchen.dispatch.submit import dispatch
 from django_xunchen.exceptions import (
     BlockedWordsError,
     InvalidContentError,
@@ -108,7 +108,7 @@ def test_a_bug_in_a_backend_says_where_it_happened(xunchen_outbox, before_reques
 
 
 def test_an_interrupt_before_the_request_says_so(xunchen_outbox, monkeypatch):
-    from django_xunchen import dispatch as module
+    from django_xunchen.dispatch import submit as module
 
     def interrupted(*args, **kwargs):
         raise Interrupted

@@ -12,7 +12,8 @@ from django.db import OperationalError, connection, connections, transaction
 from django_xunchen import poll, resend, send_queued, send_sms
 from django_xunchen.backends import locmem
 from django_xunchen.backends.locmem import SMSBackend as LocmemBackend
-from django_xunchen.dispatch import dispatch, stale_after
+from django_xunchen.dispatch.claim import stale_after
+from django_xunchen.dispatch.submit import dispatch
 from django_xunchen.exceptions import BlockedWordsError
 from django_xunchen.models import Message
 
@@ -103,7 +104,7 @@ def test_poll_applies_the_spool_too(gateway, quick_retries, isolated_spool):
 
 
 def test_the_first_send_of_a_process_applies_the_spool(gateway, quick_retries, isolated_spool):
-    from django_xunchen import outcomes
+    from django_xunchen.outcomes import write as outcomes
 
     with connection.execute_wrapper(RefuseOutcome(times=10_000)):
         send_sms("13800138000", "x")

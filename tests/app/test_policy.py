@@ -16,8 +16,10 @@ from django_xunchen.exceptions import (
     MissingOptOutFooterError,
 )
 from django_xunchen.models import BlockedWord, Message, Suppression, Template
-from django_xunchen.policy import normalize_reply, parts, reply_intent, suppress, unsuppress
-from django_xunchen.verification import request_code
+from django_xunchen.policy.pricing import parts
+from django_xunchen.policy.replies import normalize_reply, reply_intent
+from django_xunchen.policy.suppression import suppress, unsuppress
+from django_xunchen.verification.codes import request_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -119,14 +121,14 @@ def test_an_opt_in_reply_takes_the_number_back(xunchen_outbox, signals):
 
 
 def test_a_crash_in_the_ingest_loses_no_opt_out(monkeypatch, xunchen_outbox):
-    from django_xunchen import policy
+    from django_xunchen.polling import replies
 
     locmem.queue_reply(NUMBER, "退订")
 
     def broken(replies):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(policy, "apply_reply_keywords", broken)
+    monkeypatch.setattr(replies.policy, "apply_reply_keywords", broken)
     poll(force=True)
     from django_xunchen.models import InboundMessage
 

@@ -4,12 +4,13 @@ of a run over several entries, and what it prunes."""
 import datetime as dt
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
 
 from django_xunchen import poll, send_sms
-from django_xunchen import polling as polling_module
 from django_xunchen.backends import locmem
 from django_xunchen.models import Message, PollJournalEntry, PollLock, PollState
+from django_xunchen.polling import ingest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
@@ -113,9 +114,9 @@ def test_a_salvaged_complete_entry_is_named_in_the_errors(on_locmem):
 
 def test_an_entry_that_could_not_be_stored_says_so(on_locmem, monkeypatch):
     def fail(*args, **kwargs):
-        raise polling_module.DatabaseError("disk full")
+        raise DatabaseError("disk full")
 
-    monkeypatch.setattr(polling_module, "_store_reports", fail)
+    monkeypatch.setattr(ingest, "_store_reports", fail)
     PollJournalEntry.objects.create(
         operation="queryReport", body=_reports_body(("1", "2")), fetched_at=timezone.now()
     )

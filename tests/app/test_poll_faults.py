@@ -12,8 +12,6 @@ from django.utils import timezone
 
 from django_xunchen import poll, send_sms
 from django_xunchen.backends import locmem
-from django_xunchen.checks import check_poll_health
-from django_xunchen.locks import DatabaseLock, LockLost
 from django_xunchen.models import (
     InboundMessage,
     Message,
@@ -23,6 +21,8 @@ from django_xunchen.models import (
     Report,
     gateway_day_start,
 )
+from django_xunchen.operations.checks import check_poll_health
+from django_xunchen.polling.locks import DatabaseLock, LockLost
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
@@ -312,7 +312,7 @@ def test_ingesting_an_old_entry_never_makes_polling_look_older(settings):
 
 
 def test_a_summary_names_everything_a_poll_did():
-    from django_xunchen.polling import PollResult
+    from django_xunchen.polling.result import PollResult
 
     result = PollResult(
         reports=3,

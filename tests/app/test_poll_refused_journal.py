@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection
 
-from django_xunchen import poll, poll_spool, polling, send_sms
+from django_xunchen import poll, send_sms
 from django_xunchen.backends import locmem
 from django_xunchen.models import (
     InboundMessage,
@@ -15,6 +15,9 @@ from django_xunchen.models import (
     Report,
     Suppression,
 )
+from django_xunchen.polling import fetch, journal
+from django_xunchen.polling import spool as poll_spool
+from django_xunchen.polling.result import PollResult
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TABLE = PollJournalEntry._meta.db_table
@@ -29,13 +32,13 @@ class JournalRefused:
 
     def __enter__(self):
         if self.how == "down" and connection.vendor != "postgresql":
-            real = polling._journal
+            real = fetch._journal
 
             def locked(*args, **kwargs):
                 raise OperationalError("database is locked")
 
-            self.monkeypatch.setattr(polling, "_journal", locked)
-            self.restore = lambda: self.monkeypatch.setattr(polling, "_journal", real)
+            self.monkeypatch.setattr(fetch, "_journal", locked)
+            self.restore = lambda: self.monkeypatch.setattr(fetch, "_journal", real)
             return self
         code = " USING ERRCODE = '57P03'" if self.how == "down" else ""  # cannot_connect_now
         with connection.cursor() as cursor:
@@ -246,12 +249,12 @@ def test_a_kept_answer_set_aside_can_be_imported_once(
 def test_a_large_answer_refused_by_the_binary_insert_goes_to_disk_too(monkeypatch):
     """Answers from 1 MiB go to PostgreSQL through psycopg's own cursor: its errors are
     Django's, so the answer is kept on disk like any other."""
-    body = b"<sms>" + b"<!-- padding -->" * (polling.BINARY_JOURNAL_FROM // 16 + 1) + b"</sms>"
-    with JournalRefused(monkeypatch, "down"), pytest.raises(polling.AnswerKept):
-        polling._fetch_and_journal(
+    body = b"<sms>" + b"<!-- padding -->" * (journal.BINARY_JOURNAL_FROM // 16 + 1) + b"</sms>"
+    with JournalRefused(monkeypatch, "down"), pytest.raises(fetch.AnswerKept):
+        fetch._fetch_and_journal(
             "queryReport",
             type("Group", (), {"name": "default", "backend": Fetching(body)})(),
-            polling.PollResult(),
+            PollResult(),
         )
     (answer,) = poll_spool.waiting(["default"])
     assert answer.body == body

@@ -4,12 +4,14 @@ import datetime as dt
 import logging
 
 import pytest
+from django.db import DatabaseError
 from django.utils import timezone
 
 from django_xunchen import poll, send_sms
-from django_xunchen import polling as polling_module
-from django_xunchen.locks import DatabaseLock
 from django_xunchen.models import InboundMessage, Message, PollJournalEntry, PollLock, Report
+from django_xunchen.polling import ingest, reports
+from django_xunchen.polling.accounts import lock_name_for
+from django_xunchen.polling.locks import DatabaseLock
 from django_xunchen.signals import report_received
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,7 +78,7 @@ def test_a_crash_between_fetch_and_ingest_loses_nothing(gateway, monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash after the fetch")
 
-    monkeypatch.setattr(polling_module, "_store_reports", crash)
+    monkeypatch.setattr(ingest, "_store_reports", crash)
     result = poll(inbound=False)
     assert not result.ok
     assert "simulated crash" in result.errors[0]
@@ -99,15 +101,15 @@ def test_a_crash_between_fetch_and_ingest_loses_nothing(gateway, monkeypatch):
 
 def test_a_database_error_during_ingest_rolls_back_the_whole_entry(gateway, monkeypatch):
     send_sms(["13800138000", "13900000000"], "hello")
-    real = polling_module._apply_reports
+    real = reports._apply_reports
 
     def fail(*args, **kwargs):
-        raise polling_module.DatabaseError("disk full")
+        raise DatabaseError("disk full")
 
-    monkeypatch.setattr(polling_module, "_apply_reports", fail)
+    monkeypatch.setattr(reports, "_apply_reports", fail)
     assert not poll().ok
     assert Report.objects.count() == 0, "reports of a failed ingest are rolled back"
-    monkeypatch.setattr(polling_module, "_apply_reports", real)
+    monkeypatch.setattr(reports, "_apply_reports", real)
     assert poll().recovered == 1
     assert Report.objects.count() == 2
 
@@ -187,7 +189,7 @@ def test_interval_is_respected_unless_forced(gateway, settings):
 
 
 def test_the_lock_holds(gateway):
-    holder = DatabaseLock(polling_module.lock_name_for(), owner="other-host:1")
+    holder = DatabaseLock(lock_name_for(), owner="other-host:1")
     assert holder.acquire()
     result = poll()
     assert result.locked_by == "other-host:1"
@@ -198,9 +200,7 @@ def test_the_lock_holds(gateway):
 
 def test_a_dead_holders_lock_is_taken_over(gateway):
     past = timezone.now() - dt.timedelta(hours=1)
-    PollLock.objects.create(
-        name=polling_module.lock_name_for(), owner="dead:1", acquired_at=past, expires_at=past
-    )
+    PollLock.objects.create(name=lock_name_for(), owner="dead:1", acquired_at=past, expires_at=past)
     result = poll()
     assert result.locked_by is None and result.ok
     assert PollLock.objects.count() == 0

@@ -5,13 +5,18 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import DatabaseError
 from django.utils import timezone
 
 from django_xunchen import poll, send_sms
 from django_xunchen import signals as module
 from django_xunchen.backends import locmem
 from django_xunchen.models import Message, PollJournalEntry
-from django_xunchen.polling import PollResult, _failed, _too_soon, apply_report, lock_name_for
+from django_xunchen.polling.accounts import lock_name_for
+from django_xunchen.polling.ingest import _failed
+from django_xunchen.polling.reports import apply_report
+from django_xunchen.polling.result import PollResult
+from django_xunchen.polling.run import _too_soon
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -158,7 +163,7 @@ def test_an_account_that_cannot_be_built_is_named_and_the_others_are_polled(
 ):
     from django.core.exceptions import ImproperlyConfigured
 
-    from django_xunchen.polling import gateway_accounts
+    from django_xunchen.polling.accounts import gateway_accounts
 
     settings.XUNCHEN = {
         **settings.XUNCHEN,
@@ -253,7 +258,7 @@ def test_each_account_keeps_its_own_poll_state(settings, xunchen_outbox):
 
 def test_a_later_attempt_at_the_same_moment_replaces_the_error(db):
     from django_xunchen.models import PollState
-    from django_xunchen.polling import _note_attempt
+    from django_xunchen.polling.journal import _note_attempt
 
     at = timezone.now()
     _note_attempt("default", "queryReport", at, "first")
@@ -276,7 +281,7 @@ def test_a_pending_refusal_is_done_and_counts_as_recovered(settings, xunchen_out
 
 
 def test_a_pending_entry_that_fails_again_is_not_recovered(settings, xunchen_outbox, monkeypatch):
-    from django_xunchen import polling
+    from django_xunchen.polling import reports
 
     _pending(b"<html>502</html>")
     assert poll(force=True, inbound=False).recovered == 0, "cannot be parsed"
@@ -285,9 +290,9 @@ def test_a_pending_entry_that_fails_again_is_not_recovered(settings, xunchen_out
     locmem.deliver_all()
 
     def fail(*args, **kwargs):
-        raise polling.DatabaseError("disk full")
+        raise DatabaseError("disk full")
 
-    monkeypatch.setattr(polling, "_apply_reports", fail)
+    monkeypatch.setattr(reports, "_apply_reports", fail)
     poll(force=True, inbound=False)
     assert poll(force=True, inbound=False).recovered == 0, "could not be stored"
 

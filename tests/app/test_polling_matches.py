@@ -10,11 +10,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_xunchen import poll, polling, send_sms
+from django_xunchen import poll, send_sms
 from django_xunchen import signals as module
 from django_xunchen.backends import locmem
-from django_xunchen.client.types import RawResponse
-from django_xunchen.models import CHINA_TZ, InboundMessage, Message, PollJournalEntry, Report
+from django_xunchen.client.types import CHINA_TZ, RawResponse
+from django_xunchen.models import InboundMessage, Message, PollJournalEntry, Report
+from django_xunchen.polling import replies
+from django_xunchen.polling import rows as polling_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -37,7 +39,7 @@ def sent(mobile, msgid, **fields):
 
 
 def test_orphans_rematched_later_carry_their_own_report_and_time(on_locmem, monkeypatch):
-    monkeypatch.setattr(polling, "CHUNK", 1)
+    monkeypatch.setattr(polling_rows, "CHUNK", 1)
     heard = []
 
     def listen(sender, report, message, delivered, **kwargs):
@@ -184,14 +186,14 @@ def test_a_reply_goes_to_the_message_submitted_last_not_created_last():
     )
     created_last.submitted_at = T0 + dt.timedelta(hours=1)
     reply = InboundSMS(mobile="13800138000", recvcode="9912", content="好", received_at=None)
-    match = polling._match_reply(reply, [created_last, created_first], sender="")
+    match = replies._match_reply(reply, [created_last, created_first], sender="")
     assert match is created_first
 
 
 def test_a_poll_that_finds_the_lock_free_a_moment_later_says_another_process(
     on_locmem, monkeypatch
 ):
-    from django_xunchen.locks import DatabaseLock
+    from django_xunchen.polling.locks import DatabaseLock
 
     monkeypatch.setattr(DatabaseLock, "acquire", lambda self: False)
     monkeypatch.setattr(DatabaseLock, "holder", lambda self: None)

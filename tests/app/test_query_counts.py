@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 
 from django_xunchen import poll, send_sms
 from django_xunchen.backends import locmem
-from django_xunchen.bulk import COPY_FROM
 from django_xunchen.models import Message
+from django_xunchen.sending.bulk import COPY_FROM
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")

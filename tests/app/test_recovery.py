@@ -13,11 +13,12 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_xunchen import poll, polling, send_sms
-from django_xunchen.client.types import DeliveryReport
+from django_xunchen import poll, send_sms
+from django_xunchen.client.types import CHINA_TZ, DeliveryReport
 from django_xunchen.exceptions import OutcomeUnknownError
 from django_xunchen.fake_gateway.state import ReportRecord
-from django_xunchen.models import CHINA_TZ, Message, Report
+from django_xunchen.models import Message, Report
+from django_xunchen.polling import journal, reports
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -251,18 +252,18 @@ def test_reports_that_all_match_cost_no_recovery_query(gateway):
     with at(0):
         send_sms(["13800138000", "13900000000"], "fine")
     msgid = Message.objects.first().msgid
-    entry = polling._journal("default", "queryReport", b"", timezone.now(), True)
+    entry = journal._journal("default", "queryReport", b"", timezone.now(), True)
     records = [
         DeliveryReport(n, msgid, "DELIVRD", True, T0) for n in ("13800138000", "13900000000")
     ]
     with CaptureQueriesContext(connection) as all_matched:
-        polling._store_reports(entry, records, ["default"])
+        reports._store_reports(entry, records, ["default"])
     assert Message.objects.filter(status=S.DELIVERED).count() == 2
     assert not [q for q in all_matched.captured_queries if '"request"' in q["sql"]]
     lost = [DeliveryReport(f"1380013800{n}", f"elsewhere-{n}", "DELIVRD", True, T0) for n in "12"]
-    entry = polling._journal("default", "queryReport", b"", timezone.now(), True)
+    entry = journal._journal("default", "queryReport", b"", timezone.now(), True)
     with CaptureQueriesContext(connection) as none_lost:
-        polling._store_reports(entry, lost, ["default"])
+        reports._store_reports(entry, lost, ["default"])
     assert len([q for q in none_lost.captured_queries if '"request"' in q["sql"]]) == 1
 
 

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from django_xunchen import poll, send_sms
-from django_xunchen import polling as polling_module
 from django_xunchen.backends import locmem
 from django_xunchen.models import InboundMessage, Message, PollJournalEntry
+from django_xunchen.polling import rows as polling_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
@@ -46,7 +46,7 @@ def test_replies_keep_their_journal_position_and_are_signalled_with_their_messag
 
 
 def test_counts_add_up_over_chunks(replies, monkeypatch):
-    monkeypatch.setattr(polling_module, "CHUNK", 2)
+    monkeypatch.setattr(polling_rows, "CHUNK", 2)
     send_sms("13800138000", "x")
     for i in range(5):
         locmem.queue_reply("13800138000" if i % 2 else "13700000000", str(i))

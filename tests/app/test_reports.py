@@ -7,11 +7,11 @@ import pytest
 from django.utils import timezone
 
 from django_xunchen import poll, send_sms
-from django_xunchen import polling as polling_module
 from django_xunchen.backends import locmem
 from django_xunchen.client import parse_reports, parse_send
 from django_xunchen.exceptions import MalformedResponseError
 from django_xunchen.models import Message, PollJournalEntry, Report
+from django_xunchen.polling import rows as polling_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
@@ -23,7 +23,7 @@ def reports(settings, xunchen_outbox):
 
 
 def test_reports_keep_their_position_extno_and_match_time(reports, monkeypatch):
-    monkeypatch.setattr(polling_module, "CHUNK", 2)
+    monkeypatch.setattr(polling_rows, "CHUNK", 2)
     (message,) = send_sms("13800138000", "x", extcode="12")
     locmem.queue_report("13800138000", message.msgid, "DELIVRD", extno="12")
     locmem.queue_report("13900000000", "unknown-msgid", "UNDELIV")
@@ -122,7 +122,7 @@ def test_a_poll_stores_each_report_as_said_and_stamps_what_it_changed(reports):
     the poll matched and updated; nothing flagged that fits its column."""
     import time_machine
 
-    from django_xunchen.models import CHINA_TZ
+    from django_xunchen.client.types import CHINA_TZ
 
     sent_at = dt.datetime(2026, 11, 20, 9, 0, tzinfo=CHINA_TZ)
     reported = sent_at + dt.timedelta(seconds=7)

@@ -10,7 +10,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_xunchen.checks import check_settings
 from django_xunchen.models import (
     Campaign,
     CampaignRecipient,
@@ -23,7 +22,8 @@ from django_xunchen.models import (
     ThrottleEvent,
     VerificationCode,
 )
-from django_xunchen.retention import prune
+from django_xunchen.operations.checks import check_settings
+from django_xunchen.operations.retention import prune
 
 pytestmark = pytest.mark.django_db
 S = Message.Status

@@ -10,9 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_xunchen import campaigns, poll, rollup, send_queued, send_sms
+from django_xunchen import campaigns, poll, send_queued, send_sms
 from django_xunchen.backends import locmem
 from django_xunchen.models import Campaign, DailyFigure, Message, RollupDay
+from django_xunchen.operations import rollup
 
 pytestmark = pytest.mark.django_db
 S = Message.Status

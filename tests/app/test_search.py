@@ -5,9 +5,9 @@ from django.db import connection
 from django.utils import timezone
 
 from django_xunchen import send_sms
-from django_xunchen.bulk import COPY_FROM
 from django_xunchen.models import Message
 from django_xunchen.search import bigram_query, content_contains
+from django_xunchen.sending.bulk import COPY_FROM
 
 DUMMY = "django_xunchen.backends.dummy.SMSBackend"
 

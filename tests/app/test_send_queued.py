@@ -82,7 +82,7 @@ def test_a_resend_copies_the_message_into_one_new_batch_and_never_raises(xunchen
 
 def test_dispatch_expires_rows_past_their_expiry_and_sends_the_rest(xunchen_outbox):
     from django_xunchen.backends.locmem import SMSBackend
-    from django_xunchen.dispatch import dispatch
+    from django_xunchen.dispatch.submit import dispatch
 
     rows = send_sms(
         ["13800138000", "13900000000"],
@@ -104,7 +104,7 @@ def test_dispatch_of_rows_another_process_took_sends_nothing_and_shows_their_sta
     xunchen_outbox,
 ):
     from django_xunchen.backends.locmem import SMSBackend
-    from django_xunchen.dispatch import dispatch
+    from django_xunchen.dispatch.submit import dispatch
 
     rows = send_sms(["13800138000", "13900000000"], "x", backend=DUMMY)
     Message.objects.update(status="queued", msgid="")

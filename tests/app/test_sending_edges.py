@@ -9,8 +9,9 @@ import time_machine
 from django.utils import timezone
 
 from django_xunchen import resend, send_queued, send_sms
-from django_xunchen.dispatch import STALE_MARGIN, stale_after
-from django_xunchen.models import CHINA_TZ, Message, Template
+from django_xunchen.client.types import CHINA_TZ
+from django_xunchen.dispatch.claim import STALE_MARGIN, stale_after
+from django_xunchen.models import Message, Template
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -150,7 +151,7 @@ def shop(settings):
 def test_a_number_off_marketing_is_suppressed_when_written_and_still_gets_notices(
     shop, xunchen_outbox
 ):
-    from django_xunchen.policy import suppress
+    from django_xunchen.policy.suppression import suppress
 
     suppress(N, source="staff")
     off, on = send_sms([N, M], "上新", kind="marketing")
@@ -276,7 +277,7 @@ def test_a_dispatch_opens_each_backend_once_and_closes_it(settings):
 
 
 def test_fallbacks_stop_at_a_loop_and_at_an_account_no_longer_configured(settings):
-    from django_xunchen.dispatch import fallbacks
+    from django_xunchen.dispatch.fallback import fallbacks
 
     notices = {"KINDS": ["notification"]}
     settings.XUNCHEN = {
@@ -297,7 +298,7 @@ def test_fallbacks_stop_at_a_loop_and_at_an_account_no_longer_configured(setting
 
 
 def test_a_template_falls_back_only_to_an_active_one_of_the_same_vendor_id_and_text(settings):
-    from django_xunchen.dispatch import fallbacks
+    from django_xunchen.dispatch.fallback import fallbacks
 
     notices = {"KINDS": ["notification"]}
     settings.XUNCHEN = {
@@ -374,7 +375,7 @@ def test_rows_are_never_prepared_for_an_unknown_kind(settings, kind):
     it checks the kind itself, whoever calls it."""
     from django_xunchen.backends import get_backend
     from django_xunchen.exceptions import InvalidKindError
-    from django_xunchen.sending import prepare_messages
+    from django_xunchen.sending.compose import prepare_messages
 
     expected = f"kind must be one of verification, notification, marketing, not {kind!r}"
     with pytest.raises(InvalidKindError) as info:
@@ -404,7 +405,7 @@ MORNING = dt.datetime(2026, 11, 27, 8, 30, tzinfo=CHINA_TZ)
 def test_marketing_whose_number_opts_out_while_it_waits_is_suppressed_alone(
     quiet_hours, settings, xunchen_outbox
 ):
-    from django_xunchen.policy import suppress
+    from django_xunchen.policy.suppression import suppress
 
     settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
     with time_machine.travel(NIGHT, tick=False):
@@ -430,8 +431,8 @@ def test_a_row_another_process_sent_meanwhile_keeps_its_status(settings, xunchen
     """dispatch() is handed rows read a moment ago: one of them has since been sent by
     another process, after its number opted out and its expiry passed."""
     from django_xunchen.backends import get_backend
-    from django_xunchen.dispatch import dispatch
-    from django_xunchen.policy import suppress
+    from django_xunchen.dispatch.submit import dispatch
+    from django_xunchen.policy.suppression import suppress
 
     past = timezone.now() - dt.timedelta(minutes=1)
     rows = [
@@ -448,7 +449,7 @@ def test_a_row_another_process_sent_meanwhile_keeps_its_status(settings, xunchen
 
 def test_a_send_expires_its_own_rows_and_no_others(settings, xunchen_outbox):
     from django_xunchen.backends import get_backend
-    from django_xunchen.dispatch import dispatch
+    from django_xunchen.dispatch.submit import dispatch
 
     now = dt.datetime(2026, 11, 26, 10, 0, tzinfo=CHINA_TZ)
     with time_machine.travel(now - dt.timedelta(hours=1), tick=False):
@@ -577,7 +578,7 @@ def test_a_send_leaves_its_held_and_suppressed_rows_alone(quiet_hours, settings,
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from django_xunchen.policy import suppress
+    from django_xunchen.policy.suppression import suppress
 
     settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
     update = f'UPDATE "{Message._meta.db_table}"'
@@ -624,7 +625,7 @@ def test_requests_go_one_at_a_time_on_sqlite_and_inside_a_transaction(settings):
     rows: elsewhere CONCURRENCY requests go at once, never more than there are."""
     from django.db import connection, transaction
 
-    from django_xunchen.dispatch import _concurrency
+    from django_xunchen.dispatch.submit import _concurrency
 
     settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 3}
     chunk = [Message(mobile=N)]

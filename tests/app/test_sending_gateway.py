@@ -177,7 +177,7 @@ def test_a_rolled_back_send_never_reaches_the_gateway(gateway):
 def test_two_dispatchers_never_send_a_row_twice(gateway):
     """The claim is a conditional UPDATE: a second dispatcher of the same rows sends none."""
     from django_xunchen.backends import get_backend
-    from django_xunchen.dispatch import dispatch
+    from django_xunchen.dispatch.submit import dispatch
 
     rows = [Message.objects.create(mobile=f"1380000000{i}", content="once") for i in range(3)]
     stale_copies = [Message.objects.get(pk=r.pk) for r in rows]

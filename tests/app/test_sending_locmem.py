@@ -278,9 +278,9 @@ def test_without_update_returning_a_select_reads_the_claim(monkeypatch, xunchen_
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from django_xunchen import dispatch
+    from django_xunchen.dispatch import claim
 
-    monkeypatch.setattr(dispatch, "_update_returns_rows", lambda: False)
+    monkeypatch.setattr(claim, "_update_returns_rows", lambda: False)
     with CaptureQueriesContext(connection) as ctx:
         rows = send_sms([f"135{i:08d}" for i in range(150)], "x")
     assert {r.status for r in rows} == {"sent"}

@@ -21,11 +21,13 @@ from django.db import DataError, connection
 from django.urls import reverse
 from django.utils import timezone
 
-from django_xunchen import outcomes, send_queued, send_sms, spool
-from django_xunchen.checks import check_poll_health
+from django_xunchen import send_queued, send_sms
 from django_xunchen.models import Message
-from django_xunchen.outcomes import SPOOLED_FIELDS, Outcome, apply_spool, parse_spooled
-from django_xunchen.spool import spool_dir as configured_spool_dir
+from django_xunchen.operations.checks import check_poll_health
+from django_xunchen.outcomes import spool
+from django_xunchen.outcomes import write as outcomes
+from django_xunchen.outcomes.spool import spool_dir as configured_spool_dir
+from django_xunchen.outcomes.write import SPOOLED_FIELDS, Outcome, apply_spool, parse_spooled
 
 pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[2]
@@ -134,7 +136,7 @@ def test_a_file_size_limit_fails_the_writable_check(tmp_path):
         "from pathlib import Path\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))\n"
-        "from django_xunchen import spool\n"
+        "from django_xunchen.outcomes import spool\n"
         "print(spool.check_writable(Path(sys.argv[1])))\n"
     )
     done = subprocess.run(

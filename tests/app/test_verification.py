@@ -15,14 +15,14 @@ from django_xunchen.backends import locmem
 from django_xunchen.exceptions import NotSentError, XunchenValidationError
 from django_xunchen.models import Message, ThrottleEvent, VerificationCode
 from django_xunchen.testing import last_code
-from django_xunchen.verification import (
+from django_xunchen.verification.codes import (
     CheckStatus,
     RequestStatus,
     check_code,
     client_ip,
-    lift_throttles,
     request_code,
 )
+from django_xunchen.verification.throttles import lift_throttles
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NUMBER = "13800138000"
@@ -287,10 +287,10 @@ def test_a_template_code(settings, xunchen_outbox):
 def test_no_plain_code_in_the_database_the_logs_or_the_admin(
     admin_client, xunchen_outbox, caplog, monkeypatch, settings
 ):
-    from django_xunchen import verification
+    from django_xunchen.verification import codes
 
     settings.XUNCHEN = {**settings.XUNCHEN, "VERIFICATION": {"CODE_LENGTH": 8, "COOLDOWN": 0}}
-    monkeypatch.setattr(verification, "derive_code", lambda nonce, n: "73915286")
+    monkeypatch.setattr(codes, "derive_code", lambda nonce, n: "73915286")
     caplog.set_level(logging.DEBUG)
     request_code(NUMBER, ip="203.0.113.7")
     request_code(NUMBER)

@@ -11,15 +11,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from django_xunchen import signals as module
-from django_xunchen.models import CHINA_TZ, Message, ThrottleEvent, VerificationCode
+from django_xunchen.client.types import CHINA_TZ
+from django_xunchen.models import Message, ThrottleEvent, VerificationCode
 from django_xunchen.testing import last_code
-from django_xunchen.verification import (
-    CheckStatus,
-    RequestStatus,
-    check_code,
-    lift_throttles,
-    request_code,
-)
+from django_xunchen.verification.codes import CheckStatus, RequestStatus, check_code, request_code
+from django_xunchen.verification.throttles import lift_throttles
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NUMBER = "13800138000"
@@ -368,7 +364,7 @@ NONCE = "00112233445566778899aabbccddeeff"
 def test_codes_are_derived_the_same_way_across_upgrades(settings):
     """A code sent before an upgrade must still check after it: the derivation is
     pinned by known answers, from SECRET_KEY or from VERIFICATION["KEY"]."""
-    from django_xunchen.verification import derive_code, hash_code
+    from django_xunchen.verification.codes import derive_code, hash_code
 
     settings.SECRET_KEY = "known-answer-secret"
     settings.XUNCHEN = {**settings.XUNCHEN, "VERIFICATION": {}}
@@ -420,7 +416,7 @@ def test_an_empty_ip_is_no_ip(limits):
 
 
 def test_the_client_ip_when_the_trusted_header_is_missing_or_hops_is_zero(settings, rf):
-    from django_xunchen.verification import client_ip
+    from django_xunchen.verification.codes import client_ip
 
     settings.XUNCHEN = {
         **settings.XUNCHEN,
@@ -546,7 +542,7 @@ def test_lifting_twice_lifts_nothing_the_second_time(limits):
 
 
 def test_today_s_volume_counts_today_s_codes_sent(limits):
-    from django_xunchen.verification import volume_today
+    from django_xunchen.verification.codes import volume_today
 
     with time_machine.travel(AFTER_MIDNIGHT, tick=False):
         past(1200), past(60), past(30, outcome=THROTTLED)

@@ -7,11 +7,11 @@ import pytest
 from django.db import transaction
 
 from django_xunchen import signals as module
-from django_xunchen import verification
 from django_xunchen.backends.locmem import SMSBackend as LocmemBackend
-from django_xunchen.dispatch import WireText, dispatch
+from django_xunchen.dispatch.submit import WireText, dispatch
 from django_xunchen.models import Message, Template
-from django_xunchen.verification import RequestStatus, request_code
+from django_xunchen.verification import codes
+from django_xunchen.verification.codes import RequestStatus, request_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NUMBER = "13800138000"
@@ -21,9 +21,9 @@ CODE = "73915286"
 @pytest.fixture
 def fixed_code(monkeypatch, settings):
     """Every code is CODE, so that a test can look for it anywhere."""
-    from django_xunchen import verification
+    from django_xunchen.verification import codes
 
-    monkeypatch.setattr(verification, "derive_code", lambda nonce, n: CODE)
+    monkeypatch.setattr(codes, "derive_code", lambda nonce, n: CODE)
 
     def configure(**verification_settings):
         conf = {"CODE_LENGTH": 8, "COOLDOWN": 0, **verification_settings}
@@ -135,13 +135,13 @@ def test_the_plain_text_goes_to_the_backend_as_an_argument(
         Template.objects.create(template_id="CODE-1", name="code", body="验证码@1@，@2@分钟内有效")
         fixed_code(TEMPLATE="CODE-1")
     calls = []
-    real = verification.dispatch
+    real = codes.dispatch
 
     def spy(rows, backends, **kwargs):
         calls.append((list(rows), kwargs))
         return real(rows, backends, **kwargs)
 
-    monkeypatch.setattr(verification, "dispatch", spy)
+    monkeypatch.setattr(codes, "dispatch", spy)
     result = request_code(NUMBER)
     (([row], kwargs),) = calls
     assert row is result.message and row.masked

@@ -7,8 +7,9 @@ from django.utils.translation import ngettext
 from ... import stopping
 from ...client.parsing import MAX_QUERY_BODY_BYTES
 from ...conf import UnknownAccount
-from ...health import poll_health
-from ...polling import import_answer, poll
+from ...operations.health import poll_health
+from ...polling.fetch import import_answer
+from ...polling.run import poll
 
 
 class Command(BaseCommand):

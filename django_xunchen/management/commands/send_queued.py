@@ -4,7 +4,7 @@ from collections.abc import Callable
 from django.core.management.base import BaseCommand
 
 from ... import stopping
-from ...dispatch import send_queued
+from ...dispatch.queue import send_queued
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from ...exceptions import XunchenError
-from ...sending import send_sms
+from ...sending.send import send_sms
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from ...retention import BATCH_SIZE, WHAT, ages, prune
+from ...operations.retention import BATCH_SIZE, WHAT, ages, prune
 from .send_queued import positive_int
 
 

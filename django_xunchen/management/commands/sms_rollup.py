@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from ... import rollup
+from ...operations import rollup
 from .send_queued import positive_int
 
 

@@ -1,0 +1,106 @@
+"""A staged campaign's estimate, preview, problem rows and progress."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count
+from django.utils import timezone
+
+from .. import policy
+from ..api import get_balance
+from ..client.validation import (
+    placeholders,
+)
+from ..conf import xunchen_settings
+from ..models import Campaign, CampaignRecipient, Message
+from .staging import Checker
+from .text import text_of
+
+State = Campaign.State
+
+
+@dataclass
+class Estimate:
+    rows: int
+    valid: int
+    problems: int
+    parts: int
+    cost: Decimal
+    balance: Decimal | None
+    balance_error: str = ""
+
+    @property
+    def balance_after(self) -> Decimal | None:
+        return None if self.balance is None else self.balance - self.cost
+
+
+def estimate(campaign: Campaign, *, with_balance: bool = True) -> Estimate:
+    """The valid rows, their parts (each row's own text), the cost, and the balance."""
+    cost = policy.price_per_part(campaign.account) * campaign.total_parts
+    balance, error = None, ""
+    if with_balance:
+        try:
+            balance = get_balance(account=campaign.account).amount
+            balance -= policy.queued_cost(campaign.account)
+        except Exception as exc:  # any gateway or network fault: shown, not raised
+            error = str(exc)
+    return Estimate(
+        campaign.rows,
+        campaign.valid,
+        campaign.rows - campaign.valid,
+        campaign.total_parts,
+        cost,
+        balance,
+        error,
+    )
+
+
+def preview(campaign: Campaign, count: int = 5) -> list[tuple[CampaignRecipient, str]]:
+    """The first valid rows with the text each handset will show, signature included."""
+    body = text_of(campaign)
+    checker = Checker(campaign, body, placeholders(body), [])
+    signature = xunchen_settings(campaign.account)["SIGNATURE"] or ""
+    rows = campaign.recipients.filter(problem="").order_by("row")[:count]
+    return [(r, signature + checker.render(r.params)) for r in rows]
+
+
+def problems(campaign: Campaign) -> Iterable[CampaignRecipient]:
+    return campaign.recipients.exclude(problem="").order_by("row")
+
+
+def progress(campaign: Campaign) -> dict[str, Any]:
+    """Its messages by status, and its state, brought up to date: a scheduled campaign
+    whose time has come is running; a running one with nothing left is done."""
+    counts = dict(
+        Message.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    total = sum(counts.values())
+    waiting = counts.get(Message.Status.QUEUED, 0) + counts.get(Message.Status.SENDING, 0)
+    now = timezone.now()
+    changed = {}
+    if campaign.state == State.SCHEDULED and campaign.send_at and campaign.send_at <= now:
+        changed = {"state": State.RUNNING, "started_at": now}
+    running = campaign.state == State.RUNNING or changed
+    if running and total and not waiting:
+        changed = {"state": State.DONE, "finished_at": now}
+    if changed:
+        updated = Campaign.objects.filter(pk=campaign.pk, state=campaign.state).update(**changed)
+        if updated:
+            for name, value in changed.items():
+                setattr(campaign, name, value)
+    done = total - waiting
+    return {
+        "state": campaign.state,
+        "state_label": str(campaign.get_state_display()),
+        "total": total,
+        "done": done,
+        "percent": round(100 * done / total) if total else 0,
+        "counts": {status: counts.get(status, 0) for status in Message.Status.values},
+    }

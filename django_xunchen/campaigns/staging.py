@@ -1,0 +1,279 @@
+"""Staging: read the uploaded spreadsheet, find the number column and check each row."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from ..client.validation import (
+    MAX_CONTENT_LENGTH,
+    normalize_mobile,
+    normalize_params,
+    placeholders,
+    render_template,
+    validate_content,
+)
+from ..conf import xunchen_settings
+from ..exceptions import XunchenValidationError
+from ..models import Campaign, CampaignRecipient
+from ..sending import admission
+from .spreadsheets import excel_number, read_rows, shortened
+from .text import CampaignError, check_campaign, text_of
+
+State = Campaign.State
+Problem = CampaignRecipient.Problem
+
+
+#: Recipients written per INSERT while staging.
+STAGE_BATCH = 2000
+#: The first rows looked at to find the header and the number column.
+LOOKAHEAD = 20
+HEADER_WORDS = ("手机", "电话", "号码", "mobile", "phone", "number", "tel")
+
+
+@dataclass
+class Mapping:
+    """Where the number and each parameter are: 1-based column numbers."""
+
+    mobile: int
+    params: dict[int, int] = field(default_factory=dict)
+    header: list[str] = field(default_factory=list)
+    header_row: int = 0
+
+    @property
+    def width(self) -> int | None:
+        """Columns a row may fill: those of the header and those mapped (no header: any)."""
+        if not self.header:
+            return None
+        return max(self.mobile, *self.params.values(), len(self.header))
+
+
+def _looks_like_mobile(cell: str) -> bool:
+    return bool(normalize_mobile(excel_number(cell))) or shortened(cell)
+
+
+def find_mapping(
+    rows: list[list[str]],
+    needed: list[int],
+    mobile_column: int | None = None,
+    param_columns: dict[int, int] | None = None,
+) -> Mapping:
+    """The header and the columns, from the first rows: the header is the last non-blank
+    row above the first row with a number in it (title rows above it are skipped); the
+    number column is the one headed like 手机/号码/mobile, else the first with a number;
+    ``@n@`` is the column headed ``n``, ``@n@``, ``参数n`` or ``paramn``, else the next
+    remaining column in order. ``mobile_column`` and ``param_columns`` (``{n: column}``)
+    are the staff's choices, which win."""
+    chosen = dict(param_columns or {})
+    unknown = sorted(set(chosen) - set(needed))
+    if unknown:
+        raise CampaignError(
+            _("The text has no %(names)s.") % {"names": ", ".join(f"@{n}@" for n in unknown)}
+        )
+    first_data = next(
+        (i for i, row in enumerate(rows) if any(_looks_like_mobile(c) for c in row)), None
+    )
+    if first_data is None:
+        raise CampaignError(_("No mobile number in the first %(n)d rows.") % {"n": len(rows)})
+    header_index = next(
+        (i for i in range(first_data - 1, -1, -1) if any(rows[i])),
+        None,
+    )
+    header = rows[header_index] if header_index is not None else []
+    mobile = mobile_column
+    if mobile is None:
+        for index, name in enumerate(header, start=1):
+            if any(word in name.lower() for word in HEADER_WORDS):
+                mobile = index
+                break
+    if mobile is None:
+        mobile = 1 + next(i for i, c in enumerate(rows[first_data]) if _looks_like_mobile(c))
+    params: dict[int, int] = dict(chosen)
+    for index, name in enumerate(header, start=1):
+        key = name.lower().strip("@ ").removeprefix("参数").removeprefix("变量")
+        key = key.removeprefix("param").strip()
+        taken = index == mobile or index in params.values()
+        if key.isdigit() and int(key) in needed and int(key) not in params and not taken:
+            params[int(key)] = index
+    width = max(len(rows[first_data]), len(header))
+    free = [c for c in range(1, width + 1) if c != mobile and c not in params.values()]
+    for number in needed:
+        if number not in params and free:
+            params[number] = free.pop(0)
+    return Mapping(mobile, params, header, (header_index + 1) if header_index is not None else 0)
+
+
+@dataclass
+class Checker:
+    """Checks one row at a time; remembers the numbers seen."""
+
+    campaign: Campaign
+    body: str
+    needed: list[int]
+    words: list[str]
+    seen: dict[str, int] = field(default_factory=dict)
+    fixed_parts: int | None = None
+
+    def __post_init__(self) -> None:
+        self.encoding = xunchen_settings(self.campaign.account)["ENCODING"]
+        self.count_parts = admission.part_counter(self.campaign.account)
+
+    def check(self, number: int, cells: list[str], mapping: Mapping) -> CampaignRecipient:
+        raw = cells[mapping.mobile - 1] if len(cells) >= mapping.mobile else ""
+        row = CampaignRecipient(campaign=self.campaign, row=number, mobile=raw[:40])
+        values = {
+            str(n): (cells[c - 1] if len(cells) >= c else "") for n, c in mapping.params.items()
+        }
+        row.params = values
+        mobile = normalize_mobile(excel_number(raw)) if raw else None
+        if mobile is None:
+            if shortened(raw):
+                return self._bad(
+                    row,
+                    Problem.SHORTENED,
+                    _(
+                        "Excel shortened the number to %(value)s: format the column as text and "
+                        "save the file again."
+                    )
+                    % {"value": raw},
+                )
+            return self._bad(
+                row,
+                Problem.INVALID,
+                _("Not a mainland China mobile number: %(value)s") % {"value": raw or "—"},
+            )
+        row.mobile = mobile
+        if mobile in self.seen:
+            return self._bad(
+                row,
+                Problem.DUPLICATE,
+                _("Same number as row %(row)d.") % {"row": self.seen[mobile]},
+            )
+        self.seen[mobile] = number
+        width = mapping.width
+        if width is not None and any(cells[width:]):
+            return self._bad(
+                row,
+                Problem.EXTRA,
+                _("The row has %(count)d values, the header %(width)d: a stray comma?")
+                % {"count": len([c for c in cells if c]), "width": width},
+            )
+        missing = [f"@{n}@" for n in self.needed if not values.get(str(n))]
+        if missing:
+            return self._bad(
+                row, Problem.MISSING, _("No value for %(names)s.") % {"names": ", ".join(missing)}
+            )
+        if self.fixed_parts is not None:
+            row.parts = self.fixed_parts
+            return row
+        problem = Problem.BAD_TEXT
+        try:
+            text = self.render(values, validate=False)
+            if len(text) > MAX_CONTENT_LENGTH:
+                problem = Problem.TOO_LONG
+            validate_content(text, self.encoding)
+        except XunchenValidationError as exc:
+            return self._bad(row, problem, str(exc))
+        found = admission.blocked_words(text, self.campaign.kind, self.campaign.account, self.words)
+        if found:
+            return self._bad(
+                row,
+                Problem.BLOCKED,
+                _("Refused before by the gateway: %(words)s") % {"words": ", ".join(found)},
+            )
+        row.parts = self.count_parts(text)
+        return row
+
+    def render(self, values: dict[str, str], *, validate: bool = True) -> str:
+        """The text the handset shows for these parameter values (without signature)."""
+        pairs = normalize_params({n: values[str(n)] for n in self.needed}) if self.needed else ()
+        text = render_template(self.body, pairs)
+        if not self.campaign.template_id:
+            text = admission.text(text, self.campaign.kind, self.campaign.account)
+        return validate_content(text, self.encoding) if validate else text
+
+    @staticmethod
+    def _bad(row: CampaignRecipient, problem: str, detail: str) -> CampaignRecipient:
+        row.problem, row.detail = problem, detail[:200]
+        return row
+
+
+def stage(
+    campaign: Campaign,
+    file: IO[bytes],
+    name: str,
+    *,
+    mobile_column: int | None = None,
+    param_columns: dict[int, int] | None = None,
+) -> Campaign:
+    """Read ``file``, check each row and store the campaign's recipients (replacing any
+    earlier ones). Raises :class:`CampaignError` or
+    :class:`~.spreadsheets.SpreadsheetError` for a file or campaign it cannot use."""
+    if campaign.state != State.DRAFT:
+        raise CampaignError(_("Only a draft campaign takes a new file."))
+    check_campaign(campaign)
+    body = text_of(campaign)
+    needed = placeholders(body)
+    words = admission.learned_words(campaign.account)
+    rows = read_rows(file, name)
+    head = list(itertools.islice(rows, LOOKAHEAD))
+    mapping = find_mapping(head, needed, mobile_column, param_columns)
+    checker = Checker(campaign, body, needed, words)
+    if not needed:
+        text = checker.render({})
+        checker.fixed_parts = checker.count_parts(text)
+        blocked = admission.blocked_words(text, campaign.kind, campaign.account, words)
+        if blocked:
+            raise CampaignError(
+                _("The text has words the gateway refused before: %(words)s")
+                % {"words": ", ".join(blocked)}
+            )
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        for index, cells in enumerate(head, start=1):
+            if index > mapping.header_row:
+                yield index, cells
+        yield from enumerate(rows, start=len(head) + 1)
+
+    with transaction.atomic():
+        campaign.recipients.all().delete()
+        total = valid = parts = 0
+        batch: list[CampaignRecipient] = []
+        for number, cells in numbered():
+            if not any(cells):
+                continue
+            batch.append(checker.check(number, cells, mapping))
+            if len(batch) >= STAGE_BATCH:
+                v, p = _store(batch, campaign.kind)
+                total, valid, parts = total + len(batch), valid + v, parts + p
+                batch = []
+        if batch:
+            v, p = _store(batch, campaign.kind)
+            total, valid, parts = total + len(batch), valid + v, parts + p
+        campaign.rows, campaign.valid, campaign.total_parts = total, valid, parts
+        campaign.mobile_column = mapping.mobile
+        campaign.param_columns = {str(n): c for n, c in mapping.params.items()}
+        campaign.header = mapping.header
+        campaign.file_name = name[:255]
+        campaign.save()
+    return campaign
+
+
+def _store(batch: list[CampaignRecipient], kind: str) -> tuple[int, int]:
+    """Mark the suppressed numbers, insert the batch; return its valid rows and parts."""
+    listed = admission.suppressed([r.mobile for r in batch if not r.problem], kind)
+    for row in batch:
+        entry = listed.get(row.mobile) if not row.problem else None
+        if entry is not None:
+            row.problem = Problem.SUPPRESSED
+            row.detail = _("On the suppression list (%(source)s).") % {
+                "source": entry.get_source_display()
+            }
+    CampaignRecipient.objects.bulk_create(batch)
+    good = [r for r in batch if not r.problem]
+    return len(good), sum(r.parts for r in good)

@@ -1,0 +1,138 @@
+"""Campaigns: an uploaded spreadsheet's recipients staged for one send."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from .fields import account_field
+from .messages import Message
+from .templates import Template
+
+
+def params_for_storage(pairs: Sequence[tuple[int, str]]) -> dict[str, str]:
+    return {str(n): v for n, v in pairs}
+
+
+class Campaign(models.Model):
+    """A send to the numbers of an uploaded spreadsheet, staged here between the upload
+    and the send (so that the check, the send and a cancel work from any process), with
+    one :class:`CampaignRecipient` per row of the file."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", pgettext_lazy("campaign state", "draft")
+        SCHEDULED = "scheduled", pgettext_lazy("campaign state", "scheduled")
+        RUNNING = "running", pgettext_lazy("campaign state", "running")
+        PAUSED = "paused", pgettext_lazy("campaign state", "paused")
+        DONE = "done", pgettext_lazy("campaign state", "done")
+        CANCELLED = "cancelled", pgettext_lazy("campaign state", "cancelled")
+
+    KINDS = [
+        (Message.Kind.MARKETING, Message.Kind.MARKETING.label),
+        (Message.Kind.NOTIFICATION, Message.Kind.NOTIFICATION.label),
+    ]
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=12, choices=KINDS, default="marketing")
+    account = account_field()
+    content = models.TextField(
+        _("content"),
+        blank=True,
+        help_text=_("The text, when no template is chosen. @1@, @2@… take the row's columns."),
+    )
+    template = models.ForeignKey(
+        Template,
+        verbose_name=_("template"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+    )
+    send_at = models.DateTimeField(
+        _("send at"),
+        null=True,
+        blank=True,
+        help_text=_("Held here until then, so that it can still be cancelled. Empty: now."),
+    )
+    state = models.CharField(
+        _("state"), max_length=12, choices=State.choices, default=State.DRAFT, db_index=True
+    )
+    file_name = models.CharField(_("file"), max_length=255, blank=True)
+    mobile_column = models.PositiveSmallIntegerField(_("number column"), default=1)
+    param_columns = models.JSONField(
+        _("parameter columns"),
+        default=dict,
+        blank=True,
+        help_text=_('Which column fills each @n@: {"1": 2} puts column 2 in @1@.'),
+    )
+    header = models.JSONField(_("header row"), default=list, blank=True)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    valid = models.PositiveIntegerField(_("valid numbers"), default=0)
+    total_parts = models.PositiveIntegerField(_("parts"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-id"]
+        permissions = [("send_campaign", _("Can send, pause, resume and cancel campaigns"))]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignRecipient(models.Model):
+    """One row of a campaign's file: its number and parameters, what is wrong with it
+    (``problem``, empty when it is fine) and, once sent, its Message."""
+
+    class Problem(models.TextChoices):
+        INVALID = "invalid", pgettext_lazy("campaign row problem", "invalid number")
+        SHORTENED = "shortened", pgettext_lazy("campaign row problem", "number shortened by Excel")
+        DUPLICATE = "duplicate", pgettext_lazy("campaign row problem", "duplicate")
+        SUPPRESSED = "suppressed", pgettext_lazy("campaign row problem", "suppressed")
+        MISSING = "missing", pgettext_lazy("campaign row problem", "missing parameter")
+        EXTRA = "extra", pgettext_lazy("campaign row problem", "extra parameter")
+        BLOCKED = "blocked", pgettext_lazy("campaign row problem", "blocked word")
+        TOO_LONG = "too_long", pgettext_lazy("campaign row problem", "too long")
+        BAD_TEXT = "bad_text", pgettext_lazy("campaign row problem", "unusable text")
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="recipients"
+    )
+    row = models.PositiveIntegerField(_("row"), help_text=_("Its row number in the file."))
+    mobile = models.CharField(_("mobile"), max_length=40)
+    params = models.JSONField(_("template parameters"), default=dict, blank=True)
+    problem = models.CharField(_("problem"), max_length=12, choices=Problem.choices, blank=True)
+    detail = models.CharField(_("detail"), max_length=200, blank=True)
+    parts = models.PositiveSmallIntegerField(_("parts"), default=0)
+    message = models.OneToOneField(
+        Message,
+        verbose_name=_("message"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaign_recipient",
+    )
+
+    class Meta:
+        verbose_name = _("campaign recipient")
+        verbose_name_plural = _("campaign recipients")
+        ordering = ["campaign", "row"]
+        indexes = [models.Index(fields=["campaign", "problem", "row"], name="xunchen_cr_problem")]
+
+    def __str__(self) -> str:
+        return f"{self.row}: {self.mobile}"

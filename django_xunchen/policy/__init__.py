@@ -1,0 +1,36 @@
+"""The sending policy: suppression, reply keywords, the opt-out footer, quiet hours, the
+daily cap, learned blocked words and pricing.
+"""
+
+from .daily_cap import daily_cap
+from .footer import check_template_footer, with_footer
+from .pricing import Estimate, estimate, part_counter, parts, price_per_part, queued_cost
+from .quiet_hours import quiet_until
+from .replies import apply_reply_keywords, normalize_reply, reply_intent
+from .suppression import apply_bounces, suppress, suppressed, suppressed_filter, unsuppress
+from .words import blocked_words_in, learn_blocked_words, learned_generation, learned_words
+
+__all__ = [
+    "Estimate",
+    "apply_bounces",
+    "apply_reply_keywords",
+    "blocked_words_in",
+    "check_template_footer",
+    "daily_cap",
+    "estimate",
+    "learn_blocked_words",
+    "learned_generation",
+    "learned_words",
+    "normalize_reply",
+    "part_counter",
+    "parts",
+    "price_per_part",
+    "queued_cost",
+    "quiet_until",
+    "reply_intent",
+    "suppress",
+    "suppressed",
+    "suppressed_filter",
+    "unsuppress",
+    "with_footer",
+]

@@ -1,0 +1,336 @@
+"""Admission: whether, when and how a message may go out. Every rule, once.
+
+A message meets the rules twice: when its row is written, and again when it is
+submitted, because time passes in between (quiet hours, a retry, a task queue): a number
+opts out, quiet hours begin, the number reaches its daily cap through another send, the
+gateway refuses a word, the message expires. Every path that writes rows (``send_sms``,
+``resend``, campaign confirm, verification codes) calls the write-time functions, and
+every path that submits (the send itself, the background task, ``send_queued``, the
+tick, a fallback, campaign sending) goes through :func:`at_submit` and :func:`claimable`
+in :func:`~django_xunchen.dispatch.dispatch`. A rule added later is added here.
+
+Which rule applies to what:
+
+========================  =====================  ===================================
+rule                      kinds                  outcome
+========================  =====================  ===================================
+suppression               by the entry's scope   ``suppressed``, with the entry's source
+daily cap per number      marketing              ``suppressed``: had its share today
+quiet hours               marketing              held: ``queued`` until they end
+learned blocked words     all but verification   refused when written; ``failed`` when
+                                                 submitted
+expiry                    any with one           ``expired``
+opt-out footer            marketing              appended (a template must carry one)
+========================  =====================  ===================================
+
+:mod:`.policy` keeps the facts these rules read (the suppression list, the quiet window,
+the words learned, parts and prices); this module decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from django.db.models import Count, Exists, Q, QuerySet
+
+from .. import policy
+from ..db import from_db_datetime, one_of, to_db_datetime
+from ..exceptions import LearnedBlockedWordsError
+from ..models import Message, Suppression, Template, gateway_day_start
+from ..operations import rollup
+
+Kind = Message.Kind
+Status = Message.Status
+
+SUPPRESSED_TEXT = "The number is on the suppression list (%(source)s)."
+SUPPRESSED_LATER = "The number went on the suppression list before the message was sent."
+CAPPED_TEXT = "The number has had its marketing messages for today."
+BLOCKED_LATER = (
+    "The gateway refused these words since the message was written, so it was not sent: %(words)s."
+)
+
+# --------------------------------------------------------------------------- how
+
+
+def text(content: str, kind: str, account: str, template: Template | None = None) -> str:
+    """The text as it goes out: marketing carries the account's opt-out footer (a
+    marketing template must have one of its own: raises
+    :class:`~.exceptions.MissingOptOutFooterError`)."""
+    if kind != Kind.MARKETING:
+        return content
+    if template is not None:
+        policy.check_template_footer(template)
+        return content
+    return policy.with_footer(content, account)
+
+
+def part_counter(account: str) -> Callable[[str], int]:
+    """Billable parts of a text on ``account`` (the signature included)."""
+    return policy.part_counter(account)
+
+
+def blocked_words(
+    content: str, kind: str, account: str, words: Iterable[str] | None = None
+) -> list[str]:
+    """The words of ``content`` the gateway refused before on ``account`` (``words``: the
+    account's, read once by the caller for many texts). None for a verification code:
+    its text is the site's own."""
+    if kind == Kind.VERIFICATION:
+        return []
+    if words is None:
+        return policy.blocked_words_in(content, account)
+    return sorted(w for w in words if w in content)
+
+
+def learned_words(account: str) -> list[str]:
+    """The words the gateway refused on ``account`` that are still in force."""
+    return policy.learned_words(account)
+
+
+def check_blocked_words(content: str, kind: str, account: str) -> None:
+    """Raise :class:`~.exceptions.LearnedBlockedWordsError` for a text with such words."""
+    found = blocked_words(content, kind, account)
+    if found:
+        raise LearnedBlockedWordsError(
+            "the text has words the gateway refused before on account "
+            f"{account!r}: {', '.join(found)}",
+            found,
+        )
+
+
+# --------------------------------------------------------------------------- when
+
+
+def hold(kind: str, account: str, at: dt.datetime) -> dt.datetime | None:
+    """Until when a message of ``kind`` due at ``at`` waits: the end of the account's
+    quiet hours for marketing inside them, else ``None``."""
+    if kind != Kind.MARKETING:
+        return None
+    return policy.quiet_until(at, account)
+
+
+# --------------------------------------------------------------------------- whether
+
+
+def suppressed(mobiles: Iterable[str], kind: str) -> dict[str, Suppression]:
+    """The suppression entries that stop a message of ``kind`` to these numbers."""
+    return policy.suppressed(mobiles, kind)
+
+
+def screen(rows: Sequence[Message]) -> None:
+    """At write: mark unsaved rows ``suppressed`` whose number is on the suppression list
+    for their kind, or (marketing) has had its daily cap of messages."""
+    today = gateway_day_start()
+    tomorrow = today + dt.timedelta(days=1)
+    for kind, account, group in _groups(rows):
+        listed = policy.suppressed([r.mobile for r in group], kind)
+        # The cap counts the day a message goes out: one held or scheduled for a later
+        # day is left to the check at submit.
+        due = [r.mobile for r in group if (_due(r) or today) < tomorrow]
+        capped = _over_daily_cap(due, kind, account)
+        for row in group:
+            entry = listed.get(row.mobile)
+            if entry is not None:
+                row.status = Status.SUPPRESSED
+                row.error_message = SUPPRESSED_TEXT % {"source": entry.get_source_display()}
+            elif row.mobile in capped:
+                row.status = Status.SUPPRESSED
+                row.error_message = CAPPED_TEXT
+
+
+def at_submit(rows: Sequence[Message], now: dt.datetime) -> list[Message]:
+    """At submit: the rules that time may have changed since ``rows`` (saved, ``queued``,
+    one kind, account and text) were written. Rows the rules stop are written with their
+    truthful state (``expired``, held again for quiet hours, ``failed`` for a word
+    learned since, ``suppressed`` over the daily cap); the others are returned, to be
+    claimed through :func:`claimable`, which refuses the expired, the held and the
+    suppressed once more in the claim's own statement."""
+    if not rows:
+        return []
+    first = rows[0]
+    kind, account = first.kind, first.account
+    ids = [r.pk for r in rows]
+    if any(r.expires_at for r in rows):
+        expire(ids, now)
+    waiting = Message.objects.filter(one_of(Message, "id", ids), status=Status.QUEUED)
+    until = hold(kind, account, now)
+    if until is not None:
+        # A hold only moves later: a pause (held far ahead) stays a pause.
+        later = to_db_datetime(until)
+        waiting.filter(Q(hold_until__isnull=True) | Q(hold_until__lt=later)).update(
+            hold_until=later, updated_at=now
+        )
+        _refresh(rows)
+        return []
+    words = _cached_words(account) if kind != Kind.VERIFICATION else []
+    found = blocked_words(first.content, kind, account, words)
+    if found:
+        rollup.touched_where(waiting)
+        waiting.update(
+            status=Status.FAILED,
+            error_message=BLOCKED_LATER % {"words": ", ".join(found)},
+            updated_at=now,
+        )
+        _refresh(rows)
+        return []
+    capped = _over_daily_cap([r.mobile for r in rows], kind, account, submitted=True, now=now)
+    if capped:
+        over = waiting.filter(mobile__in=capped)
+        rollup.touched_where(over)
+        over.update(status=Status.SUPPRESSED, error_message=CAPPED_TEXT, updated_at=now)
+        _refresh([r for r in rows if r.mobile in capped])
+    return [r for r in rows if r.mobile not in capped]
+
+
+@contextlib.contextmanager
+def one_dispatch() -> Iterator[None]:
+    """Within the block, :func:`at_submit` reads each account's learned words once (and
+    again after this process learns one), not once per request."""
+    token = _dispatch_words.set({})
+    try:
+        yield
+    finally:
+        _dispatch_words.reset(token)
+
+
+_dispatch_words: contextvars.ContextVar[dict[str, tuple[int, list[str]]] | None] = (
+    contextvars.ContextVar("xunchen_dispatch_words", default=None)
+)
+
+
+def may_route(rows: Sequence[Message], account: str, now: dt.datetime) -> bool:
+    """Whether claimed ``rows`` may go out through ``account`` instead of their own (a
+    fallback, after their own account certainly did not send them): the rules once more,
+    with that account's quiet hours, learned words and daily cap. When it may not, the
+    rows go back to the queue, and the next submit gives them their state."""
+    first = rows[0]
+    kind = first.kind
+    expiries = (from_db_datetime(r.expires_at) for r in rows)
+    if any(at is not None and at <= now for at in expiries):
+        return False
+    if suppressed([r.mobile for r in rows], kind):
+        return False
+    if hold(kind, account, now) is not None:
+        return False
+    words = _cached_words(account) if kind != Kind.VERIFICATION else []
+    if blocked_words(first.content, kind, account, words):
+        return False
+    ids = {r.pk for r in rows}
+    mobiles = [r.mobile for r in rows]
+    return not _over_daily_cap(mobiles, kind, account, submitted=True, now=now, excluding=ids)
+
+
+def _cached_words(account: str) -> list[str] | None:
+    cache = _dispatch_words.get()
+    if cache is None:
+        return None
+    generation = policy.learned_generation()
+    entry = cache.get(account)
+    if entry is None or entry[0] != generation:
+        entry = cache[account] = (generation, learned_words(account))
+    return entry[1]
+
+
+def claimable(rows: QuerySet[Message], kind: str, now: dt.datetime) -> QuerySet[Message]:
+    """The rows of ``rows`` that may be claimed now: still ``queued``, not expired, not
+    held, not suppressed. Part of the claim's own statement, so that an opt-out or
+    another claimer between the check and the claim is seen."""
+    claim = (
+        rows.filter(status=Status.QUEUED)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
+    )
+    listed = _suppressed_filter(kind)
+    return claim if listed is None else claim.exclude(listed)
+
+
+def expire(ids: Sequence[int], now: dt.datetime) -> int:
+    """Mark the ``queued`` rows among ``ids`` whose expiry has passed ``expired``."""
+    expiring = Message.objects.filter(
+        one_of(Message, "id", ids), status=Status.QUEUED, expires_at__lte=now
+    )
+    rollup.touched_where(expiring)
+    return expiring.update(status=Status.EXPIRED, updated_at=now)
+
+
+def suppress_unclaimed(ids: Sequence[int], kind: str, now: dt.datetime) -> int:
+    """Mark the ``queued`` rows among ``ids`` (that the claim left) whose number went on
+    the suppression list after they were written ``suppressed``."""
+    listed = _suppressed_filter(kind)
+    if listed is None or not ids:
+        return 0
+    opted_out = Message.objects.filter(pk__in=ids, status=Status.QUEUED).filter(listed)
+    rollup.touched_where(opted_out)
+    return opted_out.update(
+        status=Status.SUPPRESSED, error_message=SUPPRESSED_LATER, updated_at=now
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _due(row: Message) -> dt.datetime | None:
+    held = from_db_datetime(row.hold_until)
+    scheduled = from_db_datetime(row.send_at)
+    return max((t for t in (held, scheduled) if t is not None), default=None)
+
+
+def _groups(rows: Sequence[Message]) -> Iterable[tuple[str, str, list[Message]]]:
+    groups: dict[tuple[str, str], list[Message]] = {}
+    for row in rows:
+        groups.setdefault((row.kind, row.account), []).append(row)
+    for (kind, account), group in groups.items():
+        yield kind, account, group
+
+
+def _suppressed_filter(kind: str) -> Exists | None:
+    return policy.suppressed_filter(kind)
+
+
+def _over_daily_cap(
+    mobiles: Sequence[str],
+    kind: str,
+    account: str,
+    *,
+    submitted: bool = False,
+    now: dt.datetime | None = None,
+    excluding: set[int] | None = None,
+) -> set[str]:
+    """Numbers that already have their ``MARKETING_DAILY_CAP`` of marketing today (China
+    Standard Time). At write, the messages written today that went out, may have, or
+    still wait (not those suppressed, failed, cancelled or expired); at submit
+    (``submitted``), the messages that went out today or may have (``sending``,
+    ``unknown`` and after), not counting the ones being submitted."""
+    cap = policy.daily_cap(account) if kind == Kind.MARKETING else None
+    if cap is None or not mobiles:
+        return set()
+    day = to_db_datetime(gateway_day_start(now))
+    found = Message.objects.filter(mobile__in=set(mobiles), kind=Kind.MARKETING)
+    if submitted:
+        found = found.filter(requested_at__gte=day, status__in=WENT_OUT)
+        if excluding:
+            found = found.exclude(pk__in=excluding)
+    else:
+        found = found.filter(created_at__gte=day, status__in=[Status.QUEUED, *WENT_OUT])
+    counts = found.values("mobile").annotate(n=Count("pk")).values_list("mobile", "n")
+    return {mobile for mobile, n in counts if n >= cap}
+
+
+#: Statuses of a message that went out, or may have.
+WENT_OUT = [Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.UNKNOWN]
+
+
+def _refresh(rows: Sequence[Message]) -> None:
+    """Bring the in-memory rows in line with what was just written."""
+    fresh = {
+        pk: values
+        for pk, *values in Message.objects.filter(pk__in=[r.pk for r in rows]).values_list(
+            "pk", "status", "error_message", "hold_until", "updated_at"
+        )
+    }
+    for row in rows:
+        if row.pk in fresh:
+            row.status, row.error_message, row.hold_until, row.updated_at = fresh[row.pk]

@@ -1,0 +1,33 @@
+"""Verification codes: request and check a code (never stored in clear), and the
+throttles that limit both.
+"""
+
+from .codes import (
+    CheckStatus,
+    CodeCheck,
+    CodeRequest,
+    RequestStatus,
+    check_code,
+    client_ip,
+    derive_code,
+    hash_code,
+    mask,
+    request_code,
+    volume_today,
+)
+from .throttles import lift_throttles
+
+__all__ = [
+    "CheckStatus",
+    "CodeCheck",
+    "CodeRequest",
+    "RequestStatus",
+    "check_code",
+    "client_ip",
+    "derive_code",
+    "hash_code",
+    "lift_throttles",
+    "mask",
+    "request_code",
+    "volume_today",
+]

@@ -1,0 +1,400 @@
+"""Request and check a verification code. The code is derived from a nonce with the
+server's key when it is sent and never stored: the row keeps a keyed hash and a mask."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import hmac
+import ipaddress
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from ..backends import get_backend
+from ..client.validation import validate_mobiles
+from ..conf import verification_settings
+from ..dispatch.submit import Backends, WireText, dispatch
+from ..exceptions import XunchenError, XunchenValidationError
+from ..models import Message, ThrottleBucket, ThrottleEvent, VerificationCode, gateway_day_start
+from ..sending.compose import prepare_messages, resolve_account, resolve_template
+from ..signals import (
+    code_failed,
+    code_requested,
+    code_throttled,
+    code_verified,
+    code_volume_alarm,
+    send_robust_logged,
+)
+from .throttles import _judge, _lock_buckets, _seconds, _Verdict
+
+logger = logging.getLogger("django_xunchen.verification")
+State = VerificationCode.State
+Reason = ThrottleEvent.Reason
+
+
+MASK = "●"
+_PURPOSE = re.compile(r"[a-z0-9_.-]{1,32}")
+
+
+class RequestStatus(str, enum.Enum):
+    SENT = "sent"
+    THROTTLED = "throttled"
+    FAILED = "failed"
+
+
+class CheckStatus(str, enum.Enum):
+    VERIFIED = "verified"
+    WRONG = "wrong"
+    EXPIRED = "expired"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    NO_CODE = "no_code"
+
+
+@dataclass(frozen=True)
+class CodeRequest:
+    """What :func:`request_code` did.
+
+    ``status``: ``sent`` (the SMS went out, or its outcome is unknown: it may have),
+    ``throttled`` (nothing sent; wait ``retry_after`` seconds; ``reason`` says which
+    throttle), or ``failed`` (the gateway refused it, or it certainly did not go out).
+    """
+
+    status: RequestStatus
+    retry_after: int = 0
+    reason: str = ""
+    message: Message | None = None
+    error: XunchenError | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.status == RequestStatus.SENT
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """What :func:`check_code` found. ``attempts_left`` after a wrong guess."""
+
+    status: CheckStatus
+    attempts_left: int = 0
+
+    @property
+    def verified(self) -> bool:
+        return self.status == CheckStatus.VERIFIED
+
+
+# --------------------------------------------------------------------------- the code
+
+
+def _key() -> bytes:
+    configured = verification_settings()["KEY"]
+    if configured:
+        return str(configured).encode()
+    return salted_hmac(
+        "django_xunchen.verification", "key", secret=settings.SECRET_KEY, algorithm="sha256"
+    ).digest()
+
+
+def derive_code(nonce: str, length: int) -> str:
+    """The code a row's ``nonce`` stands for: uniform over ``length`` digits (the HMAC
+    is 256 bits, so the bias of the modulo is below 10⁻⁶⁰)."""
+    digest = hmac.new(_key(), b"code:" + nonce.encode(), hashlib.sha256).digest()
+    return str(int.from_bytes(digest, "big") % 10**length).zfill(length)
+
+
+def hash_code(mobile: str, purpose: str, code: str) -> str:
+    message = f"hash:{mobile}:{purpose}:{code}".encode()
+    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+
+
+def mask(code: str) -> str:
+    return MASK * len(code)
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _clean(mobile: object, purpose: object, ip: object = None) -> tuple[str, str, str | None]:
+    numbers = validate_mobiles(mobile)
+    if len(numbers) != 1:
+        raise XunchenValidationError("a verification code goes to exactly one number")
+    if not isinstance(purpose, str) or not _PURPOSE.fullmatch(purpose):
+        raise XunchenValidationError(
+            f"purpose must be 1 to 32 lower-case letters, digits, '_', '.' or '-', not {purpose!r}"
+        )
+    address = None
+    if ip is not None and ip != "":
+        try:
+            address = str(ipaddress.ip_address(str(ip).strip()))
+        except ValueError:
+            raise XunchenValidationError(f"not an IP address: {ip!r}") from None
+    return numbers[0], purpose, address
+
+
+def client_ip(request: Any) -> str | None:
+    """The client's address: ``REMOTE_ADDR``, or, behind a trusted proxy
+    (``TRUSTED_PROXY_HEADER``), the entry ``TRUSTED_PROXY_HOPS`` from the right of that
+    header, the one the nearest trusted proxy saw. Entries further left are written by
+    the client and cannot be trusted."""
+    conf = verification_settings()
+    header = conf["TRUSTED_PROXY_HEADER"]
+    address = request.META.get("REMOTE_ADDR")
+    if header:
+        hops = [h.strip() for h in request.META.get(header, "").split(",") if h.strip()]
+        wanted = int(conf["TRUSTED_PROXY_HOPS"])
+        if len(hops) >= wanted > 0:
+            address = hops[-wanted]
+    try:
+        return str(ipaddress.ip_address(address)) if address else None
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- request
+
+
+def request_code(
+    mobile: object,
+    purpose: str = "login",
+    *,
+    ip: str | None = None,
+    account: str | None = None,
+) -> CodeRequest:
+    """Send a verification code to ``mobile`` for ``purpose``, within the throttles.
+
+    A live code (not used or dead, and with at least half its lifetime left) is sent
+    again rather than replaced, so that a delayed first SMS still works. The SMS is a
+    ``verification`` Message on the account that kind routes to (or ``account``), with
+    its fallback; the stored text has the code masked, and the SMS goes out from memory.
+    Bad input raises a :class:`~django_xunchen.exceptions.XunchenValidationError`
+    before anything is written. Called inside a transaction, the SMS goes out when it
+    commits (the result then says ``sent`` with the message still ``queued``).
+    """
+
+    mobile, purpose, ip = _clean(mobile, purpose, ip)
+    conf = verification_settings()
+    prefix = mobile[: conf["PREFIX_DIGITS"]]
+    name = resolve_account("verification", account)
+    sms_backend = get_backend(account=name, fail_silently=True)
+    template = resolve_template(conf["TEMPLATE"], name) if conf["TEMPLATE"] else None
+    keys = [f"mobile:{mobile}", f"prefix:{prefix}", *([f"ip:{ip}"] if ip else [])]
+    now = timezone.now()
+    row = record = wire = None
+    with transaction.atomic():
+        buckets = _lock_buckets(keys)
+        blocked = buckets[f"prefix:{prefix}"].blocked_until
+        if blocked and blocked > now:
+            verdict = _Verdict(Reason.PREFIX, _seconds(blocked - now))
+        else:
+            verdict = _judge(mobile, ip, prefix, conf)
+            if verdict.reason == Reason.PREFIX:
+                ThrottleBucket.objects.filter(key=f"prefix:{prefix}").update(
+                    blocked_until=now + dt.timedelta(seconds=verdict.retry_after)
+                )
+        if not verdict.reason:
+            row, record, wire = _reserve(mobile, purpose, ip, now, conf, sms_backend, template)
+        ThrottleEvent.objects.create(
+            mobile=mobile,
+            prefix=prefix,
+            ip=ip,
+            purpose=purpose,
+            outcome=ThrottleEvent.Outcome.THROTTLED
+            if verdict.reason
+            else ThrottleEvent.Outcome.SENT,
+            reason=verdict.reason,
+            at=now,
+        )
+    if verdict.alarm:
+        _alarm(verdict.alarm, conf)
+    if row is None or record is None or wire is None:
+        logger.warning(
+            "verification code for %s throttled (%s, retry after %d s)",
+            mobile,
+            verdict.reason,
+            verdict.retry_after,
+        )
+        send_robust_logged(
+            code_throttled,
+            VerificationCode,
+            mobile=mobile,
+            purpose=purpose,
+            ip=ip,
+            reason=str(verdict.reason),
+            retry_after=verdict.retry_after,
+        )
+        return CodeRequest(RequestStatus.THROTTLED, verdict.retry_after, str(verdict.reason))
+    return _send(row, record, wire, sms_backend, conf)
+
+
+def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
+    """Inside the throttle transaction: the code to send (the live one, or a new one),
+    its Message row, stored masked, and the text for the wire, in memory only."""
+
+    ttl = dt.timedelta(seconds=conf["CODE_TTL"])
+    live = (
+        VerificationCode.objects.filter(mobile=mobile, purpose=purpose, state=State.ACTIVE)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    reuse = live is not None and live.expires_at - now >= ttl / 2
+    length = int(conf["CODE_LENGTH"])
+    nonce = live.nonce if reuse and live is not None else secrets.token_hex(16)
+    code = derive_code(nonce, length)
+    minutes = str(max(1, int(conf["CODE_TTL"]) // 60))
+    if template is not None:
+        fill = conf["TEMPLATE_PARAMS"]
+        params = {k: v.format(code=code, minutes=minutes) for k, v in fill.items()}
+        hidden = {k: v.format(code=mask(code), minutes=minutes) for k, v in fill.items()}
+        (row,) = prepare_messages(
+            mobile, template=template, params=params, kind="verification", backend=sms_backend
+        )
+        row.params, row.content = hidden, template.render(hidden)
+        wire = WireText(params=params)
+    else:
+        text = conf["TEXT"].format(code=code, minutes=minutes)
+        (row,) = prepare_messages(mobile, text, kind="verification", backend=sms_backend)
+        row.content = conf["TEXT"].format(code=mask(code), minutes=minutes)
+        wire = WireText(content=text)
+    row.masked = True
+    row.metadata = {"verification": purpose}
+    row.save(force_insert=True)
+    if reuse and live is not None:
+        VerificationCode.objects.filter(pk=live.pk).update(
+            sends=F("sends") + 1, last_sent_at=now, message=row
+        )
+        return row, live, wire
+    if live is not None and live.expires_at > now:
+        # Still valid but past half its life: say it was replaced. An expired one needs
+        # no write (the newest code is the one checked).
+        VerificationCode.objects.filter(pk=live.pk).update(state=State.REPLACED)
+    record = VerificationCode.objects.create(
+        mobile=mobile,
+        purpose=purpose,
+        nonce=nonce,
+        code_hash=hash_code(mobile, purpose, code),
+        max_attempts=conf["MAX_ATTEMPTS"],
+        expires_at=now + ttl,
+        ip=ip,
+        sends=1,
+        last_sent_at=now,
+        message=row,
+    )
+    return row, record, wire
+
+
+def _send(row: Message, record: VerificationCode, wire: WireText, sms_backend, conf) -> CodeRequest:
+    """Send the code: the plain text goes to the backend as an argument of the dispatch
+    (``wire_text``), never on the row that signals and receivers see."""
+
+    backends = Backends(first=sms_backend)
+    wire_text = {row.pk: wire}
+    if sms_backend.sends_externally and connection.in_atomic_block:
+        transaction.on_commit(lambda: dispatch([row], backends, wire_text=wire_text))
+        send_robust_logged(
+            code_requested, VerificationCode, mobile=row.mobile, purpose=record.purpose, message=row
+        )
+        return CodeRequest(RequestStatus.SENT, int(conf["COOLDOWN"]), message=row)
+    outcome = dispatch([row], backends, wire_text=wire_text)
+    if row.status in (Message.Status.SENT, Message.Status.UNKNOWN):
+        send_robust_logged(
+            code_requested, VerificationCode, mobile=row.mobile, purpose=record.purpose, message=row
+        )
+        return CodeRequest(RequestStatus.SENT, int(conf["COOLDOWN"]), message=row)
+    error = outcome.errors[0] if outcome.errors else None
+    if record.sends <= 1:
+        VerificationCode.objects.filter(pk=record.pk, sends__lte=1).update(state=State.FAILED)
+    logger.warning("verification code for %s not sent: %s", row.mobile, error)
+    return CodeRequest(RequestStatus.FAILED, message=row, error=error)
+
+
+def _alarm(volume: int, conf: dict[str, Any]) -> None:
+    logger.error(
+        "verification code volume today is %d, at or above DAILY_ALARM (%d): SMS pumping?",
+        volume,
+        conf["DAILY_ALARM"],
+    )
+    send_robust_logged(
+        code_volume_alarm, VerificationCode, volume=volume, threshold=conf["DAILY_ALARM"]
+    )
+
+
+def volume_today() -> tuple[int, int]:
+    """(code SMS sent today, the alarm threshold), for the admin banner."""
+    conf = verification_settings()
+    count = ThrottleEvent.objects.filter(
+        outcome=ThrottleEvent.Outcome.SENT, at__gte=gateway_day_start()
+    ).count()
+    return count, int(conf["DAILY_ALARM"])
+
+
+# --------------------------------------------------------------------------- check
+
+
+def check_code(mobile: object, code: object, purpose: str = "login") -> CodeCheck:
+    """Check ``code`` for ``mobile`` and ``purpose``: at most two queries.
+
+    A right code is used up (single use). A wrong one uses an attempt; past
+    ``MAX_ATTEMPTS`` the code is dead and even the right code fails.
+    """
+    mobile, purpose, _ = _clean(mobile, purpose)
+    guess = code.strip() if isinstance(code, str) else ""
+    now = timezone.now()
+    record = (
+        VerificationCode.objects.filter(mobile=mobile, purpose=purpose)
+        .exclude(state__in=[State.REPLACED, State.FAILED])
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if record is None or record.state == State.VERIFIED:
+        return _checked(mobile, purpose, CodeCheck(CheckStatus.NO_CODE))
+    if record.state == State.DEAD or record.attempts >= record.max_attempts:
+        return _checked(mobile, purpose, CodeCheck(CheckStatus.TOO_MANY_ATTEMPTS))
+    if record.expires_at <= now:
+        return _checked(mobile, purpose, CodeCheck(CheckStatus.EXPIRED))
+    right = hmac.compare_digest(record.code_hash, hash_code(mobile, purpose, guess))
+    live = VerificationCode.objects.filter(
+        pk=record.pk, state=State.ACTIVE, attempts__lt=F("max_attempts"), expires_at__gt=now
+    )
+    if right:
+        if live.update(state=State.VERIFIED, verified_at=now):
+            return _checked(mobile, purpose, CodeCheck(CheckStatus.VERIFIED))
+        return _checked(mobile, purpose, CodeCheck(CheckStatus.TOO_MANY_ATTEMPTS))
+    used = live.update(
+        attempts=F("attempts") + 1,
+        state=_dead_when_last(),
+    )
+    if not used:
+        return _checked(mobile, purpose, CodeCheck(CheckStatus.TOO_MANY_ATTEMPTS))
+    left = max(0, record.max_attempts - record.attempts - 1)
+    return _checked(mobile, purpose, CodeCheck(CheckStatus.WRONG, attempts_left=left))
+
+
+def _dead_when_last():
+    return Case(
+        When(attempts__gte=F("max_attempts") - 1, then=Value(State.DEAD)),
+        default=Value(State.ACTIVE),
+    )
+
+
+def _checked(mobile: str, purpose: str, result: CodeCheck) -> CodeCheck:
+    if result.verified:
+        send_robust_logged(code_verified, VerificationCode, mobile=mobile, purpose=purpose)
+    else:
+        logger.info("verification code check for %s: %s", mobile, result.status.value)
+        send_robust_logged(
+            code_failed,
+            VerificationCode,
+            mobile=mobile,
+            purpose=purpose,
+            reason=result.status.value,
+        )
+    return result
