@@ -12,9 +12,7 @@ from django.utils import timezone
 
 from .. import policy
 from ..api import get_balance
-from ..client.validation import (
-    placeholders,
-)
+from ..client.validation import placeholders
 from ..conf import xunchen_settings
 from ..models import Campaign, CampaignRecipient, Message
 from .staging import Checker

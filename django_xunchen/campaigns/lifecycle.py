@@ -11,9 +11,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..client.validation import (
-    placeholders,
-)
+from ..client.validation import placeholders
 from ..db import to_db_datetime
 from ..dispatch.submit import Backends, dispatch
 from ..models import Campaign, CampaignRecipient, Message

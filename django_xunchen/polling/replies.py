@@ -16,11 +16,7 @@ from ..conf import xunchen_settings
 from ..db import to_db_datetime
 from ..models import InboundMessage, Message, PollJournalEntry, Report
 from ..outcomes import recovery
-from ..signals import (
-    inbound_received,
-    report_matched,
-    send_on_commit,
-)
+from ..signals import inbound_received, report_matched, send_on_commit
 from .reports import _messages_by_key, _recover, _write_statuses, apply_report
 from .result import PollResult
 from .rows import _chunks, _fit

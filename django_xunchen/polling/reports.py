@@ -21,11 +21,7 @@ from ..models import Message, PollJournalEntry, Report
 from ..operations import rollup
 from ..outcomes import recovery
 from ..sending import bulk
-from ..signals import (
-    report_received,
-    reports_received,
-    send_robust_logged,
-)
+from ..signals import report_received, reports_received, send_robust_logged
 from .rows import _chunks, _limits
 
 logger = logging.getLogger("django_xunchen.polling")

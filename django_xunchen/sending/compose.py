@@ -16,13 +16,7 @@ from django.utils import timezone
 
 from ..backends.base import BaseSMSBackend
 from ..client.validation import Params, build_send_request, render_template, validate_mobiles
-from ..conf import (
-    DEFAULT_KIND,
-    KINDS,
-    UnknownAccount,
-    allowed_kinds,
-    route,
-)
+from ..conf import DEFAULT_KIND, KINDS, UnknownAccount, allowed_kinds, route
 from ..db import to_db_datetime
 from ..exceptions import (
     InvalidAccountChoiceError,

@@ -15,16 +15,10 @@ from .. import policy
 from ..backends import get_backend
 from ..backends.base import BaseSMSBackend
 from ..client.validation import Params
-from ..conf import (
-    DEFAULT_KIND,
-    account_names,
-    xunchen_settings,
-)
+from ..conf import DEFAULT_KIND, account_names, xunchen_settings
 from ..db import to_db_datetime
 from ..dispatch.submit import Backends, dispatch
-from ..exceptions import (
-    BalanceTooLowError,
-)
+from ..exceptions import BalanceTooLowError
 from ..models import Message, Template
 from ..tasks import enqueue_send
 from . import admission
