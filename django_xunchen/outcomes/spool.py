@@ -233,7 +233,7 @@ def _json_object(record: Any) -> dict[str, Any]:
 def read(path: Path) -> dict[str, Any] | None:
     """The JSON object in ``path``; ``None`` if another process took it first or it is
     not one (then it is set aside). The shape of an outcome is checked by
-    :func:`.outcomes.parse_spooled`."""
+    :func:`django_xunchen.outcomes.write.parse_spooled`."""
     return load(path, _json_object)
 
 

@@ -1,4 +1,4 @@
-"""Quiet hours: the window, per account, in which marketing waits until morning."""
+"""Quiet hours: the window of each account (China time) in which marketing waits for its end."""
 
 from __future__ import annotations
 

@@ -60,8 +60,9 @@ def _fetch_and_journal(
 
 
 class AnswerKept(Exception):
-    """The database refused a fetched answer, which is now on disk (:mod:`.poll_spool`)
-    for the next ``poll_sms`` to journal. The poll stops: the database is refusing."""
+    """The database refused a fetched answer, which is now on disk
+    (:mod:`django_xunchen.polling.spool`) for the next ``poll_sms`` to journal. The poll
+    stops: the database is refusing."""
 
     def __init__(self, path: Path, cause: DatabaseError, fetched: bool = True) -> None:
         what = "a fetched answer" if fetched else "an answer kept on disk"
