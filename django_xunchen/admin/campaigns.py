@@ -159,14 +159,13 @@ class CampaignAdmin(admin.ModelAdmin):
         return [(None, {"fields": [*MODEL_FIELDS, "file", "number_column", "parameter_columns"]})]
 
     def save_model(self, request, obj, form, change):
-        obj.created_by = request.user
-        super().save_model(request, obj, form, change)
         upload = form.cleaned_data["file"]
         try:
-            campaigns.stage(
+            campaigns.create_draft(
                 obj,
                 upload,
                 upload.name,
+                created_by=request.user,
                 mobile_column=form.cleaned_data.get("number_column"),
                 param_columns=form.cleaned_data.get("parameter_columns"),
             )

@@ -1,8 +1,9 @@
 """The delivery dashboard: counts per day for 30 days, the delivery rate, the balance.
 
-The figures come from the daily rollup (:mod:`django_xunchen.rollup`): the stored days in
-one query, today counted live in another. The chart is server-rendered SVG,
-so there is nothing to fetch from a CDN.
+The figures come from the daily rollup (:mod:`django_xunchen.operations.rollup`): the
+stored days in one query, today counted live in another. The chart is server-rendered
+SVG, so there is nothing to fetch from a CDN. The page itself is
+:mod:`django_xunchen.admin.views.dashboard`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Date range filters that take a date alone, with quick ranges.
+"""The admin's list filters: the account, a message's tag, a delivery report that never
+came, whether a polled record matched a message; and date ranges.
 
-django-admin-rangefilter's date-time filter asks for a date *and* a time on each side and,
-given a date alone, says "Enter a valid time." and filters nothing. Here a time is
-optional: a date alone means the start of that day ("from") or its end ("to"). Above the
-form, links give today, the last 7 days and the last 30 days.
+The date range filters take a date alone, with quick ranges. django-admin-rangefilter's
+date-time filter asks for a date *and* a time on each side and, given a date alone, says
+"Enter a valid time." and filters nothing. Here a time is optional: a date alone means
+the start of that day ("from") or its end ("to"). Above the form, links give today, the
+last 7 days and the last 30 days.
 """
 
 from __future__ import annotations
@@ -13,10 +15,84 @@ from collections import OrderedDict
 from typing import Any
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AdminTimeWidget
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rangefilter.filters import DateTimeRangeFilter
+
+from ..conf import account_names
+from ..models import Message
+
+
+class AccountFilter(admin.SimpleListFilter):
+    """The configured accounts, plus any other name found in the rows shown (an account
+    since removed from the settings)."""
+
+    title = _("account")
+    parameter_name = "account"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in account_names()]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(account=self.value())
+        return queryset
+
+
+class TagFilter(admin.SimpleListFilter):
+    """The tags of the latest messages; filtering works on the full table."""
+
+    title = _("tag")
+    parameter_name = "tag"
+    SAMPLE = 500
+
+    def lookups(self, request, model_admin):
+        found: set[str] = set()
+        for tags in Message.objects.order_by("-created_at", "-id").values_list("tags", flat=True)[
+            : self.SAMPLE
+        ]:
+            found.update(t for t in tags or [] if isinstance(t, str))
+        value = self.value()
+        if value:
+            found.add(value)
+        return [(t, t) for t in sorted(found)]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.tagged(value)
+
+
+class ReportOverdueFilter(admin.SimpleListFilter):
+    title = _("delivery report")
+    parameter_name = "report"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", _("never came (the gateway's day ended)"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.report_overdue()
+        return queryset
+
+
+class MatchedFilter(admin.SimpleListFilter):
+    title = _("matched")
+    parameter_name = "matched"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("matched to a message")), ("no", _("orphan"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(message__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(message__isnull=True)
+        return queryset
+
 
 #: (label, days back from today) of the quick ranges.
 QUICK_RANGES = [(_("Today"), 0), (_("Last 7 days"), 6), (_("Last 30 days"), 29)]

@@ -1,6 +1,12 @@
 """The admin of the sending policy: the suppression list (with CSV and XLSX import and
 export, through tablib: ``pip install django-xunchen[spreadsheets]``) and the learned
-blocked words."""
+blocked words.
+
+The list is written only through :func:`~django_xunchen.policy.suppression.suppress` and
+:func:`~django_xunchen.policy.suppression.unsuppress`, which send ``opted_out``; the
+words through :mod:`django_xunchen.policy.words`, but for a word's own change form (a
+plain save).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from ..client.validation import normalize_mobile
 from ..conf import account_names
 from ..models import BlockedWord, Suppression
 from ..policy.suppression import suppress, unsuppress
-from ..policy.words import learn_blocked_words
+from ..policy.words import learn_blocked_words, set_blocked_words_active
 from .filters import date_range
 from .pagination import LargeTablePaginator
 
@@ -240,8 +246,8 @@ class BlockedWordAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Disable the selected words"))
     def disable(self, request, queryset):
-        queryset.update(is_active=False)
+        set_blocked_words_active(queryset, False)
 
     @admin.action(description=_("Enable the selected words"))
     def enable(self, request, queryset):
-        queryset.update(is_active=True)
+        set_blocked_words_active(queryset, True)

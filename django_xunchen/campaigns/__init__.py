@@ -4,7 +4,7 @@ resume or cancel its send.
 
 from .figures import Estimate, estimate, preview, problems, progress
 from .lifecycle import cancel, confirm, pause, resume
-from .staging import Checker, Mapping, find_mapping, stage
+from .staging import Checker, Mapping, create_draft, find_mapping, stage
 from .text import CampaignError, check_campaign, text_of
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "cancel",
     "check_campaign",
     "confirm",
+    "create_draft",
     "estimate",
     "find_mapping",
     "pause",

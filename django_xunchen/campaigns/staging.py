@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -262,6 +262,23 @@ def stage(
         campaign.file_name = name[:255]
         campaign.save()
     return campaign
+
+
+def create_draft(
+    campaign: Campaign,
+    file: IO[bytes],
+    name: str,
+    *,
+    created_by: Any = None,
+    mobile_column: int | None = None,
+    param_columns: dict[int, int] | None = None,
+) -> Campaign:
+    """Save the new draft ``campaign``, made by ``created_by`` (staff, from the admin),
+    then :func:`stage` ``file`` as its recipients. A file :func:`stage` refuses raises
+    after the save: the draft stays, without recipients, for staff to see why."""
+    campaign.created_by = created_by
+    campaign.save()
+    return stage(campaign, file, name, mobile_column=mobile_column, param_columns=param_columns)
 
 
 def _store(batch: list[CampaignRecipient], kind: str) -> tuple[int, int]:

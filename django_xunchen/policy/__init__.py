@@ -8,7 +8,13 @@ from .pricing import Estimate, estimate, part_counter, parts, price_per_part, qu
 from .quiet_hours import quiet_until
 from .replies import apply_reply_keywords, normalize_reply, reply_intent
 from .suppression import apply_bounces, suppress, suppressed, suppressed_filter, unsuppress
-from .words import blocked_words_in, learn_blocked_words, learned_generation, learned_words
+from .words import (
+    blocked_words_in,
+    learn_blocked_words,
+    learned_generation,
+    learned_words,
+    set_blocked_words_active,
+)
 
 __all__ = [
     "Estimate",
@@ -28,6 +34,7 @@ __all__ = [
     "queued_cost",
     "quiet_until",
     "reply_intent",
+    "set_blocked_words_active",
     "suppress",
     "suppressed",
     "suppressed_filter",

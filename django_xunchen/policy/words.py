@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from ..models import BlockedWord, Message
 
@@ -34,6 +35,12 @@ def learn_blocked_words(account: str, words: Iterable[str], source: Message | No
         _learned[0] += 1
         logger.warning("learned blocked words on account %r: %s", account, ", ".join(learned))
     return learned
+
+
+def set_blocked_words_active(words: QuerySet[BlockedWord], active: bool) -> int:
+    """Put ``words`` back in force (``active``) or out of it (staff, from the admin);
+    returns how many rows were written."""
+    return words.update(is_active=active)
 
 
 def learned_words(account: str) -> list[str]:

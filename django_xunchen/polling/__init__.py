@@ -13,6 +13,7 @@ after the transaction commits.
 
 from .accounts import LOCK_NAME, GatewayAccount, gateway_accounts, lock_name_for
 from .fetch import AnswerKept, import_answer
+from .journal import retry_set_aside
 from .replies import extcode_of
 from .reports import apply_report
 from .result import PollResult
@@ -29,4 +30,5 @@ __all__ = [
     "import_answer",
     "lock_name_for",
     "poll",
+    "retry_set_aside",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from ..models import PollJournalEntry, PollState
 
@@ -65,3 +66,12 @@ def _note_attempt(
     if success and (state.last_success_at is None or at > state.last_success_at):
         state.last_success_at = at
     state.save()
+
+
+def retry_set_aside(entries: QuerySet[PollJournalEntry]) -> int:
+    """Give the set-aside entries among ``entries`` back to the poll: ``pending`` again,
+    with their attempts counted from zero, so that the next poll ingests them (staff, from
+    the admin, once the cause is fixed); returns how many."""
+    return entries.filter(state=PollJournalEntry.State.SET_ASIDE).update(
+        state=PollJournalEntry.State.PENDING, attempts=0
+    )
