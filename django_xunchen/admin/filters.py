@@ -26,8 +26,7 @@ from ..models import Message
 
 
 class AccountFilter(admin.SimpleListFilter):
-    """The configured accounts, plus any other name found in the rows shown (an account
-    since removed from the settings)."""
+    """The accounts configured in ``XUNCHEN['ACCOUNTS']``."""
 
     title = _("account")
     parameter_name = "account"

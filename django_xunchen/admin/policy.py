@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -108,7 +109,7 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     def import_view(self, request):
         if not self.has_add_permission(request):
-            raise PermissionError
+            raise PermissionDenied
         tablib = tablib_or_none()
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and tablib is None:
@@ -224,7 +225,7 @@ class BlockedWordAdmin(admin.ModelAdmin):
 
     def import_view(self, request):
         if not self.has_add_permission(request):
-            raise PermissionError
+            raise PermissionDenied
         form = WordListForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             words = form.cleaned_data["words"].splitlines()
