@@ -28,20 +28,16 @@ PAIRS = [("3.10", "5.2"), ("3.11", "5.2"), ("3.12", "6"), ("3.13", "6")]
 LOCK = "requirements/locked.txt"
 OLDEST_LOCK = "requirements/oldest.txt"
 EXTRAS = ".[test,spreadsheets,tasks]"
-#: What ``oldest`` and ``latest`` run: the protocol client and parsing, polling, sending.
+#: What ``oldest`` and ``latest`` run: the protocol client and parsing, polling, sending
+#: (with its dispatch and outcomes), each account's sending policy and polling's health.
 CORE_TESTS = [
     "tests/client",
-    *sorted(
-        str(path)
-        for pattern in [
-            "test_polling*.py",
-            "test_poll_*.py",
-            "test_sending*.py",
-            "test_send_queued.py",
-            "test_spool.py",
-        ]
-        for path in Path("tests/app").glob(pattern)
-    ),
+    "tests/sending",
+    "tests/dispatch",
+    "tests/outcomes",
+    "tests/polling",
+    "tests/policy/test_per_account_policy.py",
+    "tests/operations/test_health.py",
 ]
 
 pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"

@@ -490,7 +490,7 @@ UNMEASURED: dict[str, str] = {
     **dict.fromkeys(
         [f"django_xunchen.dispatch.submit.x_dispatch__mutmut_{n}" for n in range(46, 55)],
         "the threaded path, taken on PostgreSQL only (one request at a time on SQLite); "
-        "the run uses SQLite, and the PostgreSQL step runs tests/app/test_concurrency.py",
+        "the run uses SQLite, and the PostgreSQL step runs tests/dispatch/test_concurrency.py",
     ),
     "django_xunchen.outcomes.write.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.write.x_land__mutmut_33": _ONE_OF_MODEL,
@@ -499,15 +499,15 @@ UNMEASURED: dict[str, str] = {
     ),
     "django_xunchen.polling.journal.x__insert_binary__": (
         "PostgreSQL only (answers of 1 MB and more), and make mutation runs the SQLite "
-        "suite; the PostgreSQL step of make test covers it (tests/app/test_ingest_batches.py)"
+        "suite; the PostgreSQL step of make test covers it (tests/polling/test_ingest_batches.py)"
     ),
     "django_xunchen.polling.reports.x__update_from_firsts__": (
         "PostgreSQL only, and make mutation runs the SQLite suite; the PostgreSQL step of "
-        "make test covers it (tests/app/test_ingest_batches.py, test_polling_edges.py)"
+        "make test covers it (tests/polling/test_ingest_batches.py, test_matching.py)"
     ),
     "django_xunchen.dispatch.submit.x__submit_in_threads__": (
         "runs in worker threads (CONCURRENCY > 1), where mutmut cannot tell which test "
-        "reached it; tests/app/test_concurrency.py covers it"
+        "reached it; tests/dispatch/test_concurrency.py covers it"
     ),
 }
 

@@ -6,8 +6,10 @@ import pytest
 from django.db import connection
 
 from django_xunchen.fake_gateway import FakeGateway
+from django_xunchen.fake_gateway.state import Account
 
 NO_SKIPS = "XUNCHEN_NO_SKIPS"
+LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
 
 
 def skip_unless_required(reason: str, switch: str) -> None:
@@ -74,6 +76,69 @@ def gateway(settings):
             "TIMEOUT": (2, 2),
         }
         yield gw
+
+
+@pytest.fixture
+def two_logins(settings):
+    """A fake gateway with two logins, A (default) and B (codes), polled at once."""
+    with FakeGateway(
+        accounts=[
+            Account(username="A", sender="10690001"),
+            Account(username="B", password="pw-b", very_code="vc-b", sender="10690002"),
+        ],
+        seed=3,
+    ) as gw:
+        settings.XUNCHEN = {
+            "SPOOL_DIR": settings.XUNCHEN["SPOOL_DIR"],
+            "ACCOUNTS": {"default": gw.account_settings("A"), "codes": gw.account_settings("B")},
+            "ROUTES": {"verification": "codes"},
+            "TIMEOUT": (2, 2),
+        }
+        yield gw
+
+
+@pytest.fixture
+def three_accounts(settings):
+    """The usual set-up: codes, notices on default, marketing; on the locmem backend."""
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": LOCMEM, "USERNAME": "N1"},
+            "codes": {"BACKEND": LOCMEM, "USERNAME": "C1"},
+            "marketing": {"BACKEND": LOCMEM, "USERNAME": "M1", "FALLBACK": "codes"},
+        },
+        "ROUTES": {"verification": "codes", "marketing": "marketing"},
+        "USERNAME": "",
+        "PASSWORD": "",
+        "VERY_CODE": "",
+    }
+
+
+@pytest.fixture
+def events():
+    """Every signal the app sends during the test, as (name, kwargs)."""
+    from django_xunchen import signals
+
+    received = []
+    names = [
+        "message_sent",
+        "message_failed",
+        "report_received",
+        "report_matched",
+        "inbound_received",
+    ]
+    handlers = {}
+    for name in names:
+
+        def handler(sender, _name=name, **kwargs):
+            kwargs.pop("signal", None)
+            received.append((_name, kwargs))
+
+        handlers[name] = handler
+        getattr(signals, name).connect(handler, weak=False)
+    yield received
+    for name, handler in handlers.items():
+        getattr(signals, name).disconnect(handler)
 
 
 @pytest.fixture

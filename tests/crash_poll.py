@@ -1,4 +1,4 @@
-"""Run by tests/app/test_crash.py in a subprocess, on its own SQLite file:
+"""Run by tests/polling/test_crash.py in a subprocess, on its own SQLite file:
 
     python -m tests.crash_poll setup 13800138000 13900000000   # migrate, send
     python -m tests.crash_poll poll-and-die                    # SIGKILL after the fetch

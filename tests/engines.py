@@ -1,4 +1,4 @@
-"""Task engines with worker processes, for tests/app/test_engines.py and the benchmark:
+"""Task engines with worker processes, for tests/background/test_engines.py and the benchmark:
 django-tasks-db on PostgreSQL, and RQ on Redis through django-tasks-rq."""
 
 from __future__ import annotations

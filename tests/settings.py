@@ -22,7 +22,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if name and name != ":memory:":
         DATABASES["default"]["TEST"]["NAME"] = name + ".test"
 # A second database of the same kind, for a host that keeps the SMS tables on another
-# alias: only tests that ask for it get it (tests/app/test_migrations.py).
+# alias: only tests that ask for it get it (tests/models/test_migrations.py).
 DATABASES["other"] = {**DATABASES["default"], "TEST": {}}
 if DATABASES["other"]["NAME"] and DATABASES["other"]["NAME"] != ":memory:":
     DATABASES["other"]["NAME"] += "_other"
@@ -73,10 +73,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TEST_SPOOL_DIR = tempfile.mkdtemp(prefix="xunchen-test-spool-")
 
 #: Django's default task backend runs tasks at once; tests of deferred work switch to
-#: the DummyBackend (tests/app/test_background.py).
+#: the DummyBackend (tests/background/test_tasks.py).
 TASKS_MODULE = "django.tasks" if django.VERSION >= (6,) else "django_tasks"
 TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"}}
-# Task workers started by tests/app/test_engines.py get theirs through the environment.
+# Task workers started by tests/background/test_engines.py get theirs through the environment.
 TASKS = env.json("XUNCHEN_TEST_TASKS", default=TASKS)
 RQ_QUEUES = env.json(
     "XUNCHEN_TEST_RQ_QUEUES", default={"default": {"URL": "redis://127.0.0.1:6379/0"}}
@@ -91,10 +91,10 @@ XUNCHEN = {
     "VERY_CODE": "453245",
     # Marketing rules that depend on the hour and on earlier sends are off here, so that
     # a test's outcome does not depend on when it runs; their own tests turn them on and
-    # set the clock (tests/app/test_policy.py).
+    # set the clock (tests/policy/test_quiet_hours_and_daily_cap.py).
     "QUIET_HOURS": None,
     "MARKETING_DAILY_CAP": None,
-    # One request at a time unless a test asks for more (tests/app/test_concurrency.py):
+    # One request at a time unless a test asks for more (tests/dispatch/test_concurrency.py):
     # query counts and "the rest stays queued" are about one sender.
     "CONCURRENCY": 1,
 }

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from django_xunchen.models import Campaign, Message
 
-from ..app.test_campaigns import gbk_file
+from ..campaigns.test_campaigns import gbk_file
 from .conftest import _staff
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ from django_xunchen.backends import get_backend
 from django_xunchen.dispatch.submit import dispatch
 from django_xunchen.models import Campaign, Message
 
-from ..app.test_campaigns import gbk_file
+from ..campaigns.test_campaigns import gbk_file
 from .test_browser import log_in, shots  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -1,0 +1,110 @@
+"""From claimed rows to requests: which rows share a request, one backend opened per
+dispatch, the account's signature index, a masked row never sent from the database,
+one request at a time on SQLite, and how long a claimed row may stay ``sending``."""
+
+import datetime as dt
+
+import pytest
+
+from django_xunchen import send_queued, send_sms
+from django_xunchen.dispatch.claim import STALE_MARGIN, stale_after
+from django_xunchen.models import Message, Template
+
+pytestmark = pytest.mark.django_db(transaction=True)
+S = Message.Status
+LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
+N, M = "13800138000", "13800138001"
+
+
+def test_a_row_may_stay_sending_for_the_longest_deadline_of_any_account(settings):
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "REQUEST_DEADLINE": 10,
+        "OUTCOME_RETRY_SECONDS": 5,
+        "ACCOUNTS": {"default": {}, "slow": {"REQUEST_DEADLINE": 100}},
+    }
+    assert stale_after() == dt.timedelta(seconds=105) + STALE_MARGIN
+    settings.XUNCHEN = {**settings.XUNCHEN, "REQUEST_DEADLINE": None, "ACCOUNTS": {}}
+    assert stale_after() == dt.timedelta(seconds=5) + STALE_MARGIN
+
+
+def test_a_dispatch_opens_each_backend_once_and_closes_it(settings):
+    from django_xunchen.backends import locmem
+
+    calls = []
+
+    class Recording(locmem.SMSBackend):
+        def open(self):
+            calls.append("open")
+
+        def close(self):
+            calls.append("close")
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": f"{__name__}.Recording"}
+    globals()["Recording"] = Recording
+    try:
+        assert len(send_sms([f"1380000{i:04d}" for i in range(250)], "三个请求")) == 250
+    finally:
+        del globals()["Recording"]
+    assert calls == ["open", "close"]
+
+
+def test_template_messages_whose_stored_texts_differ_still_go_in_one_request(
+    settings, xunchen_outbox
+):
+    """The gateway renders a template from its id and params: a text stored before the
+    template's wording was edited does not split the request."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    template = Template.objects.create(template_id="T-1", name="t", body="订单@1@已发货")
+    for mobile, text in [(N, "订单42已发货"), ("13900139000", "您的订单42已发货")]:
+        Message.objects.create(mobile=mobile, content=text, template=template, params={"1": "42"})
+    assert send_queued()["sent"] == 2
+    assert [sorted(s.request.mobiles) for s in xunchen_outbox] == [[N, "13900139000"]]
+
+
+def test_a_masked_row_is_never_sent_from_the_database(settings, xunchen_outbox):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    Message.objects.create(mobile=N, content="验证码 ●●●●●●", kind="verification", masked=True)
+    send_queued()
+    row = Message.objects.get()
+    assert (row.status, row.error_message) == (
+        S.FAILED,
+        "the stored text has a verification code masked out; it is never sent from the database",
+    )
+    assert not xunchen_outbox
+
+
+def test_the_account_s_signature_index_goes_with_each_request(settings, xunchen_outbox):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SIGN_INDEX": 2}
+    send_sms(N, "您好")
+    assert xunchen_outbox[0].request.sign_index == 2
+
+
+def test_template_rows_group_by_their_params_whatever_order_the_keys_were_stored_in(
+    settings, xunchen_outbox
+):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
+    template = Template.objects.create(template_id="T-2", name="t", body="@1@的订单@2@已发货")
+    for mobile, params in [(N, {"1": "李", "2": "42"}), (M, {"2": "42", "1": "李"})]:
+        Message.objects.create(
+            mobile=mobile, content="李的订单42已发货", template=template, params=params
+        )
+    assert send_queued()["sent"] == 2
+    assert [sorted(s.request.mobiles) for s in xunchen_outbox] == [[N, M]]
+
+
+def test_requests_go_one_at_a_time_on_sqlite_and_inside_a_transaction(settings):
+    """SQLite has a single writer, and other connections would not see a transaction's
+    rows: elsewhere CONCURRENCY requests go at once, never more than there are."""
+    from django.db import connection, transaction
+
+    from django_xunchen.dispatch.submit import _concurrency
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 3}
+    chunk = [Message(mobile=N)]
+    parallel = connection.vendor != "sqlite"
+    assert _concurrency([chunk]) == 1
+    assert _concurrency([chunk] * 2) == (2 if parallel else 1)
+    assert _concurrency([chunk] * 5) == (3 if parallel else 1)
+    with transaction.atomic():
+        assert _concurrency([chunk] * 5) == 1

@@ -1,0 +1,121 @@
+"""Policy on each account: the suppression list, the daily cap, the price per part, quiet
+hours, the footer and the signature are the account's own."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from django_xunchen import resend, send_sms
+from django_xunchen.client.types import CHINA_TZ
+from django_xunchen.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+S = Message.Status
+NIGHT = dt.datetime(2026, 11, 26, 22, 30, tzinfo=CHINA_TZ)
+LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
+N, M = "13800138000", "13800138001"
+
+
+@pytest.fixture
+def shop(settings):
+    """Notices on ``default``; marketing on ``mkt``, with its own cap, price and
+    signature (``default`` has none of them). The day starts at 10:00, outside the
+    quiet hours, whenever the tests run."""
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": LOCMEM, "USERNAME": "N1"},
+            "mkt": {
+                "BACKEND": LOCMEM,
+                "USERNAME": "M1",
+                "KINDS": ["marketing"],
+                "MARKETING_DAILY_CAP": 1,
+                "PRICE_PER_PART": "0.05",
+                "SIGNATURE": "【商城】",
+                "QUIET_HOURS": ("21:00", "08:00"),
+            },
+        },
+        "ROUTES": {"marketing": "mkt"},
+    }
+    with time_machine.travel(dt.datetime(2026, 11, 26, 10, 0, tzinfo=CHINA_TZ), tick=True):
+        yield
+
+
+def test_a_number_off_marketing_is_suppressed_when_written_and_still_gets_notices(
+    shop, xunchen_outbox
+):
+    from django_xunchen.policy.suppression import suppress
+
+    suppress(N, source="staff")
+    off, on = send_sms([N, M], "上新", kind="marketing")
+    assert (off.status, off.error_message) == (
+        S.SUPPRESSED,
+        "The number is on the suppression list (staff).",
+    )
+    assert on.status == S.SENT
+    assert send_sms(N, "发货")[0].status == S.SENT
+
+
+def test_the_daily_cap_is_the_marketing_account_s_and_for_marketing_only(shop, xunchen_outbox):
+    assert send_sms(N, "上新", kind="marketing")[0].status == S.SENT
+    (capped,) = send_sms(N, "再上新", kind="marketing")
+    assert (capped.status, capped.error_message) == (
+        S.SUPPRESSED,
+        "The number has had its marketing messages for today.",
+    )
+    assert send_sms(N, "发货")[0].status == S.SENT, "notices are not capped"
+
+
+def test_the_balance_check_prices_the_account_s_parts(shop, settings, xunchen_outbox):
+    """70 characters with the signature make one part; 71 make two, at 0.05 each."""
+    from decimal import Decimal
+
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import BalanceTooLowError
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "BALANCE_CHECK_ABOVE": 1}
+    text = "新" * 62 + "回T退订"  # with its footer, + the 4-character signature: 70, one part
+    locmem.balance = locmem.Balance(amount=Decimal("0.10"), messages=2)
+    try:
+        assert len(send_sms([N, M], text, kind="marketing")) == 2, "0.10 covers exactly 0.10"
+        Message.objects.all().delete()
+        with pytest.raises(BalanceTooLowError) as refused:
+            send_sms([N, M], text + "!", kind="marketing")
+    finally:
+        locmem.balance = locmem.Balance(amount=Decimal("1000"), messages=10000)
+    assert (refused.value.needed, refused.value.available) == (Decimal("0.20"), Decimal("0.10"))
+    assert str(refused.value) == (
+        "the send costs 0.20 but account 'mkt' has 0.10 left after what is already "
+        "queued (balance 0.10); nothing was written"
+    )
+
+
+def test_a_resend_waits_for_its_own_account_s_quiet_hours(shop, xunchen_outbox):
+    with time_machine.travel(dt.datetime(2026, 11, 26, 10, 0, tzinfo=CHINA_TZ), tick=False):
+        send_sms(N, "上新", kind="marketing")
+    Message.objects.update(status=S.FAILED)
+    with time_machine.travel(NIGHT, tick=False):
+        ((held,), _) = resend(Message.objects.all())
+    assert held.hold_until == dt.datetime(2026, 11, 27, 8, 0, tzinfo=CHINA_TZ)
+
+
+def test_a_marketing_send_takes_its_own_account_s_quiet_hours_and_footer(
+    shop, settings, xunchen_outbox
+):
+    settings.XUNCHEN["ACCOUNTS"]["mkt"]["QUIET_HOURS"] = ("22:00", "09:00")
+    settings.XUNCHEN["ACCOUNTS"]["mkt"]["MARKETING_FOOTER"] = "拒收请回复R"
+    with time_machine.travel(NIGHT, tick=False):
+        (held,) = send_sms(N, "上新", kind="marketing")
+    assert (held.status, held.content) == (S.QUEUED, "上新拒收请回复R")
+    assert held.hold_until == dt.datetime(2026, 11, 27, 9, 0, tzinfo=CHINA_TZ)
+
+
+def test_each_row_counts_its_parts_with_its_own_account_s_signature(shop, xunchen_outbox):
+    """67 characters: one part on ``default`` (no signature), two on ``mkt``, whose
+    four-character signature makes 71."""
+    text = "上新" + "好" * 61 + "回T退订"
+    (notice,) = send_sms(N, text)
+    (offer,) = send_sms(N, text, kind="marketing")
+    assert (notice.parts, offer.parts) == (1, 2)
+    assert list(Message.objects.order_by("pk").values_list("parts", flat=True)) == [1, 2]

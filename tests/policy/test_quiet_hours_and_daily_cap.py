@@ -1,0 +1,78 @@
+"""Quiet hours and the daily marketing cap: marketing written at night is held until the
+morning (and stopped by an opt-out meanwhile), and a number gets its marketing cap a
+day."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from django_xunchen import poll, send_queued, send_sms
+from django_xunchen.backends import locmem
+from django_xunchen.client.types import CHINA_TZ
+from django_xunchen.models import Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+S = Message.Status
+NUMBER = "13800138000"
+
+
+def beijing(hour, minute=0, day=26):
+    return dt.datetime(2026, 11, day, hour, minute, tzinfo=CHINA_TZ)
+
+
+@pytest.fixture
+def marketing_rules(settings):
+    """The defaults the tests settings turn off: quiet hours 21:00–08:00, a daily cap."""
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "QUIET_HOURS": ("21:00", "08:00"),
+        "MARKETING_DAILY_CAP": 2,
+    }
+
+
+# ----------------------------------------------------------------------- quiet hours
+
+
+def test_marketing_at_22_is_held_and_submitted_at_8(marketing_rules, xunchen_outbox):
+    with time_machine.travel(beijing(22), tick=False):
+        (row,) = send_sms(NUMBER, "新品上市", kind="marketing")
+        assert row.status == S.QUEUED and not xunchen_outbox
+        assert row.hold_until == beijing(8, day=27)
+        assert send_queued()["claimed"] == 0
+    with time_machine.travel(beijing(7, 59, day=27), tick=False):
+        assert send_queued()["sent"] == 0
+    with time_machine.travel(beijing(8, 0, day=27), tick=False):
+        assert send_queued()["sent"] == 1
+    assert xunchen_outbox[0].request.send_at is None, "held here, not at the gateway"
+    notices = send_sms(NUMBER, "您的订单已发货")
+    assert notices[0].status == S.SENT, "quiet hours are for marketing"
+
+
+def test_an_opt_out_during_quiet_hours_stops_the_held_message(marketing_rules, xunchen_outbox):
+    with time_machine.travel(beijing(22), tick=False):
+        (row,) = send_sms(NUMBER, "新品上市", kind="marketing")
+    with time_machine.travel(beijing(23), tick=False):
+        locmem.queue_reply(NUMBER, "退订")
+        poll(force=True)
+    with time_machine.travel(beijing(8, 1, day=27), tick=False):
+        assert send_queued()["sent"] == 0
+    row.refresh_from_db()
+    assert row.status == S.SUPPRESSED and not xunchen_outbox
+
+
+def test_a_scheduled_marketing_time_inside_quiet_hours_is_held(marketing_rules, xunchen_outbox):
+    with time_machine.travel(beijing(12), tick=False):
+        (row,) = send_sms(NUMBER, "新品上市", kind="marketing", send_at=beijing(23))
+        assert row.hold_until == beijing(8, day=27) and row.send_at is None
+
+
+def test_the_daily_marketing_cap(marketing_rules, xunchen_outbox):
+    with time_machine.travel(beijing(10), tick=False):
+        first = send_sms([NUMBER, "13900139000"], "新品一", kind="marketing")
+        second = send_sms(NUMBER, "新品二", kind="marketing")
+        third = send_sms([NUMBER, "13900139000"], "新品三", kind="marketing", fail_silently=True)
+    assert [r.status for r in first + second] == [S.SENT] * 3
+    assert [r.status for r in third] == [S.SUPPRESSED, S.SENT]
+    with time_machine.travel(beijing(10, day=27), tick=False):
+        assert send_sms(NUMBER, "新品四", kind="marketing")[0].status == S.SENT

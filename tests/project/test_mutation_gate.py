@@ -1,0 +1,226 @@
+"""scripts/mutation.py's score and gate, on made-up mutmut results: a run that tested
+nothing, or whose tests failed unmutated, can never pass."""
+
+import importlib.util
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("mutation_gate", ROOT / "scripts" / "mutation.py")
+mutation = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = mutation  # dataclasses look their module up
+spec.loader.exec_module(mutation)
+
+EQUIVALENT = next(iter(mutation.EQUIVALENT))  # a real name: the list is the script's own
+UNMEASURED = next(k for k in mutation.UNMEASURED if not k.endswith("__"))
+
+
+def codes(killed=0, survived=0, not_run=0, prefix="django_xunchen.sending.x_f__mutmut_"):
+    results = {}
+    for code, count in ((1, killed), (0, survived), (None, not_run)):
+        for _ in range(count):
+            results[f"{prefix}{len(results) + 1}"] = code
+    return results
+
+
+def test_nothing_run_fails_with_a_zero_score():
+    # A fresh clone whose stats step failed: 0 killed, 4,235 not run.
+    t = mutation.tally(codes(not_run=4235))
+    assert t.counts["no result"] == 4235
+    assert t.score == 0.0
+    problems = mutation.gate({"django_xunchen/sending.py": t})
+    assert any("4235 mutants in scope have no result" in p for p in problems)
+    assert any("under the goal" in p for p in problems)
+
+
+def test_mutants_without_a_result_count_against_the_score():
+    t = mutation.tally(codes(killed=90, not_run=10))
+    assert t.score == 90.0
+    problems = mutation.gate({"m.py": t})
+    assert problems == [
+        "10 mutants in scope have no result for the current code (a stopped run, or "
+        "functions changed since): run make mutation to finish"
+    ]
+
+
+def test_a_failed_mutmut_run_fails_whatever_the_results_say():
+    t = mutation.tally(codes(killed=100))
+    assert mutation.gate({"m.py": t}) == []
+    (problem,) = mutation.gate({"m.py": t}, run_status=1)
+    assert "mutmut run failed (exit status 1)" in problem
+    assert "fails unmutated" in problem
+
+
+def test_every_mutant_killed_or_equivalent_passes():
+    results = codes(killed=9)
+    results[EQUIVALENT] = 0  # survived, but listed as equivalent with its reason
+    t = mutation.tally(results)
+    assert (t.counts["killed"], t.counts["equivalent"], t.score) == (9, 1, 100.0)
+    assert mutation.gate({"m.py": t}) == []
+
+
+def test_an_equivalent_mutant_without_a_result_is_not_counted_as_equivalent():
+    # Once its function changed, the same number may name another change.
+    t = mutation.tally({EQUIVALENT: None})
+    assert t.counts["no result"] == 1
+    assert t.counts["equivalent"] == 0
+
+
+def test_unmeasured_survivors_count_against_the_score():
+    results = codes(killed=85)
+    results.update({f"{UNMEASURED}x{n}": 0 for n in range(15)})
+    results[UNMEASURED] = 0
+    t = mutation.tally(results)
+    assert t.counts["unmeasured"] == 1
+    assert t.counts["survived"] == 15
+    assert t.score == pytest.approx(100 * 85 / 101)
+    assert any("under the goal" in p for p in mutation.gate({"m.py": t}))
+
+
+def test_survivors_and_untested_mutants_are_named():
+    results = {"a.x_f__mutmut_1": 0, "a.x_f__mutmut_2": 33, "a.x_f__mutmut_3": 36}
+    t = mutation.tally(results)
+    assert t.survivors == [
+        ("a.x_f__mutmut_1", "survived"),
+        ("a.x_f__mutmut_2", "no test reaches it"),
+    ]
+    assert t.counts["killed"] == 1  # 36 is a timeout
+
+
+def test_each_module_must_reach_the_goal_not_only_the_whole():
+    good = mutation.tally(codes(killed=1000))
+    weak = mutation.tally(codes(killed=8, survived=2))
+    problems = mutation.gate({"good.py": good, "weak.py": weak})
+    assert problems == ["weak.py: score 80.0% is under the goal of 90%"]
+
+
+def test_a_module_without_results_fails():
+    problems = mutation.gate({"a.py": mutation.tally(codes(killed=5)), "b.py": None})
+    assert any("no result for the current code of b.py" in p for p in problems)
+
+
+def test_an_empty_scope_fails():
+    assert mutation.gate({}) == ["no mutant in scope at all: check [tool.mutmut] only_mutate"]
+
+
+def test_results_of_a_module_changed_since_the_run_are_none(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    monkeypatch.setattr(mutation, "modules", lambda: ["pkg/a.py", "pkg/b.py", "pkg/c.py"])
+    (tmp_path / "mutants" / "pkg").mkdir(parents=True)
+    for name in "abc":
+        (tmp_path / "pkg").mkdir(exist_ok=True)
+        (tmp_path / "pkg" / f"{name}.py").write_text("def f(): pass\n")
+        (tmp_path / "mutants" / "pkg" / f"{name}.py").write_text("# mutated\n")
+        meta = {"exit_code_by_key": {f"pkg.{name}.x_f__mutmut_1": 1}}
+        (tmp_path / "mutants" / "pkg" / f"{name}.py.meta").write_text(json.dumps(meta))
+    os.utime(tmp_path / "pkg" / "a.py", (1, 1))  # older than its mutated copy
+    os.utime(tmp_path / "pkg" / "c.py", (1, 1))
+    os.utime(tmp_path / "mutants" / "pkg" / "b.py", (1, 1))  # b changed since the run
+    (tmp_path / "mutants" / "pkg" / "c.py.meta").unlink()  # c never mutated
+    assert mutation.results() == {
+        "pkg/a.py": {"pkg.a.x_f__mutmut_1": 1},
+        "pkg/b.py": None,
+        "pkg/c.py": None,
+    }
+
+
+def test_functions_are_named_as_mutmut_names_them():
+    source = textwrap.dedent(
+        """\
+        import x
+
+        def top(a):
+            return a
+
+        class Lock:
+            limit = 3
+
+            @property
+            def held(self):
+                return True
+
+            def release(self):
+                def inner():
+                    pass
+                return inner
+        """
+    )
+    assert mutation.functions(source) == [
+        ("x_top", 3, 4),
+        ("x\u01c1Lock\u01c1held", 9, 11),
+        ("x\u01c1Lock\u01c1release", 13, 16),
+    ]
+    assert mutation.dotted("django_xunchen/client/http.py") == "django_xunchen.client.http"
+    assert mutation.dotted("django_xunchen/client/__init__.py") == "django_xunchen.client"
+
+
+def test_changed_lines_come_from_the_new_side_of_the_diff():
+    diff = textwrap.dedent(
+        """\
+        diff --git a/pkg/a.py b/pkg/a.py
+        --- a/pkg/a.py
+        +++ b/pkg/a.py
+        @@ -4 +4 @@ def top(a):
+        -    return a
+        +    return a + 1
+        @@ -20,2 +19,0 @@ class Lock:
+        -    x
+        -    y
+        diff --git a/pkg/gone.py b/pkg/gone.py
+        --- a/pkg/gone.py
+        +++ /dev/null
+        @@ -1,3 +0,0 @@
+        -gone
+        diff --git a/pkg/new.py b/pkg/new.py
+        --- /dev/null
+        +++ b/pkg/new.py
+        @@ -0,0 +1,3 @@
+        +def f():
+        +    pass
+        +
+        """
+    )
+    assert mutation.changed_lines(diff) == {"pkg/a.py": [(4, 4), (19, 19)], "pkg/new.py": [(1, 3)]}
+
+
+def test_only_the_functions_a_change_touches_are_selected():
+    funcs = [("x_top", 3, 4), ("x\u01c1Lock\u01c1held", 9, 11), ("x_last", 13, 16)]
+    assert mutation.touched(funcs, [(4, 4)]) == {"x_top"}
+    assert mutation.touched(funcs, [(5, 8)]) == set()  # between functions
+    assert mutation.touched(funcs, [(1, 20)]) == {"x_top", "x\u01c1Lock\u01c1held", "x_last"}
+    assert mutation.touched(funcs, [(11, 13)]) == {"x\u01c1Lock\u01c1held", "x_last"}
+
+
+def test_the_since_mode_reports_the_changed_functions_alone(monkeypatch, capsys):
+    monkeypatch.setattr(mutation, "changed_since", lambda ref: {"pkg/a.py": {"x_f"}})
+    monkeypatch.setattr(mutation, "modules", lambda: ["pkg/a.py", "pkg/b.py"])
+    monkeypatch.setattr(
+        mutation,
+        "results",
+        lambda: {
+            "pkg/a.py": {
+                "pkg.a.x_f__mutmut_1": 1,
+                "pkg.a.x_f__mutmut_2": 0,
+                "pkg.a.x_g__mutmut_1": 0,
+            },
+            "pkg/b.py": {"pkg.b.x_h__mutmut_1": None},
+        },
+    )
+    assert mutation.since("main", run=False) == 1
+    out = capsys.readouterr().out
+    assert "pkg/a.py::f" in out
+    assert "50.0%" in out
+    assert "x_g" not in out and "pkg.b" not in out  # other functions stay out of it
+    assert "score 50.0% is under the goal" in out
+    assert "over all" not in out  # never the whole score
+
+
+def test_the_since_mode_with_nothing_changed_passes(monkeypatch, capsys):
+    monkeypatch.setattr(mutation, "changed_since", lambda ref: {})
+    assert mutation.since("main", run=False) == 0
+    assert "nothing to run" in capsys.readouterr().out
