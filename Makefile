@@ -57,6 +57,13 @@ bench: $(STAMP)
 mutation: $(STAMP)
 	$(BIN)/python scripts/mutation.py $(MUTATION_ARGS)
 
+# Plant each bug of scripts/planted_bugs.py by hand, one at a time, and check that the tests
+# it names fail (docs/testing.rst). PLANTED_ARGS="--only NAME" runs one; the PostgreSQL-only
+# plants run when DATABASE_URL points to PostgreSQL.
+.PHONY: planted
+planted: $(STAMP)
+	$(BIN)/python scripts/planted_bugs.py $(PLANTED_ARGS)
+
 messages: $(STAMP)
 	cd django_xunchen && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete --no-location
 	$(BIN)/python scripts/translate_zh.py
