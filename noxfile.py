@@ -28,16 +28,36 @@ PAIRS = [("3.10", "5.2"), ("3.11", "5.2"), ("3.12", "6"), ("3.13", "6")]
 LOCK = "requirements/locked.txt"
 OLDEST_LOCK = "requirements/oldest.txt"
 EXTRAS = ".[test,spreadsheets,tasks]"
-#: What ``oldest`` and ``latest`` run: the protocol client and parsing, polling, sending
-#: (with its dispatch and outcomes), each account's sending policy and polling's health.
+#: What ``oldest`` and ``latest`` run: the protocol client and parsing, polling (with
+#: its health), sending and ``send_queued``, and the spool. The files that hold the tests
+#: of the earlier selection (``test_polling*``, ``test_poll_*``, ``test_sending*``,
+#: ``test_send_queued``, ``test_spool``), no more: the whole suite runs on the lock.
 CORE_TESTS = [
     "tests/client",
-    "tests/sending",
-    "tests/dispatch",
-    "tests/outcomes",
-    "tests/polling",
-    "tests/policy/test_per_account_policy.py",
+    *(
+        f"tests/polling/test_{name}.py"
+        for name in [
+            "poll",
+            "accounts",
+            "matching",
+            "bookkeeping",
+            "cut_answers",
+            "database_restart",
+            "faults",
+            "refused_journal",
+        ]
+    ),
     "tests/operations/test_health.py",
+    *(
+        f"tests/sending/test_{name}.py"
+        for name in ["send_sms", "send_sms_over_http", "resend", "own_rows", "bad_input"]
+    ),
+    *(
+        f"tests/dispatch/test_{name}.py"
+        for name in ["send_queued", "send_queued_arguments", "requests", "fallback"]
+    ),
+    "tests/policy/test_per_account_policy.py",
+    "tests/outcomes/test_spool.py",
 ]
 
 pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
