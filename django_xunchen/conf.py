@@ -149,8 +149,10 @@ VERIFICATION_DEFAULTS: dict[str, Any] = {
     "COOLDOWN": 60,
     "PER_HOUR": 5,
     "PER_DAY": 10,
-    # Sends per client IP per hour.
+    # Sends per client IP per hour. An IPv6 client counts by its network of IPV6_PREFIX
+    # bits (32 to 128): one subscriber holds a whole /64 and can rotate through it.
     "IP_PER_HOUR": 20,
+    "IPV6_PREFIX": 64,
     # More than PREFIX_LIMIT sends within PREFIX_WINDOW seconds to numbers sharing their
     # first PREFIX_DIGITS digits blocks that prefix for PREFIX_BLOCK seconds.
     "PREFIX_DIGITS": 7,

@@ -94,7 +94,17 @@ class ThrottleEvent(models.Model):
 
     mobile = models.CharField(_("mobile"), max_length=11)
     prefix = models.CharField(_("prefix"), max_length=11)
-    ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
+    # What the per-IP throttle counts by (verification.throttles.ip_key): an IPv4
+    # address, or an IPv6 network ("2001:db8:1:2::/64"); 43 holds "<39 characters>/128".
+    ip = models.CharField(  # noqa: DJ001 - NULL: no address was given, as before
+        _("client IP"),
+        max_length=43,
+        null=True,
+        blank=True,
+        help_text=_(
+            "An IPv4 address, or the IPv6 network (a /64 by default) the address belongs to."
+        ),
+    )
     purpose = models.CharField(_("purpose"), max_length=32)
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
     reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices, blank=True)

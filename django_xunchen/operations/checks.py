@@ -170,6 +170,9 @@ def _check_verification() -> list[checks.CheckMessage]:
     prefix = conf["PREFIX_DIGITS"]
     if isinstance(prefix, bool) or not isinstance(prefix, int) or not 3 <= prefix <= 11:
         bad("PREFIX_DIGITS", "a whole number from 3 to 11")
+    bits = conf["IPV6_PREFIX"]
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 32 <= bits <= 128:
+        bad("IPV6_PREFIX", "a whole number of bits from 32 to 128")
     if not conf["TEMPLATE"] and "{code}" not in str(conf["TEXT"]):
         bad("TEXT", "a text with {code} in it")
     if conf["TEMPLATE"] and not any("{code}" in str(v) for v in conf["TEMPLATE_PARAMS"].values()):

@@ -7,7 +7,6 @@ import datetime as dt
 import enum
 import hashlib
 import hmac
-import ipaddress
 import logging
 import re
 import secrets
@@ -35,7 +34,7 @@ from ..signals import (
     code_volume_alarm,
     send_robust_logged,
 )
-from .throttles import _judge, _lock_buckets, _seconds, _Verdict
+from .throttles import _judge, _lock_buckets, _seconds, _Verdict, ip_key, normalize_ip
 
 logger = logging.getLogger("django_xunchen.verification")
 State = VerificationCode.State
@@ -134,7 +133,7 @@ def _clean(mobile: object, purpose: object, ip: object = None) -> tuple[str, str
     address = None
     if ip is not None and ip != "":
         try:
-            address = str(ipaddress.ip_address(str(ip).strip()))
+            address = normalize_ip(ip)
         except ValueError:
             raise XunchenValidationError(f"not an IP address: {ip!r}") from None
     return numbers[0], purpose, address
@@ -144,7 +143,10 @@ def client_ip(request: Any) -> str | None:
     """The client's address: ``REMOTE_ADDR``, or, behind a trusted proxy
     (``TRUSTED_PROXY_HEADER``), the entry ``TRUSTED_PROXY_HOPS`` from the right of that
     header, the one the nearest trusted proxy saw. Entries further left are written by
-    the client and cannot be trusted."""
+    the client and cannot be trusted; without ``TRUSTED_PROXY_HEADER`` no header is
+    read at all. An IPv4-mapped IPv6 address is given as the IPv4 address
+    (:func:`~django_xunchen.verification.throttles.normalize_ip`); the throttles count
+    an IPv6 address by its network (:func:`~django_xunchen.verification.throttles.ip_key`)."""
     conf = verification_settings()
     header = conf["TRUSTED_PROXY_HEADER"]
     address = request.META.get("REMOTE_ADDR")
@@ -154,7 +156,7 @@ def client_ip(request: Any) -> str | None:
         if len(hops) >= wanted > 0:
             address = hops[-wanted]
     try:
-        return str(ipaddress.ip_address(address)) if address else None
+        return normalize_ip(address) if address else None
     except ValueError:
         return None
 
@@ -178,9 +180,13 @@ def request_code(
     Bad input raises a :class:`~django_xunchen.exceptions.XunchenValidationError`
     before anything is written. Called inside a transaction, the SMS goes out when it
     commits (the result then says ``sent`` with the message still ``queued``).
+
+    ``ip`` is the client's address (:func:`client_ip`); the per-IP throttle counts an
+    IPv6 address by its network of ``IPV6_PREFIX`` bits (:func:`.throttles.ip_key`).
     """
 
-    mobile, purpose, ip = _clean(mobile, purpose, ip)
+    mobile, purpose, address = _clean(mobile, purpose, ip)
+    ip = ip_key(address)
     conf = verification_settings()
     prefix = mobile[: conf["PREFIX_DIGITS"]]
     name = resolve_account("verification", account)
@@ -201,7 +207,7 @@ def request_code(
                     blocked_until=now + dt.timedelta(seconds=verdict.retry_after)
                 )
         if not verdict.reason:
-            row, record, wire = _reserve(mobile, purpose, ip, now, conf, sms_backend, template)
+            row, record, wire = _reserve(mobile, purpose, address, now, conf, sms_backend, template)
         ThrottleEvent.objects.create(
             mobile=mobile,
             prefix=prefix,
@@ -227,7 +233,7 @@ def request_code(
             VerificationCode,
             mobile=mobile,
             purpose=purpose,
-            ip=ip,
+            ip=address,
             reason=str(verdict.reason),
             retry_after=verdict.retry_after,
         )

@@ -1,9 +1,14 @@
 """The throttles on code requests and checks: row-locked buckets per number, IP and
-prefix, so that they hold across processes and machines."""
+prefix, so that they hold across processes and machines.
+
+The per-IP throttle counts by :func:`ip_key`: an IPv4 address, or the IPv6 network of
+``IPV6_PREFIX`` bits an address belongs to, since one subscriber holds a whole /64 (or
+more) and can rotate through it at will."""
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +21,34 @@ from ..models import ThrottleBucket, ThrottleEvent, gateway_day_start
 Reason = ThrottleEvent.Reason
 
 
+def normalize_ip(value: object) -> str:
+    """``value`` as an address in its canonical text: IPv4 dotted, IPv6 compressed and
+    without a zone (``%eth0``). An IPv4-mapped IPv6 address (``::ffff:1.2.3.4``) is the
+    IPv4 address it carries: a dual-stack server sees IPv4 clients that way. Raises
+    ``ValueError`` for anything that is not one address."""
+    address = ipaddress.ip_address(str(value).strip())
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        address = ipaddress.IPv6Address(int(address))  # drops the zone
+    return str(address)
+
+
+def ip_key(value: object, prefix: int | None = None) -> str | None:
+    """What the per-IP throttle counts by, and what ``ThrottleEvent.ip`` and the ``ip:``
+    bucket hold: an IPv4 address as it is (an IPv4-mapped IPv6 address included), an
+    IPv6 address as its network of ``prefix`` bits (``VERIFICATION["IPV6_PREFIX"]``, 64
+    by default), e.g. ``"2001:db8:1:2::/64"``. ``None`` for no address. Raises
+    ``ValueError`` for anything that is not one address."""
+    if value is None or value == "":
+        return None
+    address = ipaddress.ip_address(normalize_ip(value))
+    if address.version == 4:
+        return str(address)
+    bits = int(verification_settings()["IPV6_PREFIX"]) if prefix is None else prefix
+    return str(ipaddress.IPv6Network((address, bits), strict=False))
+
+
 @dataclass
 class _Verdict:
     reason: str = ""
@@ -24,7 +57,8 @@ class _Verdict:
 
 
 def _judge(mobile: str, ip: str | None, prefix: str, conf: dict[str, Any]) -> _Verdict:
-    """Count what the throttles allow, under the bucket locks (two queries)."""
+    """Count what the throttles allow, under the bucket locks (two queries). ``ip`` is
+    the client's :func:`ip_key`."""
     now = timezone.now()
     minute = now - dt.timedelta(seconds=conf["COOLDOWN"])
     hour, day = now - dt.timedelta(hours=1), now - dt.timedelta(days=1)
@@ -69,7 +103,8 @@ def _judge(mobile: str, ip: str | None, prefix: str, conf: dict[str, Any]) -> _V
 
 
 def _wait_for(reason: str, mobile: str, ip: str | None, window: int) -> int:
-    """Seconds until the oldest event counting against ``reason`` leaves its window."""
+    """Seconds until the oldest event counting against ``reason`` leaves its window
+    (``ip``: the client's :func:`ip_key`)."""
     conf = verification_settings()
     sent = ThrottleEvent.objects.filter(outcome=ThrottleEvent.Outcome.SENT, lifted=False)
     now = timezone.now()
