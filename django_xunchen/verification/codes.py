@@ -111,7 +111,8 @@ def derive_code(nonce: str, length: int) -> str:
 
 
 def hash_code(mobile: str, purpose: str, code: str) -> str:
-    message = f"hash:{mobile}:{purpose}:{code}".encode()
+    # surrogatepass: a guess with a lone surrogate ("\ud800", valid JSON) is only wrong.
+    message = f"hash:{mobile}:{purpose}:{code}".encode("utf-8", "surrogatepass")
     return hmac.new(_key(), message, hashlib.sha256).hexdigest()
 
 
@@ -349,10 +350,17 @@ def check_code(mobile: object, code: object, purpose: str = "login") -> CodeChec
     """Check ``code`` for ``mobile`` and ``purpose``: at most two queries.
 
     A right code is used up (single use). A wrong one uses an attempt; past
-    ``MAX_ATTEMPTS`` the code is dead and even the right code fails.
+    ``MAX_ATTEMPTS`` the code is dead and even the right code fails. A code is a
+    string: anything else (an ``int`` from JSON, which has lost its leading zeros;
+    ``None``) raises :class:`~django_xunchen.exceptions.XunchenValidationError` before
+    any row is read, and spends no attempt.
     """
     mobile, purpose, _ = _clean(mobile, purpose)
-    guess = code.strip() if isinstance(code, str) else ""
+    if not isinstance(code, str):
+        raise XunchenValidationError(
+            f"a verification code is a string of digits, not {type(code).__name__}"
+        )
+    guess = code.strip()
     now = timezone.now()
     record = (
         VerificationCode.objects.filter(mobile=mobile, purpose=purpose)

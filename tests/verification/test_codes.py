@@ -317,10 +317,21 @@ def test_a_code_checked_at_the_very_moment_it_expires_has_expired(limits):
         assert check_code(NUMBER, last_code(NUMBER)).status == CheckStatus.EXPIRED
 
 
-def test_a_guess_that_is_not_text_is_wrong(limits):
+@pytest.mark.parametrize("guess", [123456, 12345, None, 1.5, True, b"123456", ["123456"]])
+def test_a_guess_that_is_not_a_string_is_refused_and_spends_no_attempt(limits, monkeypatch, guess):
+    """A code from JSON as a number has lost its leading zeros (012345 is 12345): it is
+    bad input, refused before any row is read, not a wrong guess."""
+    from django.test.utils import CaptureQueriesContext
+
+    from django_xunchen.verification import codes
+
+    monkeypatch.setattr(codes, "derive_code", lambda nonce, n: "012345")
     request_code(NUMBER)
-    assert check_code(NUMBER, 123456).status == CheckStatus.WRONG
-    assert check_code(NUMBER, None).status == CheckStatus.WRONG
+    with CaptureQueriesContext(connection) as queries, pytest.raises(XunchenValidationError):
+        check_code(NUMBER, guess)
+    assert len(queries) == 0
+    assert VerificationCode.objects.get().attempts == 0
+    assert check_code(NUMBER, "012345").verified
 
 
 class Meanwhile:
