@@ -6,7 +6,9 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
+from .client.secret import Secret
 from .client.validation import normalize_mobile
 from .conf import verification_settings
 from .verification.codes import CheckStatus, CodeCheck, check_code
@@ -36,7 +38,9 @@ class MobileNumberField(forms.CharField):
 
 
 class VerificationCodeField(forms.CharField):
-    """The digits of a verification code (``CODE_LENGTH`` of them)."""
+    """The digits of a verification code (``CODE_LENGTH`` of them). Cleans to a
+    :class:`~django_xunchen.client.secret.Secret`: a ``str`` whose repr is masked, so
+    that an error report or the debug page that shows ``cleaned_data`` shows no code."""
 
     default_error_messages = {"invalid": _("Enter the %(length)d digits of the code.")}
 
@@ -46,12 +50,13 @@ class VerificationCodeField(forms.CharField):
         self.widget.attrs.setdefault("inputmode", "numeric")
         self.widget.attrs.setdefault("autocomplete", "one-time-code")
 
+    @sensitive_variables("value")
     def clean(self, value: Any) -> str:
         value = super().clean(value)
         if value in self.empty_values:
             return value
         length = int(verification_settings()["CODE_LENGTH"])
-        value = value.strip()
+        value = Secret(value.strip())
         if not (value.isascii() and value.isdigit() and len(value) == length):
             raise forms.ValidationError(
                 self.error_messages["invalid"], code="invalid", params={"length": length}
@@ -80,6 +85,7 @@ class PhoneCodeForm(forms.Form):
         self.purpose = purpose
         self.check: CodeCheck | None = None
 
+    @sensitive_variables("data")
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if self.errors:

@@ -26,8 +26,9 @@ from django.http.request import RawPostDataException
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
+from .client.secret import Secret
 from .conf import verification_settings
 from .exceptions import XunchenValidationError
 from .verification.codes import RequestStatus, check_code, client_ip, request_code
@@ -38,6 +39,8 @@ MAX_BODY = 4096
 #: The longest value of a field, in characters.
 MAX_VALUE = 128
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+#: The fields whose values are secrets: a Secret from the moment they are read.
+SECRET_FIELDS = ("code",)
 _CONTROLS_ALLOWED = "\t\n\r"
 
 
@@ -81,6 +84,7 @@ def _limit_body(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return bounded
 
 
+@sensitive_variables("body", "text", "loaded", "data", "value")
 def _read_body(request: HttpRequest) -> dict[str, str]:
     """The fields of a code view's body, checked: a form, or a flat JSON object whose
     values are strings; no field twice, no file, no value over :data:`MAX_VALUE`
@@ -92,11 +96,13 @@ def _read_body(request: HttpRequest) -> dict[str, str]:
         data = _form_fields(request)
     else:
         raise _BadInput("send the fields as a form or as a JSON object")
-    for value in data.values():
+    for key, value in data.items():
         if len(value) > MAX_VALUE:
             raise _BadInput(f"a field is over {MAX_VALUE} characters")
         if any(_refused(char) for char in value):
             raise _BadInput("a field has control characters or is not valid UTF-8")
+        if key in SECRET_FIELDS:
+            data[key] = Secret(value)
     return data
 
 
@@ -107,6 +113,7 @@ def _refused(char: str) -> bool:
     return (category == "Cc" and char not in _CONTROLS_ALLOWED) or category == "Cs"
 
 
+@sensitive_variables("body", "text", "loaded")
 def _json_fields(request: HttpRequest) -> dict[str, str]:
     try:
         body = request.body
@@ -167,6 +174,7 @@ def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+@sensitive_variables("post", "values", "data")
 def _form_fields(request: HttpRequest) -> dict[str, str]:
     try:
         post, files = request.POST, request.FILES
@@ -191,6 +199,7 @@ class _CodeView(abc.ABC, View):
 
     http_method_names = ["post"]
 
+    @sensitive_variables("data")
     def post(self, request: HttpRequest) -> JsonResponse:
         try:
             data = _read_body(request)
@@ -225,13 +234,16 @@ class RequestCodeView(_CodeView):
         return response
 
 
-@method_decorator([_limit_body, csrf_protect, sensitive_post_parameters("code")], name="dispatch")
+@method_decorator(
+    [_limit_body, csrf_protect, sensitive_post_parameters(*SECRET_FIELDS)], name="dispatch"
+)
 class CheckCodeView(_CodeView):
     """``POST mobile, code, purpose`` → ``{"status": "verified"}`` (200), or the reason
     it failed (400) with ``attempts_left``. For flows where verifying the number is the
     goal (a profile's number); a login view checks the code itself (see the tutorial),
     since a verified code is used up."""
 
+    @sensitive_variables("data")
     def answer(self, request: HttpRequest, data: dict[str, str], purpose: str) -> JsonResponse:
         result = check_code(data.get("mobile", ""), data.get("code", ""), purpose)
         return JsonResponse(

@@ -1,5 +1,6 @@
 """Values whose repr hides them, so that tracebacks, error e-mails and debug pages that
-show local variables or settings never show a gateway credential.
+show local variables or settings never show a gateway credential or a verification
+code (and the text that carries it).
 
 They are ordinary ``str`` and ``bytes`` everywhere else: the wire gets the real value.
 """
@@ -10,7 +11,9 @@ MASK = "********"
 
 
 class Secret(str):
-    """A password or communication key: ``repr()`` shows ``'********'``."""
+    """A password, a communication key, a verification code or a text that carries one:
+    ``repr()`` shows ``'********'``. A string made from it (``strip()``, ``format()``,
+    ``+``) is a plain ``str`` again: wrap that too."""
 
     __slots__ = ()
 

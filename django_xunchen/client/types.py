@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+from .secret import MASK
 
 #: The gateway's clock: every time it sends or takes is China Standard Time.
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
@@ -28,6 +30,11 @@ class SendRequest:
 
     Build it with :func:`django_xunchen.client.build_send_request`, which validates every
     field; the client and every backend take it as it is.
+
+    ``sensitive``: the text carries a secret (a verification code). Its ``content`` and
+    ``params`` values are then :class:`~django_xunchen.client.secret.Secret` strings and
+    its repr masks both, so that a traceback, an error report or the debug page that
+    shows the request shows no code. The wire gets the real text.
     """
 
     mobiles: tuple[str, ...]
@@ -38,6 +45,15 @@ class SendRequest:
     extcode: str | None = None
     send_at: dt.datetime | None = None
     sign_index: int | None = None
+    sensitive: bool = field(default=False, compare=False)
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.sensitive:
+            shown["content"] = MASK
+            shown["params"] = tuple((n, MASK) for n, _ in self.params)
+        inner = ", ".join(f"{name}={value!r}" for name, value in shown.items())
+        return f"{type(self).__name__}({inner})"
 
     @property
     def is_template(self) -> bool:

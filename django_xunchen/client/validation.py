@@ -14,6 +14,7 @@ from ..exceptions import (
     InvalidSendTimeError,
     InvalidTemplateParamsError,
 )
+from .secret import Secret
 from .types import CHINA_TZ, NORMAL, TEMPLATE, SendRequest
 
 MAX_MOBILES = 100
@@ -294,13 +295,20 @@ def build_send_request(
     sign_index: int | None = None,
     encoding: str = "utf-8",
     max_mobiles: int | None = MAX_MOBILES,
+    sensitive: bool = False,
 ) -> SendRequest:
     """Validate a submission and return it ready for :meth:`XunchenClient.submit`.
 
     A normal message takes ``content``. A template message takes ``template_id`` and
     ``params``; when ``template_body`` is known the params are checked against its
     placeholders. Every check runs before anything is sent.
+
+    ``sensitive`` (or a ``content`` or param value that is a
+    :class:`~.secret.Secret`): the text carries a secret, a verification code. The
+    request then holds its text as ``Secret`` strings and masks it in its repr
+    (:class:`~.types.SendRequest`).
     """
+    sensitive = sensitive or _carries_secret(content, params)
     encoding = normalize_encoding(encoding)
     numbers = validate_mobiles(mobiles, limit=max_mobiles)
     extcode = validate_extcode(extcode)
@@ -312,16 +320,19 @@ def build_send_request(
         text = validate_content(content, encoding)
         return SendRequest(
             mobiles=tuple(numbers),
-            content=text,
+            content=Secret(text) if sensitive else text,
             msgtype=NORMAL,
             extcode=extcode,
             send_at=send_at,
             sign_index=sign_index,
+            sensitive=sensitive,
         )
     template_id = validate_template_id(template_id)
     if content is not None:
         raise InvalidContentError("give either content or a template, not both")
     pairs = normalize_params(params)
+    if sensitive:
+        pairs = tuple((number, Secret(value)) for number, value in pairs)
     if template_body is not None:
         check_params_match(template_body, pairs)
     for number, value in pairs:
@@ -334,11 +345,22 @@ def build_send_request(
         )
     return SendRequest(
         mobiles=tuple(numbers),
-        content=body,
+        content=Secret(body) if sensitive else body,
         msgtype=TEMPLATE,
         template_id=template_id,
         params=pairs,
         extcode=extcode,
         send_at=send_at,
         sign_index=sign_index,
+        sensitive=sensitive,
     )
+
+
+def _carries_secret(content: object, params: object) -> bool:
+    if isinstance(content, Secret):
+        return True
+    if isinstance(params, Mapping):
+        return any(isinstance(v, Secret) for v in params.values())
+    if isinstance(params, (list, tuple)):  # never an iterator: that would consume it
+        return any(isinstance(v, Secret) for v in params)
+    return False

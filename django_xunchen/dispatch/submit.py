@@ -316,6 +316,7 @@ def _request_for(
         send_at=send_at,
         sign_index=sms_backend.settings["SIGN_INDEX"],
         encoding=sms_backend.encoding,
+        sensitive=wire is not None,  # a wire text carries a code: masked in any repr
     )
     return dataclasses.replace(request, mobiles=tuple(mobiles))
 

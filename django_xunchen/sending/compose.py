@@ -15,6 +15,7 @@ from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from ..backends.base import BaseSMSBackend
+from ..client.secret import Secret
 from ..client.validation import Params, build_send_request, render_template, validate_mobiles
 from ..conf import DEFAULT_KIND, KINDS, UnknownAccount, allowed_kinds, route
 from ..db import to_db_datetime
@@ -156,6 +157,8 @@ def prepare_messages(
         if send_at is not None and expires_at <= send_at:
             raise InvalidSendTimeError("expiry time is not after the send time")
     text = render_template(tpl.body, request.params) if tpl else request.content
+    if request.sensitive:
+        text = Secret(text)  # a verification code's: masked in any repr
     admission.check_blocked_words(text, kind, backend.account)
     hold_until = admission.hold(kind, backend.account, send_at or timezone.now())
     if hold_until is not None:

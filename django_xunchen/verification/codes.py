@@ -18,8 +18,10 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.views.decorators.debug import sensitive_variables
 
 from ..backends import get_backend
+from ..client.secret import Secret
 from ..client.validation import validate_mobiles
 from ..conf import verification_settings
 from ..dispatch.submit import Backends, WireText, dispatch
@@ -103,6 +105,7 @@ def _key() -> bytes:
     ).digest()
 
 
+@sensitive_variables("digest")
 def derive_code(nonce: str, length: int) -> str:
     """The code a row's ``nonce`` stands for: uniform over ``length`` digits (the HMAC
     is 256 bits, so the bias of the modulo is below 10⁻⁶⁰)."""
@@ -110,12 +113,14 @@ def derive_code(nonce: str, length: int) -> str:
     return str(int.from_bytes(digest, "big") % 10**length).zfill(length)
 
 
+@sensitive_variables("code", "message")
 def hash_code(mobile: str, purpose: str, code: str) -> str:
     # surrogatepass: a guess with a lone surrogate ("\ud800", valid JSON) is only wrong.
     message = f"hash:{mobile}:{purpose}:{code}".encode("utf-8", "surrogatepass")
     return hmac.new(_key(), message, hashlib.sha256).hexdigest()
 
 
+@sensitive_variables("code")
 def mask(code: str) -> str:
     return MASK * len(code)
 
@@ -242,9 +247,13 @@ def request_code(
     return _send(row, record, wire, sms_backend, conf)
 
 
+@sensitive_variables("code", "params", "text", "wire")
 def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
     """Inside the throttle transaction: the code to send (the live one, or a new one),
-    its Message row, stored masked, and the text for the wire, in memory only."""
+    its Message row, stored masked, and the text for the wire, in memory only. The code
+    and every text that carries it are :class:`~django_xunchen.client.secret.Secret`
+    strings, whose repr is masked: a traceback, an error report or the debug page shows
+    none of them, even with DEBUG on (when Django's ``sensitive_variables`` is off)."""
 
     ttl = dt.timedelta(seconds=conf["CODE_TTL"])
     live = (
@@ -255,11 +264,11 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
     reuse = live is not None and live.expires_at - now >= ttl / 2
     length = int(conf["CODE_LENGTH"])
     nonce = live.nonce if reuse and live is not None else secrets.token_hex(16)
-    code = derive_code(nonce, length)
+    code = Secret(derive_code(nonce, length))
     minutes = str(max(1, int(conf["CODE_TTL"]) // 60))
     if template is not None:
         fill = conf["TEMPLATE_PARAMS"]
-        params = {k: v.format(code=code, minutes=minutes) for k, v in fill.items()}
+        params = {k: Secret(v.format(code=code, minutes=minutes)) for k, v in fill.items()}
         hidden = {k: v.format(code=mask(code), minutes=minutes) for k, v in fill.items()}
         (row,) = prepare_messages(
             mobile, template=template, params=params, kind="verification", backend=sms_backend
@@ -267,7 +276,7 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
         row.params, row.content = hidden, template.render(hidden)
         wire = WireText(params=params)
     else:
-        text = conf["TEXT"].format(code=code, minutes=minutes)
+        text = Secret(conf["TEXT"].format(code=code, minutes=minutes))
         (row,) = prepare_messages(mobile, text, kind="verification", backend=sms_backend)
         row.content = conf["TEXT"].format(code=mask(code), minutes=minutes)
         wire = WireText(content=text)
@@ -298,6 +307,7 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
     return row, record, wire
 
 
+@sensitive_variables("wire", "wire_text")
 def _send(row: Message, record: VerificationCode, wire: WireText, sms_backend, conf) -> CodeRequest:
     """Send the code: the plain text goes to the backend as an argument of the dispatch
     (``wire_text``), never on the row that signals and receivers see."""
@@ -346,6 +356,7 @@ def volume_today() -> tuple[int, int]:
 # --------------------------------------------------------------------------- check
 
 
+@sensitive_variables("code", "guess")
 def check_code(mobile: object, code: object, purpose: str = "login") -> CodeCheck:
     """Check ``code`` for ``mobile`` and ``purpose``: at most two queries.
 
@@ -360,7 +371,7 @@ def check_code(mobile: object, code: object, purpose: str = "login") -> CodeChec
         raise XunchenValidationError(
             f"a verification code is a string of digits, not {type(code).__name__}"
         )
-    guess = code.strip()
+    guess = Secret(code.strip())
     now = timezone.now()
     record = (
         VerificationCode.objects.filter(mobile=mobile, purpose=purpose)
