@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostE
 from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -44,6 +45,10 @@ SECRET_FIELDS = ("code",)
 _CONTROLS_ALLOWED = "\t\n\r"
 
 
+def _too_large() -> str:
+    return _("the body is over %(limit)d bytes") % {"limit": MAX_BODY}
+
+
 class _BadInput(Exception):
     """A body the views refuse, with the status they answer."""
 
@@ -61,11 +66,11 @@ def _declared_length(request: HttpRequest) -> int:
     try:
         length = int(raw)
     except (TypeError, ValueError):
-        raise _BadInput("the Content-Length header is not a number") from None
+        raise _BadInput(_("the Content-Length header is not a number")) from None
     if length < 0:
-        raise _BadInput("the Content-Length header is not a number")
+        raise _BadInput(_("the Content-Length header is not a number"))
     if length > MAX_BODY:
-        raise _BadInput(f"the body is over {MAX_BODY} bytes", status=413)
+        raise _BadInput(_too_large(), status=413)
     return length
 
 
@@ -95,12 +100,12 @@ def _read_body(request: HttpRequest) -> dict[str, str]:
     elif request.content_type in FORMS:
         data = _form_fields(request)
     else:
-        raise _BadInput("send the fields as a form or as a JSON object")
+        raise _BadInput(_("send the fields as a form or as a JSON object"))
     for key, value in data.items():
         if len(value) > MAX_VALUE:
-            raise _BadInput(f"a field is over {MAX_VALUE} characters")
+            raise _BadInput(_("a field is over %(limit)d characters") % {"limit": MAX_VALUE})
         if any(_refused(char) for char in value):
-            raise _BadInput("a field has control characters or is not valid UTF-8")
+            raise _BadInput(_("a field has control characters or is not valid UTF-8"))
         if key in SECRET_FIELDS:
             data[key] = Secret(value)
     return data
@@ -118,27 +123,27 @@ def _json_fields(request: HttpRequest) -> dict[str, str]:
     try:
         body = request.body
     except SuspiciousOperation:  # RequestDataTooBig, without a Content-Length
-        raise _BadInput(f"the body is over {MAX_BODY} bytes", status=413) from None
+        raise _BadInput(_too_large(), status=413) from None
     except (UnreadablePostError, RawPostDataException):
-        raise _BadInput("the body cannot be read") from None
+        raise _BadInput(_("the body cannot be read")) from None
     if len(body) > MAX_BODY:
-        raise _BadInput(f"the body is over {MAX_BODY} bytes", status=413)
+        raise _BadInput(_too_large(), status=413)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise _BadInput("the body is not valid UTF-8") from None
+        raise _BadInput(_("the body is not valid UTF-8")) from None
     if not text.strip():
         return {}
     if _nesting(text) > 1:
-        raise _BadInput("the body must be a flat JSON object of strings")
+        raise _BadInput(_("the body must be a flat JSON object of strings"))
     try:
         loaded = json.loads(text, object_pairs_hook=_no_repeated_keys)
     except (ValueError, RecursionError):
-        raise _BadInput("the body is not JSON") from None
+        raise _BadInput(_("the body is not JSON")) from None
     if not isinstance(loaded, dict):
-        raise _BadInput("the body must be a JSON object")
+        raise _BadInput(_("the body must be a JSON object"))
     if not all(isinstance(value, str) for value in loaded.values()):
-        raise _BadInput("every value must be a string (a code keeps its leading zeros)")
+        raise _BadInput(_("every value must be a string (a code keeps its leading zeros)"))
     return loaded
 
 
@@ -170,7 +175,7 @@ def _nesting(text: str) -> int:
 def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [key for key, _ in pairs]
     if len(set(keys)) != len(keys):
-        raise _BadInput("a field is given more than once")
+        raise _BadInput(_("a field is given more than once"))
     return dict(pairs)
 
 
@@ -179,15 +184,15 @@ def _form_fields(request: HttpRequest) -> dict[str, str]:
     try:
         post, files = request.POST, request.FILES
     except SuspiciousOperation:  # too large, too many fields or files
-        raise _BadInput("the form is too large") from None
+        raise _BadInput(_("the form is too large")) from None
     except (MultiPartParserError, BadRequest, UnreadablePostError, RawPostDataException):
-        raise _BadInput("the form cannot be read") from None
+        raise _BadInput(_("the form cannot be read")) from None
     if files:
-        raise _BadInput("a code view takes no file")
+        raise _BadInput(_("a code view takes no file"))
     data = {}
     for key, values in post.lists():
         if len(values) != 1:
-            raise _BadInput("a field is given more than once")
+            raise _BadInput(_("a field is given more than once"))
         data[key] = values[0]
     return data
 
@@ -207,7 +212,7 @@ class _CodeView(abc.ABC, View):
             return _invalid(str(exc), exc.status)
         purpose = data.get("purpose") or "login"
         if purpose not in verification_settings()["PURPOSES"]:
-            return _invalid("unknown purpose")
+            return _invalid(_("unknown purpose"))
         try:
             return self.answer(request, data, purpose)
         except XunchenValidationError as exc:
