@@ -11,6 +11,23 @@ from pathlib import Path
 PO = Path(__file__).resolve().parent.parent / "django_xunchen/locale/zh_Hans/LC_MESSAGES/django.po"
 
 ZH = {
+    "An IPv4 address, or the IPv6 network (a /64 by default) the address belongs to.": "IPv4 地址，或该地址所属的 IPv6 网段（默认为 /64）。",
+    "the Content-Length header is not a number": "Content-Length 请求头不是数字",
+    "the body is over %(limit)d bytes": "请求体超过 %(limit)d 字节",
+    "send the fields as a form or as a JSON object": "请以表单或 JSON 对象发送字段",
+    "a field is over %(limit)d characters": "某个字段超过 %(limit)d 个字符",
+    "a field has control characters or is not valid UTF-8": "某个字段含有控制字符或不是有效的 UTF-8",
+    "the body cannot be read": "无法读取请求体",
+    "the body is not valid UTF-8": "请求体不是有效的 UTF-8",
+    "the body must be a flat JSON object of strings": "请求体必须是值均为字符串的单层 JSON 对象",
+    "the body is not JSON": "请求体不是 JSON",
+    "the body must be a JSON object": "请求体必须是 JSON 对象",
+    "every value must be a string (a code keeps its leading zeros)": "每个值都必须是字符串（验证码要保留开头的 0）",
+    "a field is given more than once": "某个字段出现了不止一次",
+    "the form is too large": "表单过大",
+    "the form cannot be read": "无法读取表单",
+    "a code view takes no file": "验证码接口不接受文件",
+    "unknown purpose": "未知用途",
     "never came (the gateway's day ended)": "不会再来（网关当日已结束）",
     "The gateway's day on which it went out has ended without a delivery report; none will come any more.": "发出当日（网关按北京时间计）已结束，仍未收到状态报告；之后也不会再有。",
     "no report": "无报告",
