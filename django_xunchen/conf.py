@@ -126,6 +126,11 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "TASK_RETRIES": 5,
     # Seconds between two ticks (send_queued and poll) when tasks replace cron.
     "TICK_SECONDS": 60,
+    # The largest file staff may upload (the suppression import, a campaign's file), in
+    # bytes; an XLSX file's parts may unzip to ten times as much. Checked before reading.
+    "UPLOAD_MAX_BYTES": 50 * 1024 * 1024,
+    # The most rows such a file may have, besides a header row.
+    "UPLOAD_MAX_ROWS": 1_000_000,
 }
 
 #: ``XUNCHEN["VERIFICATION"]``: verification codes (docs/verification.rst).

@@ -290,8 +290,8 @@ PLANTS: list[Plant] = [
         "import-page-permission-error",
         "The suppression import page raises PermissionError (a 500), not PermissionDenied",
         "admin/policy.py",
-        "            raise PermissionDenied\n        tablib = tablib_or_none()\n",
-        "            raise PermissionError\n        tablib = tablib_or_none()\n",
+        "            raise PermissionDenied\n        form = ImportForm(",
+        "            raise PermissionError\n        form = ImportForm(",
         ["test_staff_who_may_only_look_get_403_on_the_import_page"],
     ),
     # Not test_twenty_concurrent_code_requests_for_a_number_never_seen_send_once: it passes

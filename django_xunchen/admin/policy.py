@@ -1,11 +1,14 @@
 """The admin of the sending policy: the suppression list (with CSV and XLSX import and
-export, through tablib: ``pip install django-xunchen[spreadsheets]``) and the learned
-blocked words.
+export; XLSX needs openpyxl: ``pip install django-xunchen[spreadsheets]``) and the
+learned blocked words.
 
-The list is written only through :func:`~django_xunchen.policy.suppression.suppress` and
-:func:`~django_xunchen.policy.suppression.unsuppress`, which send ``opted_out``; the
-words through :mod:`django_xunchen.policy.words`, but for a word's own change form (a
-plain save).
+The list is written only through :func:`~django_xunchen.policy.suppression.suppress`,
+:func:`~django_xunchen.policy.suppression.suppress_many` (the import: one transaction)
+and :func:`~django_xunchen.policy.suppression.unsuppress`, which send ``opted_out`` and
+``opted_in``; the words through :mod:`django_xunchen.policy.words`, but for a word's own
+change form (a plain save). An imported file is read by :mod:`django_xunchen.uploads`
+(sizes, kinds, rows and cells checked: a bad file is a form error); the export goes
+through tablib.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -24,8 +28,9 @@ from ..campaigns.spreadsheets import excel_number
 from ..client.validation import normalize_mobile
 from ..conf import account_names
 from ..models import BlockedWord, Suppression
-from ..policy.suppression import suppress, unsuppress
+from ..policy.suppression import Suppressed, suppress, suppress_many, unsuppress
 from ..policy.words import learn_blocked_words, set_blocked_words_active
+from ..uploads import UploadError, read_rows, upload_limits
 from .filters import date_range
 from .pagination import LargeTablePaginator
 
@@ -38,6 +43,12 @@ def tablib_or_none():
     except ImportError:
         return None
     return tablib
+
+
+#: The header of a row that is not a number, in the first row of an imported file.
+HEADERS = ("mobile", "号码", "手机号", "手机号码", "电话")
+#: Rows that are not numbers, listed in the message after an import.
+BAD_SHOWN = 20
 
 
 class SuppressionForm(forms.ModelForm):
@@ -64,6 +75,15 @@ class ImportForm(forms.Form):
         help_text=_("CSV (UTF-8 or GBK) or XLSX; the first column holds the numbers."),
     )
     scope = forms.ChoiceField(label=_("scope"), choices=Suppression.Scope.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        max_bytes, max_rows = upload_limits()
+        limits = _("At most %(size)s and %(rows)d rows besides a header.") % {
+            "size": filesizeformat(max_bytes),
+            "rows": max_rows,
+        }
+        self.fields["file"].help_text = f"{self.fields['file'].help_text} {limits}"
 
 
 @admin.register(Suppression)
@@ -110,52 +130,69 @@ class SuppressionAdmin(admin.ModelAdmin):
     def import_view(self, request):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        tablib = tablib_or_none()
         form = ImportForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and tablib is None:
-            form.add_error(None, _("Install django-xunchen[spreadsheets] to import files."))
-        elif request.method == "POST" and form.is_valid():
-            added, bad = self._import(tablib, form.cleaned_data["file"], form.cleaned_data["scope"])
-            text = ngettext(
-                "%(count)d number added to the suppression list.",
-                "%(count)d numbers added to the suppression list.",
-                added,
-            ) % {"count": added}
-            if bad:
-                text += " " + _("Not numbers, skipped: %(rows)s") % {"rows": ", ".join(bad[:20])}
-            self.message_user(request, text, messages.WARNING if bad else messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:django_xunchen_suppression_changelist"))
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            bad: list[str] = []
+            try:
+                done = self._import(upload, form.cleaned_data["scope"], bad)
+            except UploadError as exc:
+                form.add_error("file", str(exc))
+            else:
+                self.message_user(
+                    request,
+                    self._summary(done, bad),
+                    messages.WARNING if bad else messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:django_xunchen_suppression_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": _("Import numbers to suppress"),
             "form": form,
-            "spreadsheets": tablib is not None,
+            "spreadsheets": True,  # CSV needs nothing; an XLSX without openpyxl is refused
         }
         return TemplateResponse(request, "admin/django_xunchen/suppression/import.html", context)
 
     @staticmethod
-    def _import(tablib, upload, scope) -> tuple[int, list[str]]:
-        raw = upload.read()
-        if upload.name.lower().endswith(".xlsx"):
-            data = tablib.Dataset().load(raw, format="xlsx", headers=False)
-        else:
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                text = raw.decode("gb18030")
-            data = tablib.Dataset().load(text, format="csv", headers=False)
-        added, bad = 0, []
-        for index, row in enumerate(data, start=1):
-            value = str(row[0] if row else "").strip()
-            number = normalize_mobile(excel_number(value))
-            if number is None:
-                if index > 1 or value.lower() not in ("mobile", "号码", "手机号"):
-                    bad.append(f"{index}: {value}"[:40])
-                continue
-            suppress(number, source=Suppression.Source.IMPORT, scope=scope)
-            added += 1
-        return added, bad
+    def _import(upload, scope: str, bad: list[str]) -> Suppressed:
+        """Every number of the file's first column onto the list, in one transaction: a
+        file found bad on its last row leaves nothing. Rows that are not numbers (but a
+        header) are skipped and counted in ``bad``, the first :data:`BAD_SHOWN` named."""
+        rows = read_rows(upload, upload.name)  # checks the file before any row is read
+        skipped = [0]
+
+        def numbers():
+            for index, row in enumerate(rows, start=1):
+                value = row[0] if row else ""
+                number = normalize_mobile(excel_number(value))
+                if number is not None:
+                    yield number
+                elif (index > 1 or value.lower() not in HEADERS) and (value or len(row) > 1):
+                    skipped[0] += 1
+                    if len(bad) < BAD_SHOWN:
+                        bad.append(f"{index}: {value}"[:40])
+
+        done = suppress_many(numbers(), source=Suppression.Source.IMPORT, scope=scope)
+        if skipped[0] > len(bad):
+            bad.append("…")
+        return done
+
+    @staticmethod
+    def _summary(done: Suppressed, bad: list[str]) -> str:
+        text = ngettext(
+            "%(count)d number added to the suppression list.",
+            "%(count)d numbers added to the suppression list.",
+            done.added,
+        ) % {"count": done.added}
+        unchanged = done.widened + done.already
+        if unchanged:
+            text += " " + ngettext(
+                "%(count)d was already on it.", "%(count)d were already on it.", unchanged
+            ) % {"count": unchanged}
+        if bad:
+            text += " " + _("Not numbers, skipped: %(rows)s") % {"rows": ", ".join(bad)}
+        return text
 
     def _export(self, request, queryset, fmt: str):
         tablib = tablib_or_none()

@@ -52,6 +52,7 @@ def check_settings(app_configs=None, **kwargs):
     errors.extend(_check_spool(conf))
     errors.extend(_check_verification())
     errors.extend(_check_tasks(conf))
+    errors.extend(_check_uploads(conf))
     if _debug_http_logging():
         errors.append(
             checks.Warning(
@@ -102,6 +103,22 @@ def _check_policy(name: str, conf: dict, several: bool) -> list[checks.CheckMess
     cap = conf["MARKETING_DAILY_CAP"]
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         bad("MARKETING_DAILY_CAP", "a whole number of 1 or more, or None")
+    return found
+
+
+def _check_uploads(conf: dict) -> list[checks.CheckMessage]:
+    """The caps on the files staff upload: whole numbers of at least 1."""
+    found = []
+    for key, what in (("UPLOAD_MAX_BYTES", "bytes"), ("UPLOAD_MAX_ROWS", "rows")):
+        value = conf[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            found.append(
+                checks.Error(
+                    f"XUNCHEN[{key!r}] must be a whole number of {what} of 1 or more, "
+                    f"not {value!r}",
+                    id="django_xunchen.E015",
+                )
+            )
     return found
 
 

@@ -7,7 +7,15 @@ from .footer import check_template_footer, with_footer
 from .pricing import Estimate, estimate, part_counter, parts, price_per_part, queued_cost
 from .quiet_hours import quiet_until
 from .replies import apply_reply_keywords, normalize_reply, reply_intent
-from .suppression import apply_bounces, suppress, suppressed, suppressed_filter, unsuppress
+from .suppression import (
+    Suppressed,
+    apply_bounces,
+    suppress,
+    suppress_many,
+    suppressed,
+    suppressed_filter,
+    unsuppress,
+)
 from .words import (
     blocked_words_in,
     learn_blocked_words,
@@ -18,6 +26,7 @@ from .words import (
 
 __all__ = [
     "Estimate",
+    "Suppressed",
     "apply_bounces",
     "apply_reply_keywords",
     "blocked_words_in",
@@ -36,6 +45,7 @@ __all__ = [
     "reply_intent",
     "set_blocked_words_active",
     "suppress",
+    "suppress_many",
     "suppressed",
     "suppressed_filter",
     "unsuppress",

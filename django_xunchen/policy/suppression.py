@@ -3,16 +3,21 @@ added by staff)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
+from django.db.models.constants import OnConflict
+from django.utils import timezone
 
 from ..client.validation import validate_mobiles
 from ..conf import xunchen_settings
 from ..db import one_of
 from ..models import InboundMessage, Message, Report, Suppression
-from ..signals import opted_in, opted_out, send_on_commit
+from ..signals import opted_in, opted_out, send_on_commit, send_robust_logged
 
 Kind = Message.Kind
 
@@ -67,6 +72,118 @@ def suppress(
                 [(opted_out, Suppression, {"mobile": number, "suppression": entry, "reply": reply})]
             )
     return entry
+
+
+#: Numbers written (and looked up) per statement by :func:`suppress_many`.
+BULK_BATCH = 1000
+
+
+@dataclass
+class Suppressed:
+    """What :func:`suppress_many` did: numbers put on the list, numbers whose scope it
+    widened to ``all``, and numbers already on it with that scope or a wider one."""
+
+    added: int = 0
+    widened: int = 0
+    already: int = 0
+
+
+def _batches(values: Iterable[str], size: int) -> Iterator[list[str]]:
+    it = iter(values)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def suppress_many(
+    mobiles: Iterable[str],
+    *,
+    source: str,
+    scope: str = Suppression.Scope.MARKETING,
+    cause: str = "",
+) -> Suppressed:
+    """:func:`suppress` for many numbers (an import): one transaction, written
+    :data:`BULK_BATCH` numbers a statement, ``mobiles`` read as it goes, so that a file
+    of a million rows is never held whole. Whatever ``mobiles`` raises (an upload found
+    bad halfway) rolls back every row: a refused file leaves nothing behind.
+
+    Each number gets what :func:`suppress` would give it (added, or its scope widened,
+    never narrowed), and ``opted_out`` is sent after the commit for the same numbers,
+    once each. Raises :class:`~django_xunchen.exceptions.InvalidMobileError` for a value
+    that is not a mobile number."""
+    result = Suppressed()
+    signalled = array("Q")  # 8 bytes a number, until the commit
+    stamp = timezone.now()
+    widened: set[str] = set()
+    with transaction.atomic():
+        for batch in _batches(mobiles, BULK_BATCH):
+            numbers = validate_mobiles(batch)
+            existing = {
+                entry.mobile: entry
+                for entry in Suppression.objects.select_for_update().filter(
+                    one_of(Suppression, "mobile", numbers)
+                )
+            }
+            new = [n for n in numbers if n not in existing]
+            _insert(new, scope=scope, source=source, cause=cause[:200], created_at=stamp)
+            result.added += len(new)
+            signalled.extend(int(n) for n in new)
+            wider = []
+            for number, entry in existing.items():
+                if (entry.created_at == stamp and entry.source == source) or number in widened:
+                    continue  # twice in the file: done at its first row
+                if scope == Suppression.Scope.ALL and entry.scope != scope:
+                    wider.append(entry.pk)
+                    widened.add(number)
+                    result.widened += 1
+                else:
+                    result.already += 1
+                    if entry.scope != scope:
+                        continue  # already suppressed for more: no signal, as suppress()
+                signalled.append(int(number))
+            if wider:
+                Suppression.objects.filter(pk__in=wider).update(
+                    scope=scope, source=source, cause=cause[:200]
+                )
+        transaction.on_commit(lambda: _send_opted_out(signalled))
+    return result
+
+
+def _insert(numbers: list[str], **values: object) -> None:
+    """Insert a row for each of ``numbers``, every other column the same: one statement
+    run for every number, not the ORM preparing each row's fields (a million rows).
+    A number another transaction put on the list meanwhile (a reply) stays as it is."""
+    if not numbers:
+        return
+    if not connection.features.supports_ignore_conflicts:  # pragma: no cover - Oracle
+        Suppression.objects.bulk_create(
+            [Suppression(mobile=n, **values) for n in numbers], ignore_conflicts=True
+        )
+        return
+    meta = Suppression._meta
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in ("mobile", *values)]
+    same = tuple(f.get_db_prep_save(values[f.name], connection) for f in fields[1:])
+    suffix = connection.ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None)
+    sql = (
+        f"{connection.ops.insert_statement(on_conflict=OnConflict.IGNORE)} "
+        f"{quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) {suffix or ''}"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(n, *same) for n in numbers])
+
+
+def _send_opted_out(numbers: array) -> None:
+    """``opted_out`` for each of ``numbers``, once each, read back a batch at a time."""
+    if not numbers or not opted_out.has_listeners(Suppression):
+        return
+    ordered = sorted(numbers)
+    unique = (n for i, n in enumerate(ordered) if not i or ordered[i - 1] != n)
+    for chunk in _batches((str(n) for n in unique), BULK_BATCH):
+        for entry in Suppression.objects.filter(mobile__in=chunk).order_by("mobile"):
+            send_robust_logged(
+                opted_out, Suppression, mobile=entry.mobile, suppression=entry, reply=None
+            )
 
 
 def unsuppress(mobile: str, *, reply: InboundMessage | None = None) -> bool:
