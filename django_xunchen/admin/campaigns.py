@@ -2,18 +2,19 @@
 then watch it, pause it, resume it or cancel it.
 
 Permissions: ``add_campaign`` uploads and checks; ``send_campaign`` confirms, pauses,
-resumes and cancels; ``view_campaign`` alone sees the progress and nothing more.
+resumes and cancels; ``view_campaign`` alone sees the progress and nothing more. The
+problems download is written by :mod:`django_xunchen.exports` (no cell a spreadsheet
+would run).
 """
 
 from __future__ import annotations
 
-import csv
 import itertools
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,6 +30,7 @@ from ..campaigns.text import CampaignError
 from ..client.validation import placeholders
 from ..conf import account_names
 from ..exceptions import XunchenValidationError
+from ..exports import export_response
 from ..models import Campaign, Message, Template
 
 STATE_COLOURS = {
@@ -231,16 +233,12 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = self._get(request, pk)
         if not self._may_check(request):
             raise PermissionDenied
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = (
-            f'attachment; filename="campaign-{campaign.pk}-problems.csv"'
+        rows = (
+            [row.row, row.mobile, row.get_problem_display(), row.detail]
+            for row in campaigns.problems(campaign).iterator(chunk_size=2000)
         )
-        response.write("\ufeff")  # Excel opens UTF-8 CSV with a BOM as UTF-8
-        writer = csv.writer(response)
-        writer.writerow([_("row"), _("mobile"), _("problem"), _("detail")])
-        for row in campaigns.problems(campaign).iterator(chunk_size=2000):
-            writer.writerow([row.row, row.mobile, row.get_problem_display(), row.detail])
-        return response
+        header = [_("row"), _("mobile"), _("problem"), _("detail")]
+        return export_response("csv", f"campaign-{campaign.pk}-problems.csv", header, rows)
 
     def step_view(self, request, pk, step):
         campaign = self._get(request, pk)

@@ -7,8 +7,8 @@ The list is written only through :func:`~django_xunchen.policy.suppression.suppr
 and :func:`~django_xunchen.policy.suppression.unsuppress`, which send ``opted_out`` and
 ``opted_in``; the words through :mod:`django_xunchen.policy.words`, but for a word's own
 change form (a plain save). An imported file is read by :mod:`django_xunchen.uploads`
-(sizes, kinds, rows and cells checked: a bad file is a form error); the export goes
-through tablib.
+(sizes, kinds, rows and cells checked: a bad file is a form error), an export written by
+:mod:`django_xunchen.exports` (no cell a spreadsheet would run).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,23 +27,13 @@ from django.utils.translation import ngettext
 from ..campaigns.spreadsheets import excel_number
 from ..client.validation import normalize_mobile
 from ..conf import account_names
+from ..exports import export_response, xlsx_available
 from ..models import BlockedWord, Suppression
 from ..policy.suppression import Suppressed, suppress, suppress_many, unsuppress
 from ..policy.words import learn_blocked_words, set_blocked_words_active
 from ..uploads import UploadError, read_rows, upload_limits
 from .filters import date_range
 from .pagination import LargeTablePaginator
-
-FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.ms-excel"}
-
-
-def tablib_or_none():
-    try:
-        import tablib
-    except ImportError:
-        return None
-    return tablib
-
 
 #: The header of a row that is not a number, in the first row of an imported file.
 HEADERS = ("mobile", "号码", "手机号", "手机号码", "电话")
@@ -195,21 +185,19 @@ class SuppressionAdmin(admin.ModelAdmin):
         return text
 
     def _export(self, request, queryset, fmt: str):
-        tablib = tablib_or_none()
-        if tablib is None:
+        if fmt == "xlsx" and not xlsx_available():
             self.message_user(
                 request, _("Install django-xunchen[spreadsheets] to export."), messages.ERROR
             )
             return None
-        data = tablib.Dataset(headers=["mobile", "scope", "source", "cause", "since"])
-        for entry in queryset.order_by("pk").iterator():
-            data.append(
-                [entry.mobile, entry.scope, entry.source, entry.cause, entry.created_at.isoformat()]
-            )
-        response = HttpResponse(data.export(fmt), content_type=FORMATS[fmt])
+        rows = (
+            [entry.mobile, entry.scope, entry.source, entry.cause, entry.created_at.isoformat()]
+            for entry in queryset.order_by("pk").iterator()
+        )
         stamp = timezone.now().strftime("%Y%m%d")
-        response["Content-Disposition"] = f'attachment; filename="suppression-{stamp}.{fmt}"'
-        return response
+        return export_response(
+            fmt, f"suppression-{stamp}", ["mobile", "scope", "source", "cause", "since"], rows
+        )
 
     @admin.action(description=_("Export the selected numbers as CSV"))
     def export_csv(self, request, queryset):

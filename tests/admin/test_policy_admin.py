@@ -103,7 +103,7 @@ def test_export(admin_client, fmt):
     assert response.status_code == 200
     assert f'.{fmt}"' in response["Content-Disposition"]
     data = tablib.Dataset().load(
-        response.content if fmt == "xlsx" else response.content.decode(), format=fmt
+        response.content if fmt == "xlsx" else response.content.decode("utf-8-sig"), format=fmt
     )
     assert data.headers == ["mobile", "scope", "source", "cause", "since"]
     assert list(data[0][:4]) == ["13800138000", "marketing", "reply", "退订"]
