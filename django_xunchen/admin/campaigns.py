@@ -1,7 +1,8 @@
 """The campaign admin: upload a spreadsheet, see what is wrong and what it costs, confirm,
 then watch it, pause it, resume it or cancel it.
 
-Permissions: ``add_campaign`` uploads and checks; ``send_campaign`` confirms, pauses,
+Permissions: ``add_campaign`` uploads, and sees the campaigns it uploaded with their
+check; ``send_campaign`` sees every campaign with its check, and confirms, pauses,
 resumes and cancels; ``view_campaign`` alone sees the progress and nothing more. The
 problems download is written by :mod:`django_xunchen.exports` (no cell a spreadsheet
 would run).
@@ -156,6 +157,26 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def has_send_permission(self, request) -> bool:
         return request.user.has_perm("django_xunchen.send_campaign")
+
+    def _sees_all(self, request) -> bool:
+        """View (or change) sees every campaign, and so does send: one confirms what one
+        has seen checked."""
+        return super().has_view_permission(request) or self.has_send_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        """Every campaign with view, change or send; with add alone, the campaigns one
+        uploaded (their list, and each one's page)."""
+        if self._sees_all(request):
+            return True
+        if not self.has_add_permission(request):
+            return False
+        return obj is None or (obj.created_by_id or 0) == request.user.pk
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self._sees_all(request):
+            return queryset
+        return queryset.filter(created_by_id=request.user.pk)
 
     def get_fieldsets(self, request, obj=None):
         return [(None, {"fields": [*MODEL_FIELDS, "file", "number_column", "parameter_columns"]})]

@@ -270,10 +270,10 @@ class BlockedWordAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/django_xunchen/suppression/import.html", context)
 
-    @admin.action(description=_("Disable the selected words"))
+    @admin.action(description=_("Disable the selected words"), permissions=["change"])
     def disable(self, request, queryset):
         set_blocked_words_active(queryset, False)
 
-    @admin.action(description=_("Enable the selected words"))
+    @admin.action(description=_("Enable the selected words"), permissions=["change"])
     def enable(self, request, queryset):
         set_blocked_words_active(queryset, True)
