@@ -116,6 +116,10 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     # A send to more numbers than this checks the balance first (parts already queued on
     # the account included) and is refused if it would not be covered. None: never.
     "BALANCE_CHECK_ABOVE": 1000,
+    # A campaign file of at least this many rows is checked in the background (a task,
+    # or cron's send_queued), its upload only storing it; a smaller one in the upload's
+    # request. None: every file in the request.
+    "CAMPAIGN_BACKGROUND_FROM_ROWS": 20000,
     # send_sms(background=None) sends in the background (Django Tasks) when True.
     "BACKGROUND": False,
     # The task queues: everything, and messages of kind verification.

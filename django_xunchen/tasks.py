@@ -14,8 +14,9 @@ The framework has no retries and no periodic tasks:
   enqueues itself again for them with ``run_after`` and exponential backoff, up to
   ``TASK_RETRIES`` times, after which ``tick``/``send_queued`` pick them up;
 - :func:`tick` does what cron does (``send_queued``: held messages now due, rows no task
-  is coming for, expiry, the stale sweep; and ``poll``) and enqueues itself again
-  ``TICK_SECONDS`` later. One chain runs at a time (a row in the lock table says when the
+  is coming for, expiry, the stale sweep; and ``poll``), gives a campaign file whose
+  check lost its worker to a new :func:`check_campaign_file` task, and enqueues itself
+  again ``TICK_SECONDS`` later. One chain runs at a time (a row in the lock table says when the
   next tick is due); it is started by the first background send, by ``manage.py
   sms_tasks --start``, and again by any background send or send task after a worker
   died with it.
@@ -31,6 +32,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from .campaigns import checking
 from .conf import xunchen_settings
 from .db import from_db_datetime
 from .dispatch.queue import send_queued
@@ -134,13 +136,40 @@ def send_messages(message_ids: list[int], attempt: int = 0) -> dict[str, int]:
     return {"sent": outcome.sent, "requests": outcome.requests, "left": len(left)}
 
 
+def enqueue_check(campaign_id: int) -> bool:
+    """Enqueue the check of a campaign's uploaded file after the current transaction
+    commits. False where no task engine defers work (none installed, or Django's
+    ImmediateBackend, which would check the file in the upload's request): cron's
+    ``send_queued`` checks it then."""
+    if not can_defer():
+        return False
+
+    def enqueue() -> None:
+        check_campaign_file.using(queue_name=xunchen_settings()["TASK_QUEUE"]).enqueue(campaign_id)
+        ensure_ticking()
+
+    transaction.on_commit(enqueue)
+    return True
+
+
+@_task
+def check_campaign_file(campaign_id: int) -> str:
+    """Check a campaign's uploaded file, unless a live process already does
+    (:func:`django_xunchen.campaigns.checking.run`)."""
+    return checking.run(campaign_id)
+
+
 @_task
 def tick() -> dict[str, Any]:
-    """What cron would do: ``send_queued`` and ``poll``; then the next tick."""
+    """What cron would do: ``send_queued`` and ``poll``; a new check task for each
+    campaign file whose check lost its worker; then the next tick."""
     counts = send_queued(idle_for=ORPHANED_AFTER)
     result = poll()
+    checks = checking.hand_over()
+    for campaign_id in checks:
+        check_campaign_file.using(queue_name=xunchen_settings()["TASK_QUEUE"]).enqueue(campaign_id)
     _schedule_next(force=True)
-    return {**counts, "poll": result.summary(), "poll_ok": result.ok}
+    return {**counts, "poll": result.summary(), "poll_ok": result.ok, "checks": len(checks)}
 
 
 def can_defer() -> bool:

@@ -10,8 +10,6 @@ would run).
 
 from __future__ import annotations
 
-import itertools
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -25,16 +23,15 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from .. import campaigns
-from ..campaigns.spreadsheets import SpreadsheetError, read_rows
-from ..campaigns.staging import LOOKAHEAD, find_mapping
+from ..campaigns.spreadsheets import SpreadsheetError
 from ..campaigns.text import CampaignError
-from ..client.validation import placeholders
 from ..conf import account_names
 from ..exceptions import XunchenValidationError
 from ..exports import export_response
 from ..models import Campaign, Message, Template
 
 STATE_COLOURS = {
+    Campaign.State.CHECKING: "#6f42c1",
     Campaign.State.DRAFT: "#6c757d",
     Campaign.State.SCHEDULED: "#0d6efd",
     Campaign.State.RUNNING: "#0dcaf0",
@@ -112,18 +109,15 @@ class CampaignForm(forms.ModelForm):
             return data
         campaign = Campaign(**{k: data.get(k) for k in MODEL_FIELDS})
         try:
-            campaigns.check_campaign(campaign)
-            head = list(itertools.islice(read_rows(upload, upload.name), LOOKAHEAD))
-            find_mapping(
-                head,
-                placeholders(campaigns.text_of(campaign)),
-                data.get("number_column"),
-                data.get("parameter_columns"),
+            data["upload"] = campaigns.check_file(
+                campaign,
+                upload,
+                upload.name,
+                mobile_column=data.get("number_column"),
+                param_columns=data.get("parameter_columns"),
             )
         except (XunchenValidationError, SpreadsheetError) as exc:
             raise forms.ValidationError(str(exc)) from None
-        finally:
-            upload.seek(0)
         return data
 
 
@@ -191,6 +185,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 created_by=request.user,
                 mobile_column=form.cleaned_data.get("number_column"),
                 param_columns=form.cleaned_data.get("parameter_columns"),
+                upload=form.cleaned_data.get("upload"),
             )
         except (XunchenValidationError, SpreadsheetError) as exc:
             self.message_user(request, str(exc), messages.ERROR)

@@ -72,7 +72,8 @@ def problems(campaign: Campaign) -> Iterable[CampaignRecipient]:
 
 def progress(campaign: Campaign) -> dict[str, Any]:
     """Its messages by status, and its state, brought up to date: a scheduled campaign
-    whose time has come is running; a running one with nothing left is done."""
+    whose time has come is running; a running one with nothing left is done. ``check``:
+    how far the check of its file has come (rows checked of the file's rows)."""
     counts = dict(
         Message.objects.filter(campaign=campaign)
         .values_list("status")
@@ -101,4 +102,17 @@ def progress(campaign: Campaign) -> dict[str, Any]:
         "done": done,
         "percent": round(100 * done / total) if total else 0,
         "counts": {status: counts.get(status, 0) for status in Message.Status.values},
+        "check": check_progress(campaign),
+    }
+
+
+def check_progress(campaign: Campaign) -> dict[str, Any]:
+    """The check of the campaign's file: rows checked, the file's rows, the percentage,
+    and why the file was refused (empty when it was not). Reads; never writes."""
+    checked, total = campaign.checked_rows, campaign.file_rows
+    return {
+        "done": checked,
+        "total": total,
+        "percent": min(100, round(100 * checked / total)) if total else 0,
+        "error": campaign.check_error,
     }

@@ -20,6 +20,7 @@ from ..sending import admission
 from ..sending.bulk import insert_messages
 from ..sending.compose import clone_for
 from ..tasks import enqueue_send
+from .checking import discard
 from .staging import Checker
 from .text import CampaignError, check_campaign, text_of
 
@@ -38,6 +39,8 @@ def confirm(campaign: Campaign) -> int:
     how many. Runs in the background through :mod:`.tasks` when it is due."""
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.state == State.CHECKING:
+            raise CampaignError(_("The file is still being checked."))
         if campaign.state != State.DRAFT:
             raise CampaignError(_("The campaign was already confirmed."))
         if not campaign.valid:
@@ -154,20 +157,24 @@ def resume(campaign: Campaign) -> int:
 
 def cancel(campaign: Campaign) -> int:
     """Cancel the messages not yet claimed (they end ``cancelled``); returns how many.
-    A request already under way finishes; nothing else goes out."""
+    A request already under way finishes; nothing else goes out. A campaign whose file
+    is being checked stops there: the rows the check stored and the file are deleted."""
     with transaction.atomic():
         campaign = _locked(
             campaign,
-            (State.DRAFT, State.SCHEDULED, State.RUNNING, State.PAUSED),
+            (State.CHECKING, State.DRAFT, State.SCHEDULED, State.RUNNING, State.PAUSED),
             _("A %(state)s campaign cannot be cancelled."),
         )
+        if campaign.state == State.CHECKING:
+            discard(campaign.pk)
+            campaign.check_claim, campaign.check_heartbeat = "", None
         now = timezone.now()
         rollup.touched_where(_queued(campaign))
         count = _queued(campaign).update(
             status=Message.Status.CANCELLED, error_message=CANCELLED_TEXT, updated_at=now
         )
         campaign.state, campaign.finished_at = State.CANCELLED, now
-        campaign.save(update_fields=["state", "finished_at"])
+        campaign.save(update_fields=["state", "finished_at", "check_claim", "check_heartbeat"])
     return count
 
 

@@ -1,29 +1,40 @@
 """Reading the spreadsheets staff upload: CSV (UTF-8, with or without BOM, or GBK, as
 Excel saves it on a Chinese Windows) and XLSX, row by row, without holding the file.
 
+The reading and its checks are :mod:`django_xunchen.uploads`' (the size, the kind by
+the first bytes, the encoding, an XLSX's unzipped size, the caps on rows and cells),
+shared with every other upload; here is what campaigns add: numbers as Excel wrote
+them. Every refusal is an :class:`~django_xunchen.uploads.UploadError`, here also
+named :class:`SpreadsheetError`, whose message is for staff.
+
 XLSX needs openpyxl (``pip install django-xunchen[spreadsheets]``).
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
-import datetime as dt
-import io
 import re
-from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from django.utils.translation import gettext as _
+from ..uploads import Upload, UploadError, cell_text, check_upload, read_rows
+
+__all__ = [
+    "SpreadsheetError",
+    "Upload",
+    "cell_text",
+    "check_upload",
+    "csv_encoding",
+    "excel_number",
+    "read_rows",
+    "shortened",
+]
 
 _CHUNK = 1 << 20
 SCIENTIFIC = re.compile(r"^\s*[+]?\d+(\.\d+)?[eE][+]?\d+\s*$")
 
-
-class SpreadsheetError(ValueError):
-    """The file cannot be read as a spreadsheet; the message says why, for staff."""
+#: The file cannot be read as a spreadsheet; the message says why, for staff.
+SpreadsheetError = UploadError
 
 
 def excel_number(value: str) -> str:
@@ -69,60 +80,3 @@ def csv_encoding(file: IO[bytes]) -> str:
         return "gb18030"
     file.seek(0)
     return "utf-8"
-
-
-def read_rows(file: IO[bytes], name: str) -> Iterator[list[str]]:
-    """The rows of ``file`` (named ``name``: ``.csv``, ``.txt`` or ``.xlsx``) as lists of
-    stripped strings; numbers as Excel stored them (``13800138000``, not ``1.38E+10``)."""
-    suffix = Path(name).suffix.lower()
-    if suffix in (".csv", ".txt"):
-        return _csv_rows(file)
-    if suffix == ".xlsx":
-        return _xlsx_rows(file)
-    raise SpreadsheetError(_("Upload a CSV or XLSX file, not %(name)s.") % {"name": name})
-
-
-def _csv_rows(file: IO[bytes]) -> Iterator[list[str]]:
-    encoding = csv_encoding(file)
-    text = io.TextIOWrapper(file, encoding=encoding, newline="")
-    try:
-        for row in csv.reader(text):
-            yield [cell.strip() for cell in row]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise SpreadsheetError(
-            _("The file is not a readable CSV file: %(error)s") % {"error": exc}
-        ) from None
-    finally:
-        text.detach()
-
-
-def _xlsx_rows(file: IO[bytes]) -> Iterator[list[str]]:
-    try:
-        import openpyxl
-    except ImportError:
-        raise SpreadsheetError(
-            _("Install django-xunchen[spreadsheets] to read XLSX files.")
-        ) from None
-    try:
-        book = openpyxl.load_workbook(file, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise SpreadsheetError(
-            _("The file is not a readable XLSX file: %(error)s") % {"error": exc}
-        ) from None
-    try:
-        for row in book.worksheets[0].iter_rows(values_only=True):
-            yield [cell_text(value) for value in row]
-    finally:
-        book.close()
-
-
-def cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    return str(value).strip()

@@ -4,7 +4,7 @@ Moving a model between these modules creates no migration: a model's table and i
 migration state depend on its app and name, not on the module it is defined in.
 """
 
-from .campaigns import Campaign, CampaignRecipient, params_for_storage
+from .campaigns import Campaign, CampaignFileChunk, CampaignRecipient, params_for_storage
 from .fields import account_field
 from .messages import Message, MessageQuerySet, gateway_day_start
 from .policy import BlockedWord, Suppression
@@ -16,6 +16,7 @@ from .verification import ThrottleBucket, ThrottleEvent, VerificationCode
 __all__ = [
     "BlockedWord",
     "Campaign",
+    "CampaignFileChunk",
     "CampaignRecipient",
     "DailyFigure",
     "InboundMessage",

@@ -21,9 +21,15 @@ def params_for_storage(pairs: Sequence[tuple[int, str]]) -> dict[str, str]:
 class Campaign(models.Model):
     """A send to the numbers of an uploaded spreadsheet, staged here between the upload
     and the send (so that the check, the send and a cancel work from any process), with
-    one :class:`CampaignRecipient` per row of the file."""
+    one :class:`CampaignRecipient` per row of the file.
+
+    A large file is checked in the background: the campaign is ``checking`` (its file in
+    :class:`CampaignFileChunk` rows, ``checked_rows`` of ``file_rows`` done) until the
+    check ends, ``draft`` again either way (``check_error`` says why a file was refused).
+    """
 
     class State(models.TextChoices):
+        CHECKING = "checking", pgettext_lazy("campaign state", "checking")
         DRAFT = "draft", pgettext_lazy("campaign state", "draft")
         SCHEDULED = "scheduled", pgettext_lazy("campaign state", "scheduled")
         RUNNING = "running", pgettext_lazy("campaign state", "running")
@@ -73,6 +79,17 @@ class Campaign(models.Model):
     rows = models.PositiveIntegerField(_("rows"), default=0)
     valid = models.PositiveIntegerField(_("valid numbers"), default=0)
     total_parts = models.PositiveIntegerField(_("parts"), default=0)
+    file_rows = models.PositiveIntegerField(
+        _("rows in the file"),
+        default=0,
+        help_text=_("Counted when the file was uploaded, before its rows were checked."),
+    )
+    checked_rows = models.PositiveIntegerField(_("rows checked"), default=0)
+    check_error = models.CharField(_("why the file was refused"), max_length=500, blank=True)
+    #: The process checking the file (a random token) and when it last wrote: another
+    #: process takes the check over when it has been silent for ``CHECK_STALE_AFTER``.
+    check_claim = models.CharField(max_length=32, blank=True, editable=False)
+    check_heartbeat = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -136,3 +153,27 @@ class CampaignRecipient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.row}: {self.mobile}"
+
+
+class CampaignFileChunk(models.Model):
+    """A piece of a campaign's uploaded file, kept until its check in the background is
+    over. In the database rather than on disk: the check may run on another machine than
+    the upload, and a host need not configure MEDIA for it; in pieces, so that neither
+    the upload nor the check ever holds the whole file in memory."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="chunks"
+    )
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        verbose_name = _("campaign file chunk")
+        verbose_name_plural = _("campaign file chunks")
+        ordering = ["campaign", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "index"], name="xunchen_cfc_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.index}"

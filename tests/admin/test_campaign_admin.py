@@ -107,3 +107,35 @@ def test_the_parameter_columns_can_be_chosen(admin_client):
     bad = SimpleUploadedFile("a.csv", b"13800138000,x\n", "text/csv")
     page = upload(admin_client, file=bad, parameter_columns="a=b")
     assert page.status_code == 200 and "n=column" in page.content.decode()
+
+
+def test_a_large_upload_only_stores_the_file_and_the_page_follows_its_check(
+    admin_client, settings, xunchen_outbox
+):
+    """Issue 28, finding 6: the upload request stores the file and returns; a task checks
+    it, and the campaign page shows how far it got."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "CAMPAIGN_BACKGROUND_FROM_ROWS": 5}
+    settings.TASKS = {
+        "default": {
+            "BACKEND": f"{settings.TASKS_MODULE}.backends.dummy.DummyBackend",
+            "QUEUES": ["default", "sms-codes"],
+        }
+    }
+    from django_xunchen.tasks import check_campaign_file, task_backends
+
+    task_backends["default"].clear()
+    response = upload(admin_client)
+    campaign = Campaign.objects.get()
+    assert response.status_code == 302 and campaign.state == "checking"
+    assert not campaign.recipients.exists(), "no row checked in the request"
+    page = admin_client.get(response.url).content.decode()
+    assert "Checking the file" in page and 'id="check-total">10<' in page
+    assert "campaign-confirm" not in page and "campaign-cancel" in page
+    (task,) = [r for r in task_backends["default"].results if r.task.name == "check_campaign_file"]
+    assert check_campaign_file.call(*task.args) == "checked"
+    page = admin_client.get(response.url).content.decode()
+    assert "张三您好，会员日全场五折" in page and 'id="estimate-valid">3<' in page
+    assert "campaign-check" not in page
+    assert admin_client.post(step(campaign, "confirm")).status_code == 302
+    assert Message.objects.count() == 3
+    task_backends["default"].clear()

@@ -4,13 +4,15 @@ from collections.abc import Callable
 from django.core.management.base import BaseCommand
 
 from ... import stopping
+from ...campaigns import checking
 from ...dispatch.queue import send_queued
 
 
 class Command(BaseCommand):
     help = (
         "Send messages left queued (a send that could not reach the gateway), expire "
-        "those past their expiry time, and mark rows stuck in 'sending' as 'unknown'."
+        "those past their expiry time, and mark rows stuck in 'sending' as 'unknown'. "
+        "Then check the campaign files waiting for a check that no task is doing."
     )
 
     def add_arguments(self, parser):
@@ -36,10 +38,15 @@ class Command(BaseCommand):
         with stopping.graceful():
             counts = send_queued(limit=limit, idle_for=idle_for)
             stopped = stopping.exit_code()
+            if stopped is None:
+                counts["checked"] = checking.check_waiting()
+                stopped = stopping.exit_code()
         self.stdout.write(
             "queued {claimed}, sent {sent} in {requests} requests, expired {expired}, "
             "stale marked unknown {stale}, spooled outcomes applied {spooled}".format(**counts)
         )
+        if counts.get("checked"):
+            self.stdout.write("campaign files checked {checked}".format(**counts))
         if stopped is not None:
             self.stderr.write("stopped by a signal; what was not sent stays queued")
             raise SystemExit(stopped)
