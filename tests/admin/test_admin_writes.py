@@ -84,9 +84,9 @@ def test_set_blocked_words_active_counts_what_it_wrote():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_campaign_whose_file_is_refused_stays_a_draft_with_the_reason(admin_client):
-    """The form's checks pass; staging then refuses a text with a learned word. The
-    draft is kept, by the staff who made it, without recipients."""
+def test_a_campaign_whose_text_is_refused_is_a_form_error_and_writes_nothing(admin_client):
+    """Staging refuses a text with a learned word: the upload form shows why, and no
+    campaign is written (a refusal comes before any write)."""
     BlockedWord.objects.create(word="发票")
     response = admin_client.post(
         reverse("admin:django_xunchen_campaign_add"),
@@ -98,11 +98,10 @@ def test_a_campaign_whose_file_is_refused_stays_a_draft_with_the_reason(admin_cl
             "file": SimpleUploadedFile("a.csv", b"13800138000\n", "text/csv"),
         },
     )
-    campaign = Campaign.objects.get()
-    assert response.status_code == 302 and response.url.endswith(f"/{campaign.pk}/change/")
-    assert shown(response) == ["The text has words the gateway refused before: 发票"]
-    assert campaign.state == "draft" and campaign.created_by.username == "admin"
-    assert not campaign.recipients.exists() and campaign.rows == 0
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["__all__"] == ["The text has words the gateway refused before: 发票"]
+    assert not Campaign.objects.exists()
 
 
 def test_the_number_column_staff_choose_is_the_one_staged(admin_client):
