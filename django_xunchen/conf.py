@@ -310,8 +310,11 @@ def verification_settings() -> dict[str, Any]:
 #: require differs. The poll journal's age is ``JOURNAL_RETENTION_DAYS``.
 RETENTION_DEFAULTS: dict[str, int | None] = {
     # Messages (not queued or sending) by creation, with their reports and replies,
-    # unmatched reports and replies, and finished campaigns with their rows.
+    # and unmatched reports and replies.
     "MESSAGES": None,
+    # Finished campaigns (done or cancelled) by when they finished, with their rows;
+    # their messages stay, under MESSAGES.
+    "CAMPAIGNS": None,
     # Verification records by creation (a code lives minutes).
     "VERIFICATION_CODES": 30,
     # Throttle events by time; at least 2, since throttles count back one day.

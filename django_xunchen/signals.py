@@ -36,6 +36,15 @@ logged (logger ``django_xunchen.signals``) and does not break sending or polling
 ``opted_in(sender=Suppression, mobile, reply)``
     A number came off the list: a 订阅 reply, or staff.
 
+``campaign_started(sender=Campaign, campaign)``
+    A campaign began to send, once in its life: confirmed to send now, its ``send_at``
+    came (it is ``running`` from the first tick, ``send_queued`` or poll after that), or
+    resumed before it had ever started.
+
+``campaign_finished(sender=Campaign, campaign)``
+    A running campaign has nothing left queued or sending: it is ``done``. Sent once, by
+    whichever process noticed first; not for a cancelled campaign.
+
 Verification codes (:mod:`django_xunchen.verification`), sent at once, with
 ``sender=VerificationCode``. None of them carries the code.
 
@@ -81,6 +90,8 @@ code_throttled = Signal()
 code_verified = Signal()
 code_failed = Signal()
 code_volume_alarm = Signal()
+campaign_started = Signal()
+campaign_finished = Signal()
 
 
 def send_robust_logged(signal: Signal, sender: type, **kwargs: Any) -> None:

@@ -33,6 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .campaigns import checking
+from .campaigns.advance import advance
 from .conf import xunchen_settings
 from .db import from_db_datetime
 from .dispatch.queue import send_queued
@@ -132,6 +133,8 @@ def send_messages(message_ids: list[int], attempt: int = 0) -> dict[str, int]:
         logger.warning(
             "%d messages not sent (attempt %d); retrying in %d s", len(left), attempt + 1, delay
         )
+    if any(r.campaign_id for r in rows):
+        advance()
     ensure_ticking()
     return {"sent": outcome.sent, "requests": outcome.requests, "left": len(left)}
 

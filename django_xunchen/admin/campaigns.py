@@ -17,6 +17,8 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -273,19 +275,36 @@ class CampaignAdmin(admin.ModelAdmin):
         except CampaignError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
-            texts = {
-                "confirm": ngettext(
-                    "%(count)d message created; the campaign is under way.",
-                    "%(count)d messages created; the campaign is under way.",
-                    count,
-                ),
-                "pause": ngettext("%(count)d message held.", "%(count)d messages held.", count),
-                "resume": ngettext(
-                    "%(count)d message released.", "%(count)d messages released.", count
-                ),
-                "cancel": ngettext(
-                    "%(count)d message cancelled.", "%(count)d messages cancelled.", count
-                ),
-            }
-            self.message_user(request, texts[step] % {"count": count}, messages.SUCCESS)
+            campaign.refresh_from_db(fields=["state", "send_at"])
+            self.message_user(request, _step_done(step, count, campaign), messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:django_xunchen_campaign_change", args=[pk]))
+
+
+def _step_done(step: str, count: int, campaign: Campaign) -> str:
+    """What staff read after a step: a scheduled campaign says when it starts."""
+    if campaign.state == Campaign.State.SCHEDULED and step in ("confirm", "resume"):
+        when = date_format(timezone.localtime(campaign.send_at), "DATETIME_FORMAT")
+        texts = {
+            "confirm": ngettext(
+                "%(count)d message created; the campaign starts at %(time)s.",
+                "%(count)d messages created; the campaign starts at %(time)s.",
+                count,
+            ),
+            "resume": ngettext(
+                "%(count)d message released; the campaign starts at %(time)s.",
+                "%(count)d messages released; the campaign starts at %(time)s.",
+                count,
+            ),
+        }
+        return texts[step] % {"count": count, "time": when}
+    texts = {
+        "confirm": ngettext(
+            "%(count)d message created; the campaign is under way.",
+            "%(count)d messages created; the campaign is under way.",
+            count,
+        ),
+        "pause": ngettext("%(count)d message held.", "%(count)d messages held.", count),
+        "resume": ngettext("%(count)d message released.", "%(count)d messages released.", count),
+        "cancel": ngettext("%(count)d message cancelled.", "%(count)d messages cancelled.", count),
+    }
+    return texts[step] % {"count": count}

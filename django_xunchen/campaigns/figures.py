@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count
-from django.utils import timezone
 
 from .. import policy
 from ..api import get_balance
@@ -71,9 +70,9 @@ def problems(campaign: Campaign) -> Iterable[CampaignRecipient]:
 
 
 def progress(campaign: Campaign) -> dict[str, Any]:
-    """Its messages by status, and its state, brought up to date: a scheduled campaign
-    whose time has come is running; a running one with nothing left is done. ``check``:
-    how far the check of its file has come (rows checked of the file's rows)."""
+    """Its messages by status, and its state as stored (:mod:`.advance` moves it, never
+    a look at it). ``check``: how far the check of its file has come (rows checked of
+    the file's rows). Reads; never writes."""
     counts = dict(
         Message.objects.filter(campaign=campaign)
         .values_list("status")
@@ -82,18 +81,6 @@ def progress(campaign: Campaign) -> dict[str, Any]:
     )
     total = sum(counts.values())
     waiting = counts.get(Message.Status.QUEUED, 0) + counts.get(Message.Status.SENDING, 0)
-    now = timezone.now()
-    changed = {}
-    if campaign.state == State.SCHEDULED and campaign.send_at and campaign.send_at <= now:
-        changed = {"state": State.RUNNING, "started_at": now}
-    running = campaign.state == State.RUNNING or changed
-    if running and total and not waiting:
-        changed = {"state": State.DONE, "finished_at": now}
-    if changed:
-        updated = Campaign.objects.filter(pk=campaign.pk, state=campaign.state).update(**changed)
-        if updated:
-            for name, value in changed.items():
-                setattr(campaign, name, value)
     done = total - waiting
     return {
         "state": campaign.state,

@@ -13,13 +13,13 @@ from django.utils.translation import gettext as _
 
 from ..client.validation import placeholders
 from ..db import to_db_datetime
-from ..dispatch.submit import Backends, dispatch
 from ..models import Campaign, CampaignRecipient, Message
 from ..operations import rollup
 from ..sending import admission
 from ..sending.bulk import insert_messages
 from ..sending.compose import clone_for
-from ..tasks import enqueue_send
+from ..tasks import can_defer, enqueue_send
+from .advance import start
 from .checking import discard
 from .staging import Checker
 from .text import CampaignError, check_campaign, text_of
@@ -59,8 +59,10 @@ def confirm(campaign: Campaign) -> int:
                 ]
             )
         )
-        campaign.state = State.SCHEDULED if later else State.RUNNING
-        campaign.started_at = None if later else now
+        if later:
+            campaign.state = State.SCHEDULED
+        else:
+            start(campaign, now)
         campaign.save(update_fields=["state", "started_at"])
         if not later:
             _enqueue(_queued(campaign).filter(hold_until__isnull=True))
@@ -107,15 +109,12 @@ def _messages(campaign: Campaign, later: bool) -> Iterator[list[Message]]:
 
 
 def _enqueue(messages: QuerySet[Message]) -> None:
-    """Hand ``messages`` to background sending after the commit; without Django Tasks
-    (Django 5.2 without the django-tasks backport) they are sent in this process after
-    the commit instead."""
-    try:
+    """Hand ``messages`` to the task engine after the commit, when it runs tasks in
+    workers. Never are they sent in this process, which may be a web request: without
+    a task engine that defers (none installed, or Django's ImmediateBackend), they stay
+    ``queued`` for ``send_queued`` (cron) or the tick."""
+    if can_defer():
         enqueue_send(list(messages.only("pk", "kind", "status")))
-    except ImportError:
-        transaction.on_commit(
-            lambda: dispatch(list(messages.select_related("template")), Backends())
-        )
 
 
 def _queued(campaign: Campaign):
@@ -147,8 +146,10 @@ def resume(campaign: Campaign) -> int:
         hold = admission.hold(campaign.kind, campaign.account, hold or now) or hold
         queued = _queued(campaign)
         count = queued.update(hold_until=to_db_datetime(hold), updated_at=now)
-        campaign.state = State.SCHEDULED if later else State.RUNNING
-        campaign.started_at = campaign.started_at or (None if later else now)
+        if later:
+            campaign.state = State.SCHEDULED
+        else:
+            start(campaign, now)
         campaign.save(update_fields=["state", "started_at"])
         if hold is None and count:
             _enqueue(queued)

@@ -7,6 +7,7 @@ import datetime as dt
 from django.db.models import Q
 from django.utils import timezone
 
+from ..campaigns.advance import advance
 from ..conf import account_names
 from ..models import Message
 from ..operations import rollup
@@ -27,7 +28,9 @@ def send_queued(
     rows whose send task is on its way are sent by that task, spread over the workers.
 
     Also applies this host's spooled outcomes, marks expired rows ``expired`` and rows
-    stuck in ``sending`` (their process died mid-request) ``unknown``. Safe to run from
+    stuck in ``sending`` (their process died mid-request) ``unknown``, and moves the
+    campaigns whose time has come or whose last message went
+    (:func:`~django_xunchen.campaigns.advance.advance`). Safe to run from
     several processes at once: each row is claimed by exactly one, and ``sent`` counts
     what this call sent.
     """
@@ -61,6 +64,7 @@ def send_queued(
         )
     rows = list(waiting.select_related("template").order_by("created_at", "pk")[:limit])
     outcome = dispatch(rows, backends)
+    moved = advance()
     return {
         "expired": expired,
         "stale": stale,
@@ -68,4 +72,6 @@ def send_queued(
         "claimed": len(rows),
         "sent": outcome.sent,
         "requests": outcome.requests,
+        "campaigns_started": moved["started"],
+        "campaigns_finished": moved["finished"],
     }

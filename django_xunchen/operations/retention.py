@@ -34,7 +34,7 @@ from ..models import (
 BATCH_SIZE = 1000
 
 #: What ``sms_cleanup`` prunes, in this order.
-WHAT = ("messages", "verification_codes", "throttle_events", "poll_journal")
+WHAT = ("messages", "campaigns", "verification_codes", "throttle_events", "poll_journal")
 
 
 @dataclass
@@ -54,6 +54,7 @@ def ages() -> dict[str, int | None]:
     conf = retention_settings()
     return {
         "messages": conf["MESSAGES"],
+        "campaigns": conf["CAMPAIGNS"],
         "verification_codes": conf["VERIFICATION_CODES"],
         "throttle_events": conf["THROTTLE_EVENTS"],
         "poll_journal": xunchen_settings()["JOURNAL_RETENTION_DAYS"],
@@ -109,9 +110,10 @@ def _parts(what: str, cutoff: dt.datetime) -> Iterator[tuple[str, QuerySet, Dele
             InboundMessage.objects.filter(message__isnull=True, stored_at__lt=cutoff),
             _plain(InboundMessage),
         )
+    elif what == "campaigns":
         finished = Campaign.objects.filter(
             state__in=[Campaign.State.DONE, Campaign.State.CANCELLED],
-            created_at__lt=cutoff,
+            finished_at__lt=cutoff,
         ).exclude(messages__status__in=[Message.Status.QUEUED, Message.Status.SENDING])
         yield "campaigns", finished, _delete_campaigns
     elif what == "verification_codes":
@@ -173,5 +175,7 @@ def _delete_messages(ids: list[int]) -> int:
 
 
 def _delete_campaigns(ids: list[int]) -> int:
+    """The campaigns with their rows (and any file chunks); their messages stay, under
+    the messages' own age, no longer tied to a campaign."""
     CampaignRecipient.objects.filter(campaign_id__in=ids).delete()
     return Campaign.objects.filter(pk__in=ids).delete()[1].get(Campaign._meta.label, 0)

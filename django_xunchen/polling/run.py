@@ -10,6 +10,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from .. import stopping
+from ..campaigns.advance import advance
 from ..conf import UnknownAccount, account_names, xunchen_settings
 from ..models import PollJournalEntry
 from ..operations import rollup
@@ -78,6 +79,7 @@ def poll(
     _prune(conf["JOURNAL_RETENTION_DAYS"])
     rollup.maintain()
     rollup.settle()
+    advance()
     return total
 
 

@@ -141,6 +141,9 @@ def test_preview_and_estimate(settings):
 def test_confirm_sends_each_valid_row_once(xunchen_outbox):
     campaign = campaigns.stage(make(), gbk_file(), "a.csv")
     assert campaigns.confirm(campaign) == 3
+    assert not xunchen_outbox, "the confirm only writes the rows"
+    assert send_queued()["sent"] == 3
+    assert send_queued()["sent"] == 0
     sent = sorted(m for s in xunchen_outbox for m in s.mobiles)
     assert sent == ["13700137000", "13800138000", "13900139000"]
     texts = {s.request.content for s in xunchen_outbox}
@@ -201,11 +204,12 @@ def test_a_due_scheduled_campaign_goes_out_with_send_queued(no_workers, xunchen_
         assert campaigns.progress(Campaign.objects.get())["state"] == "done"
 
 
-def test_without_django_tasks_a_campaign_is_sent_after_the_commit(monkeypatch, xunchen_outbox):
+def test_without_django_tasks_a_campaign_waits_for_send_queued(monkeypatch, xunchen_outbox):
     block_django_tasks(monkeypatch)
     campaign = campaigns.stage(make(), gbk_file(), "a.csv")
     campaigns.confirm(campaign)
-    assert sum(len(s.mobiles) for s in xunchen_outbox) == 3
+    assert not xunchen_outbox
+    assert send_queued()["sent"] == 3
     assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
 
 
@@ -236,8 +240,8 @@ def beijing(hour, minute=0, day=26):
 
 
 def block_django_tasks(monkeypatch):
-    """No task framework is installed (Django 5.2 without django-tasks): a campaign
-    sends after the commit itself."""
+    """No task framework is installed (Django 5.2 without django-tasks): a campaign's
+    rows wait for send_queued."""
     from django_xunchen import tasks
 
     monkeypatch.setattr(tasks, "task", None)

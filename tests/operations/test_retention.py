@@ -96,19 +96,32 @@ def test_unmatched_reports_and_replies_go_by_their_own_age(keep_30_days):
     assert [*Report.objects.all(), *InboundMessage.objects.all()] == kept
 
 
-def test_finished_campaigns_go_running_ones_stay(keep_30_days):
-    def campaign(state):
+def test_finished_campaigns_go_by_their_own_age_and_leave_their_messages(settings):
+    settings.XUNCHEN = {**settings.XUNCHEN, "RETENTION": {"CAMPAIGNS": 30}}
+
+    def campaign(state, finished=OLD):
         row = Campaign.objects.create(name=state, content="x", state=state)
-        Campaign.objects.filter(pk=row.pk).update(created_at=OLD)
+        Campaign.objects.filter(pk=row.pk).update(created_at=OLD, finished_at=finished)
         CampaignRecipient.objects.create(campaign=row, row=2, mobile="13800138000")
         return row
 
     done, cancelled, running = campaign("done"), campaign("cancelled"), campaign("running")
-    paused = campaign("done")
-    message(S.QUEUED, campaign=paused)  # a row still to send: not finished after all
-    prune()
-    assert set(Campaign.objects.all()) == {running, paused}
+    recent = campaign("done", finished=NOW - dt.timedelta(days=29))  # created long ago
+    sending = campaign("done")
+    message(S.SENDING, campaign=sending)  # a request still under way: not finished
+    sent = message(S.DELIVERED, campaign=done)
+    assert prune().counts == {"campaigns": 2}
+    assert set(Campaign.objects.all()) == {running, recent, sending}
     assert not CampaignRecipient.objects.filter(campaign_id__in=[done.pk, cancelled.pk])
+    sent.refresh_from_db()
+    assert sent.campaign_id is None, "the message stays, under the messages' own age"
+
+
+def test_the_messages_age_leaves_campaigns_alone(keep_30_days):
+    row = Campaign.objects.create(name="old", content="x", state="done", finished_at=OLD)
+    message(S.DELIVERED, campaign=row)
+    assert prune().counts == {"messages": 1}
+    assert Campaign.objects.get() == row
 
 
 def test_messages_are_kept_for_ever_unless_configured():

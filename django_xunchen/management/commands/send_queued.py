@@ -45,6 +45,12 @@ class Command(BaseCommand):
             "queued {claimed}, sent {sent} in {requests} requests, expired {expired}, "
             "stale marked unknown {stale}, spooled outcomes applied {spooled}".format(**counts)
         )
+        if counts["campaigns_started"] or counts["campaigns_finished"]:
+            self.stdout.write(
+                "campaigns started {campaigns_started}, finished {campaigns_finished}".format(
+                    **counts
+                )
+            )
         if counts.get("checked"):
             self.stdout.write("campaign files checked {checked}".format(**counts))
         if stopped is not None:
