@@ -252,7 +252,7 @@ class CampaignAdmin(admin.ModelAdmin):
         if not self._may_check(request):
             raise PermissionDenied
         rows = (
-            [row.row, row.mobile, row.get_problem_display(), row.detail]
+            [row.row, row.mobile, row.get_problem_display(), row.detail_text()]
             for row in campaigns.problems(campaign).iterator(chunk_size=2000)
         )
         header = [_("row"), _("mobile"), _("problem"), _("detail")]

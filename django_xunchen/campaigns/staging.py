@@ -187,57 +187,32 @@ class Checker:
         mobile = normalize_mobile(excel_number(raw)) if raw else None
         if mobile is None:
             if shortened(raw):
-                return self._bad(
-                    row,
-                    Problem.SHORTENED,
-                    _(
-                        "Excel shortened the number to %(value)s: format the column as text and "
-                        "save the file again."
-                    )
-                    % {"value": raw},
-                )
-            return self._bad(
-                row,
-                Problem.INVALID,
-                _("Not a mainland China mobile number: %(value)s") % {"value": raw or "—"},
-            )
+                return self._bad(row, Problem.SHORTENED, value=raw)
+            return self._bad(row, Problem.INVALID, value=raw or "—")
         row.mobile = mobile
         first = self.seen.first(int(mobile), number)
         if first is not None:
-            return self._bad(
-                row, Problem.DUPLICATE, _("Same number as row %(row)d.") % {"row": first}
-            )
+            return self._bad(row, Problem.DUPLICATE, row=first)
         width = mapping.width
         if width is not None and any(cells[width:]):
-            return self._bad(
-                row,
-                Problem.EXTRA,
-                _("The row has %(count)d values, the header %(width)d: a stray comma?")
-                % {"count": len([c for c in cells if c]), "width": width},
-            )
+            return self._bad(row, Problem.EXTRA, count=len([c for c in cells if c]), width=width)
         missing = [f"@{n}@" for n in self.needed if not values.get(str(n))]
         if missing:
-            return self._bad(
-                row, Problem.MISSING, _("No value for %(names)s.") % {"names": ", ".join(missing)}
-            )
+            return self._bad(row, Problem.MISSING, names=", ".join(missing))
         if self.fixed_parts is not None:
             row.parts = self.fixed_parts
             return row
-        problem = Problem.BAD_TEXT
+        text = ""
         try:
             text = self.render(values, validate=False)
-            if len(text) > MAX_CONTENT_LENGTH:
-                problem = Problem.TOO_LONG
             validate_content(text, self.encoding)
         except XunchenValidationError as exc:
-            return self._bad(row, problem, str(exc))
+            if len(text) > MAX_CONTENT_LENGTH:
+                return self._bad(row, Problem.TOO_LONG, length=len(text), limit=MAX_CONTENT_LENGTH)
+            return self._bad(row, Problem.BAD_TEXT, error=str(exc))
         found = admission.blocked_words(text, self.campaign.kind, self.campaign.account, self.words)
         if found:
-            return self._bad(
-                row,
-                Problem.BLOCKED,
-                _("Refused before by the gateway: %(words)s") % {"words": ", ".join(found)},
-            )
+            return self._bad(row, Problem.BLOCKED, words=", ".join(found))
         row.parts = self.count_parts(text)
         return row
 
@@ -250,9 +225,15 @@ class Checker:
         return validate_content(text, self.encoding) if validate else text
 
     @staticmethod
-    def _bad(row: CampaignRecipient, problem: str, detail: str) -> CampaignRecipient:
-        row.problem, row.detail = problem, detail[:200]
-        return row
+    def _bad(recipient: CampaignRecipient, problem: str, /, **values: object) -> CampaignRecipient:
+        """``recipient`` with its problem and the values of its detail (texts cut at
+        200 characters), shown in the reader's language
+        (:meth:`~django_xunchen.models.CampaignRecipient.detail_text`)."""
+        recipient.problem = problem
+        recipient.detail_values = {
+            name: value[:200] if isinstance(value, str) else value for name, value in values.items()
+        }
+        return recipient
 
 
 @dataclass
@@ -407,7 +388,5 @@ def _suppressed(batch: list[CampaignRecipient], kind: str) -> list[CampaignRecip
         entry = listed.get(row.mobile) if not row.problem else None
         if entry is not None:
             row.problem = Problem.SUPPRESSED
-            row.detail = _("On the suppression list (%(source)s).") % {
-                "source": entry.get_source_display()
-            }
+            row.detail_values = {"source": entry.source}
     return batch

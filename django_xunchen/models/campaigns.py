@@ -134,7 +134,15 @@ class CampaignRecipient(models.Model):
     mobile = models.CharField(_("mobile"), max_length=40)
     params = models.JSONField(_("template parameters"), default=dict, blank=True)
     problem = models.CharField(_("problem"), max_length=12, choices=Problem.choices, blank=True)
-    detail = models.CharField(_("detail"), max_length=200, blank=True)
+    detail = models.CharField(
+        _("detail"),
+        max_length=200,
+        blank=True,
+        help_text=_("What was wrong, as written for rows checked before details were stored."),
+    )
+    #: The values of the problem's detail (the row of the first duplicate, the value that
+    #: is no number…), rendered by :meth:`detail_text` in the reader's language.
+    detail_values = models.JSONField(_("detail values"), default=dict, blank=True)
     parts = models.PositiveSmallIntegerField(_("parts"), default=0)
     message = models.OneToOneField(
         Message,
@@ -153,6 +161,41 @@ class CampaignRecipient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.row}: {self.mobile}"
+
+    def detail_text(self) -> str:
+        """What is wrong with the row, in the active language."""
+        template = PROBLEM_DETAILS.get(self.problem)
+        if template is None or not self.detail_values:
+            return self.detail
+        values = dict(self.detail_values)
+        if self.problem == self.Problem.SUPPRESSED:
+            from .policy import Suppression
+
+            source = values.get("source")
+            if source in Suppression.Source.values:
+                values["source"] = Suppression.Source(source).label
+        try:
+            return str(template) % values
+        except (KeyError, TypeError, ValueError):
+            return self.detail
+
+
+_P = CampaignRecipient.Problem
+#: Each problem's detail, filled from :attr:`CampaignRecipient.detail_values` when shown.
+PROBLEM_DETAILS = {
+    _P.INVALID: _("Not a mainland China mobile number: %(value)s"),
+    _P.SHORTENED: _(
+        "Excel shortened the number to %(value)s: format the column as text and save the "
+        "file again."
+    ),
+    _P.DUPLICATE: _("Same number as row %(row)d."),
+    _P.SUPPRESSED: _("On the suppression list (%(source)s)."),
+    _P.MISSING: _("No value for %(names)s."),
+    _P.EXTRA: _("The row has %(count)d values, the header %(width)d: a stray comma?"),
+    _P.BLOCKED: _("Refused before by the gateway: %(words)s"),
+    _P.TOO_LONG: _("The text is %(length)d characters long; the gateway takes at most %(limit)d."),
+    _P.BAD_TEXT: "%(error)s",
+}
 
 
 class CampaignFileChunk(models.Model):

@@ -156,3 +156,27 @@ def test_a_scheduled_campaign_is_confirmed_with_its_start_not_as_under_way(admin
     page = admin_client.post(step(campaign, "confirm"), follow=True).content.decode()
     assert "3 messages created; the campaign starts at" in page and "2030" in page
     assert "under way" not in page
+
+
+def test_problem_details_are_in_the_reader_s_language_whoever_uploaded(admin_client):
+    """Stored as a problem and its values; each reader sees them in their own language,
+    on the page and in the downloaded CSV."""
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        upload(admin_client, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    campaign = Campaign.objects.get()
+    duplicate = campaign.recipients.get(problem="duplicate")
+    assert duplicate.detail_values == {"row": 4} and duplicate.detail == ""
+    page = reverse("admin:django_xunchen_campaign_change", args=[campaign.pk])
+    csv = reverse("admin:django_xunchen_campaign_problems", args=[campaign.pk])
+    english = admin_client.get(page, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    chinese = admin_client.get(page, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "Same number as row 4." in english and "与第 4 行号码重复" not in english
+    assert "与第 4 行号码重复" in chinese and "Same number as row" not in chinese
+    rows = admin_client.get(csv, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode("utf-8-sig")
+    assert "与第 4 行号码重复" in rows and "Same number" not in rows
+    with translation.override("en"):
+        assert duplicate.detail_text() == "Same number as row 4."
+    old = campaign.recipients.create(row=99, mobile="1", problem="invalid", detail="Not 1")
+    assert old.detail_text() == "Not 1", "rows checked before keep their text"

@@ -50,9 +50,9 @@ def test_a_gbk_file_with_a_title_row_is_checked_row_by_row():
     assert campaign.header == ["手机号码", "姓名"] and campaign.mobile_column == 1
     assert campaign.param_columns == {"1": 2}
     assert rows[4].problem == "" and rows[4].params == {"1": "张三"}
-    assert rows[5].problem == "shortened" and "1.38E+10" in rows[5].detail
+    assert rows[5].problem == "shortened" and "1.38E+10" in rows[5].detail_text()
     assert rows[6].problem == "" and rows[6].mobile == "13900139000"
-    assert rows[7].problem == "duplicate" and "row 4" in rows[7].detail
+    assert rows[7].problem == "duplicate" and "row 4" in rows[7].detail_text()
     assert rows[8].problem == "invalid"
     assert 9 not in rows, "blank rows are skipped"
     assert (campaign.rows, campaign.valid, campaign.total_parts) == (6, 3, 3)
@@ -115,7 +115,7 @@ def test_row_problems_with_a_template(settings):
         "too_long",
         "bad_text",
     ]
-    assert "@1@" in rows[3].detail
+    assert "@1@" in rows[3].detail_text()
 
 
 def test_campaign_level_problems_come_first():
