@@ -1,14 +1,17 @@
-"""Small database helpers the sending and polling paths share: long id lists, and
-datetimes as the database takes them (naive local time when ``USE_TZ`` is off)."""
+"""Small database helpers the sending and polling paths share: long id lists, datetimes
+as the database takes them (naive local time when ``USE_TZ`` is off), and a retry for
+SQLite's "database is locked"."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
-from typing import Any
+import functools
+import time
+from collections.abc import Callable, Collection
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import BooleanField, Model, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -46,3 +49,39 @@ def from_db_datetime(value: dt.datetime | None) -> dt.datetime | None:
     if value is None or timezone.is_aware(value):
         return value
     return timezone.make_aware(value, timezone.get_default_timezone())
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def is_locked(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite's refusal to wait longer for another writer."""
+    return isinstance(error, OperationalError) and "is locked" in str(error)
+
+
+def retry_when_locked(
+    attempts: int = 4, wait: float = 0.25
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run the decorated function again, after ``wait`` seconds (doubling), when SQLite
+    said "database is locked", up to ``attempts`` runs in all. The function must do its
+    writes in a transaction of its own: it is retried only when called outside one (a
+    transaction that failed cannot go on), and then it wrote nothing."""
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(func)
+        def retried(*args: P.args, **kwargs: P.kwargs) -> R:
+            delay = wait
+            for _attempt in range(attempts - 1):
+                try:
+                    return func(*args, **kwargs)
+                except OperationalError as exc:
+                    if not is_locked(exc) or connection.in_atomic_block:
+                        raise
+                time.sleep(delay)
+                delay *= 2
+            return func(*args, **kwargs)
+
+        return retried
+
+    return decorate

@@ -1,4 +1,5 @@
-"""`make demo`: the example project on SQLite with the fake gateway, a poller and runserver.
+"""`make demo`: the example project on SQLite with the fake gateway, a poller, a task
+worker (django-tasks-db) and runserver.
 
 Ctrl-C stops all of it. Running it again is fine: migrations, the admin user and the
 template are created only when missing. Ports: DEMO_PORT (8000), DEMO_GATEWAY_PORT (8030).
@@ -92,6 +93,7 @@ def main() -> int:
             "JSM40002:654321:112233:106905994140020",
         ],
         "poller": [*manage, "demo_poller", "--interval", "5"],
+        "worker": [*manage, "db_worker", "--queue-name", "*", "--no-reload"],
         "web": [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"],
     }
     procs: dict[str, subprocess.Popen] = {}
@@ -107,6 +109,7 @@ def main() -> int:
    Fake gateway:   http://127.0.0.1:{GATEWAY_PORT}  (reports after 3 s; {UNDELIVERABLE} never
                    receives); the poller fetches every 5 s. Two accounts: "default"
                    (JSM40001: notices, marketing) and "codes" (JSM40002: verification).
+   Task worker:    sends campaigns and background sends (django-tasks-db, SQLite).
    Send a reply:   {py} -m django_xunchen.fake_gateway reply --port {GATEWAY_PORT} \\
                        13800138000 退订
  Ctrl-C stops everything.

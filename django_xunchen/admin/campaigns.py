@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -65,14 +66,14 @@ class CampaignForm(forms.ModelForm):
         ),
     )
     number_column = forms.IntegerField(
-        label=_("number column"),
+        label=capfirst(_("number column")),
         required=False,
         min_value=1,
         help_text=_("Leave empty to find it from the header or the first number."),
     )
 
     parameter_columns = forms.CharField(
-        label=_("parameter columns"),
+        label=capfirst(_("parameter columns")),
         required=False,
         help_text=_(
             "Leave empty to take them from the header. Else, e.g. 1=3, 2=4: @1@ from "
@@ -87,7 +88,9 @@ class CampaignForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"] = forms.ChoiceField(
-            label=_("account"), choices=[(n, n) for n in account_names()], initial="default"
+            label=capfirst(_("account")),
+            choices=[(n, n) for n in account_names()],
+            initial="default",
         )
         self.fields["template"].queryset = Template.objects.filter(is_active=True)
 
@@ -201,6 +204,7 @@ class CampaignAdmin(admin.ModelAdmin):
         return [
             path("<int:pk>/progress/", wrap(self.progress_view), name=name + "progress"),
             path("<int:pk>/problems.csv", wrap(self.problems_view), name=name + "problems"),
+            path("<int:pk>/cancel/", wrap(self.cancel_view), name=name + "cancel"),
             path(
                 "<int:pk>/step/<str:step>/",
                 wrap(require_POST(self.step_view)),
@@ -257,6 +261,20 @@ class CampaignAdmin(admin.ModelAdmin):
         )
         header = [_("row"), _("mobile"), _("problem"), _("detail")]
         return export_response("csv", f"campaign-{campaign.pk}-problems.csv", header, rows)
+
+    def cancel_view(self, request, pk):
+        """Cancel asks first, as a resend does: what it stops, and what it cannot."""
+        campaign = self._get(request, pk)
+        if not self.has_send_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Cancel the campaign?"),
+            "campaign": campaign,
+            "waiting": campaign.messages.filter(status=Message.Status.QUEUED).count(),
+        }
+        return TemplateResponse(request, "admin/django_xunchen/campaign/cancel.html", context)
 
     def step_view(self, request, pk, step):
         campaign = self._get(request, pk)

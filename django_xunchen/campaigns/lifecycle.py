@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import ParamSpec
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..client.validation import placeholders
-from ..db import to_db_datetime
+from ..db import is_locked, retry_when_locked, to_db_datetime
 from ..models import Campaign, CampaignRecipient, Message
 from ..operations import rollup
 from ..sending import admission
@@ -34,6 +36,30 @@ PAUSED = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
 CANCELLED_TEXT = "The campaign was cancelled before this message was sent."
 
 
+P = ParamSpec("P")
+
+
+def _busy_is_an_answer(step: Callable[P, int]) -> Callable[P, int]:
+    """``step`` run again while SQLite is locked by another writer (a worker sending the
+    campaign); if it still is, a :class:`CampaignError` for staff, nothing changed (the
+    step's writes are one transaction), never a server error."""
+    retried = retry_when_locked()(step)
+
+    @functools.wraps(step)
+    def run(*args: P.args, **kwargs: P.kwargs) -> int:
+        try:
+            return retried(*args, **kwargs)
+        except OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            raise CampaignError(
+                _("The database is busy: nothing was changed. Try again in a moment.")
+            ) from None
+
+    return run
+
+
+@_busy_is_an_answer
 def confirm(campaign: Campaign) -> int:
     """Write the messages of a staged campaign and start it (or schedule it); returns
     how many. Runs in the background through :mod:`.tasks` when it is due."""
@@ -121,6 +147,7 @@ def _queued(campaign: Campaign):
     return Message.objects.filter(campaign=campaign, status=Message.Status.QUEUED)
 
 
+@_busy_is_an_answer
 def pause(campaign: Campaign) -> int:
     """Hold the messages not yet claimed; returns how many were held."""
     with transaction.atomic():
@@ -135,6 +162,7 @@ def pause(campaign: Campaign) -> int:
     return held
 
 
+@_busy_is_an_answer
 def resume(campaign: Campaign) -> int:
     """Release a paused campaign's messages (held again until ``send_at`` if that is
     still ahead) and hand them to background sending; returns how many."""
@@ -156,6 +184,7 @@ def resume(campaign: Campaign) -> int:
     return count
 
 
+@_busy_is_an_answer
 def cancel(campaign: Campaign) -> int:
     """Cancel the messages not yet claimed (they end ``cancelled``); returns how many.
     A request already under way finishes; nothing else goes out. A campaign whose file

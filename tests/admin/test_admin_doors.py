@@ -131,6 +131,7 @@ DOORS: dict[str, dict] = {
         ("delete", "POST"): one("delete_campaign"),
         ("progress", "GET"): one(*CAMPAIGN_SEERS),
         ("problems", "GET"): one("add_campaign", "send_campaign"),
+        ("cancel", "GET"): one("send_campaign"),
         ("step", "GET", "confirm"): "405",
         **{("step", "POST", step): one("send_campaign") for step in STEPS},
         "delete_selected": listed("campaign", "delete_campaign", "send_campaign", "add_campaign"),
@@ -331,7 +332,7 @@ def opens(opened, granted: set[str]) -> bool:
 def url_of(model: str, door: tuple, obj) -> str:
     name, _method, *extra = door
     args = []
-    if name in ("change", "history", "delete", "progress", "problems", "step"):
+    if name in ("change", "history", "delete", "progress", "problems", "cancel", "step"):
         args = [obj.pk, *extra]
     return reverse(f"admin:{APP}_{model}_{name}", args=args)
 

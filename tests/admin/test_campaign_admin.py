@@ -180,3 +180,28 @@ def test_problem_details_are_in_the_reader_s_language_whoever_uploaded(admin_cli
         assert duplicate.detail_text() == "Same number as row 4."
     old = campaign.recipients.create(row=99, mobile="1", problem="invalid", detail="Not 1")
     assert old.detail_text() == "Not 1", "rows checked before keep their text"
+
+
+def test_the_form_s_labels_are_capitalised_and_the_breadcrumb_names_the_app(admin_client):
+    form = admin_client.get(ADD).content.decode()
+    for label in ("Account", "Number column", "Parameter columns"):
+        assert f">{label}:</label>" in form
+    upload(admin_client)
+    campaign = Campaign.objects.get()
+    page = admin_client.get(reverse("admin:django_xunchen_campaign_change", args=[campaign.pk]))
+    app = reverse("admin:app_list", args=["django_xunchen"])
+    assert f'<a href="{app}">' in page.content.decode()
+
+
+def test_cancel_asks_first_and_the_answer_cancels(admin_client, xunchen_outbox):
+    from django_xunchen import campaigns
+
+    upload(admin_client)
+    campaign = Campaign.objects.get()
+    campaigns.confirm(campaign)
+    ask = reverse("admin:django_xunchen_campaign_cancel", args=[campaign.pk])
+    page = admin_client.get(ask).content.decode()
+    assert "3 messages not yet sent will never go out." in page
+    assert Campaign.objects.get().state == "running", "asking changes nothing"
+    admin_client.post(step(campaign, "cancel"))
+    assert Campaign.objects.get().state == "cancelled"

@@ -72,6 +72,9 @@ def test_campaign_journey(chromium, live_server, gateway, settings, shots, tmp_p
     first = Message.objects.filter(campaign=second).order_by("pk")[:1]
     dispatch(list(first), get_backend(account="default"))
     page.click("#campaign-cancel")
+    assert "2 messages not yet sent will never go out" in page.inner_text("#cancel-summary")
+    assert Campaign.objects.get(name="第二批").state == "running", "asking changes nothing"
+    page.click("#campaign-cancel-confirm")
     page.wait_for_selector(".messagelist")
     assert "2 messages cancelled." in page.inner_text(".messagelist")
     before = len(gateway.submissions)

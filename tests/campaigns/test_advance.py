@@ -16,10 +16,9 @@ from django_xunchen import campaigns, poll, send_queued, signals
 from django_xunchen.campaigns.advance import advance
 from django_xunchen.models import Campaign, Message
 
-from .test_campaigns import TASKS_MODULE, block_django_tasks, gbk_file, make
+from .test_campaigns import DUMMY_TASKS, block_django_tasks, gbk_file, make
 
 pytestmark = pytest.mark.django_db(transaction=True)
-DUMMY = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}}
 
 
 @pytest.fixture
@@ -66,7 +65,7 @@ PATHS = {"send_queued": send_queued, "tick": run_tick, "send task": run_send_tas
 
 @pytest.mark.parametrize("path", PATHS.values(), ids=PATHS.keys())
 def test_each_path_that_sends_finishes_the_campaign_once(path, settings, moves, xunchen_outbox):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     campaign = confirmed()
     assert campaign.state == "running" and not xunchen_outbox
     assert moves == [("campaign_started", campaign.pk, "running")]
@@ -92,7 +91,7 @@ def test_the_poll_finishes_a_campaign_whose_last_message_went_elsewhere(moves, x
     "path", [send_queued, poll, advance], ids=["send_queued", "poll", "advance"]
 )
 def test_a_scheduled_campaign_starts_when_its_time_comes(path, settings, moves, xunchen_outbox):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     send_at = timezone.now() + dt.timedelta(minutes=5)
     campaign = confirmed(send_at=send_at)
     assert campaign.state == "scheduled" and moves == []
@@ -108,7 +107,7 @@ def test_a_scheduled_campaign_starts_when_its_time_comes(path, settings, moves, 
 
 
 def test_a_paused_campaign_stays_and_a_cancelled_one_never_finishes(settings, moves):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     paused, cancelled = confirmed(), confirmed(name="另一个")
     campaigns.pause(paused)
     campaigns.cancel(cancelled)
@@ -168,7 +167,7 @@ def test_confirming_in_the_admin_sends_nothing_in_the_request(
 
 @pytest.mark.parametrize("name", ["progress", "change"])
 def test_looking_at_a_campaign_writes_nothing(name, admin_client, settings):
-    settings.TASKS = DUMMY
+    settings.TASKS = DUMMY_TASKS
     due = confirmed(send_at=timezone.now() + dt.timedelta(minutes=5))
     idle = confirmed(name="已发完")
     Message.objects.filter(campaign=idle).update(status=Message.Status.DELIVERED)

@@ -16,6 +16,8 @@ from django_xunchen.models import BlockedWord, Campaign, Message, Suppression, T
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TASKS_MODULE = "django.tasks" if __import__("django").VERSION >= (6,) else "django_tasks"
+#: A task engine that keeps the tasks and runs none (as a worker that has not come yet).
+DUMMY_TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}}
 FOOTER = "拒收请回复R"
 
 
@@ -157,7 +159,7 @@ def test_confirm_sends_each_valid_row_once(xunchen_outbox):
 
 @pytest.fixture
 def no_workers(settings):
-    settings.TASKS = {"default": {"BACKEND": f"{TASKS_MODULE}.backends.dummy.DummyBackend"}}
+    settings.TASKS = DUMMY_TASKS
 
 
 def test_pause_resume_and_cancel(no_workers, xunchen_outbox):

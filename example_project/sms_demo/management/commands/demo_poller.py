@@ -5,6 +5,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from django_xunchen import poll, send_queued, stopping
+from django_xunchen.tasks import ORPHANED_AFTER, can_defer
 
 
 class Command(BaseCommand):
@@ -21,7 +22,8 @@ class Command(BaseCommand):
                 result = poll(force=True)
                 if result.reports or result.inbound or not result.ok:
                     self.stdout.write(f"poll: {result.summary()}")
-                send_queued()
+                # With the task worker, rows written in the last minute are its to send.
+                send_queued(idle_for=ORPHANED_AFTER if can_defer() else None)
                 for _ in range(int(interval * 10)):
                     if stopping.requested():
                         break
