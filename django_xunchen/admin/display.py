@@ -7,7 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
+from ..client.validation import normalize_mobile
 from ..conf import account_names
 from ..models import Message
 
@@ -42,6 +44,18 @@ def message_link(message: Message | None):
 
 
 ADMIN_MEDIA = {"css": {"all": ["django_xunchen/admin.css"]}}
+
+
+def conversation_link(mobile: str):
+    """A link to every message and reply of ``mobile``, in time order."""
+    if normalize_mobile(mobile) is None:
+        return "—"
+    url = reverse("admin:django_xunchen_message_conversation", args=[mobile])
+    return format_html(
+        '<a href="{}" class="xunchen-conversation-link">{}</a>',
+        url,
+        _("Every message and reply of %(mobile)s") % {"mobile": mobile},
+    )
 
 
 def when(value):

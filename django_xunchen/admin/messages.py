@@ -18,12 +18,12 @@ from ..client.validation import normalize_mobile
 from ..conf import account_names
 from ..models import Message
 from ..search import content_contains
-from .display import ADMIN_MEDIA, message_link, status_badge, when
+from .display import ADMIN_MEDIA, conversation_link, message_link, status_badge, when
 from .filters import AccountFilter, ReportOverdueFilter, TagFilter, date_range
 from .inlines import ReplyInline, ReportInline, ResendInline
 from .pagination import LargeTablePaginator
 from .permissions import SMSPermissionsMixin
-from .views import balance, dashboard, resend, send
+from .views import balance, conversation, dashboard, resend, send
 
 
 @admin.register(Message)
@@ -96,6 +96,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
             },
         ),
         (_("Resend chain"), {"fields": ["resent_from_link", "batch"]}),
+        (_("Conversation"), {"fields": ["conversation_link"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -158,6 +159,10 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
             )
         return badge
 
+    @admin.display(description=_("conversation"))
+    def conversation_link(self, obj: Message):
+        return conversation_link(obj.mobile)
+
     @admin.display(description=_("resent from"))
     def resent_from_link(self, obj: Message):
         return message_link(obj.resent_from)
@@ -205,6 +210,11 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
             path("send/", wrap(self.send_view), name="django_xunchen_message_send"),
             path("balance/", wrap(self.balance_view), name="django_xunchen_message_balance"),
             path(
+                "conversation/<str:mobile>/",
+                wrap(self.conversation_view),
+                name="django_xunchen_message_conversation",
+            ),
+            path(
                 "dashboard/",
                 wrap(self.dashboard_view),
                 name="django_xunchen_message_dashboard",
@@ -239,6 +249,9 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
 
     def dashboard_view(self, request):
         return dashboard.dashboard_view(self, request)
+
+    def conversation_view(self, request, mobile):
+        return conversation.conversation_view(self, request, mobile)
 
     # ------------------------------------------------------------------ actions
 

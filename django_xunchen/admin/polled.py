@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import InboundMessage, Report
-from .display import AccountColumnMixin, ReadOnlyAdminMixin, message_link
+from .display import AccountColumnMixin, ReadOnlyAdminMixin, conversation_link, message_link
 from .filters import AccountFilter, MatchedFilter, date_range
 from .pagination import LargeTablePaginator
 
@@ -75,8 +75,13 @@ class InboundMessageAdmin(PolledRecordAdmin):
         "stored_at",
         "truncated",
         "source",
+        "conversation",
     ]
     fields = readonly_fields
+
+    @admin.display(description=_("conversation"))
+    def conversation(self, obj: InboundMessage):
+        return conversation_link(obj.mobile)
 
     @admin.display(description=_("received on"), ordering="recvcode")
     def received_on(self, obj: InboundMessage):

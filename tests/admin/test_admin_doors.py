@@ -89,6 +89,8 @@ DOORS: dict[str, dict] = {
         ("send", "POST"): one("send_sms"),
         ("balance", "GET"): one("check_balance"),
         ("dashboard", "GET"): one("view_dashboard"),
+        ("conversation", "GET"): one("view_message", "change_message"),
+        ("conversation", "POST"): listed("message", "send_sms"),
         "resend_selected": listed("message", "resend_message"),
         "check_balance": listed("message", "check_balance"),
     },
@@ -334,6 +336,8 @@ def url_of(model: str, door: tuple, obj) -> str:
     args = []
     if name in ("change", "history", "delete", "progress", "problems", "cancel", "step"):
         args = [obj.pk, *extra]
+    elif name == "conversation":
+        args = [obj.mobile]
     return reverse(f"admin:{APP}_{model}_{name}", args=args)
 
 

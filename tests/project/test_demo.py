@@ -1,5 +1,6 @@
 """`make demo` end to end: the example project, the fake gateway, the poller, runserver."""
 
+import json
 import os
 import signal
 import socket
@@ -203,3 +204,87 @@ def test_sigterm_to_the_demo_alone_stops_its_children(demo):
     wait_for(lambda: group_gone(proc.pid), timeout=10)
     assert not http_ok(f"http://127.0.0.1:{web}/admin/login/")
     assert locks_left(_env) == "[]", "SIGTERM leaves no poll lock behind"
+
+
+def shell(env, code: str) -> str:
+    return manage(env, "shell", "-v", "0", "-c", code).strip()
+
+
+def test_a_campaign_confirmed_in_the_demo_reaches_done_without_a_look(demo):
+    """Its rows go out through the task worker (not the confirm, not the poller, which
+    leaves fresh rows to the worker), and the campaign turns done with nobody on its
+    page."""
+    _proc, env, web, _gateway = demo
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{web}/admin/login/"))
+    created = shell(
+        env,
+        "import io; from django_xunchen import campaigns; "
+        "from django_xunchen.models import Campaign; "
+        "c = Campaign.objects.create(name='demo', kind='notification', content='@1@您好'); "
+        "campaigns.stage(c, io.BytesIO('13800138000,张三\\n13900139000,李四\\n'.encode()), "
+        "'a.csv'); campaigns.confirm(c); print(Campaign.objects.get().state)",
+    )
+    assert created == "running"
+    state = "from django_xunchen.models import Campaign; print(Campaign.objects.get().state)"
+    wait_for(lambda: shell(env, state) == "done", timeout=60)
+    by_worker = (
+        "from django_tasks_db.models import DBTaskResult; print(DBTaskResult.objects.filter("
+        "task_path__endswith='send_messages', status='SUCCESSFUL').count())"
+    )
+    assert int(shell(env, by_worker)) >= 1
+
+
+def test_pause_and_cancel_while_the_worker_sends_3000_rows(demo, chromium, tmp_path):
+    """On SQLite, with the worker writing all the while: every page answers, pause holds,
+    and nothing is submitted after the cancel commits."""
+    _proc, env, web, gateway = demo
+    base = f"http://127.0.0.1:{web}"
+    wait_for(lambda: http_ok(f"{base}/admin/login/"))
+    file = tmp_path / "3000.csv"
+    rows = "".join(f"13800{i:06d},客户{i}\n" for i in range(3000))
+    file.write_text("手机号码,姓名\n" + rows, encoding="utf-8")
+    page = chromium.new_context(locale="en-US").new_page()
+    page.set_default_timeout(30000)
+    failures = []
+    page.on("response", lambda r: r.status >= 500 and failures.append((r.status, r.url)))
+    page.goto(f"{base}/admin/login/?next=/admin/django_xunchen/campaign/add/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click("input[type=submit]")
+    page.fill("#id_name", "3000")
+    page.select_option("#id_kind", "notification")
+    page.fill("#id_content", "@1@您好，会员日全场五折")
+    page.set_input_files("#id_file", str(file))
+    page.click("input[name=_save]")
+    page.wait_for_selector("#campaign-confirm")
+    page.click("#campaign-confirm")
+    page.click("#campaign-pause")
+    assert "held" in page.inner_text(".messagelist")
+    statuses = (
+        "import json; from collections import Counter; from django_xunchen.models import "
+        "Message; print(json.dumps(Counter(Message.objects.values_list('status', flat=True)), "
+        "sort_keys=True))"
+    )
+    wait_for(lambda: '"sending"' not in shell(env, statuses), timeout=30)
+    held = shell(env, statuses)
+    time.sleep(3)
+    assert shell(env, statuses) == held, "nothing moves while paused"
+    page.click("#campaign-resume")
+    assert "released" in page.inner_text(".messagelist")
+    time.sleep(2)  # the worker sends again meanwhile
+    page.click("#campaign-cancel")
+    page.click("#campaign-cancel-confirm")
+    assert "cancelled" in page.inner_text(".messagelist")
+    wait_for(lambda: '"sending"' not in shell(env, statuses), timeout=30)
+    counts = json.loads(shell(env, statuses))
+    assert counts.get("cancelled", 0) > 0 and "queued" not in counts, counts
+    submitted = f"http://127.0.0.1:{gateway}/fake/state"
+
+    def submissions():
+        with urllib.request.urlopen(submitted, timeout=5) as answer:
+            return json.load(answer)["submissions"]
+
+    first = submissions()
+    time.sleep(3)
+    assert submissions() == first == 3000 - counts["cancelled"], counts
+    assert failures == []
