@@ -15,7 +15,7 @@ from .codes import (
     request_code,
     volume_today,
 )
-from .throttles import lift_throttles
+from .throttles import lift_throttles, seconds_until_next_code
 
 __all__ = [
     "CheckStatus",
@@ -29,5 +29,6 @@ __all__ = [
     "lift_throttles",
     "mask",
     "request_code",
+    "seconds_until_next_code",
     "volume_today",
 ]

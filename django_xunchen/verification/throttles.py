@@ -122,6 +122,30 @@ def _wait_for(reason: str, mobile: str, ip: str | None, window: int) -> int:
     return max(1, _seconds(times[-1] + dt.timedelta(seconds=window) - now))
 
 
+def seconds_until_next_code(mobile: str) -> int:
+    """Seconds before ``mobile`` may ask for another code by its own limits (the
+    cooldown, the hourly and the daily count), 0 when it may now: for a page that shows
+    the *Get code* button disabled after a reload. Reads; never writes. The limits of
+    the client's IP, the prefix and the day's volume are counted when the code is asked
+    for."""
+    conf = verification_settings()
+    now = timezone.now()
+    mine = ThrottleEvent.objects.filter(
+        outcome=ThrottleEvent.Outcome.SENT, lifted=False, mobile=mobile
+    )
+    counts = mine.filter(at__gte=now - dt.timedelta(days=1)).aggregate(
+        cooldown=Count("pk", filter=Q(at__gte=now - dt.timedelta(seconds=conf["COOLDOWN"]))),
+        hourly=Count("pk", filter=Q(at__gte=now - dt.timedelta(hours=1))),
+        daily=Count("pk"),
+    )
+    checks = [
+        (Reason.DAILY, counts["daily"] >= conf["PER_DAY"], 86400),
+        (Reason.HOURLY, counts["hourly"] >= conf["PER_HOUR"], 3600),
+        (Reason.COOLDOWN, counts["cooldown"] >= 1, conf["COOLDOWN"]),
+    ]
+    return max((_wait_for(r, mobile, None, window) for r, hit, window in checks if hit), default=0)
+
+
 def _seconds(delta: dt.timedelta) -> int:
     return max(1, int(delta.total_seconds() + 0.999))
 

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
 from django_xunchen.forms import PhoneCodeForm
+from django_xunchen.verification import seconds_until_next_code
 
 
 @sensitive_post_parameters("code")
@@ -18,7 +19,11 @@ def phone_login(request):
         user, _ = get_user_model().objects.get_or_create(username=form.cleaned_data["mobile"])
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("me")
-    return render(request, "sms_demo/login.html", {"form": form})
+    # After a wrong code the page comes back: "Get code" stays disabled while the
+    # number's cooldown runs, as it was before the reload.
+    mobile = form.cleaned_data.get("mobile") if form.is_bound else None
+    wait = seconds_until_next_code(mobile) if mobile else 0
+    return render(request, "sms_demo/login.html", {"form": form, "retry_after": wait})
 
 
 @login_required(login_url="phone_login")

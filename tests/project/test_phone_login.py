@@ -79,6 +79,8 @@ def test_phone_login(chromium, example_server):
     page.click("#sign-in")
     page.wait_for_selector("#form-error")
     assert "验证码错误" in page.inner_text("#form-error"), "in the browser's language"
+    assert page.is_disabled("#get-code"), "the reload keeps the cooldown"
+    assert re.fullmatch(r"(5\d|4\d) s", page.inner_text("#get-code"))
     page.fill("#id_mobile", "13800138000")
     page.fill("#id_code", code)
     page.click("#sign-in")

@@ -313,3 +313,29 @@ def test_the_ip_s_count_is_kept_in_a_bucket_of_its_own(limits):
         "prefix:1390013",
         "ip:203.0.113.7",
     }
+
+
+def test_seconds_until_next_code_says_what_request_code_would(xunchen_outbox):
+    """The wait a page shows after a reload is the one a request would be told, for the
+    cooldown and the hourly limit; nothing is written to find it."""
+    from django_xunchen.verification import seconds_until_next_code
+
+    assert seconds_until_next_code(NUMBER) == 0
+    with time_machine.travel(NOON, tick=False):
+        assert request_code(NUMBER).sent
+        events = ThrottleEvent.objects.count()
+        assert seconds_until_next_code(NUMBER) == request_code(NUMBER).retry_after == 60
+        ThrottleEvent.objects.filter(outcome=THROTTLED).delete()
+        assert ThrottleEvent.objects.count() == events
+    with time_machine.travel(NOON + dt.timedelta(seconds=45), tick=False):
+        assert seconds_until_next_code(NUMBER) == 15
+        assert seconds_until_next_code("13900139000") == 0
+    with time_machine.travel(NOON + dt.timedelta(seconds=61), tick=False):
+        assert seconds_until_next_code(NUMBER) == 0
+        for purpose in ["signup", "reset", "login", "signup"]:
+            ThrottleEvent.objects.update(at=timezone.now() - dt.timedelta(minutes=2))
+            assert request_code(NUMBER, purpose).sent
+        ThrottleEvent.objects.update(at=timezone.now() - dt.timedelta(minutes=2))
+        hourly = request_code(NUMBER).retry_after
+        ThrottleEvent.objects.filter(outcome=THROTTLED).delete()
+        assert seconds_until_next_code(NUMBER) == hourly > 3000

@@ -29,6 +29,11 @@
     tick();
   }
 
+  const waiting = parseInt(button.dataset.retryAfter || "0", 10);
+  if (waiting > 0) {
+    countdown(waiting); // the cooldown goes on across a reload
+  }
+
   button.addEventListener("click", async function () {
     const body = new URLSearchParams({ mobile: mobile.value, purpose: "login" });
     const response = await fetch(button.dataset.url, {
