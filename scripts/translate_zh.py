@@ -11,6 +11,7 @@ from pathlib import Path
 PO = Path(__file__).resolve().parent.parent / "django_xunchen/locale/zh_Hans/LC_MESSAGES/django.po"
 
 ZH = {
+    "Not sent: suppressed or over the daily cap": "不发送：已屏蔽或超过每日上限",
     "Cancel the campaign?": "取消该活动？",
     "%(count)d message created; the campaign starts at %(time)s.": "已生成 %(count)d 条短信，活动将于 %(time)s 开始。",
     "%(count)d message released; the campaign starts at %(time)s.": "已放行 %(count)d 条短信，活动将于 %(time)s 开始。",

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from ..client.validation import normalize_mobile
 from ..conf import account_names
@@ -208,6 +209,11 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("send/", wrap(self.send_view), name="django_xunchen_message_send"),
+            path(
+                "send/numbers/",
+                wrap(require_POST(self.send_numbers_view)),
+                name="django_xunchen_message_send_numbers",
+            ),
             path("balance/", wrap(self.balance_view), name="django_xunchen_message_balance"),
             path(
                 "conversation/<str:mobile>/",
@@ -243,6 +249,9 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
 
     def send_view(self, request):
         return send.send_view(self, request)
+
+    def send_numbers_view(self, request):
+        return send.numbers_view(self, request)
 
     def balance_view(self, request):
         return balance.balance_view(self, request)

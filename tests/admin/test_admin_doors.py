@@ -87,6 +87,8 @@ DOORS: dict[str, dict] = {
         ("add", "POST"): one("send_sms"),
         ("send", "GET"): one("send_sms"),
         ("send", "POST"): one("send_sms"),
+        ("send_numbers", "GET"): "405",
+        ("send_numbers", "POST"): one("send_sms"),
         ("balance", "GET"): one("check_balance"),
         ("dashboard", "GET"): one("view_dashboard"),
         ("conversation", "GET"): one("view_message", "change_message"),

@@ -192,7 +192,7 @@ def test_the_send_form_offers_the_chosen_account_templates(chromium, live_server
 def test_the_send_form_previews_parts_cost_footer_and_blocked_words(
     chromium, live_server, settings
 ):
-    from django_xunchen.models import BlockedWord
+    from django_xunchen.models import BlockedWord, Suppression
 
     settings.XUNCHEN = {**settings.XUNCHEN, "SIGNATURE": "【江苏迅辰】"}
     BlockedWord.objects.create(word="发票")
@@ -223,5 +223,13 @@ def test_the_send_form_previews_parts_cost_footer_and_blocked_words(
     assert not page.is_visible("#preview-words")
     page.fill("#id_content", "正规发票")
     assert page.is_visible("#preview-words") and "发票" in page.inner_text("#preview-words")
+    Suppression.objects.create(mobile="13900000000", scope="marketing", source="reply")
+    page.fill("#id_content", "春季上新")
+    page.fill("#id_mobiles", "13800138000\n13900000000")
+    page.wait_for_function("document.getElementById('preview-suppressed').textContent === '1'")
+    assert page.inner_text("#preview-numbers") == "1" and page.inner_text("#preview-total") == "1"
+    page.select_option("#id_kind", "notification")
+    page.wait_for_function("document.getElementById('preview-suppressed').textContent === '0'")
+    assert page.inner_text("#preview-numbers") == "2", "a marketing opt-out still gets notices"
     page.screenshot(path=Path("test-artifacts/screenshots") / "send-preview.png", full_page=True)
     context.close()

@@ -4,7 +4,7 @@ post, and a summary of what was created."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -12,8 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ...api import get_balances
+from ...client.validation import normalize_mobile, split_mobiles
+from ...conf import DEFAULT_KIND, KINDS, account_names, route
 from ...exceptions import XunchenError
 from ...models import Message
+from ...sending import admission
 from ...sending.send import send_sms
 from ..forms import SendSMSForm, preview_settings
 from .context import page_context
@@ -54,6 +57,28 @@ def send_view(model_admin, request):
         preview=preview_settings(balances),
     )
     return TemplateResponse(request, "admin/django_xunchen/message/send.html", context)
+
+
+#: The most characters of numbers the preview looks at (about 25,000 numbers).
+PREVIEW_MAX_CHARS = 300_000
+
+
+def numbers_view(model_admin, request):
+    """The send form's preview: how many distinct valid numbers are typed, and how many
+    of them would not be sent (suppressed, or over the marketing daily cap), found by
+    :func:`~django_xunchen.sending.admission.screen` itself on unsaved rows. Writes
+    nothing."""
+    model_admin.require(request, "send")
+    kind = request.POST.get("kind")
+    kind = kind if kind in KINDS else DEFAULT_KIND
+    chosen = request.POST.get("account") or None
+    account = route(kind, chosen if chosen in account_names() else None)
+    typed = request.POST.get("mobiles", "")[:PREVIEW_MAX_CHARS]
+    numbers = sorted({m for m in map(normalize_mobile, split_mobiles(typed)) if m})
+    rows = [Message(mobile=m, kind=kind, account=account) for m in numbers]
+    admission.screen(rows)
+    stopped = sum(1 for row in rows if row.status == Message.Status.SUPPRESSED)
+    return JsonResponse({"numbers": len(numbers), "suppressed": stopped})
 
 
 def report_send(model_admin, request, rows: list[Message]) -> None:

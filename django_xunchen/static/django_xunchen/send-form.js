@@ -54,6 +54,44 @@ window.addEventListener("DOMContentLoaded", function () {
     return valid.size;
   }
 
+  // How many of the numbers would not be sent (suppressed, over the daily cap): the
+  // server screens them with the rule a send applies, a moment after typing stops.
+  let stopped = { key: "", count: 0 };
+  let asking = null;
+
+  function screenNumbers() {
+    if (!preview || !preview.dataset.numbersUrl || !mobiles) {
+      return;
+    }
+    const key = [mobiles.value, kind ? kind.value : "", chosenAccount()].join("\u0000");
+    if (key === stopped.key) {
+      return;
+    }
+    window.clearTimeout(asking);
+    asking = window.setTimeout(async function () {
+      const csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
+      const body = new URLSearchParams({
+        mobiles: mobiles.value,
+        kind: kind ? kind.value : "",
+        account: account ? account.value : "",
+      });
+      try {
+        const response = await fetch(preview.dataset.numbersUrl, {
+          method: "POST",
+          headers: { "X-CSRFToken": csrf ? csrf.value : "" },
+          body: body,
+          credentials: "same-origin",
+        });
+        if (response.ok) {
+          stopped = { key: key, count: (await response.json()).suppressed };
+          update();
+        }
+      } catch (error) {
+        // The preview stays as it was; the send screens the numbers anyway.
+      }
+    }, 300);
+  }
+
   function text(conf) {
     const option = template.selectedOptions[0];
     if (option && option.dataset.body) {
@@ -89,12 +127,16 @@ window.addEventListener("DOMContentLoaded", function () {
     const chars = body ? body.length + conf.signature.length : 0;
     const parts = !body ? 0 : chars <= conf.single ? 1 : Math.ceil(chars / conf.each);
     const count = numbers();
-    const total = parts * count;
+    const key = [mobiles ? mobiles.value : "", kind ? kind.value : "", chosenAccount()];
+    const suppressed = key.join("\u0000") === stopped.key ? Math.min(stopped.count, count) : 0;
+    const total = parts * (count - suppressed);
     const cost = total * parseFloat(conf.price);
     document.getElementById("preview-text").textContent = body ? conf.signature + body : "";
     document.getElementById("preview-chars").textContent = chars;
     document.getElementById("preview-parts").textContent = parts;
-    document.getElementById("preview-numbers").textContent = count;
+    document.getElementById("preview-numbers").textContent = count - suppressed;
+    document.getElementById("preview-suppressed").textContent = suppressed;
+    screenNumbers();
     document.getElementById("preview-total").textContent = total;
     document.getElementById("preview-cost").textContent = money(cost);
     document.getElementById("preview-balance").textContent =
