@@ -69,6 +69,9 @@ ACCOUNT_DEFAULTS: dict[str, Any] = {
     "QUIET_HOURS": ("21:00", "08:00"),
     # Marketing messages one number may get per day (China Standard Time); None: no cap.
     "MARKETING_DAILY_CAP": 2,
+    # An amount of money (e.g. "500"): below it, the balance check warns, fires
+    # low_balance once and shows an admin banner until the balance is back. None: off.
+    "LOW_BALANCE": None,
 }
 
 #: Settings with one value for the whole site.
@@ -104,6 +107,8 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "VERIFICATION": {},
     # Days to keep rows before sms_cleanup deletes them: see RETENTION_DEFAULTS.
     "RETENTION": {},
+    # Thresholds of the health checks (sms_health, the health view): see HEALTH_DEFAULTS.
+    "HEALTH": {},
     # Replies that put a number on the suppression list for marketing, matched after
     # NFKC, case folding and trimming, as the whole reply or at its start.
     "OPT_OUT_KEYWORDS": ["TD", "T", "N", "R", "退订", "取消", "拒收"],
@@ -332,6 +337,44 @@ def retention_settings() -> dict[str, int | None]:
                 f"XUNCHEN['RETENTION'][{key!r}] must be a number of days of at least "
                 f"{least}, or None, not {days!r}"
             )
+    return result
+
+
+#: ``XUNCHEN["HEALTH"]``: when each health check warns and when it is critical.
+HEALTH_DEFAULTS: dict[str, Any] = {
+    # Seconds since a poll last fetched successfully (the warning is POLL_MAX_AGE).
+    "POLL_CRITICAL": 3600,
+    # Seconds the oldest due queued message has waited.
+    "QUEUE_WARNING": 600,
+    "QUEUE_CRITICAL": 3600,
+    # Send and check tasks waiting for a worker (django-tasks-db only).
+    "TASKS_WARNING": 1000,
+    "TASKS_CRITICAL": 10000,
+    # Seconds between two balance checks of one account after sends and polls.
+    "BALANCE_EVERY": 3600,
+    # A bearer token that lets a monitoring system read the health view without a
+    # staff login; empty: staff only. Keep it in the environment, as the passwords.
+    "TOKEN": "",
+}
+
+
+def health_settings() -> dict[str, Any]:
+    """``XUNCHEN["HEALTH"]`` over :data:`HEALTH_DEFAULTS`, checked."""
+    result = _section("HEALTH", HEALTH_DEFAULTS)
+    for key, value in result.items():
+        if key == "TOKEN":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ImproperlyConfigured(
+                f"XUNCHEN['HEALTH'][{key!r}] must be a number of at least 0, not {value!r}"
+            )
+    token = result["TOKEN"]
+    if token and len(str(token)) < 32:
+        raise ImproperlyConfigured(
+            "XUNCHEN['HEALTH']['TOKEN'] must be at least 32 characters (e.g. "
+            "secrets.token_urlsafe(32)), or empty"
+        )
+    result["TOKEN"] = mask(str(token)) if token else ""
     return result
 
 

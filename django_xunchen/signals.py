@@ -45,6 +45,14 @@ logged (logger ``django_xunchen.signals``) and does not break sending or polling
     A running campaign has nothing left queued or sending: it is ``done``. Sent once, by
     whichever process noticed first; not for a cancelled campaign.
 
+``low_balance(sender=AccountBalance, account, balance, threshold)``
+    A balance check found ``account``'s balance (a ``Decimal``) below its
+    ``LOW_BALANCE``: once per crossing, not on every check, until it is back above.
+
+``health_alert(sender=HealthAlert, check)``
+    A health check crossed into critical: spool files or journal entries were set aside
+    (``check.name`` is ``spool_set_aside`` or ``journal_set_aside``). Once per crossing.
+
 Verification codes (:mod:`django_xunchen.verification`), sent at once, with
 ``sender=VerificationCode``. None of them carries the code.
 
@@ -92,6 +100,8 @@ code_failed = Signal()
 code_volume_alarm = Signal()
 campaign_started = Signal()
 campaign_finished = Signal()
+low_balance = Signal()
+health_alert = Signal()
 
 
 def send_robust_logged(signal: Signal, sender: type, **kwargs: Any) -> None:

@@ -39,6 +39,7 @@ from .db import from_db_datetime
 from .dispatch.queue import send_queued
 from .dispatch.submit import Backends, dispatch
 from .models import Message, PollLock
+from .operations.alerts import watch
 from .polling.run import poll
 
 #: Why a background send cannot be enqueued on this install.
@@ -135,6 +136,7 @@ def send_messages(message_ids: list[int], attempt: int = 0) -> dict[str, int]:
         )
     if any(r.campaign_id for r in rows):
         advance()
+    watch()
     ensure_ticking()
     return {"sent": outcome.sent, "requests": outcome.requests, "left": len(left)}
 

@@ -6,6 +6,7 @@ migration state depend on its app and name, not on the module it is defined in.
 
 from .campaigns import Campaign, CampaignFileChunk, CampaignRecipient, params_for_storage
 from .fields import account_field
+from .health import AccountBalance, HealthAlert
 from .messages import Message, MessageQuerySet, gateway_day_start
 from .policy import BlockedWord, Suppression
 from .polling import InboundMessage, PolledRecord, PollJournalEntry, PollLock, PollState, Report
@@ -14,11 +15,13 @@ from .templates import Template
 from .verification import ThrottleBucket, ThrottleEvent, VerificationCode
 
 __all__ = [
+    "AccountBalance",
     "BlockedWord",
     "Campaign",
     "CampaignFileChunk",
     "CampaignRecipient",
     "DailyFigure",
+    "HealthAlert",
     "InboundMessage",
     "Message",
     "MessageQuerySet",

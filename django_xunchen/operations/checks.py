@@ -15,6 +15,7 @@ from ..conf import (
     CREDENTIAL_KEYS,
     KINDS,
     account_names,
+    health_settings,
     retention_settings,
     setting_name,
     verification_settings,
@@ -34,10 +35,11 @@ def check_settings(app_configs=None, **kwargs):
         names = account_names()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="django_xunchen.E000")]
-    try:
-        retention_settings()
-    except ImproperlyConfigured as exc:
-        errors.append(checks.Error(str(exc), id="django_xunchen.E000"))
+    for section in (retention_settings, health_settings):
+        try:
+            section()
+        except ImproperlyConfigured as exc:
+            errors.append(checks.Error(str(exc), id="django_xunchen.E000"))
     errors.extend(_check_accounts_shape(conf, names))
     for name in names:
         errors.extend(_check_account(name, len(names) > 1))
@@ -103,6 +105,12 @@ def _check_policy(name: str, conf: dict, several: bool) -> list[checks.CheckMess
     cap = conf["MARKETING_DAILY_CAP"]
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         bad("MARKETING_DAILY_CAP", "a whole number of 1 or more, or None")
+    low = conf["LOW_BALANCE"]
+    try:
+        if low is not None and (isinstance(low, bool) or not Decimal(str(low)).is_finite()):
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        bad("LOW_BALANCE", "an amount such as '500', or None")
     return found
 
 

@@ -28,6 +28,8 @@ class PollHealth:
     last_success: dict[tuple[str, str], dt.datetime | None] = field(default_factory=dict)
     #: One sentence per account and operation whose last successful fetch is too old.
     stale: list[str] = field(default_factory=list)
+    #: The same sentences by (gateway account, operation).
+    stale_by_key: dict[tuple[str, str], str] = field(default_factory=dict)
     set_aside: int = 0
     spooled: int = 0
     #: Spool files set aside as ``*.bad``: they could not be read or applied.
@@ -66,20 +68,21 @@ def poll_health(now: dt.datetime | None = None, *, count_overdue: bool = False) 
             label = str(Op(operation).label)
             if len(accounts) > 1:
                 label = _("%(what)s of account %(account)s") % {"what": label, "account": account}
+            sentence = ""
             if last is None:
-                health.stale.append(
-                    _("No %(what)s have ever been fetched: is poll_sms running?") % {"what": label}
-                )
+                sentence = _("No %(what)s have ever been fetched: is poll_sms running?") % {
+                    "what": label
+                }
             elif now - last > max_age:
                 minutes = int((now - last).total_seconds() // 60)
-                health.stale.append(
-                    _(
-                        "The last successful fetch of %(what)s was %(minutes)d minutes ago: "
-                        "is poll_sms running? The gateway keeps reports only until midnight "
-                        "(China Standard Time)."
-                    )
-                    % {"what": label, "minutes": minutes}
-                )
+                sentence = _(
+                    "The last successful fetch of %(what)s was %(minutes)d minutes ago: "
+                    "is poll_sms running? The gateway keeps reports only until midnight "
+                    "(China Standard Time)."
+                ) % {"what": label, "minutes": minutes}
+            if sentence:
+                health.stale.append(sentence)
+                health.stale_by_key[(account, operation)] = sentence
     health.set_aside = PollJournalEntry.objects.filter(
         state=PollJournalEntry.State.SET_ASIDE
     ).count()

@@ -1,4 +1,4 @@
-"""The poll-health and code-volume banners on the app's admin pages."""
+"""The health and code-volume banners on the app's admin pages."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from django.db import DatabaseError
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
-from ..operations.health import poll_health
+from ..operations.monitoring import Level, run_checks
 from ..verification.codes import volume_today
 
 register = template.Library()
@@ -17,53 +16,27 @@ register = template.Library()
 
 @register.simple_tag
 def xunchen_poll_banner():
-    """A warning naming what is wrong with polling, or nothing when all is well."""
+    """A warning naming every health check that is not ok (the checks ``sms_health`` and
+    the health view report: :func:`~django_xunchen.operations.monitoring.run_checks`), or
+    nothing when all is well."""
     try:
-        health = poll_health()
+        checks = [c for c in run_checks() if c.level > Level.OK]
     except DatabaseError:
         return ""
-    problems = list(health.stale)
-    if health.set_aside:
-        url = reverse("admin:django_xunchen_polljournalentry_changelist")
-        problems.append(
-            format_html(
-                '<a href="{}?state__exact=set_aside">{}</a>',
-                url,
-                ngettext(
-                    "%(count)d poll journal entry could not be ingested and was set aside.",
-                    "%(count)d poll journal entries could not be ingested and were set aside.",
-                    health.set_aside,
-                )
-                % {"count": health.set_aside},
-            )
-        )
-    if health.spooled:
-        problems.append(
-            ngettext(
-                "%(count)d send outcome waits in the spool on this host.",
-                "%(count)d send outcomes wait in the spool on this host.",
-                health.spooled,
-            )
-            % {"count": health.spooled}
-        )
-    if health.spool_bad:
-        problems.append(
-            ngettext(
-                "%(count)d spool file on this host could not be read or applied and was "
-                "set aside (renamed *.bad); the log says why.",
-                "%(count)d spool files on this host could not be read or applied and were "
-                "set aside (renamed *.bad); the log says why.",
-                health.spool_bad,
-            )
-            % {"count": health.spool_bad}
-        )
-    if health.spool_problem:
-        problems.append(health.spool_problem)
+    links = {
+        "journal_set_aside": reverse("admin:django_xunchen_polljournalentry_changelist")
+        + "?state__exact=set_aside",
+        "balance": reverse("admin:django_xunchen_message_balance"),
+    }
+    problems = [
+        format_html('<a href="{}">{}</a>', links[c.name], c.detail) if c.name in links else c.detail
+        for c in checks
+    ]
     if not problems:
         return ""
     return format_html(
         '<div class="xunchen-poll-banner" role="alert"><strong>{}</strong> {}</div>',
-        _("Polling needs attention."),
+        _("SMS needs attention."),
         format_html_join(" ", "{}", ((p,) for p in problems)),
     )
 

@@ -45,9 +45,9 @@ def test_a_failed_fetch_does_not_count_as_healthy(gateway):
 def test_the_admin_shows_a_banner_while_polling_looks_stopped(settings, admin_client):
     settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM}
     changelist = reverse("admin:django_xunchen_message_changelist")
-    assert "Polling needs attention" in admin_client.get(changelist).content.decode()
+    assert "SMS needs attention" in admin_client.get(changelist).content.decode()
     poll(force=True)
-    assert "Polling needs attention" not in admin_client.get(changelist).content.decode()
+    assert "SMS needs attention" not in admin_client.get(changelist).content.decode()
 
 
 def test_a_sent_message_whose_gateway_day_ended_is_flagged(admin_client, xunchen_outbox):

@@ -425,10 +425,10 @@ def test_the_admin_banner_counts_the_bad_files(isolated_spool, admin_client):
 
     poll(force=True)
     changelist = reverse("admin:django_xunchen_message_changelist")
-    assert "Polling needs attention" not in admin_client.get(changelist).content.decode()
+    assert "SMS needs attention" not in admin_client.get(changelist).content.decode()
     plant(isolated_spool, "1.bad", b"")
     page = admin_client.get(changelist).content.decode()
-    assert "Polling needs attention" in page
+    assert "SMS needs attention" in page
     assert "1 spool file on this host could not be read or applied" in page
 
 

@@ -48,14 +48,7 @@ def test_a_cron_line_names_its_folder_interpreter_and_real_commands(command):
     managed, *alerts = re.split(r"\s*(?:\|\||\|)\s*", command[len("cd /srv/app && ") :])
     for alert in alerts:
         assert shlex.split(alert)[0] in ALERTS, alert
-    words = shlex.split(managed.split(">")[0])
-    name, arguments = words[2], words[3:]
-    from django.core.management import get_commands, load_command_class
-
-    app = get_commands().get(name)
-    assert app is not None, f"no command {name!r}"
-    parser = load_command_class(app, name).create_parser("manage.py", name)
-    parser.parse_args(arguments)
+    parses(shlex.split(managed.split(">")[0])[2:])
 
 
 @pytest.mark.parametrize("name", ["send_queued", "sms_cleanup"])
@@ -72,6 +65,25 @@ def test_the_commands_that_need_no_gateway_run_as_written(name, tmp_path):
     subprocess.run([*manage, "migrate", "-v", "0"], cwd=cwd, env=env, check=True)
     done = subprocess.run([*manage, *argv], cwd=cwd, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_systemd_units_run_a_real_command_from_the_project():
+    page = (ROOT / "docs" / "monitoring.rst").read_text(encoding="utf-8")
+    starts = re.findall(r"^\s*ExecStart=(.*)$", page, re.M)
+    assert starts and "WorkingDirectory=/srv/app" in page
+    for command in starts:
+        assert command.startswith("/srv/app/.venv/bin/python manage.py "), command
+        parses(shlex.split(command)[2:])
+
+
+def parses(words: list[str]) -> None:
+    """``words`` (a command's name and arguments) are what that command takes."""
+    from django.core.management import get_commands, load_command_class
+
+    name, arguments = words[0], words[1:]
+    app = get_commands().get(name)
+    assert app is not None, f"no command {name!r}"
+    load_command_class(app, name).create_parser("manage.py", name).parse_args(arguments)
 
 
 def test_no_page_installs_what_pypi_does_not_have_yet():
