@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 from decimal import Decimal
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -65,7 +66,7 @@ def check_balance(account: str, now: dt.datetime | None = None, *, due_only: boo
             return None
     try:
         amount, error = get_balance(account=account).amount, ""
-    except XunchenError as exc:
+    except (XunchenError, ImproperlyConfigured) as exc:
         amount, error = None, str(exc)[:500]
     threshold = xunchen_settings(account)["LOW_BALANCE"]
     with transaction.atomic():
