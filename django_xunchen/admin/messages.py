@@ -104,12 +104,27 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
         return flatten_fieldsets(self.fieldsets)
 
     def get_list_display(self, request):
+        """With several accounts, each number shows its account below it: a column of
+        its own would push the last one off a 1280 px screen beside the navigation and
+        the filters (``tests/admin/test_widths.py``)."""
         columns = list(super().get_list_display(request))
         if len(account_names()) > 1:
-            columns.insert(columns.index("coloured_status"), "account")
+            columns[columns.index("mobile")] = "mobile_and_account"
         return columns
 
+    def get_list_display_links(self, request, list_display):
+        return [list_display[0]]
+
     # ------------------------------------------------------------------ display
+
+    @admin.display(description=_("mobile"), ordering="mobile")
+    def mobile_and_account(self, obj: Message):
+        return format_html(
+            '{}<br><small class="xunchen-account" title="{}">{}</small>',
+            obj.mobile,
+            _("account"),
+            obj.account,
+        )
 
     @admin.display(description=_("content"))
     def content_preview(self, obj: Message):
