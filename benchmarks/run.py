@@ -458,7 +458,7 @@ def bench_campaign(n: int = 100000) -> list[tuple[str, str, str, str]]:
     import subprocess
 
     rows = []
-    kinds = ["csv"] + (["xlsx", "excel"] if importlib.util.find_spec("openpyxl") else [])
+    kinds = ["csv"] + (["xlsx"] if importlib.util.find_spec("openpyxl") else [])
     for kind in kinds:
         out = subprocess.run(
             [sys.executable, __file__, "--campaign-child", kind, "--campaign", str(n)],

@@ -170,6 +170,7 @@ def tick() -> dict[str, Any]:
     campaign file whose check lost its worker; then the next tick."""
     counts = send_queued(idle_for=ORPHANED_AFTER)
     result = poll()
+    watch()
     checks = checking.hand_over()
     for campaign_id in checks:
         check_campaign_file.using(queue_name=xunchen_settings()["TASK_QUEUE"]).enqueue(campaign_id)

@@ -11,7 +11,6 @@ from ..campaigns.advance import advance
 from ..conf import account_names
 from ..models import Message
 from ..operations import rollup
-from ..operations.alerts import watch
 from ..outcomes import write as outcomes
 from .claim import stale_after
 from .submit import Backends, dispatch
@@ -31,8 +30,7 @@ def send_queued(
     Also applies this host's spooled outcomes, marks expired rows ``expired`` and rows
     stuck in ``sending`` (their process died mid-request) ``unknown``, and moves the
     campaigns whose time has come or whose last message went
-    (:func:`~django_xunchen.campaigns.advance.advance`), and checks the alerts
-    (:func:`~django_xunchen.operations.alerts.watch`: a low balance, files set aside).
+    (:func:`~django_xunchen.campaigns.advance.advance`).
     Safe to run from several processes at once: each row is claimed by exactly one, and
     ``sent`` counts what this call sent.
     """
@@ -67,7 +65,6 @@ def send_queued(
     rows = list(waiting.select_related("template").order_by("created_at", "pk")[:limit])
     outcome = dispatch(rows, backends)
     moved = advance()
-    watch()
     return {
         "expired": expired,
         "stale": stale,

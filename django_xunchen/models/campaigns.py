@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from .fields import account_field
 from .messages import Message
+from .policy import Suppression
 from .templates import Template
 
 
@@ -169,8 +170,6 @@ class CampaignRecipient(models.Model):
             return self.detail
         values = dict(self.detail_values)
         if self.problem == self.Problem.SUPPRESSED:
-            from .policy import Suppression
-
             source = values.get("source")
             if source in Suppression.Source.values:
                 values["source"] = Suppression.Source(source).label

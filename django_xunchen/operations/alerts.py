@@ -1,7 +1,9 @@
 """Alerts that reach people, once per crossing: an account's balance below its
 ``LOW_BALANCE``, spool files or journal entries set aside.
 
-:func:`watch` runs after ``send_queued``, each send task and each poll. It reads each
+:func:`watch` runs after the ``send_queued`` and ``poll_sms`` commands, the tick and
+each send task (not inside ``send_queued()`` and ``poll()`` themselves, which a
+host may call from anywhere: a host with its own scheduler calls it too). It reads each
 account's balance from the gateway at most once per ``HEALTH["BALANCE_EVERY"]``
 seconds (across processes: the row is claimed by a conditional update), and raises an
 alert when a check crosses into it: the signal (``low_balance``, ``health_alert``) after
@@ -22,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import signals
+from ..backends import get_backend
 from ..conf import account_names, health_settings, xunchen_settings
 from ..exceptions import XunchenError
 from ..models import AccountBalance, HealthAlert
@@ -53,8 +56,6 @@ def check_balance(account: str, now: dt.datetime | None = None, *, due_only: boo
     the last reading is older than ``BALANCE_EVERY`` (and no other process took it).
     Fires ``low_balance`` when the balance crossed below ``LOW_BALANCE``. Returns the
     stored row, or ``None`` when it was not due."""
-    from ..api import get_balance
-
     now = now or timezone.now()
     row, _created = AccountBalance.objects.get_or_create(account=account)
     if due_only:
@@ -65,7 +66,8 @@ def check_balance(account: str, now: dt.datetime | None = None, *, due_only: boo
         if not claimed:
             return None
     try:
-        amount, error = get_balance(account=account).amount, ""
+        with get_backend(account=account) as sms_backend:
+            amount, error = sms_backend.get_balance().amount, ""
     except (XunchenError, ImproperlyConfigured) as exc:
         amount, error = None, str(exc)[:500]
     threshold = xunchen_settings(account)["LOW_BALANCE"]

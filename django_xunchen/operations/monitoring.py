@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.conf import settings
@@ -29,9 +28,8 @@ from django.utils.translation import ngettext
 from ..conf import account_names, health_settings, xunchen_settings
 from ..models import AccountBalance, Message, PollJournalEntry
 from ..outcomes import spool
-
-if TYPE_CHECKING:
-    from .health import PollHealth
+from ..polling import spool as poll_spool
+from .health import PollHealth, poll_health
 
 Op = PollJournalEntry.Operation
 
@@ -76,8 +74,6 @@ def run_checks(now: dt.datetime | None = None) -> list[Check]:
     """Every check, in a fixed order: polls per account and operation, the spools, the
     journal, the queue, the tasks, the balances. A few small queries and a look at this
     host's spool folder."""
-    from .health import poll_health  # polling imports this module's alerts: not at load
-
     now = now or timezone.now()
     conf = health_settings()
     health = poll_health(now)
@@ -116,8 +112,6 @@ def spool_checks(
     waiting: int | None = None, answers: int | None = None, bad: int | None = None
 ) -> list[Check]:
     """The spools of this host; each count is looked up unless given."""
-    from ..polling import spool as poll_spool  # polling imports the alerts: not at load
-
     waiting = len(spool.pending()) if waiting is None else waiting
     answers = poll_spool.counts()[0] if answers is None else answers
     bad = len(spool.bad_files()) if bad is None else bad

@@ -14,7 +14,6 @@ from ..campaigns.advance import advance
 from ..conf import UnknownAccount, account_names, xunchen_settings
 from ..models import PollJournalEntry
 from ..operations import rollup
-from ..operations.alerts import watch
 from ..outcomes import write as outcomes
 from .accounts import GatewayAccount, gateway_accounts
 from .fetch import AnswerKept, _fetch_and_journal, _journal_kept_answers
@@ -81,7 +80,6 @@ def poll(
     rollup.maintain()
     rollup.settle()
     advance()
-    watch()
     return total
 
 

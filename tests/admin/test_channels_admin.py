@@ -43,13 +43,15 @@ def test_the_message_list_filters_by_account_kind_and_tag(admin_client):
     assert shown(admin_client, "?tag=orders") == ["13800138001"]
     assert shown(admin_client, "?tag=order") == []
     page = admin_client.get(CHANGELIST).content.decode()
-    assert "column-account" in page and "?tag=login" in page
+    assert "column-mobile_and_account" in page and "?tag=login" in page
+    assert '<small class="xunchen-account"' in page, "the account under the number"
 
 
-def test_the_account_column_shows_only_with_several_accounts(admin_client, settings):
+def test_the_account_shows_only_with_several_accounts(admin_client, settings):
     send_sms("13800138001", "hi")
     settings.XUNCHEN = {"SPOOL_DIR": settings.XUNCHEN["SPOOL_DIR"], "BACKEND": LOCMEM}
-    assert "column-account" not in admin_client.get(CHANGELIST).content.decode()
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert "column-mobile_and_account" not in page and "xunchen-account" not in page
 
 
 def test_the_detail_shows_the_channel(admin_client):

@@ -127,23 +127,28 @@ def test_the_balance_against_low_balance(settings, monkeypatch, received):
     assert check("balance").level == Level.CRITICAL, "cannot pay for one part"
 
 
+def cron():
+    """What cron runs every minute: the send_queued command, which checks the alerts."""
+    call_command("send_queued", stdout=StringIO())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_low_balance_fires_once_per_crossing_not_once_per_send(
     settings, monkeypatch, received, xunchen_outbox, caplog
 ):
-    from django_xunchen import send_queued, send_sms
+    from django_xunchen import send_sms
 
     settings.XUNCHEN = {**settings.XUNCHEN, "LOW_BALANCE": "100", "HEALTH": {"BALANCE_EVERY": 0}}
     monkeypatch.setattr(locmem, "balance", Balance(amount=Decimal("50"), messages=500))
     for _ in range(3):
         send_sms(["13800138000"], "您好", background=False)
-        send_queued()
+        cron()
     assert [r["balance"] for r in received] == [Decimal("50")]
     assert "below LOW_BALANCE" in caplog.text
     monkeypatch.setattr(locmem, "balance", Balance(amount=Decimal("500"), messages=5000))
-    send_queued()
+    cron()
     monkeypatch.setattr(locmem, "balance", Balance(amount=Decimal("40"), messages=400))
-    send_queued(), send_queued()
+    cron(), cron()
     assert [r["balance"] for r in received] == [Decimal("50"), Decimal("40")]
 
 
@@ -155,28 +160,24 @@ def test_a_balance_is_read_at_most_once_per_balance_every(settings, monkeypatch)
     monkeypatch.setattr(
         locmem.SMSBackend, "get_balance", lambda self: reads.append(1) or real(self)
     )
-    from django_xunchen import send_queued
-
     with time_machine.travel(NOW, tick=False):
-        send_queued(), send_queued(), send_queued()
+        cron(), cron(), cron()
     with time_machine.travel(NOW + dt.timedelta(seconds=3601), tick=False):
-        send_queued()
+        cron()
     assert len(reads) == 2
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_journal_entry_set_aside_alerts_once(received):
-    from django_xunchen import send_queued
-
     PollJournalEntry.objects.create(
         account="default", operation="queryReport", body=b"x", fetched_at=NOW, state="set_aside"
     )
-    send_queued(), send_queued()
+    cron(), cron()
     assert [r["check"].name for r in received] == ["journal_set_aside"]
     PollJournalEntry.objects.update(state="done")
-    send_queued()
+    cron()
     PollJournalEntry.objects.update(state="set_aside")
-    send_queued()
+    cron()
     assert [r["check"].name for r in received] == ["journal_set_aside"] * 2
 
 
@@ -273,3 +274,37 @@ def test_a_short_token_is_refused_by_the_system_check(settings):
 
     settings.XUNCHEN = {**settings.XUNCHEN, "HEALTH": {"TOKEN": "short"}}
     assert any("at least 32 characters" in e.msg for e in check_settings())
+
+
+def run_poll_sms():
+    call_command("poll_sms", "--force", stdout=StringIO())
+
+
+def run_tick():
+    from django_xunchen.tasks import tick
+
+    tick.call()
+
+
+def run_send_task():
+    from django_xunchen.tasks import send_messages
+
+    send_messages.call([])
+
+
+ALERTING_PATHS = {
+    "send_queued": cron,
+    "poll_sms": run_poll_sms,
+    "tick": run_tick,
+    "send task": run_send_task,
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ALERTING_PATHS.values(), ids=ALERTING_PATHS.keys())
+def test_each_unattended_path_checks_the_alerts(path, received):
+    PollJournalEntry.objects.create(
+        account="default", operation="queryReport", body=b"x", fetched_at=NOW, state="set_aside"
+    )
+    path()
+    assert [r["check"].name for r in received] == ["journal_set_aside"]

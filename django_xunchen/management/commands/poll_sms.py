@@ -7,6 +7,7 @@ from django.utils.translation import ngettext
 from ... import stopping
 from ...client.parsing import MAX_QUERY_BODY_BYTES
 from ...conf import UnknownAccount
+from ...operations.alerts import watch
 from ...operations.health import poll_health
 from ...polling.fetch import import_answer
 from ...polling.run import poll
@@ -77,6 +78,7 @@ class Command(BaseCommand):
                 )
             except UnknownAccount as exc:
                 raise CommandError(str(exc)) from None
+            watch()
             stopped = stopping.exit_code()
         if stopped is not None:
             self.stderr.write(f"stopped by a signal: {result.summary()}")

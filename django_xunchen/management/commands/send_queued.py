@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 from ... import stopping
 from ...campaigns import checking
 from ...dispatch.queue import send_queued
+from ...operations.alerts import watch
 
 
 class Command(BaseCommand):
@@ -37,6 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, limit=10000, idle_for=None, **options):
         with stopping.graceful():
             counts = send_queued(limit=limit, idle_for=idle_for)
+            watch()
             stopped = stopping.exit_code()
             if stopped is None:
                 counts["checked"] = checking.check_waiting()

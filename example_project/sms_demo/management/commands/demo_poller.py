@@ -5,6 +5,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from django_xunchen import poll, send_queued, stopping
+from django_xunchen.operations.alerts import watch
 from django_xunchen.tasks import ORPHANED_AFTER, can_defer
 
 
@@ -24,6 +25,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"poll: {result.summary()}")
                 # With the task worker, rows written in the last minute are its to send.
                 send_queued(idle_for=ORPHANED_AFTER if can_defer() else None)
+                watch()  # as cron's commands do: a low balance, files set aside
                 for _ in range(int(interval * 10)):
                     if stopping.requested():
                         break
