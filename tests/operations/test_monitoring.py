@@ -308,3 +308,14 @@ def test_each_unattended_path_checks_the_alerts(path, received):
     )
     path()
     assert [r["check"].name for r in received] == ["journal_set_aside"]
+
+
+def test_the_token_is_kept_out_of_error_reports_and_reprs(settings):
+    from django.views.debug import SafeExceptionReporterFilter
+
+    from django_xunchen.conf import health_settings
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "HEALTH": {"TOKEN": TOKEN}}
+    safe = SafeExceptionReporterFilter().get_safe_settings()["XUNCHEN"]["HEALTH"]
+    assert TOKEN not in str(safe)
+    assert TOKEN not in repr(health_settings())
