@@ -53,8 +53,11 @@ def polled_accounts() -> list[str]:
     return [n for n in account_names() if n in names or n in broken]
 
 
-def poll_health(now: dt.datetime | None = None, *, count_overdue: bool = False) -> PollHealth:
-    """Two small queries; ``count_overdue`` adds a count over the ``sent`` messages."""
+def poll_health(
+    now: dt.datetime | None = None, *, count_overdue: bool = False, set_aside: int | None = None
+) -> PollHealth:
+    """Two small queries (one when ``set_aside``, the journal entries set aside, is
+    given); ``count_overdue`` adds a count over the ``sent`` messages."""
     now = now or timezone.now()
     max_age = dt.timedelta(seconds=float(xunchen_settings()["POLL_MAX_AGE"]))
     accounts = polled_accounts()
@@ -83,9 +86,9 @@ def poll_health(now: dt.datetime | None = None, *, count_overdue: bool = False) 
             if sentence:
                 health.stale.append(sentence)
                 health.stale_by_key[(account, operation)] = sentence
-    health.set_aside = PollJournalEntry.objects.filter(
-        state=PollJournalEntry.State.SET_ASIDE
-    ).count()
+    if set_aside is None:
+        set_aside = PollJournalEntry.objects.filter(state=PollJournalEntry.State.SET_ASIDE).count()
+    health.set_aside = set_aside
     health.spooled = len(spool.pending())
     health.spool_bad = len(spool.bad_files())
     health.answers_waiting = poll_spool.counts()[0]

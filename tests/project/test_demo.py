@@ -243,6 +243,12 @@ def test_pause_and_cancel_while_the_worker_sends_3000_rows(demo, chromium, tmp_p
     file = tmp_path / "3000.csv"
     rows = "".join(f"13800{i:06d},客户{i}\n" for i in range(3000))
     file.write_text("手机号码,姓名\n" + rows, encoding="utf-8")
+    submitted = f"http://127.0.0.1:{gateway}/fake/state"
+
+    def submissions():
+        with urllib.request.urlopen(submitted, timeout=5) as answer:
+            return json.load(answer)["submissions"]
+
     page = chromium.new_context(locale="en-US").new_page()
     page.set_default_timeout(30000)
     failures = []
@@ -266,9 +272,10 @@ def test_pause_and_cancel_while_the_worker_sends_3000_rows(demo, chromium, tmp_p
         "sort_keys=True))"
     )
     wait_for(lambda: '"sending"' not in shell(env, statuses), timeout=30)
-    held = shell(env, statuses)
+    held, sent = json.loads(shell(env, statuses))["queued"], submissions()
     time.sleep(3)
-    assert shell(env, statuses) == held, "nothing moves while paused"
+    assert json.loads(shell(env, statuses))["queued"] == held, "nothing moves while paused"
+    assert submissions() == sent, "nothing reaches the gateway while paused"
     page.click("#campaign-resume")
     assert "released" in page.inner_text(".messagelist")
     time.sleep(2)  # the worker sends again meanwhile
@@ -278,12 +285,6 @@ def test_pause_and_cancel_while_the_worker_sends_3000_rows(demo, chromium, tmp_p
     wait_for(lambda: '"sending"' not in shell(env, statuses), timeout=30)
     counts = json.loads(shell(env, statuses))
     assert counts.get("cancelled", 0) > 0 and "queued" not in counts, counts
-    submitted = f"http://127.0.0.1:{gateway}/fake/state"
-
-    def submissions():
-        with urllib.request.urlopen(submitted, timeout=5) as answer:
-            return json.load(answer)["submissions"]
-
     first = submissions()
     time.sleep(3)
     assert submissions() == first == 3000 - counts["cancelled"], counts
