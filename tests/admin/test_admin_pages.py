@@ -402,11 +402,12 @@ def test_unfiltered_list_on_a_large_postgres_table_shows_the_estimate(admin_clie
         response = admin_client.get(CHANGELIST)
     assert response.context["cl"].result_count == 30
     assert "about 30 messages" in response.content.decode()
-    assert not any(
-        "COUNT(" in q["sql"].upper()
-        for q in ctx.captured_queries
-        if "django_xunchen_message" in q["sql"]
+    # A count over the messages (the paginator's, or any other); the health banner's
+    # count of journal entries beside the oldest queued message is not one.
+    counts_messages = re.compile(
+        r'COUNT\(\*\)[^,]*?FROM \(?(SELECT [^,]*? )?"django_xunchen_message"'
     )
+    assert not any(counts_messages.search(q["sql"]) for q in ctx.captured_queries)
     filtered = admin_client.get(f"{CHANGELIST}?status__exact=queued")
     assert filtered.context["cl"].result_count == 0, "a filtered list is counted"
 
