@@ -37,6 +37,19 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
+def site_language():
+    """Each test starts in the site's language. Django's test client leaves the language
+    of the last request active in the thread (LocaleMiddleware activates it and nothing
+    deactivates it), so a test that asked for a page in Chinese would hand Chinese to
+    whichever test ran next."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def isolated_spool(tmp_path, monkeypatch):
     """Each test gets its own outcome spool (unless it sets SPOOL_DIR), so no test
     applies another's files."""
