@@ -69,6 +69,9 @@ ACCOUNT_DEFAULTS: dict[str, Any] = {
     "QUIET_HOURS": ("21:00", "08:00"),
     # Marketing messages one number may get per day (China Standard Time); None: no cap.
     "MARKETING_DAILY_CAP": 2,
+    # Marketing only to numbers whose latest consent entry for "marketing" is a grant
+    # (docs/compliance.rst); the others end suppressed, "no consent".
+    "REQUIRE_CONSENT": False,
     # An amount of money (e.g. "500"): below it, the balance check warns, fires
     # low_balance once and shows an admin banner until the balance is back. None: off.
     "LOW_BALANCE": None,

@@ -53,6 +53,14 @@ logged (logger ``django_xunchen.signals``) and does not break sending or polling
     A health check crossed into critical: spool files or journal entries were set aside
     (``check.name`` is ``spool_set_aside`` or ``journal_set_aside``). Once per crossing.
 
+``consent_granted(sender=Consent, mobile, consent)``
+    A consent entry granting ``consent.scope`` was written: a web form, the double
+    opt-in view, a 订阅 reply, an import (once per row), staff or the API.
+
+``consent_withdrawn(sender=Consent, mobile, consent)``
+    A withdrawal was written: a 退订 reply, a number put on the suppression list (a
+    withdrawal for each scope it had consented to), staff or the API.
+
 Verification codes (:mod:`django_xunchen.verification`), sent at once, with
 ``sender=VerificationCode``. None of them carries the code.
 
@@ -102,6 +110,8 @@ campaign_started = Signal()
 campaign_finished = Signal()
 low_balance = Signal()
 health_alert = Signal()
+consent_granted = Signal()
+consent_withdrawn = Signal()
 
 
 def send_robust_logged(signal: Signal, sender: type, **kwargs: Any) -> None:

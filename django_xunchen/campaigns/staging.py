@@ -270,8 +270,9 @@ class Staging:
 
     def batches(self) -> Iterator[tuple[int, list[CampaignRecipient]]]:
         """The checked rows, unsaved, :data:`STAGE_BATCH` at a time, suppressed numbers
-        marked, each batch with the number of the last row read. Raises
-        :class:`~.spreadsheets.SpreadsheetError` at a row the file cannot give."""
+        and numbers without the consent the account requires marked, each batch with the
+        number of the last row read. Raises :class:`~.spreadsheets.SpreadsheetError` at a
+        row the file cannot give."""
         batch: list[CampaignRecipient] = []
         for number, cells in self.rows:
             self.read = number
@@ -279,9 +280,9 @@ class Staging:
                 continue
             batch.append(self.checker.check(number, cells, self.mapping))
             if len(batch) >= STAGE_BATCH:
-                yield number, _suppressed(batch, self.campaign.kind)
+                yield number, _admitted(batch, self.campaign)
                 batch = []
-        yield self.read, _suppressed(batch, self.campaign.kind)
+        yield self.read, _admitted(batch, self.campaign)
 
     def finish(self, totals: Totals) -> dict[str, object]:
         """The campaign's fields once every row is staged."""
@@ -379,14 +380,22 @@ def store(batch: list[CampaignRecipient]) -> None:
     CampaignRecipient.objects.bulk_create(batch)
 
 
-def _suppressed(batch: list[CampaignRecipient], kind: str) -> list[CampaignRecipient]:
-    """``batch``, its numbers on the suppression list marked."""
+def _admitted(batch: list[CampaignRecipient], campaign: Campaign) -> list[CampaignRecipient]:
+    """``batch``, its numbers on the suppression list, or without the consent the
+    campaign's account requires, marked (the admission's rules, as at write)."""
     if not batch:
         return batch
-    listed = admission.suppressed([r.mobile for r in batch if not r.problem], kind)
+    numbers = [r.mobile for r in batch if not r.problem]
+    listed = admission.suppressed(numbers, campaign.kind)
+    unconsented = admission.without_consent(numbers, campaign.kind, campaign.account)
     for row in batch:
-        entry = listed.get(row.mobile) if not row.problem else None
+        if row.problem:
+            continue
+        entry = listed.get(row.mobile)
         if entry is not None:
             row.problem = Problem.SUPPRESSED
             row.detail_values = {"source": entry.source}
+        elif row.mobile in unconsented:
+            row.problem = Problem.NO_CONSENT
+            row.detail_values = {"scope": "marketing"}
     return batch

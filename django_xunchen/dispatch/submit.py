@@ -334,15 +334,15 @@ def _submit(
     if not rows:
         return None
     ids = [r.pk for r in rows]
-    kind = rows[0].kind
+    kind, account = rows[0].kind, rows[0].account
     claimed_ids = _claim(
-        admission.claimable(Message.objects.filter(one_of(Message, "id", ids)), kind, now),
+        admission.claimable(Message.objects.filter(one_of(Message, "id", ids)), kind, now, account),
         token,
         now,
     )
     if len(claimed_ids) < len(rows):
         unclaimed = [r for r in rows if r.pk not in claimed_ids]
-        admission.suppress_unclaimed([r.pk for r in unclaimed], kind, now)
+        admission.suppress_unclaimed([r.pk for r in unclaimed], kind, now, account)
         _refresh(unclaimed)
     if not claimed_ids:
         return None

@@ -5,6 +5,7 @@ migration state depend on its app and name, not on the module it is defined in.
 """
 
 from .campaigns import Campaign, CampaignFileChunk, CampaignRecipient, params_for_storage
+from .consent import Consent
 from .fields import account_field
 from .health import AccountBalance, HealthAlert
 from .messages import Message, MessageQuerySet, gateway_day_start
@@ -20,6 +21,7 @@ __all__ = [
     "Campaign",
     "CampaignFileChunk",
     "CampaignRecipient",
+    "Consent",
     "DailyFigure",
     "HealthAlert",
     "InboundMessage",

@@ -122,6 +122,7 @@ class CampaignRecipient(models.Model):
         SHORTENED = "shortened", pgettext_lazy("campaign row problem", "number shortened by Excel")
         DUPLICATE = "duplicate", pgettext_lazy("campaign row problem", "duplicate")
         SUPPRESSED = "suppressed", pgettext_lazy("campaign row problem", "suppressed")
+        NO_CONSENT = "no_consent", pgettext_lazy("campaign row problem", "no consent")
         MISSING = "missing", pgettext_lazy("campaign row problem", "missing parameter")
         EXTRA = "extra", pgettext_lazy("campaign row problem", "extra parameter")
         BLOCKED = "blocked", pgettext_lazy("campaign row problem", "blocked word")
@@ -189,6 +190,7 @@ PROBLEM_DETAILS = {
     ),
     _P.DUPLICATE: _("Same number as row %(row)d."),
     _P.SUPPRESSED: _("On the suppression list (%(source)s)."),
+    _P.NO_CONSENT: _("No current consent to %(scope)s: the account requires it."),
     _P.MISSING: _("No value for %(names)s."),
     _P.EXTRA: _("The row has %(count)d values, the header %(width)d: a stray comma?"),
     _P.BLOCKED: _("Refused before by the gateway: %(words)s"),

@@ -7,8 +7,9 @@ import unicodedata
 from collections.abc import Sequence
 
 from ..conf import xunchen_settings
+from ..consent import ledger as consent_ledger
 from ..exceptions import XunchenValidationError
-from ..models import InboundMessage, Suppression
+from ..models import Consent, InboundMessage, Suppression
 from .suppression import suppress, unsuppress
 
 _EDGES = re.compile(r"^[\s\W_]+|[\s\W_]+$")
@@ -46,8 +47,9 @@ def reply_intent(text: str) -> str | None:
 
 def apply_reply_keywords(replies: Sequence[InboundMessage]) -> None:
     """Inside the ingest transaction: 退订 and the other keywords put the number on the
-    list for marketing; 订阅 takes it off. A crash cannot lose an opt-out: it commits
-    with the reply."""
+    list for marketing (and withdraw consent, :func:`.suppression.suppress`); 订阅 takes
+    it off and is a grant of marketing consent, the reply its evidence. A crash cannot
+    lose an opt-out: it commits with the reply."""
     for reply in replies:
         intent = reply_intent(reply.content)
         if intent is None or not reply.mobile.isdigit() or len(reply.mobile) != 11:
@@ -62,5 +64,12 @@ def apply_reply_keywords(replies: Sequence[InboundMessage]) -> None:
                 )
             else:
                 unsuppress(reply.mobile, reply=reply)
+                consent_ledger.record(
+                    reply.mobile,
+                    True,
+                    source=Consent.Source.REPLY,
+                    at=reply.received_at,
+                    evidence=consent_ledger.Evidence(reply=reply, note=reply.content),
+                )
         except XunchenValidationError:
             continue

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from ..client.validation import validate_mobiles
 from ..conf import xunchen_settings
+from ..consent import ledger as consent_ledger
 from ..db import one_of
-from ..models import InboundMessage, Message, Report, Suppression
+from ..models import Consent, InboundMessage, Message, Report, Suppression
 from ..signals import opted_in, opted_out, send_on_commit, send_robust_logged
 
 Kind = Message.Kind
@@ -55,11 +56,20 @@ def suppress(
     scope: str = Suppression.Scope.MARKETING,
     cause: str = "",
     reply: InboundMessage | None = None,
+    staff: object = None,
 ) -> Suppression:
     """Put ``mobile`` on the suppression list (widening the scope of an existing entry,
-    never narrowing it) and send ``opted_out`` after the commit."""
+    never narrowing it) and send ``opted_out`` after the commit. The consent ledger gets
+    a withdrawal of marketing and of every list the number had consented to, with the
+    same source (``staff``: the user who did it)."""
     (number,) = validate_mobiles(mobile)
     with transaction.atomic():
+        consent_ledger.withdraw_everywhere(
+            number,
+            source=_CONSENT_SOURCE[source],
+            at=reply.received_at if reply is not None else None,
+            evidence=consent_ledger.Evidence(reply=reply, note=cause, staff=staff),
+        )
         entry, created = Suppression.objects.select_for_update().get_or_create(
             mobile=number,
             defaults={"scope": scope, "source": source, "cause": cause[:200], "reply": reply},
@@ -73,6 +83,14 @@ def suppress(
             )
     return entry
 
+
+#: The consent ledger's source for a withdrawal, by the suppression entry's source.
+_CONSENT_SOURCE = {
+    Suppression.Source.REPLY: Consent.Source.REPLY,
+    Suppression.Source.STAFF: Consent.Source.STAFF,
+    Suppression.Source.IMPORT: Consent.Source.IMPORT,
+    Suppression.Source.BOUNCE: Consent.Source.BOUNCE,
+}
 
 #: Numbers written (and looked up) per statement by :func:`suppress_many`.
 BULK_BATCH = 1000
@@ -108,8 +126,10 @@ def suppress_many(
 
     Each number gets what :func:`suppress` would give it (added, or its scope widened,
     never narrowed), and ``opted_out`` is sent after the commit for the same numbers,
-    once each. Raises :class:`~django_xunchen.exceptions.InvalidMobileError` for a value
-    that is not a mobile number."""
+    once each. Numbers with a current consent get a withdrawal in the consent ledger
+    (:func:`~django_xunchen.consent.ledger.withdraw_granted`). Raises
+    :class:`~django_xunchen.exceptions.InvalidMobileError` for a value that is not a
+    mobile number."""
     result = Suppressed()
     signalled = array("Q")  # 8 bytes a number, until the commit
     stamp = timezone.now()
@@ -117,6 +137,7 @@ def suppress_many(
     with transaction.atomic():
         for batch in _batches(mobiles, BULK_BATCH):
             numbers = validate_mobiles(batch)
+            consent_ledger.withdraw_granted(numbers, source=_CONSENT_SOURCE[source], note=cause)
             existing = {
                 entry.mobile: entry
                 for entry in Suppression.objects.select_for_update().filter(

@@ -15,6 +15,7 @@ Which rule applies to what:
 rule                      kinds                  outcome
 ========================  =====================  ===================================
 suppression               by the entry's scope   ``suppressed``, with the entry's source
+consent (REQUIRE_CONSENT) marketing              ``suppressed``: no consent
 daily cap per number      marketing              ``suppressed``: had its share today
 quiet hours               marketing              held: ``queued`` until they end
 learned blocked words     all but verification   refused when written; ``failed`` when
@@ -24,7 +25,8 @@ opt-out footer            marketing              appended (a template must carry
 ========================  =====================  ===================================
 
 :mod:`.policy` keeps the facts these rules read (the suppression list, the quiet window,
-the words learned, parts and prices); this module decides.
+the words learned, parts and prices), :mod:`.consent` the consent ledger; this module
+decides.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from django.db.models import Count, Exists, Q, QuerySet
 
 from .. import policy
+from ..conf import xunchen_settings
+from ..consent import ledger as consent
 from ..db import from_db_datetime, one_of, to_db_datetime
 from ..exceptions import LearnedBlockedWordsError
 from ..models import Message, Suppression, Template, gateway_day_start
@@ -47,6 +51,8 @@ Status = Message.Status
 
 SUPPRESSED_TEXT = "The number is on the suppression list (%(source)s)."
 SUPPRESSED_LATER = "The number went on the suppression list before the message was sent."
+NO_CONSENT_TEXT = "No consent: the number has no current consent to marketing."
+NO_CONSENT_LATER = "No consent: the number withdrew its consent to marketing before it was sent."
 CAPPED_TEXT = "The number has had its marketing messages for today."
 BLOCKED_LATER = (
     "The gateway refused these words since the message was written, so it was not sent: %(words)s."
@@ -115,6 +121,21 @@ def hold(kind: str, account: str, at: dt.datetime) -> dt.datetime | None:
 # --------------------------------------------------------------------------- whether
 
 
+def needs_consent(kind: str, account: str) -> bool:
+    """Whether a message of ``kind`` on ``account`` needs the number's consent: marketing
+    on an account with ``REQUIRE_CONSENT``."""
+    return kind == Kind.MARKETING and bool(xunchen_settings(account)["REQUIRE_CONSENT"])
+
+
+def without_consent(mobiles: Iterable[str], kind: str, account: str) -> set[str]:
+    """The numbers among ``mobiles`` that a message of ``kind`` on ``account`` may not go
+    to for want of consent (none where no consent is needed)."""
+    if not needs_consent(kind, account):
+        return set()
+    numbers = set(mobiles)
+    return numbers - consent.consented(numbers)
+
+
 def suppressed(mobiles: Iterable[str], kind: str) -> dict[str, Suppression]:
     """The suppression entries that stop a message of ``kind`` to these numbers."""
     return policy.suppressed(mobiles, kind)
@@ -122,11 +143,13 @@ def suppressed(mobiles: Iterable[str], kind: str) -> dict[str, Suppression]:
 
 def screen(rows: Sequence[Message]) -> None:
     """At write: mark unsaved rows ``suppressed`` whose number is on the suppression list
-    for their kind, or (marketing) has had its daily cap of messages."""
+    for their kind, lacks the consent its account requires, or (marketing) has had its
+    daily cap of messages."""
     today = gateway_day_start()
     tomorrow = today + dt.timedelta(days=1)
     for kind, account, group in _groups(rows):
         listed = policy.suppressed([r.mobile for r in group], kind)
+        unconsented = without_consent([r.mobile for r in group], kind, account)
         # The cap counts the day a message goes out: one held or scheduled for a later
         # day is left to the check at submit.
         due = [r.mobile for r in group if (_due(r) or today) < tomorrow]
@@ -136,6 +159,9 @@ def screen(rows: Sequence[Message]) -> None:
             if entry is not None:
                 row.status = Status.SUPPRESSED
                 row.error_message = SUPPRESSED_TEXT % {"source": entry.get_source_display()}
+            elif row.mobile in unconsented:
+                row.status = Status.SUPPRESSED
+                row.error_message = NO_CONSENT_TEXT
             elif row.mobile in capped:
                 row.status = Status.SUPPRESSED
                 row.error_message = CAPPED_TEXT
@@ -213,6 +239,8 @@ def may_route(rows: Sequence[Message], account: str, now: dt.datetime) -> bool:
         return False
     if suppressed([r.mobile for r in rows], kind):
         return False
+    if without_consent([r.mobile for r in rows], kind, account):
+        return False
     if hold(kind, account, now) is not None:
         return False
     words = _cached_words(account) if kind != Kind.VERIFICATION else []
@@ -234,9 +262,12 @@ def _cached_words(account: str) -> list[str] | None:
     return entry[1]
 
 
-def claimable(rows: QuerySet[Message], kind: str, now: dt.datetime) -> QuerySet[Message]:
-    """The rows of ``rows`` that may be claimed now: still ``queued``, not expired, not
-    held, not suppressed. Part of the claim's own statement, so that an opt-out or
+def claimable(
+    rows: QuerySet[Message], kind: str, now: dt.datetime, account: str
+) -> QuerySet[Message]:
+    """The rows of ``rows`` (of ``kind``, on ``account``) that may be claimed now: still
+    ``queued``, not expired, not held, not suppressed, with consent where the account
+    requires it. Part of the claim's own statement, so that an opt-out, a withdrawal or
     another claimer between the check and the claim is seen."""
     claim = (
         rows.filter(status=Status.QUEUED)
@@ -244,7 +275,11 @@ def claimable(rows: QuerySet[Message], kind: str, now: dt.datetime) -> QuerySet[
         .filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
     )
     listed = _suppressed_filter(kind)
-    return claim if listed is None else claim.exclude(listed)
+    if listed is not None:
+        claim = claim.exclude(listed)
+    if needs_consent(kind, account):
+        claim = claim.filter(consent.granted_filter())
+    return claim
 
 
 def expire(ids: Sequence[int], now: dt.datetime) -> int:
@@ -256,17 +291,26 @@ def expire(ids: Sequence[int], now: dt.datetime) -> int:
     return expiring.update(status=Status.EXPIRED, updated_at=now)
 
 
-def suppress_unclaimed(ids: Sequence[int], kind: str, now: dt.datetime) -> int:
-    """Mark the ``queued`` rows among ``ids`` (that the claim left) whose number went on
-    the suppression list after they were written ``suppressed``."""
+def suppress_unclaimed(ids: Sequence[int], kind: str, now: dt.datetime, account: str) -> int:
+    """Mark the ``queued`` rows among ``ids`` (that the claim left) ``suppressed`` whose
+    number went on the suppression list after they were written, or has no consent
+    where ``account`` requires it."""
     listed = _suppressed_filter(kind)
     if listed is None or not ids:
         return 0
-    opted_out = Message.objects.filter(pk__in=ids, status=Status.QUEUED).filter(listed)
+    left = Message.objects.filter(pk__in=ids, status=Status.QUEUED)
+    opted_out = left.filter(listed)
     rollup.touched_where(opted_out)
-    return opted_out.update(
+    done = opted_out.update(
         status=Status.SUPPRESSED, error_message=SUPPRESSED_LATER, updated_at=now
     )
+    if needs_consent(kind, account):
+        unconsented = left.exclude(consent.granted_filter())
+        rollup.touched_where(unconsented)
+        done += unconsented.update(
+            status=Status.SUPPRESSED, error_message=NO_CONSENT_LATER, updated_at=now
+        )
+    return done
 
 
 # --------------------------------------------------------------------------- helpers

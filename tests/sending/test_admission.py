@@ -3,8 +3,9 @@ applied when its row is written and again when it is submitted, whichever path s
 
 The paths: a send, a background send, a campaign's confirm and its resume, a resend,
 ``send_queued``, the tick, and a send that goes out through a fallback account. The rules:
-suppression, quiet hours, the daily cap, expiry (on the paths that take one), and a word
-the gateway refused. "At write" puts the rule in force before the path writes its row;
+suppression, consent (every account requires it; the number's grant is withdrawn), quiet
+hours, the daily cap, expiry (on the paths that take one), and a word the gateway
+refused. "At write" puts the rule in force before the path writes its row;
 "at submit" puts it in force after the row was written, just before it is submitted.
 """
 
@@ -19,6 +20,7 @@ from django_xunchen import campaigns, policy, resend, send_queued, send_sms
 from django_xunchen.backends import locmem
 from django_xunchen.campaigns import lifecycle
 from django_xunchen.client.types import CHINA_TZ
+from django_xunchen.consent import grant_consent, withdraw_consent
 from django_xunchen.exceptions import (
     InvalidSendTimeError,
     LearnedBlockedWordsError,
@@ -32,6 +34,7 @@ S = Message.Status
 LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
 TASKS_MODULE = "django.tasks" if __import__("django").VERSION >= (6,) else "django_tasks"
 MOBILE = "13800138000"
+OTHER = "13900139000"
 WORD = "特价"
 TEXT = f"会员日{WORD}五折"
 
@@ -51,11 +54,14 @@ def rules(settings):
         **settings.XUNCHEN,
         "QUIET_HOURS": ("21:00", "08:00"),
         "MARKETING_DAILY_CAP": 1,
+        "REQUIRE_CONSENT": True,
         "ACCOUNTS": {
             "default": {"BACKEND": LOCMEM, "FALLBACK": "backup"},
             "backup": {"BACKEND": LOCMEM, "USERNAME": "B1", "KINDS": ["marketing"]},
         },
     }
+    for number in (MOBILE, OTHER):
+        grant_consent(number, at=WRITE_AT - dt.timedelta(days=1))
 
 
 def deferred_tasks(settings):
@@ -99,6 +105,13 @@ class Suppressed(Rule):
 
     def in_force(self, clock, accounts=("default",)):
         policy.suppress(MOBILE, scope=Suppression.Scope.MARKETING, source=Suppression.Source.STAFF)
+
+
+class NoConsent(Rule):
+    name = "consent"
+
+    def in_force(self, clock, accounts=("default",)):
+        withdraw_consent(MOBILE)
 
 
 class QuietHours(Rule):
@@ -149,7 +162,7 @@ class Word(Rule):
         return path.refused_word
 
 
-RULES = [Suppressed(), QuietHours(), DailyCap(), Expiry(), Word()]
+RULES = [Suppressed(), NoConsent(), QuietHours(), DailyCap(), Expiry(), Word()]
 
 
 # ----------------------------------------------------------------------------- paths
@@ -445,8 +458,8 @@ def test_the_daily_cap_holds_on_the_campaign_path(rules, xunchen_outbox):
         campaigns.confirm(campaigns.stage(campaign, io.BytesIO(data), "a.csv"))
         send_queued()
     statuses = dict(Message.objects.filter(campaign=campaign).values_list("mobile", "status"))
-    assert statuses == {MOBILE: S.SUPPRESSED, "13900139000": S.SENT}
-    assert [s.mobiles for s in xunchen_outbox] == [(MOBILE,), ("13900139000",)]
+    assert statuses == {MOBILE: S.SUPPRESSED, OTHER: S.SENT}
+    assert [s.mobiles for s in xunchen_outbox] == [(MOBILE,), (OTHER,)]
 
 
 def test_a_fallback_its_own_quiet_hours_hold_back_leaves_the_rows_queued(rules, settings):
