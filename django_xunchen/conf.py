@@ -117,6 +117,9 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "OPT_OUT_KEYWORDS": ["TD", "T", "N", "R", "退订", "取消", "拒收"],
     # Replies that take a number back off the list.
     "OPT_IN_KEYWORDS": ["订阅", "恢复"],
+    # The text the double opt-in view (sms/consent/) asks people to agree to, stored
+    # with each grant. None: a sentence in the page's language (docs/compliance.rst).
+    "CONSENT_WORDING": None,
     # A number whose last BOUNCE_THRESHOLD reports were all undelivered with the same
     # status is suppressed with BOUNCE_SCOPE ("marketing" or "all"); 0: never.
     "BOUNCE_THRESHOLD": 3,

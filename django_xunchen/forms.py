@@ -1,4 +1,5 @@
-"""Form fields and a form for "mobile number + verification code", for host projects."""
+"""Form fields and a form for "mobile number + verification code", and a consent box,
+for host projects."""
 
 from __future__ import annotations
 
@@ -94,3 +95,23 @@ class PhoneCodeForm(forms.Form):
         if not self.check.verified:
             raise forms.ValidationError(CHECK_ERRORS[self.check.status], code=self.check.status)
         return data
+
+
+class ConsentField(forms.BooleanField):
+    """A box the person ticks to agree to ``wording`` (the label): required, so that a
+    form that carries it is valid only with the box ticked. ``field.wording`` is the
+    text to store with the grant::
+
+        consent = ConsentField(wording="我同意接收本店的优惠短信，可随时回复退订。")
+        ...
+        grant_consent(form.cleaned_data["mobile"], source="form",
+                      wording=form.fields["consent"].wording, request=request)
+    """
+
+    default_error_messages = {"required": _("Tick the box to agree.")}
+
+    def __init__(self, *, wording: Any, **kwargs: Any) -> None:
+        self.wording = wording
+        kwargs.setdefault("label", wording)
+        kwargs.setdefault("required", True)
+        super().__init__(**kwargs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401 - each registers its admins
     campaigns,
+    consent,
     dashboard,
     journal,
     message_templates,

@@ -96,7 +96,13 @@ class SuppressionAdmin(admin.ModelAdmin):
         return obj is None and super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        suppress(obj.mobile, source=Suppression.Source.STAFF, scope=obj.scope, cause=obj.cause)
+        suppress(
+            obj.mobile,
+            source=Suppression.Source.STAFF,
+            scope=obj.scope,
+            cause=obj.cause,
+            staff=request.user,
+        )
         obj.pk = Suppression.objects.get(mobile=obj.mobile).pk
 
     def delete_model(self, request, obj):

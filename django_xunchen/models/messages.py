@@ -77,8 +77,8 @@ class Message(models.Model):
         FAILED = "failed", pgettext_lazy("message status", "failed")
         UNKNOWN = "unknown", pgettext_lazy("message status", "unknown")
         EXPIRED = "expired", pgettext_lazy("message status", "expired")
-        #: Not sent: the number is on the suppression list for its kind, or the
-        #: per-number marketing cap was reached.
+        #: Not sent: the number is on the suppression list for its kind, has no consent
+        #: where its account requires it, or the per-number marketing cap was reached.
         SUPPRESSED = "suppressed", pgettext_lazy("message status", "suppressed")
         #: Not sent: its campaign was cancelled before the message was submitted.
         CANCELLED = "cancelled", pgettext_lazy("message status", "cancelled")

@@ -10,7 +10,7 @@ from ..conf import xunchen_settings
 from ..consent import ledger as consent_ledger
 from ..exceptions import XunchenValidationError
 from ..models import Consent, InboundMessage, Suppression
-from .suppression import suppress, unsuppress
+from .suppression import reply_time, suppress, unsuppress
 
 _EDGES = re.compile(r"^[\s\W_]+|[\s\W_]+$")
 
@@ -68,7 +68,7 @@ def apply_reply_keywords(replies: Sequence[InboundMessage]) -> None:
                     reply.mobile,
                     True,
                     source=Consent.Source.REPLY,
-                    at=reply.received_at,
+                    at=reply_time(reply),
                     evidence=consent_ledger.Evidence(reply=reply, note=reply.content),
                 )
         except XunchenValidationError:

@@ -3,6 +3,7 @@ added by staff)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from array import array
 from collections.abc import Iterable, Iterator
@@ -67,7 +68,7 @@ def suppress(
         consent_ledger.withdraw_everywhere(
             number,
             source=_CONSENT_SOURCE[source],
-            at=reply.received_at if reply is not None else None,
+            at=reply_time(reply, end=True) if reply is not None else None,
             evidence=consent_ledger.Evidence(reply=reply, note=cause, staff=staff),
         )
         entry, created = Suppression.objects.select_for_update().get_or_create(
@@ -82,6 +83,16 @@ def suppress(
                 [(opted_out, Suppression, {"mobile": number, "suppression": entry, "reply": reply})]
             )
     return entry
+
+
+def reply_time(reply: InboundMessage, *, end: bool = False) -> dt.datetime | None:
+    """When the person sent ``reply``, for the consent ledger. The gateway gives it to
+    the second: a 退订 counts from the end of its second (``end``), a 订阅 from its
+    start, so that a grant and a refusal within one second leave the refusal in force."""
+    if reply.received_at is None:
+        return None
+    second = reply.received_at.replace(microsecond=0)
+    return second + dt.timedelta(microseconds=999_999) if end else second
 
 
 #: The consent ledger's source for a withdrawal, by the suppression entry's source.
