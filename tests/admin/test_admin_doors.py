@@ -30,6 +30,7 @@ from django_xunchen.models import (
     BlockedWord,
     Campaign,
     CampaignRecipient,
+    Consent,
     InboundMessage,
     Message,
     PollJournalEntry,
@@ -116,6 +117,16 @@ DOORS: dict[str, dict] = {
         "export_csv": one("view_suppression", "change_suppression"),
         "export_xlsx": one("view_suppression", "change_suppression"),
     },
+    "consent": {
+        # The ledger is only added to: no entry is edited or deleted, by anyone.
+        **{k: v for k, v in standard("consent", change=False).items() if k != "delete_selected"},
+        ("delete", "GET"): NOBODY,
+        ("delete", "POST"): NOBODY,
+        ("import", "GET"): one("add_consent"),
+        ("import", "POST"): one("add_consent"),
+        ("find", "GET"): one("view_consent_evidence"),
+        ("evidence", "GET"): one("view_consent_evidence"),
+    },
     "blockedword": {
         **standard("blockedword"),
         ("import", "GET"): one("add_blockedword"),
@@ -184,6 +195,8 @@ def make(model: str, user: User) -> Model:
         return Suppression.objects.create(mobile=mobile, source=Suppression.Source.STAFF)
     if model == "blockedword":
         return BlockedWord.objects.create(word=f"词{n}")
+    if model == "consent":
+        return Consent.objects.create(mobile=mobile, granted=True, source=Consent.Source.STAFF)
     if model == "campaign":
         campaign = Campaign.objects.create(
             name=f"c{n}", kind="notification", content="您好", created_by=user
@@ -338,7 +351,7 @@ def url_of(model: str, door: tuple, obj) -> str:
     args = []
     if name in ("change", "history", "delete", "progress", "problems", "cancel", "step"):
         args = [obj.pk, *extra]
-    elif name == "conversation":
+    elif name in ("conversation", "evidence"):
         args = [obj.mobile]
     return reverse(f"admin:{APP}_{model}_{name}", args=args)
 
