@@ -569,6 +569,9 @@ ZH = {
     "Send me a code": "发送验证码",
     "We sent a code to %(mobile)s. Enter it to confirm that you agree:": "验证码已发送至 %(mobile)s，请输入以确认您同意：",
     "Confirm": "确认",
+    "Consents to marketing since %(since)s (%(source)s).": "自 %(since)s 起同意接收营销短信（%(source)s）。",
+    "Withdrew consent to marketing on %(since)s (%(source)s).": "已于 %(since)s 撤回营销短信同意（%(source)s）。",
+    "No consent to marketing recorded.": "没有营销短信同意记录。",
 }
 
 ENTRY = re.compile(r"\n\n(?=(?:#.*\n)*(?:msgctxt|msgid) )")

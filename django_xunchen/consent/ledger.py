@@ -87,10 +87,15 @@ def record(
     evidence: Evidence | None = None,
 ) -> Consent:
     """Append one entry; ``consent_granted`` or ``consent_withdrawn`` is sent after the
-    commit. Raises :class:`~django_xunchen.exceptions.InvalidMobileError` or
-    :class:`InvalidScopeError` before writing anything."""
+    commit. Raises :class:`~django_xunchen.exceptions.InvalidMobileError`,
+    :class:`InvalidScopeError` or (an unknown ``source``)
+    :class:`~django_xunchen.exceptions.XunchenValidationError` before writing anything."""
     (number,) = validate_mobiles(mobile)
     scope = clean_scope(scope)
+    if source not in Source.values:
+        raise XunchenValidationError(
+            f"source must be one of {', '.join(Source.values)}, not {source!r}"
+        )
     now = timezone.now()
     entry = Consent(
         mobile=number,

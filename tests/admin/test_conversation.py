@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from django_xunchen.consent import grant_consent, withdraw_consent
 from django_xunchen.models import InboundMessage, Message, Suppression
 
 from .conftest import _staff
@@ -60,6 +61,20 @@ def test_the_suppression_state_is_shown(admin_client):
     Suppression.objects.create(mobile=MOBILE, scope="marketing", source="reply")
     page = admin_client.get(URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "On the suppression list (marketing only), by reply keyword" in page
+
+
+def test_the_consent_state_is_shown_with_the_evidence_link_to_those_who_may(admin_client, client):
+    page = admin_client.get(URL).content.decode()
+    assert "No consent to marketing recorded." in page
+    grant_consent(MOBILE, source="form", at=timezone.make_aware(dt.datetime(2026, 11, 1, 9, 30)))
+    page = admin_client.get(URL).content.decode()
+    assert "Consents to marketing since 2026-11-01 09:30 (web form)." in page
+    evidence = reverse("admin:django_xunchen_consent_evidence", args=[MOBILE])
+    assert evidence in page
+    withdraw_consent(MOBILE)
+    assert "Withdrew consent to marketing on" in admin_client.get(URL).content.decode()
+    client.force_login(_staff("reader", "view_message"))
+    assert evidence not in client.get(URL).content.decode()
 
 
 def test_a_reply_is_a_notification_sent_through_admission(admin_client, xunchen_outbox):

@@ -2,6 +2,7 @@
 row as evidence, all or nothing), and one number's evidence document from the admin and
 from ``manage.py sms_consent_evidence``."""
 
+import datetime as dt
 import io
 import json
 
@@ -48,6 +49,21 @@ def test_an_imported_grant_carries_its_file_and_row(admin_user):
     assert has_consent(NUMBER) and has_consent("13900139000")
 
 
+def test_an_xlsx_file_with_dates_as_excel_stores_them():
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["手机号码", "同意时间"])
+    sheet.append([13800138000, dt.datetime(2025, 3, 1, 10, 30)])
+    sheet.append(["139-0013-9000", dt.date(2024, 12, 31)])
+    data = io.BytesIO()
+    book.save(data)
+    data.seek(0)
+    assert import_consents(data, "名单.xlsx", wording=WORDING).granted == 2
+    times = [timezone.localtime(e.at).isoformat() for e in Consent.objects.order_by("file_row")]
+    assert times == ["2025-03-01T10:30:00+08:00", "2024-12-31T00:00:00+08:00"]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -65,7 +81,7 @@ def test_a_file_with_a_bad_row_imports_nothing(text):
 
 def test_the_import_page(admin_client):
     url = reverse("admin:django_xunchen_consent_import")
-    upload = SimpleUploadedFile("名单.csv", "13800138000\r\n".encode())
+    upload = SimpleUploadedFile("名单.csv", b"13800138000\r\n")
     answer = admin_client.post(
         url, {"file": upload, "scope": "marketing", "wording": WORDING, "note": "登记表"}
     )

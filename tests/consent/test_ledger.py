@@ -16,7 +16,7 @@ from django_xunchen.consent import (
     history,
     withdraw_consent,
 )
-from django_xunchen.exceptions import InvalidMobileError
+from django_xunchen.exceptions import InvalidMobileError, XunchenValidationError
 from django_xunchen.models import Consent, Message, Suppression
 from django_xunchen.policy.suppression import suppress, suppress_many, unsuppress
 
@@ -72,6 +72,8 @@ def test_bad_input_writes_nothing():
         grant_consent(NUMBER, scope="Marketing; DROP")
     with pytest.raises(InvalidMobileError):
         grant_consent("12345")
+    with pytest.raises(XunchenValidationError, match="source must be one of"):
+        grant_consent(NUMBER, source="rumour")
     assert not Consent.objects.exists()
 
 

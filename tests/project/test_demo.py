@@ -162,10 +162,12 @@ def test_demo_sends_delivers_handles_replies_and_stops_on_ctrl_c(demo):
         env=env,
     )
     opted_out = (
-        "from django_xunchen.models import Suppression; "
-        "print(Suppression.objects.filter(source='reply').count())"
+        "from django_xunchen.models import Consent, Suppression; "
+        "print(Suppression.objects.filter(source='reply').count(), "
+        "Consent.objects.filter(source='reply', granted=False).count())"
     )
-    wait_for(lambda: manage(env, "shell", "-v", "0", "-c", opted_out).strip() == "1")
+    wait_for(lambda: manage(env, "shell", "-v", "0", "-c", opted_out).strip() == "1 1")
+    assert http_ok(f"http://127.0.0.1:{web}/sms/consent/"), "the double opt-in page"
 
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
     output, _ = proc.communicate(timeout=20)

@@ -1,5 +1,6 @@
 """One number's conversation: the messages sent to it and its replies in time order,
-with their statuses and its place on the suppression list, and a reply box. A reply is
+with their statuses, its place on the suppression list and its consent to marketing, and
+a reply box. A reply is
 a notification sent by :func:`~django_xunchen.sending.send.send_sms`, so through
 admission like every other send, and only for staff who may send."""
 
@@ -18,8 +19,10 @@ from django.utils.translation import gettext_lazy as _
 
 from ...client.validation import MAX_CONTENT_LENGTH, normalize_mobile
 from ...conf import account_names, route
+from ...consent.ledger import latest
 from ...exceptions import XunchenError
 from ...models import InboundMessage, Message, Suppression
+from ...models.consent import MARKETING
 from ...sending.send import send_sms
 from ..display import status_badge
 from .context import page_context
@@ -108,6 +111,8 @@ def conversation_view(model_admin, request, mobile: str):
         limited=len(sent) == LIMIT or len(replies) == LIMIT,
         shows_replies=shows_replies,
         suppression=Suppression.objects.filter(mobile=number).first(),
+        consent=latest([number], MARKETING).get((number, MARKETING)),
+        shows_evidence=request.user.has_perm("django_xunchen.view_consent_evidence"),
         form=form if may_reply else None,
     )
     return TemplateResponse(request, "admin/django_xunchen/message/conversation.html", context)
