@@ -9,6 +9,7 @@ from .consent import Consent
 from .fields import account_field
 from .health import AccountBalance, HealthAlert
 from .messages import Message, MessageQuerySet, gateway_day_start
+from .people import Erasure
 from .policy import BlockedWord, Suppression
 from .polling import InboundMessage, PolledRecord, PollJournalEntry, PollLock, PollState, Report
 from .rollup import DailyFigure, RollupDay
@@ -23,6 +24,7 @@ __all__ = [
     "CampaignRecipient",
     "Consent",
     "DailyFigure",
+    "Erasure",
     "HealthAlert",
     "InboundMessage",
     "Message",

@@ -238,6 +238,7 @@ class Message(models.Model):
             ("resend_message", _("Can resend messages")),
             ("check_balance", _("Can check the gateway balance")),
             ("view_dashboard", _("Can view the delivery dashboard")),
+            ("export_message", _("Can export the message log")),
         ]
 
     def __str__(self) -> str:

@@ -96,7 +96,9 @@ class CodeCheck:
 # --------------------------------------------------------------------------- the code
 
 
-def _key() -> bytes:
+def app_key() -> bytes:
+    """The app's secret key: ``VERIFICATION["KEY"]``, or one derived from ``SECRET_KEY``.
+    Codes are derived and hashed with it; an erasure's digest of a number too."""
     configured = verification_settings()["KEY"]
     if configured:
         return str(configured).encode()
@@ -109,7 +111,7 @@ def _key() -> bytes:
 def derive_code(nonce: str, length: int) -> str:
     """The code a row's ``nonce`` stands for: uniform over ``length`` digits (the HMAC
     is 256 bits, so the bias of the modulo is below 10⁻⁶⁰)."""
-    digest = hmac.new(_key(), b"code:" + nonce.encode(), hashlib.sha256).digest()
+    digest = hmac.new(app_key(), b"code:" + nonce.encode(), hashlib.sha256).digest()
     return str(int.from_bytes(digest, "big") % 10**length).zfill(length)
 
 
@@ -117,7 +119,7 @@ def derive_code(nonce: str, length: int) -> str:
 def hash_code(mobile: str, purpose: str, code: str) -> str:
     # surrogatepass: a guess with a lone surrogate ("\ud800", valid JSON) is only wrong.
     message = f"hash:{mobile}:{purpose}:{code}".encode("utf-8", "surrogatepass")
-    return hmac.new(_key(), message, hashlib.sha256).hexdigest()
+    return hmac.new(app_key(), message, hashlib.sha256).hexdigest()
 
 
 @sensitive_variables("code")
