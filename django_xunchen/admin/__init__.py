@@ -15,12 +15,14 @@ modules that register their admins, and keeps every name importable from
 from __future__ import annotations
 
 from . import (  # noqa: F401 - each registers its admins
+    audit,
     campaigns,
     consent,
     dashboard,
     journal,
     message_templates,
     messages,
+    people,
     policy,
     polled,
     throttles,

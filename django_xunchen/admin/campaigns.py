@@ -32,6 +32,7 @@ from ..conf import account_names
 from ..exceptions import XunchenValidationError
 from ..exports import export_response
 from ..models import Campaign, Message, Template
+from .audit import audit
 
 STATE_COLOURS = {
     Campaign.State.CHECKING: "#6f42c1",
@@ -294,6 +295,7 @@ class CampaignAdmin(admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
         else:
             campaign.refresh_from_db(fields=["state", "send_at"])
+            audit(request, step, Message, count, obj=campaign)
             self.message_user(request, _step_done(step, count, campaign), messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:django_xunchen_campaign_change", args=[pk]))
 

@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -27,6 +28,7 @@ from ..consent.ledger import InvalidScopeError, clean_scope
 from ..models import Consent
 from ..models.consent import MARKETING
 from ..uploads import UploadError, upload_limits
+from .audit import audit
 from .filters import date_range
 from .pagination import LargeTablePaginator
 
@@ -70,6 +72,12 @@ class ConsentForm(forms.ModelForm):
     def clean_scope(self) -> str:
         return _checked_scope(self.cleaned_data["scope"])
 
+    def clean_at(self):
+        at = self.cleaned_data["at"]
+        if at is not None and at > timezone.now():
+            raise forms.ValidationError(_("A consent cannot be dated in the future."))
+        return at
+
 
 class ImportForm(forms.Form):
     file = forms.FileField(
@@ -89,6 +97,11 @@ class ImportForm(forms.Form):
         label=_("note"),
         max_length=500,
         help_text=_("Where these consents come from (a sign-up form, a shop's register…)."),
+    )
+    agreed_at = forms.DateTimeField(
+        label=_("agreed on"),
+        required=False,
+        help_text=_("For rows without a date of their own (2024-05-01 or 2024-05-01 14:30)."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -112,7 +125,7 @@ class EvidenceForm(forms.Form):
 class ConsentAdmin(admin.ModelAdmin):
     form = ConsentForm
     list_display = ["mobile", "scope", "granted", "at", "source", "staff_name", "evidence"]
-    list_filter = ["granted", "source", "scope", ("at", date_range(_("when")))]
+    list_filter = ["granted", "source", ("at", date_range(_("when")))]
     search_fields = ["=mobile"]
     search_help_text = _("Exact mobile number.")
     show_full_result_count = False
@@ -134,6 +147,12 @@ class ConsentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        if request.user.has_perm(EVIDENCE_PERMISSION):
+            return shown
+        return [name for name in shown if name != "evidence"]
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -158,7 +177,8 @@ class ConsentAdmin(admin.ModelAdmin):
         values = {"scope": obj.scope, "at": obj.at, "staff": request.user, "note": obj.note}
         if obj.granted:
             values["wording"] = obj.wording
-        entry = record(obj.mobile, source=Consent.Source.STAFF, request=request, **values)
+        # The request is staff's own: its address is no evidence of the person's consent.
+        entry = record(obj.mobile, source=Consent.Source.STAFF, **values)
         obj.pk = entry.pk
 
     @admin.display(description=_("evidence"))
@@ -197,10 +217,12 @@ class ConsentAdmin(admin.ModelAdmin):
                     wording=form.cleaned_data["wording"],
                     note=form.cleaned_data["note"],
                     staff=request.user,
+                    agreed_at=form.cleaned_data["agreed_at"],
                 )
             except UploadError as exc:
                 form.add_error("file", str(exc))
             else:
+                audit(request, "import", Consent, done.granted, detail=upload.name)
                 text = ngettext(
                     "%(count)d consent imported.", "%(count)d consents imported.", done.granted
                 ) % {"count": done.granted}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
@@ -24,7 +24,7 @@ from .filters import AccountFilter, ReportOverdueFilter, TagFilter, date_range
 from .inlines import ReplyInline, ReportInline, ResendInline
 from .pagination import LargeTablePaginator
 from .permissions import SMSPermissionsMixin
-from .views import balance, conversation, dashboard, resend, send
+from .views import balance, conversation, dashboard, export, people, resend, send
 
 
 @admin.register(Message)
@@ -56,7 +56,12 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     list_per_page = 50
     raw_id_fields = ["template", "resent_from"]
-    actions = ["resend_selected", "check_balance"]
+    actions = [
+        "resend_selected",
+        "check_balance",
+        people.export_person_data,
+        people.erase_person_data,
+    ]
     inlines = [ReportInline, ReplyInline, ResendInline]
     change_list_template = "admin/django_xunchen/message/change_list.html"
 
@@ -240,6 +245,11 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                 wrap(self.dashboard_view),
                 name="django_xunchen_message_dashboard",
             ),
+            path(
+                "export/<str:fmt>/",
+                wrap(self.export_view),
+                name="django_xunchen_message_export",
+            ),
             *super().get_urls(),
         ]
 
@@ -257,6 +267,8 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
             "can_send": self.has_send_permission(request),
             "can_check_balance": self.has_check_balance_permission(request),
             "can_view_dashboard": self.has_dashboard_permission(request),
+            "can_export": self.has_export_log_permission(request),
+            "export_query": request.GET.urlencode(),
         }
         return super().changelist_view(request, extra_context)
 
@@ -276,6 +288,11 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
 
     def conversation_view(self, request, mobile):
         return conversation.conversation_view(self, request, mobile)
+
+    def export_view(self, request, fmt):
+        if fmt not in ("csv", "xlsx"):
+            raise Http404
+        return export.export_view(self, request, fmt)
 
     # ------------------------------------------------------------------ actions
 

@@ -17,6 +17,9 @@ PERMISSIONS = {
     "dashboard": "django_xunchen.view_dashboard",
     "retry": "django_xunchen.change_polljournalentry",
     "lift": "django_xunchen.change_throttleevent",
+    "export_person": "django_xunchen.export_person",
+    "erase_person": "django_xunchen.erase_person",
+    "export_log": "django_xunchen.export_message",
 }
 
 
@@ -47,3 +50,12 @@ class SMSPermissionsMixin:
 
     def has_lift_permission(self, request: HttpRequest) -> bool:
         return allowed(request, "lift")
+
+    def has_export_person_permission(self, request: HttpRequest) -> bool:
+        return allowed(request, "export_person")
+
+    def has_erase_person_permission(self, request: HttpRequest) -> bool:
+        return allowed(request, "erase_person")
+
+    def has_export_log_permission(self, request: HttpRequest) -> bool:
+        return allowed(request, "export_log")

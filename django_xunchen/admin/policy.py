@@ -32,6 +32,7 @@ from ..models import BlockedWord, Suppression
 from ..policy.suppression import Suppressed, suppress, suppress_many, unsuppress
 from ..policy.words import learn_blocked_words, set_blocked_words_active
 from ..uploads import UploadError, read_rows, upload_limits
+from .audit import audit
 from .filters import date_range
 from .pagination import LargeTablePaginator
 
@@ -135,6 +136,7 @@ class SuppressionAdmin(admin.ModelAdmin):
             except UploadError as exc:
                 form.add_error("file", str(exc))
             else:
+                audit(request, "import", Suppression, done.added + done.widened, detail=upload.name)
                 self.message_user(
                     request,
                     self._summary(done, bad),
@@ -201,6 +203,7 @@ class SuppressionAdmin(admin.ModelAdmin):
             for entry in queryset.order_by("pk").iterator()
         )
         stamp = timezone.now().strftime("%Y%m%d")
+        audit(request, "export", Suppression, queryset.count(), detail=fmt.upper())
         return export_response(
             fmt, f"suppression-{stamp}", ["mobile", "scope", "source", "cause", "since"], rows
         )
@@ -261,6 +264,7 @@ class BlockedWordAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             words = form.cleaned_data["words"].splitlines()
             added = learn_blocked_words(form.cleaned_data["account"], words, None)
+            audit(request, "import", BlockedWord, len(added))
             self.message_user(
                 request,
                 ngettext("%(count)d word added.", "%(count)d words added.", len(added))

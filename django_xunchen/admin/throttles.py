@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from ..models import ThrottleEvent
 from ..verification.throttles import lift_throttles
+from .audit import audit
 from .display import ReadOnlyAdminMixin
 from .filters import date_range
 from .pagination import LargeTablePaginator
@@ -38,6 +39,7 @@ class ThrottleEventAdmin(SMSPermissionsMixin, ReadOnlyAdminMixin, admin.ModelAdm
     def lift_selected(self, request, queryset):
         mobiles = sorted(set(queryset.values_list("mobile", flat=True)))
         lifted = lift_throttles(mobiles)
+        audit(request, "lift", ThrottleEvent, lifted, detail=f"{len(mobiles)} numbers")
         self.message_user(
             request,
             ngettext(

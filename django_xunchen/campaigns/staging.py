@@ -28,6 +28,7 @@ from ..client.validation import (
 from ..conf import xunchen_settings
 from ..exceptions import XunchenValidationError
 from ..models import Campaign, CampaignRecipient
+from ..models.consent import MARKETING
 from ..sending import admission
 from .spreadsheets import excel_number, read_rows, shortened
 from .text import CampaignError, check_campaign, text_of
@@ -397,5 +398,5 @@ def _admitted(batch: list[CampaignRecipient], campaign: Campaign) -> list[Campai
             row.detail_values = {"source": entry.source}
         elif row.mobile in unconsented:
             row.problem = Problem.NO_CONSENT
-            row.detail_values = {"scope": "marketing"}
+            row.detail_values = {"scope": MARKETING}
     return batch

@@ -7,8 +7,11 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..client.validation import validate_mobiles
+from ..exceptions import XunchenValidationError
 from ..models import Consent, Suppression
 from ..models.consent import MARKETING
 from ..policy.suppression import unsuppress
@@ -43,7 +46,9 @@ def grant_consent(
     ``consent_granted`` after the commit."""
     evidence = _evidence(request, wording=wording, staff=staff, note=note)
     with transaction.atomic():
-        entry = record(mobile, True, source=source, scope=scope, at=at, evidence=evidence)
+        entry = record(
+            mobile, True, source=source, scope=scope, at=_checked_at(at), evidence=evidence
+        )
         if source in _OWN_ACT and scope == MARKETING:
             listed = Suppression.objects.filter(
                 mobile=entry.mobile, source=Suppression.Source.REPLY
@@ -67,13 +72,21 @@ def withdraw_consent(
     where the account requires consent; to stop it everywhere, put the number on the
     suppression list. Sends ``consent_withdrawn`` after the commit."""
     evidence = _evidence(request, staff=staff, note=note)
-    return record(mobile, False, source=source, scope=scope, at=at, evidence=evidence)
+    return record(mobile, False, source=source, scope=scope, at=_checked_at(at), evidence=evidence)
 
 
 def has_consent(mobile: str, scope: str = MARKETING) -> bool:
     """Whether the latest entry of ``mobile`` for ``scope`` is a grant."""
     (number,) = validate_mobiles(mobile)
     return number in consented([number], scope)
+
+
+def _checked_at(at: dt.datetime | None) -> dt.datetime | None:
+    """``at``, unless it is later than now: a grant dated in the future would outlast
+    every withdrawal until then."""
+    if at is not None and at > timezone.now():
+        raise XunchenValidationError(_("A consent cannot be dated in the future."))
+    return at
 
 
 def _evidence(request: Any, **values: Any) -> Evidence:

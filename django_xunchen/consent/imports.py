@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -46,9 +47,12 @@ def import_consents(
     wording: str = "",
     note: str = "",
     staff: Any = None,
+    agreed_at: dt.datetime | None = None,
 ) -> Imported:
     """A grant of ``scope`` for each row of the file, with ``wording`` (what the people
-    agreed to), ``note`` (where the consents come from) and ``staff``. Raises
+    agreed to), ``note`` (where the consents come from) and ``staff``. A row's time is
+    its second column, else ``agreed_at``; a row with neither is refused, since a grant
+    dated "now" would undo every withdrawal made since the person really agreed. Raises
     :class:`~django_xunchen.uploads.UploadError` for a file refused (too large, not a
     spreadsheet, a bad number or date): nothing is written then."""
     scope = clean_scope(scope)
@@ -61,7 +65,7 @@ def import_consents(
     count = 0
     with transaction.atomic():
         batch: list[Consent] = []
-        for number, at, row in _grants(rows, now, bad):
+        for number, at, row in _grants(rows, now, agreed_at, bad):
             if bad:
                 continue  # refused already: read on only to name more bad rows
             batch.append(
@@ -80,7 +84,10 @@ def import_consents(
                 batch = []
         if bad:
             raise UploadError(
-                _("Nothing was imported: these rows hold no mobile number or date: %(rows)s")
+                _(
+                    "Nothing was imported: these rows hold no mobile number, or no date of "
+                    "consent (give one for the whole file if the rows have none): %(rows)s"
+                )
                 % {"rows": "; ".join(bad)}
             )
         count += _store(batch, written if signalled else None)
@@ -98,7 +105,7 @@ def _store(batch: list[Consent], kept: list[Consent] | None) -> int:
 
 
 def _grants(
-    rows: Iterator[list[str]], now: dt.datetime, bad: list[str]
+    rows: Iterator[list[str]], now: dt.datetime, default: dt.datetime | None, bad: list[str]
 ) -> Iterator[tuple[str, dt.datetime, int]]:
     for index, cells in enumerate(rows, start=1):
         first = cells[0] if cells else ""
@@ -107,7 +114,7 @@ def _grants(
         if index == 1 and first.lower() in HEADERS:
             continue
         number = normalize_mobile(excel_number(first))
-        when = _when(cells[1] if len(cells) > 1 else "", now)
+        when = _when(cells[1] if len(cells) > 1 else "", now, default)
         if number is None or when is None:
             if len(bad) < BAD_SHOWN:
                 bad.append(f"{index}: {', '.join(cells[:2])}"[:60])
@@ -117,12 +124,12 @@ def _grants(
         yield number, when, index
 
 
-def _when(value: str, now: dt.datetime) -> dt.datetime | None:
-    """The time in the second column: ``now`` when empty, ``None`` when it is no date or
-    time, or later than now. A date alone is its start; a time without a zone is in the
-    site's."""
+def _when(value: str, now: dt.datetime, default: dt.datetime | None) -> dt.datetime | None:
+    """The time in the second column: ``default`` when empty; ``None`` when it is no date
+    or time, or later than now. A date alone is its start; a time without a zone is in
+    the site's."""
     if not value:
-        return now
+        return default if default is None or default <= now else None
     text = value.strip().replace("/", "-")
     try:
         moment = parse_datetime(text)
@@ -133,6 +140,8 @@ def _when(value: str, now: dt.datetime) -> dt.datetime | None:
         return None
     if moment is None:
         return None
-    if timezone.is_naive(moment):
+    if settings.USE_TZ and timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
+    elif not settings.USE_TZ and timezone.is_aware(moment):
+        moment = timezone.make_naive(moment)
     return moment if moment <= now else None

@@ -150,9 +150,10 @@ def withdraw_granted(numbers: Sequence[str], *, source: str, note: str = "") -> 
         for scope in sorted(scopes)
     ]
     Consent.objects.bulk_create(entries, batch_size=BATCH)
-    send_on_commit(
-        (consent_withdrawn, Consent, {"mobile": e.mobile, "consent": e}) for e in entries
-    )
+    if consent_withdrawn.has_listeners(Consent):  # else nothing is kept until the commit
+        send_on_commit(
+            (consent_withdrawn, Consent, {"mobile": e.mobile, "consent": e}) for e in entries
+        )
     return len(entries)
 
 
@@ -165,7 +166,8 @@ def latest(mobiles: Iterable[str], scope: str | None = None) -> dict[tuple[str, 
         entries = Consent.objects.filter(one_of(Consent, "mobile", numbers[start : start + BATCH]))
         if scope is not None:
             entries = entries.filter(scope=scope)
-        for entry in entries.order_by("mobile", "scope", "at", "id"):
+        columns = ("mobile", "scope", "at", "granted")
+        for entry in entries.only(*columns).order_by("mobile", "scope", "at", "id"):
             found[(entry.mobile, entry.scope)] = entry
     return found
 

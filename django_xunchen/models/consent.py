@@ -78,7 +78,10 @@ class Consent(models.Model):
         verbose_name = _("consent entry")
         verbose_name_plural = _("consent ledger")
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["mobile", "scope", "at"], name="xunchen_consent_latest")]
+        indexes = [
+            models.Index(fields=["mobile", "scope", "at"], name="xunchen_consent_latest"),
+            models.Index(fields=["-at", "-id"], name="xunchen_consent_at"),
+        ]
         permissions = [("view_consent_evidence", _("Can produce consent evidence"))]
 
     def __str__(self) -> str:

@@ -22,6 +22,7 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.db import models, transaction
 from django.db.models import Q
 
@@ -40,6 +41,7 @@ from ..models import (
     ThrottleEvent,
     VerificationCode,
 )
+from ..polling.run import poll
 from ..verification.codes import app_key
 from .holdings import app_models, binary_columns, mentioning, text_columns, with_binary
 
@@ -93,6 +95,7 @@ def erase_person(mobile: str, *, requested_by: Any = None, by_name: str = "") ->
     _deleted(counts, Consent, Consent.objects.filter(mobile=number, granted=True))
     _mask_mentions(counts, number)
     _mask_bodies(counts, number)
+    _mask_admin_log(counts, number)
     name = by_name or (requested_by.get_username() if requested_by is not None else "")
     staff = requested_by if getattr(requested_by, "pk", None) is not None else None
     result.erasure = Erasure.objects.create(
@@ -104,8 +107,6 @@ def erase_person(mobile: str, *, requested_by: Any = None, by_name: str = "") ->
 def _waiting_for(number: str) -> str:
     """Why the erasure cannot run yet, or ``""``."""
     if _pending_with(number):
-        from ..polling.run import poll
-
         poll(reports=False, inbound=False)  # ingests what is journaled, fetches nothing
     left = _pending_with(number)
     if left:
@@ -213,3 +214,24 @@ def _mask_bodies(counts: dict[str, int], number: str) -> None:
             done += 1
         if done:
             counts[f"{model._meta.model_name} (masked)"] = done
+
+
+def _mask_admin_log(counts: dict[str, int], number: str) -> None:
+    """The number masked in Django's admin log (a suppression or consent entry added in
+    the admin is named by its number there)."""
+    if not apps.is_installed("django.contrib.admin"):
+        return
+    from django.contrib.admin.models import LogEntry
+
+    done = 0
+    rows = LogEntry.objects.filter(
+        Q(object_repr__contains=number) | Q(change_message__contains=number)
+    )
+    for entry in rows.iterator(chunk_size=BATCH):
+        LogEntry.objects.filter(pk=entry.pk).update(
+            object_repr=entry.object_repr.replace(number, MASK),
+            change_message=entry.change_message.replace(number, MASK),
+        )
+        done += 1
+    if done:
+        counts["logentry (masked)"] = done

@@ -39,10 +39,12 @@ class PersonData:
     def as_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2)
 
-    def as_csv_zip(self) -> bytes:
-        """A ZIP of ``<table>.csv`` files, one per table that holds the number."""
+    def as_zip(self) -> bytes:
+        """A ZIP of ``person.json`` and a ``<table>.csv`` file per table that holds the
+        number."""
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("person.json", self.as_json().encode("utf-8"))
             for table, rows in self.tables.items():
                 header = list(rows[0]) if rows else []
                 text = io.StringIO()

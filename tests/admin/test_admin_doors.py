@@ -31,6 +31,7 @@ from django_xunchen.models import (
     Campaign,
     CampaignRecipient,
     Consent,
+    Erasure,
     InboundMessage,
     Message,
     PollJournalEntry,
@@ -94,10 +95,24 @@ DOORS: dict[str, dict] = {
         ("dashboard", "GET"): one("view_dashboard"),
         ("conversation", "GET"): one("view_message", "change_message"),
         ("conversation", "POST"): listed("message", "send_sms"),
+        ("export", "GET", "csv"): one("export_message"),
+        ("export", "GET", "xlsx"): one("export_message"),
+        "export_person_data": listed("message", "export_person"),
+        "erase_person_data": listed("message", "erase_person"),
         "resend_selected": listed("message", "resend_message"),
         "check_balance": listed("message", "check_balance"),
     },
     "template": standard("template"),
+    "erasure": {
+        # What stays of an erasure: shown, never added, changed or deleted here.
+        **{
+            k: v
+            for k, v in standard("erasure", add=False, change=False).items()
+            if k != "delete_selected"
+        },
+        ("delete", "GET"): NOBODY,
+        ("delete", "POST"): NOBODY,
+    },
     "report": standard("report", add=False, change=False),
     "inboundmessage": standard("inboundmessage", add=False, change=False),
     "verificationcode": standard("verificationcode", add=False, change=False),
@@ -195,6 +210,8 @@ def make(model: str, user: User) -> Model:
         return Suppression.objects.create(mobile=mobile, source=Suppression.Source.STAFF)
     if model == "blockedword":
         return BlockedWord.objects.create(word=f"词{n}")
+    if model == "erasure":
+        return Erasure.objects.create(digest=f"{n:064x}")
     if model == "consent":
         return Consent.objects.create(mobile=mobile, granted=True, source=Consent.Source.STAFF)
     if model == "campaign":
@@ -238,6 +255,12 @@ ACTIONS = {
     ),
     "export_xlsx": Action(
         lambda obj, response: "spreadsheetml" in response.get("Content-Type", "")
+    ),
+    "export_person_data": Action(
+        lambda obj, response: response.get("Content-Type") == "application/zip"
+    ),
+    "erase_person_data": Action(
+        lambda obj, response: not Message.objects.filter(pk=obj.pk, mobile=obj.mobile).exists()
     ),
     "disable": Action(
         lambda obj, response: not BlockedWord.objects.get(pk=obj.pk).is_active,
@@ -353,6 +376,8 @@ def url_of(model: str, door: tuple, obj) -> str:
         args = [obj.pk, *extra]
     elif name in ("conversation", "evidence"):
         args = [obj.mobile]
+    elif name == "export":
+        args = extra
     return reverse(f"admin:{APP}_{model}_{name}", args=args)
 
 

@@ -35,12 +35,14 @@ def test_an_imported_grant_carries_its_file_and_row(admin_user):
         wording=WORDING,
         note="2025 门店登记表",
         staff=admin_user,
+        agreed_at=timezone.make_aware(dt.datetime(2024, 6, 1)),
     )
     assert done.granted == 2
     first, second = Consent.objects.order_by("file_row")
     assert (first.mobile, first.file_name, first.file_row) == (NUMBER, "会员名单.csv", 2)
     assert timezone.localtime(first.at).isoformat() == "2025-03-01T10:30:00+08:00"
     assert (second.mobile, second.file_row, second.source) == ("13900139000", 3, "import")
+    assert timezone.localtime(second.at).date() == dt.date(2024, 6, 1), "the file's date"
     assert (second.wording, second.note, second.staff_name) == (
         WORDING,
         "2025 门店登记表",
@@ -67,10 +69,11 @@ def test_an_xlsx_file_with_dates_as_excel_stores_them():
 @pytest.mark.parametrize(
     "text",
     [
-        "13800138000\r\n12345\r\n",
+        "13800138000,2025-01-01\r\n12345,2025-01-01\r\n",
         "13800138000,not a date\r\n",
         "13800138000,2999-01-01\r\n",
-        '13800138000\r\n=HYPERLINK("http://x")\r\n',
+        '13800138000,2025-01-01\r\n=HYPERLINK("http://x"),2025-01-01\r\n',
+        "13800138000\r\n",  # no date, and none for the file: "now" would undo withdrawals
     ],
 )
 def test_a_file_with_a_bad_row_imports_nothing(text):
@@ -81,7 +84,7 @@ def test_a_file_with_a_bad_row_imports_nothing(text):
 
 def test_the_import_page(admin_client):
     url = reverse("admin:django_xunchen_consent_import")
-    upload = SimpleUploadedFile("名单.csv", b"13800138000\r\n")
+    upload = SimpleUploadedFile("名单.csv", b"13800138000,2025-01-02\r\n")
     answer = admin_client.post(
         url, {"file": upload, "scope": "marketing", "wording": WORDING, "note": "登记表"}
     )
@@ -170,6 +173,7 @@ def test_the_ledger_in_the_admin_is_read_only_and_staff_record_as_staff(admin_cl
     )
     assert answer.status_code == 302, answer.content.decode()[:2000]
     entry = Consent.objects.get()
+    assert entry.ip is None and entry.user_agent == "", "staff's own address is no evidence"
     assert (entry.source, entry.staff_name, entry.mobile) == (
         "staff",
         admin_user.get_username(),
@@ -182,3 +186,18 @@ def test_the_ledger_in_the_admin_is_read_only_and_staff_record_as_staff(admin_cl
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert Consent.objects.count() == 1
     assert Message.objects.count() == 0
+
+
+def test_an_undated_row_never_undoes_a_later_withdrawal():
+    from django_xunchen.consent import withdraw_consent
+
+    withdraw_consent(NUMBER)
+    long_ago = timezone.now() - dt.timedelta(days=400)
+    import_consents(csv("13800138000\r\n"), "old.csv", agreed_at=long_ago)
+    assert not has_consent(NUMBER)
+
+
+def test_without_time_zones_the_import_reads_the_dates(settings):
+    settings.USE_TZ = False
+    import_consents(csv("13800138000,2025-03-01 10:30\r\n"), "a.csv")
+    assert Consent.objects.get().at == dt.datetime(2025, 3, 1, 10, 30)

@@ -72,6 +72,8 @@ def test_bad_input_writes_nothing():
         grant_consent(NUMBER, scope="Marketing; DROP")
     with pytest.raises(InvalidMobileError):
         grant_consent("12345")
+    with pytest.raises(XunchenValidationError, match="in the future"):
+        grant_consent(NUMBER, at=timezone.now() + dt.timedelta(days=9000))
     with pytest.raises(XunchenValidationError, match="source must be one of"):
         grant_consent(NUMBER, source="rumour")
     assert not Consent.objects.exists()

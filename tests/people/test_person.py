@@ -80,9 +80,9 @@ def test_the_export_holds_every_row_that_mentions_the_number(xunchen_outbox, tmp
     call_command("sms_person", "export", NUMBER, stdout=out)
     assert json.loads(out.getvalue())["mobile"] == NUMBER
     target = tmp_path / "person.zip"
-    call_command("sms_person", "export", NUMBER, "--format", "csv", "--output", str(target))
+    call_command("sms_person", "export", NUMBER, "--format", "zip", "--output", str(target))
     with zipfile.ZipFile(target) as archive:
-        assert "message.csv" in archive.namelist()
+        assert {"person.json", "message.csv"} <= set(archive.namelist())
         assert NUMBER in archive.read("message.csv").decode("utf-8-sig")
 
 

@@ -19,9 +19,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ...client.validation import MAX_CONTENT_LENGTH, normalize_mobile
 from ...conf import account_names, route
-from ...consent.ledger import latest
 from ...exceptions import XunchenError
-from ...models import InboundMessage, Message, Suppression
+from ...models import Consent, InboundMessage, Message, Suppression
 from ...models.consent import MARKETING
 from ...sending.send import send_sms
 from ..display import status_badge
@@ -111,7 +110,9 @@ def conversation_view(model_admin, request, mobile: str):
         limited=len(sent) == LIMIT or len(replies) == LIMIT,
         shows_replies=shows_replies,
         suppression=Suppression.objects.filter(mobile=number).first(),
-        consent=latest([number], MARKETING).get((number, MARKETING)),
+        consent=Consent.objects.filter(mobile=number, scope=MARKETING)
+        .order_by("-at", "-id")
+        .first(),
         shows_evidence=request.user.has_perm("django_xunchen.view_consent_evidence"),
         form=form if may_reply else None,
     )

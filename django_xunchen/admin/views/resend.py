@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 
 from ...models import Message
 from ...sending.send import can_resend, resend
+from ..audit import audit
 from .context import page_context
 
 
@@ -40,6 +41,8 @@ def resend_selected(model_admin, request, queryset):
 def _resend(model_admin, request, selected: list[Message]):
     """Resend, say how it went, and show the new messages (their batch)."""
     created, skipped = resend(selected)
+    if created:
+        audit(request, "resend", Message, len(created), detail=f"batch {created[0].batch}")
     refused = [m for m in created if m.status in (Message.Status.FAILED, Message.Status.UNKNOWN)]
     counts = {"created": len(created), "skipped": len(skipped), "refused": len(refused)}
     parts = [ngettext("Resent %(created)d message.", "Resent %(created)d messages.", len(created))]

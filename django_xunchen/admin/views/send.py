@@ -18,6 +18,7 @@ from ...exceptions import XunchenError
 from ...models import Message
 from ...sending import admission
 from ...sending.send import send_sms
+from ..audit import audit
 from ..forms import SendSMSForm, preview_settings
 from .context import page_context
 
@@ -97,6 +98,8 @@ def report_send(model_admin, request, rows: list[Message]) -> None:
     ) % {"count": len(rows), "summary": summary}
     if failed and failed[0].error_message:
         text += " " + failed[0].error_message
+    batch = rows[0].batch if rows else None
+    audit(request, "send", Message, len(rows), detail=f"batch {batch}" if batch else "")
     model_admin.message_user(request, text, level)
 
 

@@ -21,11 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("mobile", help="The mobile number (+86, spaces and dashes are fine).")
         parser.add_argument(
             "--format",
-            choices=["json", "csv"],
+            choices=["json", "zip"],
             default="json",
-            help="export: json, or csv (a ZIP).",
+            help="export: json, or zip (the JSON and a CSV file per table).",
         )
-        parser.add_argument("--output", help="export: write to this file (required for csv).")
+        parser.add_argument("--output", help="export: write to this file (required for zip).")
 
     def handle(self, *args, action, mobile, format="json", output=None, **options):
         try:
@@ -38,10 +38,10 @@ class Command(BaseCommand):
 
     def _export(self, mobile, format, output):
         data = export_person(mobile)
-        if format == "csv":
+        if format == "zip":
             if not output:
-                raise CommandError("--format csv writes a ZIP file: give --output")
-            Path(output).write_bytes(data.as_csv_zip())
+                raise CommandError("--format zip writes a file: give --output")
+            Path(output).write_bytes(data.as_zip())
         elif output:
             Path(output).write_text(data.as_json() + "\n", encoding="utf-8")
         else:
