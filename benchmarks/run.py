@@ -1147,6 +1147,99 @@ def ingest_child(conf: str) -> None:
     )
 
 
+def export_child(n: int) -> None:
+    """In a process of its own: ``n`` messages (texts of 5 to 400 characters, kinds,
+    statuses and accounts mixed at rates prime to each other), then the admin's CSV
+    export of all of them through the view, read as a browser would; print the figures
+    as JSON. The floor reads the same columns and writes them with the csv module to
+    nowhere."""
+    import csv
+    import random
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from django_xunchen.admin.views.export import COLUMNS
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Message._meta.db_table}")
+    rng = random.Random(20261206)
+    words = "您的订单已发货快递单号会员日全场五折回T退订验证码请勿告诉他人=+-@"
+    kinds, statuses = (
+        ["notification", "marketing", "verification"],
+        ["delivered", "sent", "undelivered", "failed", "queued"],
+    )
+    batch_id = uuid.uuid4()
+    made = 0
+    while made < n:
+        size = min(5000, n - made)
+        Message.objects.bulk_create(
+            [
+                Message(
+                    mobile=f"13{rng.randrange(10**9):09d}",
+                    content="".join(rng.choices(words, k=rng.randint(5, 400))),
+                    kind=kinds[(made + i) % 3],
+                    status=statuses[(made + i) % 5],
+                    account="default" if (made + i) % 7 else "backup",
+                    parts=rng.randint(1, 6),
+                    msgid=f"m{made + i}",
+                    batch=batch_id,
+                )
+                for i in range(size)
+            ]
+        )
+        made += size
+
+    class Nowhere:
+        def write(self, text):
+            return len(text)
+
+    def floor():
+        writer = csv.writer(Nowhere())
+        for row in Message.objects.order_by("pk").values_list(*COLUMNS).iterator(chunk_size=2000):
+            writer.writerow(row)
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-export", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+
+    def ours():
+        response = client.get("/admin/django_xunchen/message/export/csv/")
+        assert response.status_code == 200 and response.streaming
+        return sum(len(chunk) for chunk in response.streaming_content)
+
+    floor_s = timed(floor)[1]
+    size, ours_s, ours_mb = _peak_growth(ours)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Message._meta.db_table}")
+    print(json.dumps({"floor": floor_s, "ours": ours_s, "mb": ours_mb, "bytes": size}))
+
+
+def bench_export(n: int) -> list[tuple[str, str, str, str]]:
+    """The admin's CSV export of the message log at ``n`` messages, streamed (goal:
+    memory growth under 150 MB)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--export-child", str(n)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    mb = "n/a" if got["mb"] is None else f"{got['mb']:.0f}"
+    label = f"message log CSV export, {n:,} messages ({got['bytes'] / 1e6:.0f} MB)"
+    return [
+        (
+            f"{label}: seconds",
+            f"{got['floor']:.2f}",
+            f"{got['ours']:.2f}",
+            f"{got['ours'] / got['floor']:.1f}x",
+        ),
+        (f"{label}: memory growth MB (goal < 150)", "", mb, ""),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
@@ -1187,6 +1280,13 @@ def main() -> int:
         help="rows of the campaign file uploaded through the admin over HTTP, then checked "
         "in the background, e.g. 1000000 (0, the default: leave those rows out)",
     )
+    parser.add_argument(
+        "--export",
+        type=int,
+        default=1_000_000,
+        help="messages for the message log export rows (0: leave them out)",
+    )
+    parser.add_argument("--export-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--upload-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--check-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ingest-child", help=argparse.SUPPRESS)
@@ -1200,6 +1300,10 @@ def main() -> int:
         return 0
     if args.upload_server:
         upload_server(args.upload_server)
+        return 0
+    if args.export_child:
+        call_command("migrate", verbosity=0)
+        export_child(args.export_child)
         return 0
     if args.check_child:
         check_child(args.check_child)
@@ -1217,6 +1321,8 @@ def main() -> int:
         table.extend(bench_ingest(args.ingest))
     if args.admin:
         table.extend(bench_admin(args.admin))
+    if args.export:
+        table.extend(bench_export(args.export))
     if args.campaign:
         table.extend(bench_campaign(args.campaign))
     if args.upload:
