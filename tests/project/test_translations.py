@@ -91,6 +91,8 @@ ROOT = PACKAGE.parent
 PAIRS = [
     (ROOT / "README.md", ROOT / "README.zh-Hans.md"),
     (ROOT / "docs" / "quickstart.rst", ROOT / "docs" / "quickstart.zh_Hans.rst"),
+    (ROOT / "docs" / "compliance.rst", ROOT / "docs" / "compliance.zh_Hans.rst"),
+    (ROOT / "docs" / "people.rst", ROOT / "docs" / "people.zh_Hans.rst"),
 ]
 
 
