@@ -114,3 +114,38 @@ def test_the_app_s_actions_leave_their_entries(admin_client, xunchen_outbox):
     assert [len(trail(a)) for a in ("send", "resend", "import", "lift")] == [1, 1, 1, 1]
     log = admin_client.get(reverse("admin:admin_logentry_changelist"), {"sms_action": "resend"})
     assert log.status_code == 200 and "resend: 1 " in log.content.decode()
+
+
+def test_campaign_steps_consent_imports_and_list_exports_leave_their_entries(
+    admin_client, xunchen_outbox
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from django_xunchen import campaigns
+    from django_xunchen.models import Campaign
+
+    campaign = Campaign.objects.create(name="双十二", kind="notification", content="您好")
+    campaigns.stage(campaign, io.BytesIO(b"13800138000\r\n13900139000\r\n"), "a.csv")
+    for step in ("confirm", "pause", "resume", "cancel"):
+        url = reverse("admin:django_xunchen_campaign_step", args=[campaign.pk, step])
+        admin_client.post(url)
+    assert trail("confirm") == [f"confirm: 2 messages, campaign #{campaign.pk}"]
+    assert [len(trail(s)) for s in ("pause", "resume", "cancel")] == [1, 1, 1]
+    admin_client.post(
+        reverse("admin:django_xunchen_consent_import"),
+        {
+            "file": SimpleUploadedFile("名单.csv", b"13800138000,2025-01-02\r\n"),
+            "scope": "marketing",
+            "wording": "同意",
+            "note": "登记表",
+        },
+    )
+    assert trail("import") == ["import: 1 consent entry, 名单.csv"]
+    from django_xunchen.models import Suppression
+
+    entry = Suppression.objects.create(mobile=NUMBER, source="staff")
+    admin_client.post(
+        reverse("admin:django_xunchen_suppression_changelist"),
+        {"action": "export_csv", "_selected_action": [entry.pk], "index": 0},
+    )
+    assert trail("export") == ["export: 1 suppressed number, CSV"]
