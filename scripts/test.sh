@@ -138,7 +138,7 @@ ruff_step() {
 # contract's and the project's own (packaging, docs, demo), which need none.
 DATABASE_TESTS=(
   tests/sending tests/dispatch tests/outcomes tests/polling tests/verification tests/policy
-  tests/campaigns tests/operations tests/background tests/models
+  tests/campaigns tests/operations tests/background tests/models tests/consent tests/people
   tests/project/test_testing_helpers.py tests/admin
 )
 
