@@ -23,6 +23,8 @@ def test_benchmark_command(tmp_path):
             "500",
             "--upload",
             "300",
+            "--export",
+            "400",
         ],
         env=env,
         check=True,
@@ -35,6 +37,7 @@ def test_benchmark_command(tmp_path):
     assert re.search(r"campaign of 500 rows, CSV: check and stage, memory growth MB.*\s\d+", out)
     assert "campaign of 500 rows, CSV: confirm (500 messages written), seconds" in out
     assert re.search(r"upload of 300 rows, CSV \(0 MB\): request seconds.*\s[\d.]+", out)
+    assert re.search(r"message log CSV export, 400 messages .*memory growth MB.*\s[\d.]+", out)
     assert re.search(r"send 1000 at 50 ms, 8 at once: seconds \(goal <= 1.5x\)\s+[\d.]+", out)
     budget = dict(re.findall(r"(request_code|check_code): DB queries.*?budget\)\s+([\d.]+)", out))
     assert float(budget["request_code"]) <= 6 and float(budget["check_code"]) <= 3, out
