@@ -89,7 +89,7 @@ def pytest(session: nox.Session, *paths: str) -> None:
         "-p",
         "no:cacheprovider",
         "-m",
-        "not postgres_only",
+        "not postgres_only and not main_step_only",
         *(session.posargs or paths),
         env={"PYTHONPATH": str(Path.cwd())},
     )

@@ -498,7 +498,7 @@ ZH = {
     "rolled-up days": "已汇总日期",
     "daily figure": "每日统计",
     "daily figures": "每日统计",
-    "\"marketing\", or the name of a list.": "\"marketing\"（营销），或名单的名称。",
+    '"marketing", or the name of a list.': '"marketing"（营销），或名单的名称。',
     "CSV (UTF-8 or GBK) or XLSX; the first column holds the numbers, an optional second column when each person agreed (2024-05-01 or 2024-05-01 14:30).": "CSV（UTF-8 或 GBK）或 XLSX；第一列为号码，可选的第二列为每人同意的时间（2024-05-01 或 2024-05-01 14:30）。",
     "wording": "同意文本",
     "The text these people agreed to.": "这些人所同意的文本。",

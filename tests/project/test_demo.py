@@ -236,6 +236,7 @@ def test_a_campaign_confirmed_in_the_demo_reaches_done_without_a_look(demo):
     assert int(shell(env, by_worker)) >= 1
 
 
+@pytest.mark.main_step_only
 def test_pause_and_cancel_while_the_worker_sends_3000_rows(demo, chromium, tmp_path):
     """On SQLite, with the worker writing all the while: every page answers, pause holds,
     and nothing is submitted after the cancel commits."""
