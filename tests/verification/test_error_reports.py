@@ -6,6 +6,7 @@ only: with DEBUG on, the values mask themselves (Secret, a sensitive SendRequest
 
 import dataclasses
 import json
+import re
 import sys
 
 import pytest
@@ -91,9 +92,19 @@ def reports(request, exc_info):
     return reporter.get_traceback_html(), reporter.get_traceback_text(), reporter
 
 
+#: A function as mutmut renames it (``x_request_code__mutmut_orig``,
+#: ``xǁXunchenClientǁsubmit__mutmut_3``): `make mutation` runs these tests too.
+MUTMUT_NAME = re.compile(r"^x(?:ǁ\w+ǁ|_)(?P<name>.+?)__mutmut_(?:orig|\d+)$")
+
+
+def _plain(function):
+    found = MUTMUT_NAME.match(function)
+    return found["name"] if found else function
+
+
 def frame_values(reporter):
     return [
-        (frame["function"], name, value)
+        (_plain(frame["function"]), name, value)
         for frame in reporter.get_traceback_data()["frames"]
         for name, value in frame.get("vars", [])
     ]
