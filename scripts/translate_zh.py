@@ -609,6 +609,7 @@ ZH = {
     "Their messages stay, without number, text and parameters, so that past figures stand; reports, replies, code requests, throttle entries and consents are deleted; other mentions are masked. A refusal stays: the suppression entry and the consent withdrawals, so that the number never gets marketing again. A record of each erasure keeps a keyed digest of the number, the time and your name. This cannot be undone.": "其短信记录会保留，但去掉号码、内容和参数，以便既往统计不变；状态报告、回复、验证码请求、限流记录和同意记录将被删除；其他提及处会被遮盖。拒收记录会保留：屏蔽名单条目和撤回同意的记录，以确保该号码不再收到营销短信。每次删除都会留下一条记录，保存号码的加密摘要、时间和您的姓名。此操作无法撤销。",
     "Yes, erase": "确认删除",
     "Nothing was imported: these rows hold no mobile number, or no date of consent (give one for the whole file if the rows have none): %(rows)s": "未导入任何记录：以下行没有手机号码或同意日期（若各行均无日期，请为整个文件填写一个）：%(rows)s",
+    "A code was sent less than a minute ago: enter it.": "验证码刚刚已发送，请输入该验证码。",
 }
 
 ENTRY = re.compile(r"\n\n(?=(?:#.*\n)*(?:msgctxt|msgid) )")

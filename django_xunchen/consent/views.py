@@ -25,7 +25,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from ..conf import xunchen_settings
 from ..exceptions import XunchenValidationError
 from ..forms import ConsentField, MobileNumberField, PhoneCodeForm
-from ..models import Consent
+from ..models import Consent, ThrottleEvent
 from ..models.consent import MARKETING
 from ..verification.codes import RequestStatus, client_ip, request_code
 from ..views import MAX_BODY
@@ -92,6 +92,11 @@ class ConsentOptInView(View):
         except XunchenValidationError as exc:
             form.add_error("mobile", str(exc))
             return self.render(request, "ask", form, status=400)
+        confirm = ConfirmForm(initial={"mobile": mobile}, purpose=PURPOSE)
+        if sent.status == RequestStatus.THROTTLED and sent.reason == ThrottleEvent.Reason.COOLDOWN:
+            # A code went out moments ago (a double click, a reload): enter that one.
+            notice = gettext("A code was sent less than a minute ago: enter it.")
+            return self.render(request, "confirm", confirm, notice=notice)
         if sent.status == RequestStatus.THROTTLED:
             form.add_error(
                 None,
@@ -102,9 +107,7 @@ class ConsentOptInView(View):
         if sent.status != RequestStatus.SENT:
             form.add_error(None, gettext("The code could not be sent. Try again later."))
             return self.render(request, "ask", form, status=503)
-        return self.render(
-            request, "confirm", ConfirmForm(initial={"mobile": mobile}, purpose=PURPOSE)
-        )
+        return self.render(request, "confirm", confirm)
 
     def confirm(self, request: HttpRequest) -> HttpResponse:
         form = ConfirmForm(request.POST, purpose=PURPOSE)

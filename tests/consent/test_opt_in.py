@@ -80,3 +80,15 @@ def test_a_garbage_content_length_is_refused(client):
         CONTENT_TYPE="application/x-www-form-urlencoded",
     )
     assert answer.status_code == 400
+
+
+def test_a_double_click_on_send_still_leads_to_the_code(client, xunchen_outbox):
+    """The browser shows the second answer: the cooldown must not strand the person on
+    an error while the first click's code is on its way."""
+    ask(client)
+    second = ask(client)
+    page = second.content.decode()
+    assert second.status_code == 200 and 'id="consent-notice"' in page
+    assert 'name="code"' in page and len(xunchen_outbox) == 1, "no second SMS"
+    client.post(URL, {"step": "confirm", "mobile": NUMBER, "code": last_code(NUMBER)})
+    assert Consent.objects.get().source == "opt_in"
