@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from ..conf import xunchen_settings
 from ..exceptions import XunchenValidationError
 from ..forms import ConsentField, MobileNumberField, PhoneCodeForm
-from ..models import Consent, ThrottleEvent
+from ..models import Consent, ThrottleEvent, VerificationCode
 from ..models.consent import MARKETING
 from ..verification.codes import RequestStatus, client_ip, request_code
 from ..views import MAX_BODY
@@ -93,7 +94,7 @@ class ConsentOptInView(View):
             form.add_error("mobile", str(exc))
             return self.render(request, "ask", form, status=400)
         confirm = ConfirmForm(initial={"mobile": mobile}, purpose=PURPOSE)
-        if sent.status == RequestStatus.THROTTLED and sent.reason == ThrottleEvent.Reason.COOLDOWN:
+        if sent.reason == ThrottleEvent.Reason.COOLDOWN and _live_code(mobile):
             # A code went out moments ago (a double click, a reload): enter that one.
             notice = gettext("A code was sent less than a minute ago: enter it.")
             return self.render(request, "confirm", confirm, notice=notice)
@@ -132,3 +133,14 @@ class ConsentOptInView(View):
     ) -> HttpResponse:
         context = {"step": step, "form": form, "wording": self.get_wording(), **extra}
         return TemplateResponse(request, self.template_name, context, status=status)
+
+
+def _live_code(mobile: str) -> bool:
+    """Whether a consent code (not a login code: the cooldown counts every purpose) is
+    still waiting to be entered."""
+    return VerificationCode.objects.filter(
+        mobile=mobile,
+        purpose=PURPOSE,
+        state=VerificationCode.State.ACTIVE,
+        expires_at__gt=timezone.now(),
+    ).exists()

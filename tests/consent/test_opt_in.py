@@ -92,3 +92,11 @@ def test_a_double_click_on_send_still_leads_to_the_code(client, xunchen_outbox):
     assert 'name="code"' in page and len(xunchen_outbox) == 1, "no second SMS"
     client.post(URL, {"step": "confirm", "mobile": NUMBER, "code": last_code(NUMBER)})
     assert Consent.objects.get().source == "opt_in"
+
+
+def test_a_login_code_moments_before_is_no_consent_code(client, xunchen_outbox):
+    from django_xunchen.verification import request_code
+
+    request_code(NUMBER, "login")
+    answer = ask(client)
+    assert answer.status_code == 429 and 'name="code"' not in answer.content.decode()
