@@ -826,11 +826,12 @@ def since(ref: str, *, run: bool) -> int:
     return finish(problems, "the changed functions' score; not the whole score")
 
 
-def run_mutmut(names: list[str]) -> int:
+def run_mutmut(names: list[str], children: int | None = None) -> int:
     started = time.monotonic()
     if copied := sync_data_files():
         print(f"copied {copied} changed templates, translations and static files")
-    command = [sys.executable, "-m", "mutmut", "run", *names]
+    limit = ["--max-children", str(children)] if children else []
+    command = [sys.executable, "-m", "mutmut", "run", *limit, *names]
     status = subprocess.run(command, cwd=ROOT).returncode  # noqa: S603 (our own mutant names)
     print(f"\nmutmut run took {time.monotonic() - started:.0f} s (exit status {status})\n")
     return status
@@ -866,6 +867,12 @@ def main() -> int:
             "tree included) and report their score alone"
         ),
     )
+    parser.add_argument(
+        "--max-children",
+        type=int,
+        metavar="N",
+        help="run at most N mutants at once (mutmut's default: one per core)",
+    )
     args = parser.parse_args()
     if args.fresh_stats:
         if args.report:
@@ -873,7 +880,7 @@ def main() -> int:
         (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     if args.since:
         return since(args.since, run=not args.report)
-    run_status = 0 if args.report else run_mutmut([])
+    run_status = 0 if args.report else run_mutmut([], args.max_children)
     problems, total = report(run_status)
     return finish(problems, f"score {total.score:.1f}% over all {total.counts['total']} mutants")
 
