@@ -48,7 +48,7 @@ lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV_COMPILE) --extra dev -o $(LOCK)
-	$(UV_COMPILE) --extra test --extra spreadsheets --extra tasks \
+	$(UV_COMPILE) --extra test --extra spreadsheets --extra tasks --extra analytics \
 		--resolution lowest-direct -o $(OLDEST_LOCK)
 
 bench: $(STAMP)

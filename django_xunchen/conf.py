@@ -75,6 +75,10 @@ ACCOUNT_DEFAULTS: dict[str, Any] = {
     # An amount of money (e.g. "500"): below it, the balance check warns, fires
     # low_balance once and shows an admin banner until the balance is back. None: off.
     "LOW_BALANCE": None,
+    # The most this account may spend in a calendar month (site time zone), in money
+    # (e.g. "3000"): a send that would cross it is refused before anything is written,
+    # and crossing HEALTH["MONTHLY_CAP_WARNING"] of it raises an alert. None: no cap.
+    "MONTHLY_CAP": None,
 }
 
 #: Settings with one value for the whole site.
@@ -358,6 +362,16 @@ HEALTH_DEFAULTS: dict[str, Any] = {
     "TASKS_CRITICAL": 10000,
     # Seconds between two balance checks of one account after sends and polls.
     "BALANCE_EVERY": 3600,
+    # The fraction of an account's MONTHLY_CAP whose crossing raises an alert.
+    "MONTHLY_CAP_WARNING": 0.8,
+    # The delivery alarm (docs/analytics.rst): the rate of an account on one carrier
+    # (or in one province), over the messages submitted 15 to 75 minutes ago, below
+    # DEGRADED_FRACTION of its rate over the 7 days before, with at least
+    # DEGRADED_MIN_MESSAGES of them; or their p90 report latency above
+    # DEGRADED_P90_SECONDS (0: not watched).
+    "DEGRADED_FRACTION": 0.5,
+    "DEGRADED_MIN_MESSAGES": 50,
+    "DEGRADED_P90_SECONDS": 600,
     # A bearer token that lets a monitoring system read the health view without a
     # staff login; empty: staff only. Keep it in the environment, as the passwords.
     "TOKEN": "",

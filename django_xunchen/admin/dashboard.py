@@ -87,8 +87,7 @@ def daily_counts(
     return result
 
 
-#: Statuses of messages that went to the gateway and are billed.
-BILLED = (S.SENT, S.DELIVERED, S.UNDELIVERED, S.UNKNOWN)
+BILLED = Message.BILLED
 
 
 def spend(

@@ -4,6 +4,7 @@ Moving a model between these modules creates no migration: a model's table and i
 migration state depend on its app and name, not on the module it is defined in.
 """
 
+from .analytics import DeliveryFigure, FailureFigure
 from .campaigns import Campaign, CampaignFileChunk, CampaignRecipient, params_for_storage
 from .consent import Consent
 from .fields import account_field
@@ -24,7 +25,9 @@ __all__ = [
     "CampaignRecipient",
     "Consent",
     "DailyFigure",
+    "DeliveryFigure",
     "Erasure",
+    "FailureFigure",
     "HealthAlert",
     "InboundMessage",
     "Message",

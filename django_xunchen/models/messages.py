@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from ..analytics.numbers import PROVINCE_CHOICES, Carrier
 from ..client.types import CHINA_TZ
 from ..conf import DEFAULT_KIND
 from .fields import account_field
@@ -90,6 +91,8 @@ class Message(models.Model):
 
     #: Statuses a delivery report may move a message out of.
     REPORTABLE = (Status.QUEUED, Status.SENDING, Status.SENT, Status.UNKNOWN, Status.UNDELIVERED)
+    #: Statuses of messages that went to the gateway and are billed.
+    BILLED = (Status.SENT, Status.DELIVERED, Status.UNDELIVERED, Status.UNKNOWN)
     #: Statuses in which nothing more will happen without a person.
     FINAL = (
         Status.DELIVERED,
@@ -101,6 +104,25 @@ class Message(models.Model):
     )
 
     mobile = models.CharField(_("mobile"), max_length=11)
+    carrier = models.CharField(
+        _("carrier (by allocation)"),
+        max_length=8,
+        choices=Carrier.choices,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The carrier the number's segment was allocated to; since number portability "
+            "the number may have moved. Empty: unknown."
+        ),
+    )
+    province = models.CharField(
+        _("province (by allocation)"),
+        max_length=2,
+        choices=PROVINCE_CHOICES,
+        blank=True,
+        editable=False,
+        help_text=_("Where the number's block was allocated. Empty: unknown."),
+    )
     content = models.TextField(
         _("content"), help_text=_("For a template message, the rendered text.")
     )
@@ -196,6 +218,13 @@ class Message(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     reported_at = models.DateTimeField(_("reported"), null=True, blank=True)
+    latency = models.DurationField(
+        _("report latency"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("From the submission to the time of its delivery report."),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     campaign = models.ForeignKey(
         "Campaign",
@@ -232,6 +261,7 @@ class Message(models.Model):
             models.Index(fields=["kind", "-created_at"], name="xunchen_msg_kind"),
             models.Index(fields=["account", "-created_at"], name="xunchen_msg_account"),
             models.Index(fields=["campaign", "mobile"], name="xunchen_msg_campaign"),
+            models.Index(fields=["submitted_at"], name="xunchen_msg_submitted"),
         ]
         permissions = [
             ("send_sms", _("Can send SMS from the admin")),

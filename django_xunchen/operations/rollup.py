@@ -1,7 +1,9 @@
 """Daily figures for the dashboard, from a rollup instead of a count of a million rows.
 
 The figures of a day are the messages created that day (in the site's time zone), per
-account, kind and status, with their parts. They come
+account, kind and status, with their parts; the analytics' figures of the same day, with
+more dimensions (:mod:`django_xunchen.analytics.figures`), are recounted with them, in
+the same transaction. They come
 from :class:`~django_xunchen.models.DailyFigure`, computed once per day and again only
 when a message of that day changes: sending, polling and the other writers call
 :func:`touched` or :func:`touched_where` for the rows they move, which marks their days
@@ -30,7 +32,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from ..models import DailyFigure, Message, RollupDay
+from ..analytics import figures as dimensional
+from ..models import DailyFigure, DeliveryFigure, FailureFigure, Message, RollupDay
 
 #: Today's messages older than this (from the last full hour before it) are rolled up;
 #: most status changes (the outcome, the report) come within minutes of creation.
@@ -148,6 +151,7 @@ def _recount_settled(day: dt.date, cutoff: dt.datetime) -> None:
             DailyFigure(day=day, account=account, kind=kind, status=status, messages=m, parts=p)
             for (account, kind, status), (m, p) in counted.items()
         )
+        dimensional.store({day: (_start_of(day), cutoff)})
 
 
 def maintain(first: dt.date | None = None, last: dt.date | None = None, days: int = 30) -> int:
@@ -197,6 +201,9 @@ def _recount(days: list[dt.date]) -> int:
             for day in taken
             for (account, kind, status), (messages, parts) in counted.get(day, {}).items()
         )
+        dimensional.store(
+            {day: (_start_of(day), _start_of(day + dt.timedelta(1))) for day in taken}
+        )
     return len(taken)
 
 
@@ -206,11 +213,11 @@ def rebuild(days: int | None = None) -> int:
     boundary = today()
     if days is not None:
         first = boundary - dt.timedelta(days=days)
-        RollupDay.objects.filter(day__gte=first).delete()
-        DailyFigure.objects.filter(day__gte=first).delete()
+        for model in (RollupDay, DailyFigure, DeliveryFigure, FailureFigure):
+            model.objects.filter(day__gte=first).delete()
         return maintain(first)
-    RollupDay.objects.all().delete()
-    DailyFigure.objects.all().delete()
+    for model in (RollupDay, DailyFigure, DeliveryFigure, FailureFigure):
+        model.objects.all().delete()
     first_created = (
         Message.objects.filter(created_at__lt=_start_of(boundary))
         .order_by("created_at")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery, Value
+from django.db.models import DurationField, ExpressionWrapper, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -41,8 +41,16 @@ def apply_report(message: Message, status: str, delivered: bool, at: dt.datetime
     message.status = Status.DELIVERED if delivered else Status.UNDELIVERED
     message.report_status = status
     message.reported_at = at or timezone.now()
+    submitted = message.submitted_at
+    message.latency = message.reported_at - submitted if submitted is not None else None
     message.updated_at = timezone.now()
     return True
+
+
+def _latency(reported_at: Any) -> ExpressionWrapper:
+    """A message's report latency: from its submission to ``reported_at`` (an
+    expression: the time of the report that moves it); none without a submission."""
+    return ExpressionWrapper(reported_at - F("submitted_at"), output_field=DurationField())
 
 
 def _write_statuses(changed: dict[int, Message]) -> None:
@@ -61,7 +69,8 @@ def _write_statuses(changed: dict[int, Message]) -> None:
         Message.objects.filter(pk__in=ids).update(
             status=status,
             report_status=Subquery(first.values("status")[:1]),
-            reported_at=Coalesce(Subquery(first.values("reported_at")[:1]), Value(now)),
+            reported_at=(at := Coalesce(Subquery(first.values("reported_at")[:1]), Value(now))),
+            latency=_latency(at),
             updated_at=now,
         )
 
@@ -235,7 +244,8 @@ def _apply_reports(matched: Any, rows: list[tuple[Any, ...]], now: dt.datetime) 
             targets.update(
                 status=status,
                 report_status=Subquery(first.values("status")[:1]),
-                reported_at=Coalesce(Subquery(first.values("reported_at")[:1]), Value(now)),
+                reported_at=(at := Coalesce(Subquery(first.values("reported_at")[:1]), Value(now))),
+                latency=_latency(at),
                 updated_at=now,
             )
             continue
@@ -261,7 +271,8 @@ def _update_from_firsts(
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS m SET status = %s, "  # noqa: S608 - a quoted table name
-            "report_status = f.status, reported_at = f.at, updated_at = %s "
+            "report_status = f.status, reported_at = f.at, latency = f.at - m.submitted_at, "
+            "updated_at = %s "
             "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS f(id, status, at) "
             "WHERE m.id = f.id AND m.status = ANY(%s)",
             [

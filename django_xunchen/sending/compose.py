@@ -14,6 +14,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
+from ..analytics.numbers import stamp
 from ..backends.base import BaseSMSBackend
 from ..client.secret import Secret
 from ..client.validation import Params, build_send_request, render_template, validate_mobiles
@@ -183,7 +184,8 @@ def prepare_messages(
 
 
 def clone_for(prototype: Message, numbers: Sequence[str]) -> list[Message]:
-    """Unsaved rows like ``prototype``, one per number (the first may be ``prototype``).
+    """Unsaved rows like ``prototype``, one per number (the first may be ``prototype``),
+    each with its number's carrier and province (:func:`~django_xunchen.analytics.numbers.stamp`).
 
     ``Model.__init__`` costs more than everything else per row in a large send, and every
     row of a send has the same values but the number: the rows are copies of one, with
@@ -198,7 +200,9 @@ def clone_for(prototype: Message, numbers: Sequence[str]) -> list[Message]:
         }
         values["template"] = prototype.template
         del values["template_id"]
-        return [Message(**{**values, **_own_json(values), "mobile": number}) for number in numbers]
+        rows = [Message(**{**values, **_own_json(values), "mobile": number}) for number in numbers]
+        stamp(rows)
+        return rows
     values = prototype.__dict__
     cache = prototype._state.fields_cache
     rows = []
@@ -211,6 +215,7 @@ def clone_for(prototype: Message, numbers: Sequence[str]) -> list[Message]:
         state.fields_cache = dict(cache)
         row._state = state
         rows.append(row)
+    stamp(rows)
     return rows
 
 
