@@ -16,6 +16,7 @@ The tree::
     │   ├── LearnedBlockedWordsError             .words: the gateway refused them before
     │   └── MissingOptOutFooterError             a marketing template without 退订 footer
     ├── BalanceTooLowError                       a large send the balance would not cover
+    ├── MonthlyCapError                          a send that would cross MONTHLY_CAP
     ├── GatewayError                             the gateway answered with a status code
     │   ├── RequestFailedError (100) ... AccessMethodNotEnabledError (117)
     │   └── UnknownStatusError                   a code the specification does not list
@@ -58,6 +59,7 @@ __all__ = [
     "MalformedResponseError",
     "MissingOptOutFooterError",
     "MobilesRejectedError",
+    "MonthlyCapError",
     "NotSentError",
     "OutcomeUnknownError",
     "RequestFailedError",
@@ -149,6 +151,28 @@ class BalanceTooLowError(XunchenError):
         super().__init__(message)
         self.needed = needed
         self.available = available
+
+
+class MonthlyCapError(XunchenError):
+    """A send that would take an account's spend this calendar month (the site's time
+    zone) over its ``MONTHLY_CAP``. Raised before anything is written, with or without
+    ``fail_silently``. ``account``; ``cap``, ``spent`` (this month so far, the messages
+    written and not suppressed, cancelled, failed or expired) and ``needed`` (the cost of
+    this send) are amounts of money."""
+
+    def __init__(
+        self,
+        message: str,
+        account: str = "",
+        cap: object = None,
+        spent: object = None,
+        needed: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.account = account
+        self.cap = cap
+        self.spent = spent
+        self.needed = needed
 
 
 # --------------------------------------------------------------------------- gateway codes

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import itertools
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import ParamSpec
 
 from django.db import OperationalError, transaction
@@ -13,8 +14,10 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .. import policy
 from ..client.validation import placeholders
 from ..db import is_locked, retry_when_locked, to_db_datetime
+from ..exceptions import MonthlyCapError
 from ..models import Campaign, CampaignRecipient, Message
 from ..operations import rollup
 from ..sending import admission
@@ -62,7 +65,31 @@ def _busy_is_an_answer(step: Callable[P, int]) -> Callable[P, int]:
 @_busy_is_an_answer
 def confirm(campaign: Campaign) -> int:
     """Write the messages of a staged campaign and start it (or schedule it); returns
-    how many. Runs in the background through :mod:`.tasks` when it is due."""
+    how many. Runs in the background through :mod:`.tasks` when it is due. A campaign
+    that would take its account over its ``MONTHLY_CAP`` is refused (a
+    :class:`CampaignError`), nothing written: it stays a draft."""
+    try:
+        return _confirm(campaign)
+    except MonthlyCapError as exc:
+        raise CampaignError(_over_cap(campaign, exc)) from None
+
+
+def _over_cap(campaign: Campaign, error: MonthlyCapError) -> str:
+    """The refusal for staff: the cap, the month's spend before the campaign (its
+    messages were rolled back), and what the campaign costs."""
+    return _(
+        "The campaign would take account %(account)s over its monthly spending cap of "
+        "%(cap)s: it has spent %(spent)s this month, and the campaign costs up to "
+        "%(cost)s. Nothing was written; the campaign is still a draft."
+    ) % {
+        "account": campaign.account,
+        "cap": error.cap,
+        "spent": policy.month_spend(campaign.account),
+        "cost": policy.price_per_part(campaign.account) * campaign.total_parts,
+    }
+
+
+def _confirm(campaign: Campaign) -> int:
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.state == State.CHECKING:
@@ -110,6 +137,7 @@ def _messages(campaign: Campaign, later: bool) -> Iterator[list[Message]]:
     )
     fixed_text = checker.render({}) if not checker.needed else None
     fixed_parts = checker.count_parts(fixed_text) if fixed_text is not None else None
+    spent: dict[str, Decimal] = {}  # the month's spend, then each batch admitted added
     while chunk := list(itertools.islice(recipients, CONFIRM_BATCH)):
         prototype = Message(
             mobile=chunk[0][0],
@@ -131,6 +159,7 @@ def _messages(campaign: Campaign, later: bool) -> Iterator[list[Message]]:
                     row.params = {str(n): params[str(n)] for n in checker.needed}
                 row.parts = checker.count_parts(row.content)
         admission.screen(rows)
+        admission.check_monthly_cap(rows, spent)
         yield rows
 
 

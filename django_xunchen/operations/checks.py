@@ -40,6 +40,7 @@ def check_settings(app_configs=None, **kwargs):
             section()
         except ImproperlyConfigured as exc:
             errors.append(checks.Error(str(exc), id="django_xunchen.E000"))
+    errors.extend(_check_monthly_cap_warning())
     errors.extend(_check_accounts_shape(conf, names))
     for name in names:
         errors.extend(_check_account(name, len(names) > 1))
@@ -111,7 +112,33 @@ def _check_policy(name: str, conf: dict, several: bool) -> list[checks.CheckMess
             raise InvalidOperation
     except (InvalidOperation, ValueError):
         bad("LOW_BALANCE", "an amount such as '500', or None")
+    cap = conf["MONTHLY_CAP"]
+    try:
+        if cap is not None and (
+            isinstance(cap, bool) or not Decimal(str(cap)).is_finite() or Decimal(str(cap)) <= 0
+        ):
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        bad("MONTHLY_CAP", "an amount above 0 such as '3000', or None")
     return found
+
+
+def _check_monthly_cap_warning() -> list[checks.CheckMessage]:
+    """``HEALTH["MONTHLY_CAP_WARNING"]``: a fraction of the cap, above 0 and at most 1
+    (above 1 the alert could never fire: a send that crosses the cap is refused)."""
+    try:
+        fraction = health_settings()["MONTHLY_CAP_WARNING"]
+    except ImproperlyConfigured:
+        return []  # reported above
+    if 0 < fraction <= 1:
+        return []
+    return [
+        checks.Error(
+            "XUNCHEN['HEALTH']['MONTHLY_CAP_WARNING'] must be a fraction of the cap above 0 "
+            f"and at most 1, such as 0.8, not {fraction!r}",
+            id="django_xunchen.E000",
+        )
+    ]
 
 
 def _check_uploads(conf: dict) -> list[checks.CheckMessage]:

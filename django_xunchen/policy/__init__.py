@@ -1,5 +1,5 @@
 """The sending policy: suppression, reply keywords, the opt-out footer, quiet hours, the
-daily cap, learned blocked words and pricing.
+daily cap, learned blocked words, pricing and the monthly spending cap.
 """
 
 from .daily_cap import daily_cap
@@ -7,6 +7,7 @@ from .footer import check_template_footer, with_footer
 from .pricing import Estimate, estimate, part_counter, parts, price_per_part, queued_cost
 from .quiet_hours import quiet_until
 from .replies import apply_reply_keywords, normalize_reply, reply_intent
+from .spending import month_spend, month_spends, monthly_cap
 from .suppression import (
     Suppressed,
     apply_bounces,
@@ -36,6 +37,9 @@ __all__ = [
     "learn_blocked_words",
     "learned_generation",
     "learned_words",
+    "month_spend",
+    "month_spends",
+    "monthly_cap",
     "normalize_reply",
     "part_counter",
     "parts",

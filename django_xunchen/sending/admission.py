@@ -4,7 +4,8 @@ A message meets the rules twice: when its row is written, and again when it is
 submitted, because time passes in between (quiet hours, a retry, a task queue): a number
 opts out, quiet hours begin, the number reaches its daily cap through another send, the
 gateway refuses a word, the message expires. Every path that writes rows (``send_sms``,
-``resend``, campaign confirm, verification codes) calls the write-time functions, and
+``resend``, campaign confirm, verification codes: :func:`check_monthly_cap` alone, the
+other rules sparing them) calls the write-time functions, and
 every path that submits (the send itself, the background task, ``send_queued``, the
 tick, a fallback, campaign sending) goes through :func:`at_submit` and :func:`claimable`
 in :func:`~django_xunchen.dispatch.dispatch`. A rule added later is added here.
@@ -22,6 +23,9 @@ learned blocked words     all but verification   refused when written; ``failed`
                                                  submitted
 expiry                    any with one           ``expired``
 opt-out footer            marketing              appended (a template must carry one)
+monthly spending cap      all                    refused when written, nothing written
+                                                 (``MonthlyCapError``); no fallback to an
+                                                 account the send would take over its cap
 ========================  =====================  ===================================
 
 :mod:`.policy` keeps the facts these rules read (the suppression list, the quiet window,
@@ -35,6 +39,7 @@ import contextlib
 import contextvars
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
 
 from django.db.models import Count, Exists, Q, QuerySet
 
@@ -42,9 +47,10 @@ from .. import policy
 from ..conf import xunchen_settings
 from ..consent import ledger as consent
 from ..db import from_db_datetime, one_of, to_db_datetime
-from ..exceptions import LearnedBlockedWordsError
+from ..exceptions import LearnedBlockedWordsError, MonthlyCapError
 from ..models import Message, Suppression, Template, gateway_day_start
 from ..operations import rollup
+from ..policy.spending import SPENDING
 
 Kind = Message.Kind
 Status = Message.Status
@@ -167,6 +173,34 @@ def screen(rows: Sequence[Message]) -> None:
                 row.error_message = CAPPED_TEXT
 
 
+def check_monthly_cap(rows: Sequence[Message], spent: dict[str, Decimal] | None = None) -> None:
+    """At write, after :func:`screen`: raise :class:`~.exceptions.MonthlyCapError` when
+    the unsaved ``rows`` that will be billed (not ``suppressed``) would take an account
+    with a ``MONTHLY_CAP`` over it this month. Nothing is read for an account without a
+    cap. ``spent``: for a write in batches (a campaign's confirm), a dict the caller keeps
+    across them: each account's month is read once, and each batch admitted is added."""
+    spent = {} if spent is None else spent
+    parts: dict[str, int] = {}
+    for row in rows:
+        if row.status in SPENDING:
+            parts[row.account] = parts.get(row.account, 0) + row.parts
+    caps = {account: policy.monthly_cap(account) for account in parts}
+    capped = {account: cap for account, cap in caps.items() if cap is not None}
+    spent.update(policy.month_spends(a for a in capped if a not in spent))
+    for account, cap in capped.items():
+        needed = policy.price_per_part(account) * parts[account]
+        if spent[account] + needed > cap:
+            raise MonthlyCapError(
+                f"the send costs {needed} but account {account!r} has spent "
+                f"{spent[account]} of its MONTHLY_CAP {cap} this month; nothing was written",
+                account=account,
+                cap=cap,
+                spent=spent[account],
+                needed=needed,
+            )
+        spent[account] += needed
+
+
 def at_submit(rows: Sequence[Message], now: dt.datetime) -> list[Message]:
     """At submit: the rules that time may have changed since ``rows`` (saved, ``queued``,
     one kind, account and text) were written. Rows the rules stop are written with their
@@ -230,8 +264,9 @@ _dispatch_words: contextvars.ContextVar[dict[str, tuple[int, list[str]]] | None]
 def may_route(rows: Sequence[Message], account: str, now: dt.datetime) -> bool:
     """Whether claimed ``rows`` may go out through ``account`` instead of their own (a
     fallback, after their own account certainly did not send them): the rules once more,
-    with that account's quiet hours, learned words and daily cap. When it may not, the
-    rows go back to the queue, and the next submit gives them their state."""
+    with that account's quiet hours, learned words, daily cap and monthly spending cap
+    (the rows' parts counted on it). When it may not, the rows go back to the queue, and
+    the next submit gives them their state."""
     first = rows[0]
     kind = first.kind
     expiries = (from_db_datetime(r.expires_at) for r in rows)
@@ -248,7 +283,9 @@ def may_route(rows: Sequence[Message], account: str, now: dt.datetime) -> bool:
         return False
     ids = {r.pk for r in rows}
     mobiles = [r.mobile for r in rows]
-    return not _over_daily_cap(mobiles, kind, account, submitted=True, now=now, excluding=ids)
+    if _over_daily_cap(mobiles, kind, account, submitted=True, now=now, excluding=ids):
+        return False
+    return not _over_monthly_cap(rows, account)
 
 
 def _cached_words(account: str) -> list[str] | None:
@@ -361,6 +398,16 @@ def _over_daily_cap(
         found = found.filter(created_at__gte=day, status__in=[Status.QUEUED, *WENT_OUT])
     counts = found.values("mobile").annotate(n=Count("pk")).values_list("mobile", "n")
     return {mobile for mobile, n in counts if n >= cap}
+
+
+def _over_monthly_cap(rows: Sequence[Message], account: str) -> bool:
+    """Whether ``rows`` moved to ``account`` would take it over its ``MONTHLY_CAP``."""
+    cap = policy.monthly_cap(account)
+    if cap is None:
+        return False
+    count = policy.part_counter(account)
+    needed = policy.price_per_part(account) * sum(count(r.content) for r in rows)
+    return policy.month_spend(account) + needed > cap
 
 
 #: Statuses of a message that went out, or may have.

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import policy
+from ..analytics.numbers import stamp
 from ..backends import get_backend
 from ..backends.base import BaseSMSBackend
 from ..client.validation import Params
@@ -59,7 +60,9 @@ def send_sms(
     list of strings) and ``metadata`` (a JSON-serialisable dict) are stored on each row
     for filtering and for signal receivers.
 
-    Everything is validated before anything is written. Inside a transaction, a backend
+    Everything is validated before anything is written: a send that would take the
+    account over its ``MONTHLY_CAP`` raises
+    :class:`~django_xunchen.exceptions.MonthlyCapError`. Inside a transaction, a backend
     that reaches real handsets sends after the commit (the rows are returned ``queued``).
     Unless ``fail_silently``, the first gateway or transport error is raised after every
     row has been recorded; the rows are on the exception as ``sms_messages``.
@@ -81,6 +84,7 @@ def send_sms(
     )
     check_balance(rows, sms_backend)
     admission.screen(rows)
+    admission.check_monthly_cap(rows)
     if background is None:
         background = bool(xunchen_settings()["BACKGROUND"])
     with transaction.atomic():
@@ -144,7 +148,8 @@ def resend(
     skipped)``: messages still ``queued`` or ``sending``, whose template is no longer
     active, whose account is no longer configured, or that held a verification code
     (``masked``: a code is never sent again from a stored row), are skipped. Errors are recorded
-    on the new rows.
+    on the new rows. Resends that would take an account over its ``MONTHLY_CAP`` raise
+    :class:`~django_xunchen.exceptions.MonthlyCapError`, nothing written.
     """
     batch = uuid.uuid4()
     created, skipped = [], []
@@ -179,7 +184,9 @@ def resend(
         )
     if background is None:
         background = bool(xunchen_settings()["BACKGROUND"])
+    stamp(created)
     admission.screen(created)
+    admission.check_monthly_cap(created)
     if created:
         backends = Backends(backend)
         with transaction.atomic():

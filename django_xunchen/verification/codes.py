@@ -25,8 +25,9 @@ from ..client.secret import Secret
 from ..client.validation import validate_mobiles
 from ..conf import verification_settings
 from ..dispatch.submit import Backends, WireText, dispatch
-from ..exceptions import XunchenError, XunchenValidationError
+from ..exceptions import MonthlyCapError, XunchenError, XunchenValidationError
 from ..models import Message, ThrottleBucket, ThrottleEvent, VerificationCode, gateway_day_start
+from ..sending import admission
 from ..sending.compose import prepare_messages, resolve_account, resolve_template
 from ..signals import (
     code_failed,
@@ -67,7 +68,9 @@ class CodeRequest:
 
     ``status``: ``sent`` (the SMS went out, or its outcome is unknown: it may have),
     ``throttled`` (nothing sent; wait ``retry_after`` seconds; ``reason`` says which
-    throttle), or ``failed`` (the gateway refused it, or it certainly did not go out).
+    throttle), or ``failed`` (the gateway refused it, or it certainly did not go out, or
+    the account's ``MONTHLY_CAP`` refused it: ``error`` is a
+    :class:`~django_xunchen.exceptions.MonthlyCapError` and nothing was written).
     """
 
     status: RequestStatus
@@ -203,30 +206,37 @@ def request_code(
     keys = [f"mobile:{mobile}", f"prefix:{prefix}", *([f"ip:{ip}"] if ip else [])]
     now = timezone.now()
     row = record = wire = None
-    with transaction.atomic():
-        buckets = _lock_buckets(keys)
-        blocked = buckets[f"prefix:{prefix}"].blocked_until
-        if blocked and blocked > now:
-            verdict = _Verdict(Reason.PREFIX, _seconds(blocked - now))
-        else:
-            verdict = _judge(mobile, ip, prefix, conf)
-            if verdict.reason == Reason.PREFIX:
-                ThrottleBucket.objects.filter(key=f"prefix:{prefix}").update(
-                    blocked_until=now + dt.timedelta(seconds=verdict.retry_after)
+    try:
+        with transaction.atomic():
+            buckets = _lock_buckets(keys)
+            blocked = buckets[f"prefix:{prefix}"].blocked_until
+            if blocked and blocked > now:
+                verdict = _Verdict(Reason.PREFIX, _seconds(blocked - now))
+            else:
+                verdict = _judge(mobile, ip, prefix, conf)
+                if verdict.reason == Reason.PREFIX:
+                    ThrottleBucket.objects.filter(key=f"prefix:{prefix}").update(
+                        blocked_until=now + dt.timedelta(seconds=verdict.retry_after)
+                    )
+            if not verdict.reason:
+                row, record, wire = _reserve(
+                    mobile, purpose, address, now, conf, sms_backend, template
                 )
-        if not verdict.reason:
-            row, record, wire = _reserve(mobile, purpose, address, now, conf, sms_backend, template)
-        ThrottleEvent.objects.create(
-            mobile=mobile,
-            prefix=prefix,
-            ip=ip,
-            purpose=purpose,
-            outcome=ThrottleEvent.Outcome.THROTTLED
-            if verdict.reason
-            else ThrottleEvent.Outcome.SENT,
-            reason=verdict.reason,
-            at=now,
-        )
+            ThrottleEvent.objects.create(
+                mobile=mobile,
+                prefix=prefix,
+                ip=ip,
+                purpose=purpose,
+                outcome=ThrottleEvent.Outcome.THROTTLED
+                if verdict.reason
+                else ThrottleEvent.Outcome.SENT,
+                reason=verdict.reason,
+                at=now,
+            )
+    except MonthlyCapError as exc:
+        # Refused before anything was written: the throttles' writes are undone too.
+        logger.warning("verification code for %s not sent: %s", mobile, exc)
+        return CodeRequest(RequestStatus.FAILED, error=exc)
     if verdict.alarm:
         _alarm(verdict.alarm, conf)
     if row is None or record is None or wire is None:
@@ -282,6 +292,7 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
         (row,) = prepare_messages(mobile, text, kind="verification", backend=sms_backend)
         row.content = conf["TEXT"].format(code=mask(code), minutes=minutes)
         wire = WireText(content=text)
+    admission.check_monthly_cap([row])
     row.masked = True
     row.metadata = {"verification": purpose}
     row.save(force_insert=True)

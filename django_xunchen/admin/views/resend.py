@@ -11,7 +11,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ...exceptions import MonthlyCapError
 from ...models import Message
+from ...policy import spending
 from ...sending.send import can_resend, resend
 from ..audit import audit
 from .context import page_context
@@ -40,7 +42,11 @@ def resend_selected(model_admin, request, queryset):
 
 def _resend(model_admin, request, selected: list[Message]):
     """Resend, say how it went, and show the new messages (their batch)."""
-    created, skipped = resend(selected)
+    try:
+        created, skipped = resend(selected)
+    except MonthlyCapError as exc:
+        model_admin.message_user(request, spending.refusal(exc), messages.ERROR)
+        return None
     if created:
         audit(request, "resend", Message, len(created), detail=f"batch {created[0].batch}")
     refused = [m for m in created if m.status in (Message.Status.FAILED, Message.Status.UNKNOWN)]

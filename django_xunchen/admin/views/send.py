@@ -14,8 +14,9 @@ from django.utils.translation import ngettext
 from ...api import get_balances
 from ...client.validation import normalize_mobile, split_mobiles
 from ...conf import DEFAULT_KIND, KINDS, account_names, route
-from ...exceptions import XunchenError
+from ...exceptions import MonthlyCapError, XunchenError
 from ...models import Message
+from ...policy import spending
 from ...sending import admission
 from ...sending.send import send_sms
 from ..audit import audit
@@ -40,6 +41,8 @@ def send_view(model_admin, request):
                 account=data.get("account") or None,
                 fail_silently=True,
             )
+        except MonthlyCapError as exc:
+            form.add_error(None, spending.refusal(exc))
         except XunchenError as exc:
             form.add_error(None, str(exc))
         else:
