@@ -1,5 +1,7 @@
 """Alerts that reach people, once per crossing: an account's balance below its
-``LOW_BALANCE``, spool files or journal entries set aside.
+``LOW_BALANCE``, spool files or journal entries set aside, an account's spend this month
+at ``HEALTH["MONTHLY_CAP_WARNING"]`` of its ``MONTHLY_CAP`` (``monthly_spend:<account>``,
+clear again when a new month starts or the cap is raised).
 
 :func:`watch` runs after the ``send_queued`` and ``poll_sms`` commands, the tick and
 each send task (not inside ``send_queued()`` and ``poll()`` themselves, which a
@@ -28,7 +30,7 @@ from ..backends import get_backend
 from ..conf import account_names, health_settings, xunchen_settings
 from ..exceptions import XunchenError
 from ..models import AccountBalance, HealthAlert
-from .monitoring import Check, Level, journal_check, spool_checks
+from .monitoring import Check, Level, journal_check, monthly_spend_checks, spool_checks
 
 logger = logging.getLogger("django_xunchen.health")
 
@@ -37,7 +39,8 @@ ALERTING = ("spool_set_aside", "journal_set_aside")
 
 
 def watch(now: dt.datetime | None = None) -> None:
-    """Check the balances that are due and raise or clear the alerts."""
+    """Check the balances that are due and the month's spend, and raise or clear the
+    alerts."""
     now = now or timezone.now()
     try:
         for account in account_names():
@@ -47,6 +50,8 @@ def watch(now: dt.datetime | None = None) -> None:
             if check.name not in ALERTING:
                 continue
             _set(check.name, check.level >= Level.CRITICAL, check)
+        for check in monthly_spend_checks():
+            _set(f"monthly_spend:{check.account}"[:100], check.level >= Level.WARNING, check)
     except (DatabaseError, XunchenError, OSError) as exc:
         logger.warning("the health alerts could not be checked: %s", exc)
 

@@ -4,8 +4,9 @@ three never disagree.
 
 Each check has a level: 0 ok, 1 warning, 2 critical (the command's exit code is the
 worst of them). Thresholds are ``XUNCHEN["HEALTH"]`` and, for the balance, each
-account's ``LOW_BALANCE``. Nothing here calls the gateway: the balance is the one the
-last balance check stored (:mod:`.alerts`), with its age.
+account's ``LOW_BALANCE`` (for the month's spend, its ``MONTHLY_CAP``). Nothing here
+calls the gateway: the balance is the one the last balance check stored
+(:mod:`.alerts`), with its age.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .. import policy
 from ..conf import account_names, health_settings, xunchen_settings
 from ..db import from_db_datetime, to_db_datetime
 from ..models import AccountBalance, Message, PollJournalEntry
@@ -74,8 +76,8 @@ def _level(value: float, warning: float | None, critical: float | None) -> Level
 
 def run_checks(now: dt.datetime | None = None) -> list[Check]:
     """Every check, in a fixed order: polls per account and operation, the spools, the
-    journal, the queue, the tasks, the balances. A few small queries and a look at this
-    host's spool folder."""
+    journal, the queue, the tasks, the balances, the month's spend against a cap. A few
+    small queries and a look at this host's spool folder."""
     now = now or timezone.now()
     conf = health_settings()
     set_aside, oldest = _set_aside_and_oldest_due(now)
@@ -84,6 +86,7 @@ def run_checks(now: dt.datetime | None = None) -> list[Check]:
     checks += spool_checks(health.spooled, health.answers_waiting, health.spool_bad)
     checks += [journal_check(set_aside), _queue_check(oldest, now, conf), _tasks_check(conf)]
     checks += _balance_checks(now, conf)
+    checks += monthly_spend_checks(conf)
     return checks
 
 
@@ -248,6 +251,37 @@ def _balance_checks(now: dt.datetime, conf: dict) -> list[Check]:
             else "—",
         }
         checks.append(Check("balance", level, float(amount), detail, account))
+    return checks
+
+
+def monthly_spend_checks(conf: dict | None = None) -> list[Check]:
+    """This month's spend of each account with a ``MONTHLY_CAP``: a warning from
+    ``HEALTH["MONTHLY_CAP_WARNING"]`` of the cap, critical at the cap (sends that would
+    cross it are refused). The rollup is read once for all of them."""
+    caps = {name: policy.monthly_cap(name) for name in account_names()}
+    capped = {name: cap for name, cap in caps.items() if cap is not None}
+    if not capped:
+        return []
+    fraction = Decimal(str((conf or health_settings())["MONTHLY_CAP_WARNING"]))
+    spent = policy.month_spends(capped)
+    checks = []
+    for account, cap in capped.items():
+        if spent[account] >= cap:
+            level = Level.CRITICAL
+        elif spent[account] >= fraction * cap:
+            level = Level.WARNING
+        else:
+            level = Level.OK
+        detail = _(
+            "Account %(account)s has spent %(spent)s this month of its MONTHLY_CAP %(cap)s "
+            "(%(percent)d%%); a send that would cross it is refused."
+        ) % {
+            "account": account,
+            "spent": spent[account],
+            "cap": cap,
+            "percent": 100 * spent[account] / cap if cap else 100,
+        }
+        checks.append(Check("monthly_spend", level, float(spent[account]), detail, account))
     return checks
 
 

@@ -2,13 +2,15 @@
 month over its ``MONTHLY_CAP`` is refused before anything is written, on every path that
 writes rows (a send, a resend, a campaign's confirm, the admin's send page and resend
 action, a verification code) and a fallback is not routed to an account the rows would
-take over it.
+take over it; crossing ``HEALTH["MONTHLY_CAP_WARNING"]`` of the cap raises an alert once,
+and ``sms_health`` reports the month's spend against the cap.
 
 The price is 0.1 a part and the cap 1: ten parts a month.
 """
 
 import datetime as dt
 import io
+import logging
 from decimal import Decimal
 
 import pytest
@@ -17,18 +19,21 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core import checks
 from django.urls import reverse
 
-from django_xunchen import campaigns, policy, resend, send_sms
+from django_xunchen import campaigns, policy, resend, send_sms, signals
 from django_xunchen.backends import locmem
 from django_xunchen.campaigns import lifecycle
 from django_xunchen.client.types import CHINA_TZ
 from django_xunchen.exceptions import MonthlyCapError, NotSentError
 from django_xunchen.models import (
     Campaign,
+    HealthAlert,
     Message,
     Suppression,
     ThrottleEvent,
     VerificationCode,
 )
+from django_xunchen.operations import alerts
+from django_xunchen.operations.monitoring import Level, run_checks
 from django_xunchen.verification.codes import RequestStatus, request_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -252,6 +257,73 @@ def test_a_fallback_is_not_routed_to_an_account_the_rows_would_take_over_its_cap
     row.refresh_from_db()
     assert (row.status, row.account) == (S.QUEUED, "default"), row.error_message
     assert not xunchen_outbox
+
+
+# ------------------------------------------------------------------ health and alerts
+
+
+def spend_check():
+    (found,) = [c for c in run_checks() if c.name == "monthly_spend"]
+    return found
+
+
+def test_sms_health_reports_the_month_s_spend_against_the_cap(capped, settings):
+    assert spend_check().level == Level.OK and spend_check().value == 0
+    spent(7)
+    assert spend_check().level == Level.OK
+    spent(1)
+    check = spend_check()
+    assert (check.level, check.value, check.account) == (Level.WARNING, 0.8, "default")
+    assert "spent 0.8 this month of its MONTHLY_CAP 1 (80%)" in check.detail
+    spent(2)
+    assert spend_check().level == Level.CRITICAL
+    settings.XUNCHEN = {**settings.XUNCHEN, "HEALTH": {"MONTHLY_CAP_WARNING": 0.5}}
+    settings.XUNCHEN = {**settings.XUNCHEN, "MONTHLY_CAP": "3"}
+    assert spend_check().level == Level.OK, "1 of 3: under half"
+    settings.XUNCHEN = {**settings.XUNCHEN, "MONTHLY_CAP": None}
+    assert not [c for c in run_checks() if c.name == "monthly_spend"]
+
+
+def test_the_admin_banner_shows_the_spend_near_the_cap(capped):
+    from django_xunchen.templatetags.xunchen_admin import xunchen_poll_banner
+
+    assert "MONTHLY_CAP" not in xunchen_poll_banner()
+    spent(9)
+    assert "has spent 0.9 this month of its MONTHLY_CAP 1" in xunchen_poll_banner()
+
+
+@pytest.fixture
+def received():
+    got = []
+
+    def listen(sender, **kwargs):
+        got.append(kwargs["check"])
+
+    signals.health_alert.connect(listen)
+    yield got
+    signals.health_alert.disconnect(listen)
+
+
+def test_crossing_the_warning_alerts_once_until_it_is_clear(capped, received, caplog, clock):
+    caplog.set_level(logging.ERROR, logger="django_xunchen.health")
+    spent(7)
+    alerts.watch()
+    assert not received and not HealthAlert.objects.filter(active=True).exists()
+    spent(1)
+    alerts.watch(), alerts.watch()
+    assert [(c.name, c.account) for c in received] == [("monthly_spend", "default")]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "monthly_spend:default" in errors[0].getMessage()
+    spent(2)  # at the cap: still the same alert
+    alerts.watch()
+    assert len(received) == 1
+    assert HealthAlert.objects.get(key="monthly_spend:default").active
+    clock.move_to(dt.datetime(2027, 1, 1, 9, 0, tzinfo=CHINA_TZ))
+    alerts.watch()
+    assert not HealthAlert.objects.get(key="monthly_spend:default").active, "a new month"
+    spent(8)
+    alerts.watch()
+    assert len(received) == 2
 
 
 # ------------------------------------------------------------------ settings
