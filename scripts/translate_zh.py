@@ -610,6 +610,10 @@ ZH = {
     "Yes, erase": "确认删除",
     "Nothing was imported: these rows hold no mobile number, or no date of consent (give one for the whole file if the rows have none): %(rows)s": "未导入任何记录：以下行没有手机号码或同意日期（若各行均无日期，请为整个文件填写一个）：%(rows)s",
     "A code was sent less than a minute ago: enter it.": "验证码刚刚已发送，请输入该验证码。",
+    # The monthly spending cap.
+    "Refused: this send costs %(needed)s and would take account %(account)s over its monthly spending cap of %(cap)s (spent this month: %(spent)s). Nothing was written or sent.": "已拒绝：本次发送费用为 %(needed)s，将使账号 %(account)s 超出每月消费上限 %(cap)s（本月已消费 %(spent)s）。未写入也未发送任何短信。",
+    "The campaign would take account %(account)s over its monthly spending cap of %(cap)s: it has spent %(spent)s this month, and the campaign costs up to %(cost)s. Nothing was written; the campaign is still a draft.": "该活动将使账号 %(account)s 超出每月消费上限 %(cap)s：本月已消费 %(spent)s，活动费用最多 %(cost)s。未写入任何短信，活动仍为草稿。",
+    "Account %(account)s has spent %(spent)s this month of its MONTHLY_CAP %(cap)s (%(percent)d%%); a send that would cross it is refused.": "账号 %(account)s 本月已消费 %(spent)s，MONTHLY_CAP 为 %(cap)s（%(percent)d%%）；超出上限的发送将被拒绝。",
 }
 
 ENTRY = re.compile(r"\n\n(?=(?:#.*\n)*(?:msgctxt|msgid) )")
