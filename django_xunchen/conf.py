@@ -128,6 +128,9 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     # status is suppressed with BOUNCE_SCOPE ("marketing" or "all"); 0: never.
     "BOUNCE_THRESHOLD": 3,
     "BOUNCE_SCOPE": "marketing",
+    # What the operator codes of undelivered reports mean (code → text), for the
+    # analytics page: your vendor's table; codes not in it are shown raw.
+    "FAILURE_CODES": {},
     # A send to more numbers than this checks the balance first (parts already queued on
     # the account included) and is refused if it would not be covered. None: never.
     "BALANCE_CHECK_ABOVE": 1000,

@@ -24,7 +24,7 @@ from .filters import AccountFilter, ReportOverdueFilter, TagFilter, date_range
 from .inlines import ReplyInline, ReportInline, ResendInline
 from .pagination import LargeTablePaginator
 from .permissions import SMSPermissionsMixin
-from .views import balance, conversation, dashboard, export, people, resend, send
+from .views import analytics, balance, conversation, dashboard, export, people, resend, send
 
 
 @admin.register(Message)
@@ -246,6 +246,11 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                 name="django_xunchen_message_dashboard",
             ),
             path(
+                "analytics/",
+                wrap(self.analytics_view),
+                name="django_xunchen_message_analytics",
+            ),
+            path(
                 "export/<str:fmt>/",
                 wrap(self.export_view),
                 name="django_xunchen_message_export",
@@ -285,6 +290,9 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
 
     def dashboard_view(self, request):
         return dashboard.dashboard_view(self, request)
+
+    def analytics_view(self, request):
+        return analytics.analytics_view(self, request)
 
     def conversation_view(self, request, mobile):
         return conversation.conversation_view(self, request, mobile)

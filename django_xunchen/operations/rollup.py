@@ -48,6 +48,11 @@ def today() -> dt.date:
     return _local_day(timezone.now())
 
 
+def start_of(day: dt.date) -> dt.datetime:
+    """The first moment of ``day`` in the site's time zone."""
+    return _start_of(day)
+
+
 def _start_of(day: dt.date) -> dt.datetime:
     moment = dt.datetime.combine(day, dt.time.min)
     return timezone.make_aware(moment) if timezone.is_aware(timezone.now()) else moment

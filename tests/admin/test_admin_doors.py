@@ -93,6 +93,7 @@ DOORS: dict[str, dict] = {
         ("send_numbers", "POST"): one("send_sms"),
         ("balance", "GET"): one("check_balance"),
         ("dashboard", "GET"): one("view_dashboard"),
+        ("analytics", "GET"): one("view_dashboard"),
         ("conversation", "GET"): one("view_message", "change_message"),
         ("conversation", "POST"): listed("message", "send_sms"),
         ("export", "GET", "csv"): one("export_message"),

@@ -68,6 +68,8 @@ def pages(data):
     yield change(Message)
     yield reverse("admin:django_xunchen_message_send")
     yield reverse("admin:django_xunchen_message_dashboard")
+    yield reverse("admin:django_xunchen_message_analytics")
+    yield reverse("admin:django_xunchen_message_analytics") + "?export=csv&kind=marketing"
     yield reverse("admin:django_xunchen_message_balance")
     for model in (
         Template,
