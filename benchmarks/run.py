@@ -838,9 +838,10 @@ def bench_status_changes() -> list[tuple[str, str, str, str]]:
                     "INSERT INTO xunchen_bench_changes (mobile, content, params, extcode, "
                     "status, msgid, error_code, error_message, blocked_words, "
                     "report_status, batch, attempts, created_at, updated_at, account, kind, "
-                    "metadata, tags, masked, parts) SELECT lpad(g::text, 11, '1'), %s, "
+                    "metadata, tags, masked, parts, carrier, province) "
+                    "SELECT lpad(g::text, 11, '1'), %s, "
                     "'{}', '', 'queued', '', '', '', '[]', '', gen_random_uuid(), 0, now(), "
-                    "now(), 'default', 'notice', '{}', '[]', false, 1 "
+                    "now(), 'default', 'notice', '{}', '[]', false, 1, 'mobile', 'GD' "
                     "FROM generate_series(1, %s) AS g",
                     [text, n],
                 )
@@ -1027,7 +1028,26 @@ def _fill_messages(n: int) -> None:
         "content": "CASE WHEN i %% 100000 = 7 THEN '【商城】春季上新活动，全场八折。回T退订' "
         "WHEN i %% 7 < 2 THEN '您的验证码是' || lpad((i %% 1000000)::text, 6, '0') "
         "ELSE '您的订单已发货，快递单号 SF' || i END",
-        "status": "CASE WHEN i %% 11 < 2 THEN 'sent' ELSE 'delivered' END",
+        "status": "CASE WHEN i %% 11 < 2 THEN 'sent' WHEN i %% 53 < 3 THEN 'undelivered' "
+        "WHEN i %% 89 = 0 THEN 'failed' ELSE 'delivered' END",
+        # Report codes, error codes, carriers, provinces, kinds, templates, campaigns and
+        # latencies at rates prime to each other and to the days, skewed as traffic is.
+        "report_status": "CASE WHEN i %% 11 < 2 THEN '' WHEN i %% 53 < 3 THEN "
+        "(ARRAY['MA:0006','EXPIRED','UNDELIV','MK:0001','DB:0141'])[1 + (i / 7) %% 5] "
+        "WHEN i %% 89 = 0 THEN '' ELSE 'DELIVRD' END",
+        "error_code": "CASE WHEN i %% 89 = 0 AND i %% 11 >= 2 AND i %% 53 >= 3 "
+        "THEN (ARRAY['110','108','106'])[1 + (i / 13) %% 3] ELSE '' END",
+        "carrier": "(ARRAY['mobile','mobile','mobile','mobile','unicom','unicom','telecom',"
+        "'telecom','broadnet',''])[1 + (i * 7 + i / 3) %% 10]",
+        "province": "(ARRAY['GD','GD','GD','JS','JS','ZJ','SD','HA','SC','HB','HN','HE','FJ',"
+        "'SH','BJ','AH','LN','JX','SN','GX','CQ','YN','SX','GZ','HL','JL','XJ','NM','GS',"
+        "'HI','NX','QH','TJ','XZ',''])[1 + ((i * 31) %% 997) %% 35]",
+        "kind": "CASE WHEN i %% 7 < 2 THEN 'verification' WHEN i %% 13 = 0 THEN 'marketing' "
+        "ELSE 'notification' END",
+        "template_id": "CASE WHEN i %% 3 = 0 THEN NULL ELSE %s + (i / 11) %% 17 END",
+        "campaign_id": "CASE WHEN i %% 13 = 0 THEN %s + (i / 5) %% 23 ELSE NULL END",
+        "latency": "CASE WHEN i %% 11 < 2 OR i %% 89 = 0 THEN NULL ELSE "
+        "((i * 37) %% 50 + ((i * 101) %% 997) * ((i %% 29) / 28) * 40) * interval '1 second' END",
         "msgid": "'m' || (i / 100)",
         "created_at": "%s::timestamptz - (i %% 30) * interval '1 day' "
         "- (i %% 80000) * interval '1 second'",
@@ -1036,13 +1056,15 @@ def _fill_messages(n: int) -> None:
         "updated_at": "now()",
     }
     now = timezone.now()
+    first_template, first_campaign = _analytics_rows()
     fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
     columns, values, params = [], [], []
     for f in fields:
         columns.append(connection.ops.quote_name(f.column))
         if f.attname in expressions:
             values.append(expressions[f.attname])
-            params.extend([now] * expressions[f.attname].count("%s"))
+            given = {"template_id": first_template, "campaign_id": first_campaign}
+            params.extend([given.get(f.attname, now)] * expressions[f.attname].count("%s"))
         else:
             values.append("%s")
             params.append(f.get_db_prep_save(getattr(proto, f.attname), connection))
@@ -1059,6 +1081,23 @@ def _fill_messages(n: int) -> None:
             f"created_at, false FROM {Message._meta.db_table}"
         )
         cursor.execute("ANALYZE")
+
+
+def _analytics_rows() -> tuple[int, int]:
+    """17 templates and 23 campaigns for the messages to name; their first ids."""
+    from django_xunchen.models import Campaign, Template
+
+    if not Template.objects.filter(name="bench 0").exists():
+        Template.objects.bulk_create(
+            Template(name=f"bench {n}", template_id=f"9{n:04d}", body="您的订单{1}已发货")
+            for n in range(17)
+        )
+        Campaign.objects.bulk_create(
+            Campaign(name=f"bench {n}", content="x", state="done") for n in range(23)
+        )
+    templates = Template.objects.filter(name__startswith="bench ").order_by("pk")
+    campaigns = Campaign.objects.filter(name__startswith="bench ").order_by("pk")
+    return templates.first().pk, campaigns.first().pk
 
 
 def bench_admin(large: int = 1_000_000) -> list[tuple[str, str, str, str]]:
@@ -1098,6 +1137,11 @@ def _bench_admin(large: int) -> list[tuple[str, str, str, str]]:
         ("created today (dates alone)", base + "?created_at__range__gte_0={today}"),
         ("message detail", base + "{pk}/change/"),
         ("dashboard", base + "dashboard/"),
+        ("analytics", base + "analytics/"),
+        (
+            "analytics, one kind and one template",
+            base + "analytics/?kind=notification&template={template}",
+        ),
         ("delivery reports", "/admin/django_xunchen/report/"),
     ]
     timings: dict[int, dict[str, float]] = {}
@@ -1107,10 +1151,11 @@ def _bench_admin(large: int) -> list[tuple[str, str, str, str]]:
         DailyFigure.objects.all().delete()
         rollup.maintain()
         pk = Message.objects.order_by("-pk").values_list("pk", flat=True).first()
+        template = _analytics_rows()[0] + 5
         today = rollup.today().isoformat()
         timings[n] = {}
         for name, url in pages:
-            url = url.format(pk=pk, today=today)
+            url = url.format(pk=pk, today=today, template=template)
             assert client.get(url).status_code == 200, url
             best = math.inf
             for _ in range(3):
