@@ -130,7 +130,7 @@ def test_the_csv_export_is_safe_in_a_spreadsheet(admin_client, traffic):
     cells = [cell for row in rows for cell in row]
     assert "'=cmd|' /C calc'!A0" in cells
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@") and not c.startswith("'")]
-    assert ["Carrier (by allocation)", "China Mobile"] == rows[2][:2]
+    assert rows[2][:2] == ["Carrier (by allocation)", "China Mobile"]
 
 
 def test_the_page_in_chinese(admin_client, traffic):
