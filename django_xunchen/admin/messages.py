@@ -45,6 +45,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
         AccountFilter,
         TagFilter,
         ReportOverdueFilter,
+        "carrier",
         "template",
         ("created_at", date_range(_("created"))),
         ("reported_at", date_range(_("reported"))),
@@ -69,7 +70,20 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
         css = ADMIN_MEDIA["css"]
 
     fieldsets = [
-        (None, {"fields": ["mobile", "content", "template", "params", "extcode"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "mobile",
+                    "carrier",
+                    "province",
+                    "content",
+                    "template",
+                    "params",
+                    "extcode",
+                ]
+            },
+        ),
         (_("Channel"), {"fields": ["kind", "account", "tags", "metadata"]}),
         (
             _("Gateway"),
@@ -98,6 +112,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
                     "requested_at",
                     "submitted_at",
                     "reported_at",
+                    "latency",
                 ]
             },
         ),
