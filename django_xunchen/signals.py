@@ -53,6 +53,16 @@ logged (logger ``django_xunchen.signals``) and does not break sending or polling
     A health check crossed into critical: spool files or journal entries were set aside
     (``check.name`` is ``spool_set_aside`` or ``journal_set_aside``). Once per crossing.
 
+``delivery_degraded(sender=HealthAlert, account, degradation)``
+    The delivery alarm found a channel of ``account`` degraded: its messages to one
+    carrier or one province (by allocation) submitted 15 to 75 minutes ago were
+    delivered at less than ``HEALTH["DEGRADED_FRACTION"]`` of its rate over the 7 days
+    before, or their p90 report latency is above ``HEALTH["DEGRADED_P90_SECONDS"]``.
+    ``degradation`` is a :class:`~django_xunchen.analytics.alarm.Degradation`
+    (``dimension`` ``"carrier"`` or ``"province"``, ``value`` its code, ``rate``,
+    ``baseline``, ``messages``, ``p90``, ``detail``). Once per crossing, for each
+    channel, until it is no longer degraded.
+
 ``consent_granted(sender=Consent, mobile, consent)``
     A consent entry granting ``consent.scope`` was written: a web form, the double
     opt-in view, a 订阅 reply, an import (once per row), staff or the API.
@@ -110,6 +120,7 @@ campaign_started = Signal()
 campaign_finished = Signal()
 low_balance = Signal()
 health_alert = Signal()
+delivery_degraded = Signal()
 consent_granted = Signal()
 consent_withdrawn = Signal()
 

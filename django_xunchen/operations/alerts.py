@@ -1,7 +1,9 @@
 """Alerts that reach people, once per crossing: an account's balance below its
 ``LOW_BALANCE``, spool files or journal entries set aside, an account's spend this month
 at ``HEALTH["MONTHLY_CAP_WARNING"]`` of its ``MONTHLY_CAP`` (``monthly_spend:<account>``,
-clear again when a new month starts or the cap is raised).
+clear again when a new month starts or the cap is raised), a channel's delivery
+collapsing (``delivery_degraded:<account>:<carrier or province>``, the
+``delivery_degraded`` signal: :mod:`django_xunchen.analytics.alarm`).
 
 :func:`watch` runs after the ``send_queued`` and ``poll_sms`` commands, the tick and
 each send task (not inside ``send_queued()`` and ``poll()`` themselves, which a
@@ -26,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .. import signals
+from ..analytics import alarm
 from ..backends import get_backend
 from ..conf import account_names, health_settings, xunchen_settings
 from ..exceptions import XunchenError
@@ -54,6 +57,10 @@ def watch(now: dt.datetime | None = None) -> None:
             _set(f"monthly_spend:{check.account}"[:100], check.level >= Level.WARNING, check)
     except (DatabaseError, XunchenError, OSError) as exc:
         logger.warning("the health alerts could not be checked: %s", exc)
+    try:
+        alarm.watch(now)  # a channel's delivery collapsing: its own alerts
+    except Exception as exc:  # whatever fails here must not fail the send or the poll
+        logger.warning("the delivery alarm could not be checked: %s", exc, exc_info=True)
 
 
 def check_balance(account: str, now: dt.datetime | None = None, *, due_only: bool = False):

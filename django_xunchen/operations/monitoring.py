@@ -15,9 +15,10 @@ import datetime as dt
 import enum
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -28,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .. import policy
+from ..analytics import alarm
 from ..conf import account_names, health_settings, xunchen_settings
 from ..db import from_db_datetime, to_db_datetime
 from ..models import AccountBalance, Message, PollJournalEntry
@@ -76,17 +78,19 @@ def _level(value: float, warning: float | None, critical: float | None) -> Level
 
 def run_checks(now: dt.datetime | None = None) -> list[Check]:
     """Every check, in a fixed order: polls per account and operation, the spools, the
-    journal, the queue, the tasks, the balances, the month's spend against a cap. A few
-    small queries and a look at this host's spool folder."""
+    journal, the queue, the tasks, the balances, the month's spend against a cap, the
+    delivery of each channel. A few small queries and a look at this host's spool
+    folder."""
     now = now or timezone.now()
     conf = health_settings()
-    set_aside, oldest = _set_aside_and_oldest_due(now)
+    set_aside, oldest, delivery = _set_aside_oldest_due_and_delivery(now)
     health = poll_health(now, set_aside=set_aside)
     checks = _poll_checks(health, now, conf)
     checks += spool_checks(health.spooled, health.answers_waiting, health.spool_bad)
     checks += [journal_check(set_aside), _queue_check(oldest, now, conf), _tasks_check(conf)]
     checks += _balance_checks(now, conf)
     checks += monthly_spend_checks(conf)
+    checks.append(delivery_check(now, conf, delivery))
     return checks
 
 
@@ -179,10 +183,13 @@ def journal_check(count: int | None = None) -> Check:
     )
 
 
-def _set_aside_and_oldest_due(now: dt.datetime) -> tuple[int, dt.datetime | None]:
-    """The journal entries set aside, and when the oldest due queued message was
-    written, in one query: the banner on every admin page reads them (its pages keep to
-    ten queries)."""
+def _set_aside_oldest_due_and_delivery(
+    now: dt.datetime,
+) -> tuple[int, dt.datetime | None, list[dict[str, Any]]]:
+    """The journal entries set aside, when the oldest due queued message was written,
+    and the rows the delivery alarm judges (:func:`~django_xunchen.analytics.alarm.query`),
+    in one query: the banner on every admin page reads them (its pages keep to ten
+    queries)."""
     journal = PollJournalEntry.objects.filter(state=PollJournalEntry.State.SET_ASIDE)
     due = Message.objects.filter(status=Message.Status.QUEUED).filter(
         Q(hold_until__isnull=True) | Q(hold_until__lte=to_db_datetime(now))
@@ -191,16 +198,24 @@ def _set_aside_and_oldest_due(now: dt.datetime) -> tuple[int, dt.datetime | None
     oldest_sql, oldest_params = (
         due.order_by("created_at").values("created_at")[:1].query.sql_with_params()
     )
+    delivery_sql, delivery_params = alarm.query(now).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            # Two querysets Django compiled, their values passed as parameters.
-            f"SELECT (SELECT COUNT(*) FROM ({count_sql}) AS set_aside), ({oldest_sql})",  # noqa: S608
-            (*count_params, *oldest_params),
+            # Three querysets Django compiled, their values passed as parameters: one
+            # row of the two figures, repeated beside each row of the alarm's (if any).
+            f"SELECT head.set_aside, head.oldest, delivery.* FROM ("  # noqa: S608
+            f"SELECT (SELECT COUNT(*) FROM ({count_sql}) AS set_aside) AS set_aside, "
+            f"({oldest_sql}) AS oldest) AS head "
+            f"LEFT JOIN ({delivery_sql}) AS delivery ON 1 = 1",
+            (*count_params, *oldest_params, *delivery_params),
         )
-        count, oldest = cursor.fetchone()
+        names = [column[0] for column in cursor.description][2:]
+        rows = cursor.fetchall()
+    count, oldest = rows[0][:2]
     if connection.vendor == "sqlite":  # the text it stores, UTC when USE_TZ is on
         oldest = connection.ops.convert_datetimefield_value(oldest, None, connection)
-    return int(count), from_db_datetime(oldest)
+    delivery = [dict(zip(names, row[2:], strict=True)) for row in rows]
+    return int(count), from_db_datetime(oldest), delivery
 
 
 def _queue_check(oldest: dt.datetime | None, now: dt.datetime, conf: dict) -> Check:
@@ -283,6 +298,36 @@ def monthly_spend_checks(conf: dict | None = None) -> list[Check]:
         }
         checks.append(Check("monthly_spend", level, float(spent[account]), detail, account))
     return checks
+
+
+#: The degraded channels the ``delivery`` check names; the others are counted.
+DELIVERY_NAMED = 3
+
+
+def delivery_check(
+    now: dt.datetime, conf: dict, rows: Iterable[Mapping[str, Any]] | None = None
+) -> Check:
+    """The delivery alarm (:mod:`django_xunchen.analytics.alarm`): critical while a
+    channel, an account on one carrier or in one province, is degraded. From ``rows``
+    of :func:`~django_xunchen.analytics.alarm.query` already read, else one query."""
+    found = alarm.degraded(now, conf) if rows is None else alarm.judge(rows, conf)
+    if not found:
+        return Check(
+            "delivery",
+            Level.OK,
+            0,
+            _(
+                "No channel's delivery is degraded (messages submitted 15 to 75 minutes "
+                "ago, per account and carrier or province)."
+            ),
+        )
+    detail = " ".join(d.detail for d in found[:DELIVERY_NAMED])
+    more = len(found) - DELIVERY_NAMED
+    if more > 0:
+        detail += " " + ngettext(
+            "And %(count)d more degraded channel.", "And %(count)d more degraded channels.", more
+        ) % {"count": more}
+    return Check("delivery", Level.CRITICAL, len(found), detail)
 
 
 # ------------------------------------------------------------------ formats
