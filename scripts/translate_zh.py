@@ -11,6 +11,14 @@ from pathlib import Path
 PO = Path(__file__).resolve().parent.parent / "django_xunchen/locale/zh_Hans/LC_MESSAGES/django.po"
 
 ZH = {
+    "From": "起始",
+    "To": "截止",
+    "Messages": "短信数",
+    "Delivered": "已送达",
+    "All": "全部",
+    "code": "代码",
+    "report latency": "状态报告延迟",
+    "Spend": "费用",
     "China Mobile": "中国移动",
     "China Unicom": "中国联通",
     "China Telecom": "中国电信",
