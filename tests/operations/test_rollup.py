@@ -115,6 +115,8 @@ def test_the_dashboard_reads_the_rollup_not_the_old_messages(admin_client, xunch
         q["sql"]
         for q in queries
         if 'FROM "django_xunchen_message"' in q["sql"] and "GROUP BY" in q["sql"]
+        # the banner's delivery alarm reads the last hour's messages, not old days
+        and "AS delivery ON 1 = 1" not in q["sql"]
     ]
     assert len(old_scans) == 1, "only today is counted live"
     assert len(queries) <= 10
