@@ -4,4 +4,5 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("sms/", include("django_xunchen.urls")),
+    path("sms/api/", include("django_xunchen.httpapi.urls")),
 ]

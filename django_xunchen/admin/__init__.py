@@ -15,6 +15,7 @@ modules that register their admins, and keeps every name importable from
 from __future__ import annotations
 
 from . import (  # noqa: F401 - each registers its admins
+    api_keys,
     audit,
     campaigns,
     consent,

@@ -9,6 +9,7 @@ from .campaigns import Campaign, CampaignFileChunk, CampaignRecipient, params_fo
 from .consent import Consent
 from .fields import account_field
 from .health import AccountBalance, HealthAlert
+from .httpapi import ApiKey, ApiRateWindow, ApiRequest, IdempotencyRecord
 from .messages import Message, MessageQuerySet, gateway_day_start
 from .people import Erasure
 from .policy import BlockedWord, Suppression
@@ -19,6 +20,9 @@ from .verification import ThrottleBucket, ThrottleEvent, VerificationCode
 
 __all__ = [
     "AccountBalance",
+    "ApiKey",
+    "ApiRateWindow",
+    "ApiRequest",
     "BlockedWord",
     "Campaign",
     "CampaignFileChunk",
@@ -29,6 +33,7 @@ __all__ = [
     "Erasure",
     "FailureFigure",
     "HealthAlert",
+    "IdempotencyRecord",
     "InboundMessage",
     "Message",
     "MessageQuerySet",

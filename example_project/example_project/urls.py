@@ -6,6 +6,7 @@ from sms_demo import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("sms/", include("django_xunchen.urls")),
+    path("sms/api/", include("django_xunchen.httpapi.urls")),
     path("login/phone/", views.phone_login, name="phone_login"),
     path("me/", views.me, name="me"),
     path("", RedirectView.as_view(url="/admin/django_xunchen/message/", permanent=False)),
