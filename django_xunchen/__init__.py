@@ -1,6 +1,7 @@
 """Send SMS through the Jiangsu Xunchen HTTP gateway from Django.
 
-The Django-facing API (``send_sms``, ``get_balance``, ``poll``, ``outbox``) is loaded on
+The Django-facing API (``send_sms``, ``get_balance``, ``poll``, ``outbox``, and for async
+views ``asend_sms``, ``arequest_code``, ``acheck_code``, ``aget_balance``) is loaded on
 first use, so that ``django_xunchen.client`` and ``django_xunchen.fake_gateway`` stay
 importable without configured Django settings.
 """
@@ -16,6 +17,11 @@ _moved.install()
 
 __all__ = [
     "__version__",
+    "acheck_code",
+    "aget_balance",
+    "aget_balances",
+    "arequest_code",
+    "asend_sms",
     "estimate",
     "get_balance",
     "get_balances",
@@ -27,6 +33,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .aio import acheck_code, aget_balance, aget_balances, arequest_code, asend_sms
     from .api import estimate, get_balance, get_balances, poll, resend, send_queued, send_sms
     from .backends.locmem import outbox
 
@@ -46,6 +53,10 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name in ("asend_sms", "arequest_code", "acheck_code", "aget_balance", "aget_balances"):
+        from . import aio
+
+        return getattr(aio, name)
     if name == "outbox":
         from .backends import locmem
 
