@@ -104,3 +104,6 @@ class ApiRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = LargeTablePaginator
     fields = list_display
     readonly_fields = fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the log of who called the API: kept, until sms_cleanup

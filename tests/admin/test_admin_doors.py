@@ -26,7 +26,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+from django_xunchen.httpapi.keys import create_key
 from django_xunchen.models import (
+    ApiRequest,
     BlockedWord,
     Campaign,
     CampaignRecipient,
@@ -115,6 +117,17 @@ DOORS: dict[str, dict] = {
         ("delete", "POST"): NOBODY,
     },
     "report": standard("report", add=False, change=False),
+    "apikey": standard("apikey"),
+    "apirequest": {
+        # The log of the API's requests: shown, never added, changed or deleted here.
+        **{
+            k: v
+            for k, v in standard("apirequest", add=False, change=False).items()
+            if k != "delete_selected"
+        },
+        ("delete", "GET"): NOBODY,
+        ("delete", "POST"): NOBODY,
+    },
     "inboundmessage": standard("inboundmessage", add=False, change=False),
     "verificationcode": standard("verificationcode", add=False, change=False),
     "polljournalentry": {
@@ -213,6 +226,10 @@ def make(model: str, user: User) -> Model:
         return BlockedWord.objects.create(word=f"词{n}")
     if model == "erasure":
         return Erasure.objects.create(digest=f"{n:064x}")
+    if model == "apikey":
+        return create_key(f"k{n}", scopes=["read"])[0]
+    if model == "apirequest":
+        return ApiRequest.objects.create(method="GET", path="/sms/api/v1/balance", status=200)
     if model == "consent":
         return Consent.objects.create(mobile=mobile, granted=True, source=Consent.Source.STAFF)
     if model == "campaign":

@@ -91,13 +91,13 @@ def analytics_view(model_admin, request):
         several_accounts=len(account_names()) > 1,
     )
     if found is not None:
-        context.update(
-            carrier_chart=charts.rates(found.carriers, gettext("Delivery by carrier")),
-            province_chart=charts.rates(found.provinces, gettext("Delivery by province")),
-            latency_chart=charts.latencies(found.days),
-            percentiles=_percentiles(found.total),
-            export_query=_with_export(request),
-        )
+        context |= {
+            "carrier_chart": charts.rates(found.carriers, gettext("Delivery by carrier")),
+            "province_chart": charts.rates(found.provinces, gettext("Delivery by province")),
+            "latency_chart": charts.latencies(found.days),
+            "percentiles": _percentiles(found.total),
+            "export_query": _with_export(request),
+        }
     return TemplateResponse(request, "admin/django_xunchen/message/analytics.html", context)
 
 
