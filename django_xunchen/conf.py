@@ -337,6 +337,9 @@ RETENTION_DEFAULTS: dict[str, int | None] = {
     "VERIFICATION_CODES": 30,
     # Throttle events by time; at least 2, since throttles count back one day.
     "THROTTLE_EVENTS": 30,
+    # The HTTP API's request log by time; its idempotency records and rate windows go
+    # after a day (their use) whatever this is.
+    "API_REQUESTS": 30,
 }
 
 

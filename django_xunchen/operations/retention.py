@@ -18,9 +18,13 @@ from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from ..conf import retention_settings, xunchen_settings
+from ..httpapi.idempotency import WINDOW
 from ..models import (
+    ApiRateWindow,
+    ApiRequest,
     Campaign,
     CampaignRecipient,
+    IdempotencyRecord,
     InboundMessage,
     Message,
     PollJournalEntry,
@@ -34,7 +38,14 @@ from ..models import (
 BATCH_SIZE = 1000
 
 #: What ``sms_cleanup`` prunes, in this order.
-WHAT = ("messages", "campaigns", "verification_codes", "throttle_events", "poll_journal")
+WHAT = (
+    "messages",
+    "campaigns",
+    "verification_codes",
+    "throttle_events",
+    "poll_journal",
+    "api_requests",
+)
 
 
 @dataclass
@@ -58,6 +69,7 @@ def ages() -> dict[str, int | None]:
         "verification_codes": conf["VERIFICATION_CODES"],
         "throttle_events": conf["THROTTLE_EVENTS"],
         "poll_journal": xunchen_settings()["JOURNAL_RETENTION_DAYS"],
+        "api_requests": conf["API_REQUESTS"],
     }
 
 
@@ -82,7 +94,7 @@ def prune(
         if what not in only or days is None:
             continue
         cutoff = now - dt.timedelta(days=days)
-        for label, queryset, delete in _parts(what, cutoff):
+        for label, queryset, delete in _parts(what, cutoff, now):
             for n in _batches(queryset, delete, batch_size, dry_run):
                 result.add(label, n)
                 result.batches += 1
@@ -94,7 +106,9 @@ def prune(
 Deleter = Callable[[list[int]], int]
 
 
-def _parts(what: str, cutoff: dt.datetime) -> Iterator[tuple[str, QuerySet, Deleter]]:
+def _parts(
+    what: str, cutoff: dt.datetime, now: dt.datetime
+) -> Iterator[tuple[str, QuerySet, Deleter]]:
     if what == "messages":
         old = Message.objects.filter(created_at__lt=cutoff).exclude(
             status__in=[Message.Status.QUEUED, Message.Status.SENDING]
@@ -130,6 +144,19 @@ def _parts(what: str, cutoff: dt.datetime) -> Iterator[tuple[str, QuerySet, Dele
                 Q(blocked_until__isnull=True) | Q(blocked_until__lt=cutoff)
             ),
             _plain(ThrottleBucket),
+        )
+    elif what == "api_requests":
+        yield "API requests", ApiRequest.objects.filter(at__lt=cutoff), _plain(ApiRequest)
+        done_with = now - max(WINDOW, dt.timedelta(days=1))
+        yield (
+            "idempotency records",
+            IdempotencyRecord.objects.filter(created_at__lt=done_with),
+            _plain(IdempotencyRecord),
+        )
+        yield (
+            "API rate windows",
+            ApiRateWindow.objects.filter(minute__lt=done_with),
+            _plain(ApiRateWindow),
         )
     elif what == "poll_journal":
         yield (

@@ -257,3 +257,20 @@ def test_a_code_request_recreates_a_bucket_cleanup_deleted_meanwhile(xunchen_out
     assert verification.request_code("13800138000", "login").sent
     assert calls == [2, 1], "the missing bucket was created again, alone"
     assert ThrottleBucket.objects.filter(key="mobile:13800138000").exists()
+
+
+def test_the_apis_log_goes_by_its_age_and_its_idempotency_records_after_a_day():
+    from django_xunchen.httpapi.keys import create_key
+    from django_xunchen.models import ApiRateWindow, ApiRequest, IdempotencyRecord
+
+    key = create_key("orders", scopes=["send"])[0]
+    old, new = (ApiRequest.objects.create(method="GET", path="/x", status=200) for _ in "ab")
+    ApiRequest.objects.filter(pk=old.pk).update(at=OLD)
+    stale = IdempotencyRecord.objects.create(api_key=key, key="a", request_hash="h")
+    IdempotencyRecord.objects.filter(pk=stale.pk).update(created_at=NOW - dt.timedelta(hours=25))
+    fresh = IdempotencyRecord.objects.create(api_key=key, key="b", request_hash="h")
+    ApiRateWindow.objects.create(api_key=key, minute=NOW - dt.timedelta(days=2))
+    result = prune(only=("api_requests",), now=NOW)
+    assert result.counts == {"API requests": 1, "idempotency records": 1, "API rate windows": 1}
+    assert list(ApiRequest.objects.all()) == [new]
+    assert list(IdempotencyRecord.objects.all()) == [fresh]
