@@ -46,6 +46,15 @@ class ApiKeyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["accounts"].choices = [(n, n) for n in account_names()]
 
+    def clean_scopes(self) -> list[str]:
+        return sorted(self.cleaned_data["scopes"])
+
+    def clean_kinds(self) -> list[str]:
+        return sorted(self.cleaned_data["kinds"])
+
+    def clean_accounts(self) -> list[str]:
+        return sorted(self.cleaned_data["accounts"])
+
     def clean_allowed_ips(self) -> str:
         value = self.cleaned_data["allowed_ips"]
         try:
