@@ -30,19 +30,22 @@ and errors; the event loop is not blocked while the database or the gateway answ
 - A coroutine run from synchronous code by ``async_to_sync`` has its thread-sensitive
   calls run on the calling thread itself: the send uses the caller's connection and
   joins its transaction, as ``send_sms`` called there would. In a pool thread it would
-  write on another connection, outside that transaction, and on SQLite wait for the
-  write lock the blocked caller holds until "database is locked".
+  write on another connection, outside that transaction: sent even if the caller rolls
+  back, committed outside a ``TestCase``'s transaction (outliving the test), and on
+  SQLite stuck behind the caller's own write lock once the caller has written.
 
 Outside a request (a coroutine run by ``asyncio.run``, a worker's own event loop) there
 is no request context: the thread-sensitive calls of the process share one thread and
-run one after another. To run such sends side by side, wrap each task in
-``async with asgiref.sync.ThreadSensitiveContext():`` (each gets its own thread, whose
-connection you close with ``django.db.close_old_connections``); to send to many numbers,
-pass them all to one call, which sends its requests ``CONCURRENCY`` at a time.
+run one after another. To send to many numbers, pass them all to one call, which sends
+its requests ``CONCURRENCY`` at a time. To run separate sends side by side, wrap each
+task in ``async with asgiref.sync.ThreadSensitiveContext():``, which gives it a thread
+of its own, and end the block with ``await sync_to_async(connections.close_all)()``
+(in a ``finally``): no request finishes there to close that thread's connection, which
+otherwise stays open (docs/sending.rst has the example).
 
 **Transactions.** Async code cannot open one: ``transaction.atomic`` is synchronous
 (Django refuses it in an event loop with ``SynchronousOnlyOperation``) and
-``ATOMIC_REQUESTS`` does not cover async views. So from an async view these functions
+``ATOMIC_REQUESTS`` refuses async views. So from an async view these functions
 run in autocommit: the rows are committed by the function and a send goes out before
 :func:`asend_sms` returns, or, with ``background``, is enqueued once its rows are
 committed. ``send_sms``'s "inside a transaction, sent after the commit"

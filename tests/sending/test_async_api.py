@@ -231,6 +231,7 @@ class Gate:
     def __init__(self) -> None:
         self.arrived = threading.Semaphore(0)
         self.passes = threading.Semaphore(0)
+        self.arrivals = 0
 
     def wait_for_arrival(self, timeout: float = 5.0) -> bool:
         return self.arrived.acquire(timeout=timeout)
@@ -246,6 +247,7 @@ class GatedBackend(locmem.SMSBackend):
     gate = Gate()
 
     def send(self, request: SendRequest) -> SendResult:
+        type(self).gate.arrivals += 1
         type(self).gate.arrived.release()
         type(self).gate.passes.acquire(timeout=10)
         return super().send(request)
@@ -387,3 +389,34 @@ def test_under_uvicorn_the_connection_a_send_used_is_closed_with_its_request(
     while others():  # closed just after the response went out
         assert time.monotonic() < deadline, f"{others()} sessions of the server left open"
         time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_request_a_thread_sensitive_context_each_sends_side_by_side(gate, sent):
+    """The example of docs/sending.rst, run by asyncio.run (no request, no async_to_sync):
+    each task in its own ThreadSensitiveContext has a thread of its own."""
+    from asgiref.sync import ThreadSensitiveContext, sync_to_async
+    from django.db import connections
+
+    async def notify(mobile: str, text: str) -> None:
+        async with ThreadSensitiveContext():
+            try:
+                await asend_sms(mobile, text)
+            finally:
+                await sync_to_async(connections.close_all)()
+
+    async def main() -> None:
+        first = asyncio.create_task(notify(NUMBER, "一"))
+        while not gate.arrivals:  # its rows written: two writers at once on SQLite collide
+            await asyncio.sleep(0.01)
+        await asyncio.gather(first, notify("13900000000", "二"))
+
+    runner = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    runner.start()
+    assert gate.wait_for_arrival() and gate.wait_for_arrival(), "one waited for the other"
+    gate.let_through()
+    assert sent.wait(5)  # one at a time: two writers at once on SQLite would collide
+    gate.let_through()
+    runner.join(10)
+    assert sorted(s.content for s in locmem.outbox) == ["一", "二"]
+    assert list(Message.objects.values_list("status", flat=True)) == [S.SENT, S.SENT]
