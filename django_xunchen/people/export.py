@@ -96,6 +96,8 @@ def _value(value: Any) -> Any:
         )
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
     if isinstance(value, (decimal.Decimal, uuid.UUID)):
         return str(value)
     if isinstance(value, (bytes, memoryview)):
