@@ -11,7 +11,10 @@ from django.utils import timezone
 
 from django_xunchen import poll, send_sms
 from django_xunchen.backends import locmem
+from django_xunchen.httpapi.keys import create_key
 from django_xunchen.models import (
+    ApiKey,
+    ApiRequest,
     BlockedWord,
     Campaign,
     CampaignRecipient,
@@ -47,6 +50,21 @@ def data(template, settings):
     CampaignRecipient.objects.bulk_create(
         [CampaignRecipient(campaign=campaign, row=i, mobile=n) for i, n in enumerate(numbers)]
     )
+    api_keys = [create_key(f"service {i}", scopes=["send", "read"])[0] for i in range(3)]
+    ApiRequest.objects.bulk_create(
+        [
+            ApiRequest(
+                api_key=api_keys[i % 4] if i % 4 < 3 else None,
+                method="POST",
+                path="/sms/api/v1/messages",
+                status=201 if i % 5 else 422,
+                error="" if i % 5 else "invalid_mobile",
+                ip="192.0.2.7",
+                idempotency_key=f"order-{i}",
+            )
+            for i in range(40)
+        ]
+    )
     return {"campaign": campaign}
 
 
@@ -81,6 +99,8 @@ def pages(data):
         Suppression,
         BlockedWord,
         Campaign,
+        ApiKey,
+        ApiRequest,
     ):
         yield changelist(model)
         yield change(model)
