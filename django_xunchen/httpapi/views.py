@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -106,12 +107,25 @@ def _body(request: HttpRequest) -> dict[str, Any]:
             413, "body_too_large", "the body is larger than the server accepts"
         ) from None
     try:
-        body = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = json.loads(raw or b"{}", parse_float=_finite, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        # ValueError: not UTF-8, not JSON, NaN or Infinity, a float beyond float's range or
+        # an integer past Python's digit limit. RecursionError: nested too deep to read.
         raise ApiError(400, "invalid_json", "the body is not JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body is a JSON object")
     return body
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond a float")
+    return value
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _log(request: HttpRequest, row: ApiKey | None, response: HttpResponse, idem: str) -> None:
