@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -114,7 +115,36 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "the body is not JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body is a JSON object")
+    for name, value in body.items():
+        if not _storable(name) or not _storable(value):
+            raise ApiError(
+                422,
+                "invalid_body",
+                f"{name!r} holds a NUL character or an unpaired surrogate",
+                {"field": name},
+            )
     return body
+
+
+#: What no database stores as text: NUL (PostgreSQL refuses it in text and JSON) and an
+#: unpaired surrogate (not UTF-8). JSON carries both as escapes (\u0000, \ud800).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _storable(value: Any) -> bool:
+    """Whether every string in ``value`` (keys too, at any depth) can be stored."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 def _finite(text: str) -> float:
