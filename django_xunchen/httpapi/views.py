@@ -194,18 +194,32 @@ def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], defau
     return value
 
 
-def _time(body: dict[str, Any], name: str) -> dt.datetime | None:
+def _time(body: dict[str, Any], name: str, code: str = "invalid_body") -> dt.datetime | None:
     value = _field(body, name, str)
     if value is None:
         return None
-    parsed = parse_datetime(value)
-    if parsed is None or timezone.is_naive(parsed):
+    parsed = _aware(value)
+    if parsed is None:
         raise ApiError(
             422,
-            "invalid_body",
+            code,
             f"{name!r} is an ISO 8601 time with its offset, e.g. 2026-12-06T09:30:00+08:00",
             {"field": name},
         )
+    return parsed
+
+
+def _aware(value: str) -> dt.datetime | None:
+    """``value`` as a time with its offset, one that is a time in UTC too; else None
+    (parse_datetime raises for a day or an offset that does not exist, and a time
+    within an offset of year 1 or 9999 overflows when the database takes it as UTC)."""
+    try:
+        parsed = parse_datetime(value)
+        if parsed is None or timezone.is_naive(parsed):
+            return None
+        parsed.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
+        return None
     return parsed
 
 
@@ -296,7 +310,8 @@ def listing(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
         rows = rows.tagged(query["tag"])
     for name, lookup in (("created_after", "gte"), ("created_before", "lt")):
         if query.get(name):
-            rows = rows.filter(**{f"created_at__{lookup}": _time(dict(query.items()), name)})
+            moment = _time(dict(query.items()), name, "invalid_query")
+            rows = rows.filter(**{f"created_at__{lookup}": moment})
     try:
         limit = int(query.get("limit", PAGE))
     except ValueError:
@@ -322,7 +337,7 @@ def _cursor(value: str) -> tuple[dt.datetime, int]:
     try:
         text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         moment, pk = text.split("|")
-        created = parse_datetime(moment)
+        created = _aware(moment)
         if created is None:
             raise ValueError
         return created, int(pk)

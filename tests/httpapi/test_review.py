@@ -49,3 +49,43 @@ def test_text_no_database_can_store_is_a_422_naming_its_field(api, raw, field, x
         assert answer.json()["error"]["code"] == "invalid_body"
         assert answer.json()["error"]["details"] == {"field": field}
     assert not Message.objects.exists()
+
+
+def b64(text):
+    import base64
+
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-02-30T09:00:00+08:00",  # no such day: parse_datetime raises
+        "2030-01-01T09:00:00+25:00",  # no such offset
+        "9999-12-31T23:59:59-01:00",  # past year 9999 in UTC
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+    ],
+)
+def test_a_time_that_is_no_time_is_a_422_not_a_500(api, moment, xunchen_outbox):
+    for field in ("send_at", "expires_at"):
+        answer = api("POST", "messages", {"mobile": "13800138000", "content": "x", field: moment})
+        assert answer.status_code == 422, (field, answer.content)
+        assert answer.json()["error"]["code"] in ("invalid_body", "invalid_send_time")
+    for name in ("created_after", "created_before"):
+        answer = api("GET", "messages", {name: moment})
+        assert answer.status_code == 422, (name, answer.content)
+        assert answer.json()["error"] == {
+            "code": "invalid_query",
+            "message": answer.json()["error"]["message"],
+            "details": {"field": name},
+        }
+    answer = api("GET", "messages", {"cursor": b64(f"{moment}|1")})
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_query"
+    assert not Message.objects.exists()
+
+
+def test_a_query_time_without_its_offset_is_an_invalid_query(api):
+    answer = api("GET", "messages", {"created_after": "2026-01-01T00:00:00"})
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_query"
+    cursor = api("GET", "messages", {"cursor": b64("2026-01-01T00:00:00|1")})
+    assert cursor.status_code == 422 and cursor.json()["error"]["code"] == "invalid_query"
