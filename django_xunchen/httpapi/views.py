@@ -302,6 +302,9 @@ def listing(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
     """``GET messages``: newest first, filtered, a page at a time: ``next`` is the
     cursor of the next page (None on the last)."""
     query = request.GET
+    for name, values in query.lists():
+        if any("\x00" in value for value in values):  # PostgreSQL refuses NUL in text
+            raise ApiError(422, "invalid_query", f"{name!r} holds a NUL", {"field": name})
     rows = _visible(row, Message.objects.all())
     for name in ("status", "kind", "account", "mobile", "msgid"):
         if query.get(name):

@@ -89,3 +89,12 @@ def test_a_query_time_without_its_offset_is_an_invalid_query(api):
     assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_query"
     cursor = api("GET", "messages", {"cursor": b64("2026-01-01T00:00:00|1")})
     assert cursor.status_code == 422 and cursor.json()["error"]["code"] == "invalid_query"
+
+
+@pytest.mark.parametrize("name", ["status", "kind", "account", "mobile", "msgid", "tag"])
+def test_a_nul_in_a_list_filter_is_an_invalid_query(api, name):
+    """``?mobile=%00`` reaches the view through any server: PostgreSQL refused it (500)."""
+    answer = api("GET", "messages", {name: "1\x00"})
+    assert answer.status_code == 422, answer.content
+    assert answer.json()["error"]["code"] == "invalid_query"
+    assert answer.json()["error"]["details"] == {"field": name}
