@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 from collections.abc import Iterable
 
@@ -23,6 +24,7 @@ from .errors import ApiError
 
 PREFIX_BYTES = 6
 SECRET_BYTES = 24
+PREFIX_SHAPE = re.compile(r"[0-9a-f]{1,16}")
 
 
 def digest(secret: str) -> str:
@@ -91,7 +93,9 @@ def authenticate(header: str, ip: str | None) -> ApiKey:
     if scheme.lower() != "bearer" or not token.startswith("xc_"):
         raise ApiError(401, "unauthenticated", "send the API key as: Authorization: Bearer xc_…")
     prefix, _, secret = token[3:].partition("_")
-    row = ApiKey.objects.filter(prefix=prefix, is_active=True).first() if prefix else None
+    # Only a prefix this module could have made goes to the database (a NUL is a 500 there).
+    shaped = PREFIX_SHAPE.fullmatch(prefix)
+    row = ApiKey.objects.filter(prefix=prefix, is_active=True).first() if shaped else None
     if row is None or not hmac.compare_digest(row.secret_hash, digest(secret)):
         raise ApiError(401, "unauthenticated", "the API key is not valid, or was revoked")
     if row.allowed_ips.strip():

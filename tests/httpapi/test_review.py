@@ -98,3 +98,11 @@ def test_a_nul_in_a_list_filter_is_an_invalid_query(api, name):
     assert answer.status_code == 422, answer.content
     assert answer.json()["error"]["code"] == "invalid_query"
     assert answer.json()["error"]["details"] == {"field": name}
+
+
+@pytest.mark.parametrize("token", ["xc_\x00_x", "xc_abc\x00_x", "xc_" + "a" * 5000 + "_x"])
+def test_a_malformed_key_is_a_401_on_the_api_and_the_health_view(api, client, token):
+    """The prefix went to the database as given: a NUL in it was a 500 on PostgreSQL."""
+    answer = api("GET", "balance", key=token)
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthenticated"
+    assert client.get("/sms/health/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
