@@ -38,10 +38,20 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def valid(key: str) -> bool:
+    """1 to :data:`MAX_KEY` printable characters: no control character (a NUL is a 500
+    from PostgreSQL, and none belongs in a key)."""
+    return 0 < len(key) <= MAX_KEY and key.isprintable()
+
+
 def once(api_key: ApiKey, key: str, request_hash: str, work: Callable[[], Answer]) -> Answer:
     """``work()``'s answer, done at most once per ``(api_key, key)`` within the window."""
-    if not key or len(key) > MAX_KEY:
-        raise ApiError(422, "invalid_idempotency_key", "an Idempotency-Key is 1 to 255 characters")
+    if not valid(key):
+        raise ApiError(
+            422,
+            "invalid_idempotency_key",
+            "an Idempotency-Key is 1 to 255 printable characters",
+        )
     row = _take(api_key, key, request_hash)
     if row is not None:
         return _replay(row, request_hash)

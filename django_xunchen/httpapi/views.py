@@ -172,7 +172,7 @@ def _log(request: HttpRequest, row: ApiKey | None, response: HttpResponse, idem:
         status=response.status_code,
         error=error[:40],
         ip=client_ip(request),
-        idempotency_key=idem[:255],
+        idempotency_key=idem[: idempotency.MAX_KEY] if idem.isprintable() else "",
     )
     if row is not None:
         now = timezone.now()

@@ -106,3 +106,20 @@ def test_a_malformed_key_is_a_401_on_the_api_and_the_health_view(api, client, to
     answer = api("GET", "balance", key=token)
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthenticated"
     assert client.get("/sms/health/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+@pytest.mark.parametrize("idem", ["a\x00b", "a\nb", "a\tb", "a\x7fb"])
+def test_an_idempotency_key_with_a_control_character_is_refused_and_logged_blank(
+    api, idem, xunchen_outbox
+):
+    """A NUL in the key was a 500 from PostgreSQL, on taking the key and on logging it
+    (a request without a valid API key too)."""
+    from django_xunchen.models import ApiRequest
+
+    body = {"mobile": "13800138000", "content": "x"}
+    answer = api("POST", "messages", body, HTTP_IDEMPOTENCY_KEY=idem)
+    assert answer.status_code == 422, answer.content
+    assert answer.json()["error"]["code"] == "invalid_idempotency_key"
+    assert api("POST", "messages", body, key="xc_0_0", HTTP_IDEMPOTENCY_KEY=idem).status_code == 401
+    assert not Message.objects.exists() and xunchen_outbox == []
+    assert [r.idempotency_key for r in ApiRequest.objects.all()] == ["", ""]
