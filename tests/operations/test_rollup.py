@@ -114,7 +114,8 @@ def test_the_dashboard_reads_the_rollup_not_the_old_messages(admin_client, xunch
     old_scans = [
         q["sql"]
         for q in queries
-        if 'FROM "django_xunchen_message"' in q["sql"] and "GROUP BY" in q["sql"]
+        if 'FROM "django_xunchen_message"' in q["sql"]
+        and "GROUP BY" in q["sql"]
         # the banner's delivery alarm reads the last hour's messages, not old days
         and "AS delivery ON 1 = 1" not in q["sql"]
     ]
