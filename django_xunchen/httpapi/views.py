@@ -78,6 +78,9 @@ def endpoint(scope: str, methods: tuple[str, ...]) -> Callable[[View], Callable[
                 response = JsonResponse(answer, status=status)
             except ApiError as error:
                 response = error.response()
+            except Exception as exc:  # a bug, a database outage, the settings: still one shape
+                logger.exception("API %s %s failed", request.method, request.path)
+                response = from_exception(exc).response()
             _log(request, row, response, idem)
             return response
 

@@ -123,3 +123,38 @@ def test_an_idempotency_key_with_a_control_character_is_refused_and_logged_blank
     assert api("POST", "messages", body, key="xc_0_0", HTTP_IDEMPOTENCY_KEY=idem).status_code == 401
     assert not Message.objects.exists() and xunchen_outbox == []
     assert [r.idempotency_key for r in ApiRequest.objects.all()] == ["", ""]
+
+
+def test_an_unexpected_error_is_a_500_in_the_error_shape_logged_and_releases_the_key(
+    api, settings, monkeypatch, xunchen_outbox, caplog
+):
+    """errors.py promises ``internal`` for an exception the map does not know; an
+    ImproperlyConfigured or a RuntimeError escaped as Django's HTML 500, unlogged."""
+    from django_xunchen.httpapi import views
+    from django_xunchen.models import ApiRequest
+
+    body = {"mobile": "13800138000", "content": "x"}
+    xunchen = settings.XUNCHEN
+    settings.XUNCHEN = {**xunchen, "BACKEND": "nowhere.SMSBackend"}
+    answer = api("POST", "messages", body, HTTP_IDEMPOTENCY_KEY="k")
+    assert answer.status_code == 500 and answer.json()["error"]["code"] == "not_configured"
+    assert "nowhere" not in answer.content.decode(), "the server's detail stays in its log"
+    settings.XUNCHEN = xunchen
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views, "send_sms", broken)
+    answer = api("POST", "messages", body, HTTP_IDEMPOTENCY_KEY="k")
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": {"code": "internal", "message": "an unexpected error; see the server's log"}
+    }
+    assert "a bug" in caplog.text
+    assert [(r.status, r.error) for r in ApiRequest.objects.order_by("pk")] == [
+        (500, "not_configured"),
+        (500, "internal"),
+    ]
+    monkeypatch.undo()
+    assert api("POST", "messages", body, HTTP_IDEMPOTENCY_KEY="k").status_code == 201
+    assert len(xunchen_outbox) == 1
