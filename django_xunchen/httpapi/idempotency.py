@@ -5,7 +5,7 @@ The key is taken by inserting a row (unique per API key and idempotency key) in 
 transaction, before the work: of two racing requests one inserts, the other finds the
 row and waits for its answer (:data:`WAIT` at most, then 409 ``in_progress``). The
 answer is stored on the row when the work is done. A request whose work failed with an
-unexpected error releases the key, so that a retry may do it.
+unexpected error (a 500) releases the key, so that a retry may do it.
 """
 
 from __future__ import annotations
@@ -58,12 +58,19 @@ def once(api_key: ApiKey, key: str, request_hash: str, work: Callable[[], Answer
     try:
         status, body = work()
     except ApiError as error:
+        if error.status == 500:  # an unexpected error, mapped: released like the others
+            _release(api_key, key)
+            raise
         status, body = error.status, error.body()
     except BaseException:
-        IdempotencyRecord.objects.filter(api_key=api_key, key=key, status__isnull=True).delete()
+        _release(api_key, key)
         raise
     IdempotencyRecord.objects.filter(api_key=api_key, key=key).update(status=status, response=body)
     return status, body
+
+
+def _release(api_key: ApiKey, key: str) -> None:
+    IdempotencyRecord.objects.filter(api_key=api_key, key=key, status__isnull=True).delete()
 
 
 def _take(api_key: ApiKey, key: str, request_hash: str) -> IdempotencyRecord | None:
@@ -76,7 +83,12 @@ def _take(api_key: ApiKey, key: str, request_hash: str) -> IdempotencyRecord | N
             IdempotencyRecord.objects.create(api_key=api_key, key=key, request_hash=request_hash)
         return None
     except IntegrityError:
-        return IdempotencyRecord.objects.get(api_key=api_key, key=key)
+        found = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
+        if found is None:  # the racing request failed and released it meanwhile
+            raise ApiError(
+                409, "in_progress", "retry: the first request with this key failed"
+            ) from None
+        return found
 
 
 def _replay(row: IdempotencyRecord, request_hash: str) -> Answer:

@@ -158,3 +158,41 @@ def test_an_unexpected_error_is_a_500_in_the_error_shape_logged_and_releases_the
     monkeypatch.undo()
     assert api("POST", "messages", body, HTTP_IDEMPOTENCY_KEY="k").status_code == 201
     assert len(xunchen_outbox) == 1
+
+
+def test_a_500_mapped_from_an_app_error_releases_the_idempotency_key(
+    api, monkeypatch, xunchen_outbox
+):
+    """A ValueError deep in a send is mapped to 500 ``internal`` as an ApiError: it was
+    stored and given again for 24 hours, though the docs promise that an unexpected error
+    releases the key so that a retry does the work."""
+    from django_xunchen.httpapi import views
+    from django_xunchen.models import IdempotencyRecord
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+
+    body = {"mobile": "13800138000", "content": "x"}
+    monkeypatch.setattr(views, "send_sms", broken)
+    assert api("POST", "messages", body, HTTP_IDEMPOTENCY_KEY="k").status_code == 500
+    assert not IdempotencyRecord.objects.exists()
+    monkeypatch.undo()
+    assert api("POST", "messages", body, HTTP_IDEMPOTENCY_KEY="k").status_code == 201
+    assert len(xunchen_outbox) == 1
+
+
+def test_a_key_released_between_the_clash_and_the_read_is_in_progress(api, monkeypatch):
+    """The racing request's row can be gone (its work failed) when the loser reads it:
+    that was an uncaught DoesNotExist."""
+    from django.db import IntegrityError
+
+    from django_xunchen.models import IdempotencyRecord
+
+    def clash(**kwargs):
+        raise IntegrityError("duplicate key")
+
+    monkeypatch.setattr(IdempotencyRecord.objects, "create", clash)
+    answer = api(
+        "POST", "messages", {"mobile": "13800138000", "content": "x"}, HTTP_IDEMPOTENCY_KEY="k"
+    )
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "in_progress"
