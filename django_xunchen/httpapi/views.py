@@ -357,8 +357,11 @@ def _cursor(value: str) -> tuple[dt.datetime, int]:
 
 
 def _code_fields(row: ApiKey, body: dict[str, Any]) -> tuple[str, str]:
+    """The mobile and purpose, once the key may use codes: their kind and the account
+    they go out on, for checking as for requesting."""
     if row.kinds and "verification" not in row.kinds:
         raise ApiError(403, "kind_not_allowed", "the key may not send verification codes")
+    _allowed(row, "verification", resolve_account("verification", None))
     mobile = _field(body, "mobile", str)
     if mobile is None:
         raise ApiError(422, "invalid_body", "give 'mobile'", {"field": "mobile"})
@@ -370,8 +373,6 @@ def codes(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
     """``POST codes``: send a verification code (``ip``: the end user's address, for
     the per-IP throttle)."""
     mobile, purpose = _code_fields(row, body)
-    account = resolve_account("verification", None)
-    _allowed(row, "verification", account)
     ip = _field(body, "ip", str)
     found = request_code(mobile, purpose, ip=ip)
     if found.status == "throttled":

@@ -196,3 +196,19 @@ def test_a_key_released_between_the_clash_and_the_read_is_in_progress(api, monke
         "POST", "messages", {"mobile": "13800138000", "content": "x"}, HTTP_IDEMPOTENCY_KEY="k"
     )
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "in_progress"
+
+
+def test_a_key_kept_off_the_codes_account_cannot_check_codes_either(
+    api, make_key, three_accounts, xunchen_last_code
+):
+    """Codes go out on the ``codes`` account: a key restricted to ``default`` may not
+    request them, and could still check them (and use up their attempts)."""
+    assert api("POST", "codes", {"mobile": "13800138000"}).status_code == 201
+    code = xunchen_last_code("13800138000")
+    key = make_key(scopes=["codes"], accounts=["default"])
+    requested = api("POST", "codes", {"mobile": "13900139000"}, key=key)
+    assert requested.status_code == 403
+    checked = api("POST", "codes/check", {"mobile": "13800138000", "code": code}, key=key)
+    assert checked.status_code == 403, checked.content
+    assert checked.json()["error"]["code"] == "account_not_allowed"
+    assert api("POST", "codes/check", {"mobile": "13800138000", "code": code}).json()["verified"]
