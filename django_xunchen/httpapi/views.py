@@ -267,7 +267,10 @@ def send(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> tuple[int, 
             422, "invalid_body", f"at most {MAX_NUMBERS} numbers per request", {"field": "mobiles"}
         )
     kind = _field(body, "kind", str, DEFAULT_KIND)
-    account = resolve_account(kind, _field(body, "account", str))
+    chosen = _field(body, "account", str)
+    if chosen is not None:  # before it is looked up: a restricted key learns of no other
+        _allowed(row, kind, chosen)
+    account = resolve_account(kind, chosen)
     _allowed(row, kind, account)
     tags = _field(body, "tags", list)
     if tags is not None and not all(isinstance(t, str) for t in tags):

@@ -212,3 +212,20 @@ def test_a_key_kept_off_the_codes_account_cannot_check_codes_either(
     assert checked.status_code == 403, checked.content
     assert checked.json()["error"]["code"] == "account_not_allowed"
     assert api("POST", "codes/check", {"mobile": "13800138000", "code": code}).json()["verified"]
+
+
+def test_a_key_restricted_to_an_account_learns_nothing_of_the_others(
+    api, make_key, three_accounts, xunchen_outbox
+):
+    """The account was looked up before the key's restriction was applied: the 422 named
+    every configured account (or what another one may send)."""
+    key = make_key(scopes=["send"], accounts=["default"])
+    for account, kind in (("nope", "notification"), ("codes", "notification")):
+        body = {"mobile": "13800138000", "content": "x", "account": account, "kind": kind}
+        answer = api("POST", "messages", body, key=key)
+        assert answer.status_code == 403, answer.content
+        assert answer.json()["error"] == {
+            "code": "account_not_allowed",
+            "message": f"the key may not use account {account!r}",
+        }
+    assert not Message.objects.exists()
