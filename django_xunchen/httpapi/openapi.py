@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from ..models import ApiKey, Message
 from ..version import __version__
 from .errors import CODES
+from .views import MAX_PAGE, PAGE
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -31,6 +32,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         413: "The body is too large.",
         422: "A field is missing or wrong, or the Idempotency-Key was used with another body.",
         429: "The key's rate limit, or a verification code's throttle: see Retry-After.",
+        500: "An unexpected error (internal, not_configured, sms_error); see the server's log.",
         502: "The gateway refused it.",
         503: "The gateway could not be reached.",
     }
@@ -84,7 +86,7 @@ def document(base: str = "") -> dict[str, Any]:
             "content": {"type": "string"},
             "template": {"type": "string", "description": "The vendor's template id."},
             "params": {"oneOf": [{"type": "object"}, {"type": "array"}]},
-            "extcode": {"type": "string"},
+            "extcode": {"type": ["string", "integer"]},
             "kind": {"type": "string", "enum": list(Message.Kind.values)},
             "account": {"type": "string"},
             "tags": {"type": "array", "items": {"type": "string"}},
@@ -173,7 +175,8 @@ def document(base: str = "") -> dict[str, Any]:
                                 }
                             ),
                         },
-                        **_errors(400, 401, 403, 409, 413, 422, 429),
+                        # 502, 503: the balance check of a large send (BALANCE_CHECK_ABOVE)
+                        **_errors(400, 401, 403, 409, 413, 422, 429, 500, 502, 503),
                     },
                 },
                 "get": {
@@ -192,8 +195,20 @@ def document(base: str = "") -> dict[str, Any]:
                             "created_after",
                             "created_before",
                             "cursor",
-                            "limit",
                         )
+                    ]
+                    + [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_PAGE,
+                                "default": PAGE,
+                            },
+                        }
                     ],
                     "responses": {
                         "200": {
@@ -211,7 +226,7 @@ def document(base: str = "") -> dict[str, Any]:
                                 }
                             ),
                         },
-                        **_errors(401, 403, 422, 429),
+                        **_errors(401, 403, 422, 429, 500),
                     },
                 },
             },
@@ -233,7 +248,7 @@ def document(base: str = "") -> dict[str, Any]:
                             "description": "The message.",
                             **_json({"$ref": "#/components/schemas/Message"}),
                         },
-                        **_errors(401, 403, 404, 429),
+                        **_errors(401, 403, 404, 429, 500),
                     },
                 }
             },
@@ -257,7 +272,7 @@ def document(base: str = "") -> dict[str, Any]:
                                 }
                             ),
                         },
-                        **_errors(400, 401, 403, 409, 422, 429, 502, 503),
+                        **_errors(400, 401, 403, 409, 413, 422, 429, 500, 502, 503),
                     },
                 }
             },
@@ -282,7 +297,7 @@ def document(base: str = "") -> dict[str, Any]:
                                 }
                             ),
                         },
-                        **_errors(400, 401, 403, 422, 429),
+                        **_errors(400, 401, 403, 409, 413, 422, 429, 500),
                     },
                 }
             },
@@ -293,7 +308,7 @@ def document(base: str = "") -> dict[str, Any]:
                     "security": scoped("read"),
                     "responses": {
                         "200": {"description": "Per account: amount and messages, or error."},
-                        **_errors(401, 403, 429),
+                        **_errors(401, 403, 429, 500),
                     },
                 }
             },
@@ -304,7 +319,7 @@ def document(base: str = "") -> dict[str, Any]:
                     "security": scoped("health"),
                     "responses": {
                         "200": {"description": "The checks and the worst level."},
-                        **_errors(401, 403, 429),
+                        **_errors(401, 403, 429, 500),
                     },
                 }
             },

@@ -83,3 +83,64 @@ def test_every_error_code_is_in_the_document(document):
         assert code in text
     for code in openapi.API_CODES:
         assert code in text
+
+
+def test_the_statuses_of_rarer_answers_are_documented(document, api, settings, monkeypatch):
+    """The gateway unreachable during a large send's balance check (503), a body too
+    large for codes (413), a racing request still being done on codes/check (409), and
+    an unexpected error anywhere (500): each was answered but not in the document."""
+    from django_xunchen.httpapi import idempotency, keys
+    from django_xunchen.models import IdempotencyRecord
+
+    def documented(method, path, answer):
+        statuses = document["paths"][path][method]["responses"]
+        assert str(answer.status_code) in statuses, (method, path, answer.status_code)
+
+    xunchen = settings.XUNCHEN
+    settings.XUNCHEN = {
+        **xunchen,
+        "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
+        "BALANCE_CHECK_ABOVE": 0,
+    }
+    answer = api("POST", "messages", {"mobile": "13800138000", "content": "x"})
+    assert answer.status_code == 503
+    documented("post", "/v1/messages", answer)
+    settings.XUNCHEN = xunchen
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    for path in ("/v1/codes", "/v1/codes/check"):
+        answer = api("POST", path.removeprefix("/v1/"), {"mobile": "13800138000", "code": "1"})
+        assert answer.status_code == 413
+        documented("post", path, answer)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2621440
+
+    body = {"mobile": "13800138000", "code": "123456"}
+    api("POST", "codes/check", body, HTTP_IDEMPOTENCY_KEY="k")
+    IdempotencyRecord.objects.update(status=None, response=None)  # as if still being done
+    monkeypatch.setattr(idempotency, "WAIT", 0.0)
+    answer = api("POST", "codes/check", body, HTTP_IDEMPOTENCY_KEY="k")
+    assert answer.status_code == 409
+    documented("post", "/v1/codes/check", answer)
+
+    def broken(row, now=None):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(keys, "count_request", broken)
+    for path, operations in document["paths"].items():
+        for method in operations:
+            if path == "/v1/openapi.json":
+                continue
+            answer = api(method.upper(), concrete(path).removeprefix("/sms/api/v1/"), None)
+            assert answer.status_code == 500
+            documented(method, path, answer)
+
+
+def test_the_send_body_is_described_as_the_view_reads_it(document, api, xunchen_outbox):
+    send = document["paths"]["/v1/messages"]["post"]["requestBody"]["content"]
+    extcode = send["application/json"]["schema"]["properties"]["extcode"]
+    answer = api("POST", "messages", {"mobile": "13800138000", "content": "x", "extcode": 12})
+    assert answer.status_code == 201, "an integer extension code is taken"
+    assert "integer" in extcode["type"]
+    listing = document["paths"]["/v1/messages"]["get"]["parameters"]
+    limit = next(p for p in listing if p["name"] == "limit")["schema"]
+    assert limit == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
