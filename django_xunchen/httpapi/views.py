@@ -48,9 +48,13 @@ PAGE, MAX_PAGE = 50, 200
 View = Callable[..., tuple[int, dict[str, Any]]]
 
 
-def endpoint(scope: str, methods: tuple[str, ...]) -> Callable[[View], Callable[..., HttpResponse]]:
+def endpoint(
+    scope: str, methods: tuple[str, ...], allow: tuple[str, ...] = ()
+) -> Callable[[View], Callable[..., HttpResponse]]:
     """Wrap a view that takes ``(request, key, body, **kwargs)`` and returns ``(status,
-    JSON)``: key, scope, rate, idempotency, errors and the request log, in that order."""
+    JSON)``: key, scope, rate, idempotency, errors and the request log, in that order.
+    ``allow``: the methods its URL answers, when another view shares it (``methods``)."""
+    allowed = allow or methods
 
     def wrap(view: View) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -61,7 +65,12 @@ def endpoint(scope: str, methods: tuple[str, ...]) -> Callable[[View], Callable[
             idem = request.headers.get("Idempotency-Key", "")
             try:
                 if request.method not in methods:
-                    raise ApiError(405, "method_not_allowed", f"use {' or '.join(methods)}")
+                    raise ApiError(
+                        405,
+                        "method_not_allowed",
+                        f"use {' or '.join(allowed)}",
+                        headers={"Allow": ", ".join(allowed)},
+                    )
                 row = keys.authenticate(
                     request.headers.get("Authorization", ""), client_ip(request)
                 )
@@ -253,7 +262,7 @@ def messages(request: HttpRequest) -> HttpResponse:
     return send(request)
 
 
-@endpoint("send", ("POST",))
+@endpoint("send", ("POST",), allow=("GET", "POST"))
 def send(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """``POST messages``: send one SMS to each number."""
     mobiles = _field(body, "mobiles", list)

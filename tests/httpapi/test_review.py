@@ -229,3 +229,19 @@ def test_a_key_restricted_to_an_account_learns_nothing_of_the_others(
             "message": f"the key may not use account {account!r}",
         }
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "messages", "GET, POST"),
+        ("PUT", "messages", "GET, POST"),
+        ("POST", "balance", "GET"),
+    ],
+)
+def test_a_405_names_the_methods_allowed(api, method, path, allowed):
+    """RFC 9110: a 405 must carry Allow. ``messages`` said "use POST" though GET lists."""
+    answer = api(method, path)
+    assert answer.status_code == 405
+    assert answer["Allow"] == allowed
+    assert answer.json()["error"]["message"] == "use " + allowed.replace(", ", " or ")
