@@ -366,6 +366,175 @@ def bench_workers(n: int = 10000) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+#: The HTTP API row's client threads (the issue's 8).
+API_CLIENTS = 8
+
+
+def api_server(port: int) -> None:
+    """The site over HTTP in a process of its own, one of the API row's servers: Django's
+    threaded WSGI server (HTTP/1.1 keep-alive, a thread per connection), its database
+    connections kept between requests (``conn_max_age`` in its ``DATABASE_URL``)."""
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+    from django.core.wsgi import get_wsgi_application
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadedWSGIServer(("127.0.0.1", port), Quiet)
+    httpd.set_app(get_wsgi_application())
+    httpd.serve_forever()
+
+
+def bench_api(n: int = 1000, processes: int = 0) -> list[tuple[str, str, str, str]]:
+    """Single-number sends through the HTTP API (``POST v1/messages``, one number each,
+    with an ``Idempotency-Key`` as the docs advise) from API_CLIENTS threads, each on a
+    keep-alive connection of its own, to ``processes`` server processes (by default one
+    per CPU; the clients spread evenly over them), in sends per second; the baseline is
+    the same number of single-number ``send_sms`` calls made in this process by as many
+    threads. Both against the same fake gateway (in this process), in turns of ``n``
+    sends, each keeping its best of REPEAT. PostgreSQL only, as production would be."""
+    import http.client
+    import queue
+    import socket
+    import threading
+
+    from django.db import connections
+
+    from django_xunchen.httpapi.keys import create_key
+    from django_xunchen.models import ApiKey, ApiRequest
+
+    if connection.vendor != "postgresql":
+        return [("HTTP API sends", "needs PostgreSQL", "", "")]
+    processes = processes or os.cpu_count() or 1
+    clients = API_CLIENTS
+    db = connection.settings_dict
+    login = f"{db['USER']}:{db['PASSWORD']}" if db["PASSWORD"] else db["USER"]
+    url = f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}?conn_max_age=600"
+    local = threading.local()  # each client thread's HTTP connection
+
+    def in_threads(work, items) -> float:
+        """``work(thread's index, item)`` for each item, from ``clients`` threads taking
+        them in turn; the seconds from the first to the last."""
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        for item in items:
+            todo.put(item)
+        failures = []
+
+        def thread_main(index):
+            try:
+                while True:
+                    try:
+                        item = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    work(index, item)
+            except BaseException as exc:
+                failures.append(exc)
+            finally:
+                connections.close_all()
+                if getattr(local, "http", None) is not None:
+                    local.http.close()
+
+        threads = [threading.Thread(target=thread_main, args=(i,)) for i in range(clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+        return time.perf_counter() - started
+
+    def all_sent(what: str, count: int) -> None:
+        sent = Message.objects.filter(status="sent").count()
+        if sent != count:
+            raise RuntimeError(f"{what}: {sent} of {count} sent")
+        Message.objects.all().delete()
+
+    with FakeGateway(seed=5) as gateway:
+        gateway.account.balance *= 1000
+        conf = {
+            **gateway.account_settings(),
+            "CONCURRENCY": 1,
+            "BALANCE_CHECK_ABOVE": None,
+            "POLL_INTERVAL": 3600,
+            "TICK_SECONDS": 3600,
+        }
+        ApiKey.objects.filter(name="bench").delete()
+        key = create_key("bench", scopes=["send"], per_minute=2**31 - 1)[1]
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        ports = []
+        for _ in range(processes):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                ports.append(probe.getsockname()[1])
+        env = {**os.environ, "DATABASE_URL": url, "XUNCHEN_TEST_SETTINGS": json.dumps(conf)}
+        servers = [
+            subprocess.Popen([sys.executable, __file__, "--api-server", str(port)], env=env)
+            for port in ports
+        ]
+
+        def post(index: int, mobile: str) -> None:
+            if getattr(local, "http", None) is None:
+                port = ports[index % processes]
+                local.http = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            body = json.dumps({"mobile": mobile, "content": "基准测试"}).encode()
+            idempotency = {"Idempotency-Key": f"bench-{mobile}"}
+            local.http.request("POST", "/sms/api/v1/messages", body, {**headers, **idempotency})
+            answer = local.http.getresponse()
+            text = answer.read()
+            if answer.status != 201:
+                raise RuntimeError(f"{answer.status} {text[:500]!r}")
+
+        def one(_index: int, mobile: str) -> None:
+            send_sms([mobile], "基准测试")
+
+        best_in_process, best_api = 0.0, 0.0
+        try:
+            for port in ports:  # each server up
+                for _ in range(300):
+                    probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    try:
+                        probe.request("GET", "/sms/api/v1/openapi.json")
+                        probe.getresponse().read()
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+                    finally:
+                        probe.close()
+            Message.objects.all().delete()
+            with override_settings(XUNCHEN=conf):
+                # Warm: connections opened, code loaded, on both sides.
+                in_threads(one, numbers(clients * 4, "1398"))
+                in_threads(post, numbers(clients * 4, "1399"))
+                Message.objects.all().delete()
+                for turn in range(REPEAT):
+                    took = in_threads(one, numbers(n, f"130{turn}"))
+                    all_sent("in-process", n)
+                    best_in_process = max(best_in_process, n / took)
+                    took = in_threads(post, numbers(n, f"131{turn}"))
+                    all_sent("API", n)
+                    best_api = max(best_api, n / took)
+        finally:
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait()
+            ApiRequest.objects.filter(api_key__name="bench").delete()
+            ApiKey.objects.filter(name="bench").delete()
+            Message.objects.all().delete()
+    return [
+        (
+            f"{n:,} one-number sends by {clients} threads/s: send_sms vs API, {processes} procs"
+            " x Django threaded WSGI, keep-alive (goal >= 0.5x)",
+            f"{best_in_process:,.0f}",
+            f"{best_api:,.0f}",
+            f"{best_api / best_in_process:.2f}x",
+        )
+    ]
+
+
 def _peak_growth(fn):
     """``fn()``'s result, seconds, and the growth of the process's peak resident memory
     in MB while it ran (Linux: the peak is reset through /proc/self/clear_refs)."""
@@ -1301,6 +1470,19 @@ def main() -> int:
         help="messages for the worker throughput rows, PostgreSQL only (0: leave them out)",
     )
     parser.add_argument(
+        "--api",
+        type=int,
+        default=1000,
+        help="single-number sends per turn through the HTTP API and in-process, PostgreSQL "
+        "only (0: leave the row out)",
+    )
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=0,
+        help="server processes for the HTTP API row (default: one per CPU)",
+    )
+    parser.add_argument(
         "--campaign",
         type=int,
         default=100000,
@@ -1333,6 +1515,7 @@ def main() -> int:
     )
     parser.add_argument("--export-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--upload-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--api-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--check-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ingest-child", help=argparse.SUPPRESS)
     parser.add_argument("--campaign-child", choices=["csv", "xlsx"], help=argparse.SUPPRESS)
@@ -1345,6 +1528,9 @@ def main() -> int:
         return 0
     if args.upload_server:
         upload_server(args.upload_server)
+        return 0
+    if args.api_server:
+        api_server(args.api_server)
         return 0
     if args.export_child:
         call_command("migrate", verbosity=0)
@@ -1362,6 +1548,8 @@ def main() -> int:
         table.extend(bench_latency(args.latency))
     if args.workers:
         table.extend(bench_workers(args.workers))
+    if args.api:
+        table.extend(bench_api(args.api, args.api_processes))
     if args.ingest:
         table.extend(bench_ingest(args.ingest))
     if args.admin:
