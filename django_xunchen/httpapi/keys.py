@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import ApiKey, ApiRateWindow
+from ..models import ApiKey, ApiRateWindow, Message
 from ..verification.codes import app_key
 from .errors import ApiError
 
@@ -41,11 +41,19 @@ def create_key(
     per_minute: int = 600,
     created_by: object = None,
 ) -> tuple[ApiKey, str]:
-    """A new key: the saved row and the key itself, which is not stored anywhere."""
+    """A new key: the saved row and the key itself, which is not stored anywhere.
+    Raises ValueError, before anything is written, for an unknown scope or kind or an
+    allow-list line that is not an address or network (as the admin refuses them)."""
+    scopes, kinds = sorted(set(scopes)), sorted(set(kinds))
+    unknown = [s for s in scopes if s not in ApiKey.Scope.values]
+    unknown += [k for k in kinds if k not in Message.Kind.values]
+    if unknown:
+        raise ValueError(f"no such scope or kind: {', '.join(map(repr, unknown))}")
+    networks(allowed_ips)
     row = ApiKey(
         name=name,
-        scopes=sorted(set(scopes)),
-        kinds=sorted(set(kinds)),
+        scopes=scopes,
+        kinds=kinds,
         accounts=sorted(set(accounts)),
         allowed_ips=allowed_ips,
         per_minute=per_minute,

@@ -245,3 +245,23 @@ def test_a_405_names_the_methods_allowed(api, method, path, allowed):
     assert answer.status_code == 405
     assert answer["Allow"] == allowed
     assert answer.json()["error"]["message"] == "use " + allowed.replace(", ", " or ")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"allowed_ips": "10.0.0.0/8\nlocalhost"},
+        {"scopes": ["send", "admin"]},
+        {"kinds": ["spam"]},
+    ],
+)
+def test_create_key_refuses_what_the_admin_refuses_before_writing(bad, client):
+    """create_key saved an allow-list the admin would refuse, and every request with the
+    key was then a 500 (the list is parsed on each request); an unknown scope or kind
+    was kept silently."""
+    from django_xunchen.httpapi.keys import create_key
+    from django_xunchen.models import ApiKey
+
+    with pytest.raises(ValueError):
+        create_key("crm", **{"scopes": ["read"], **bad})
+    assert not ApiKey.objects.exists()
