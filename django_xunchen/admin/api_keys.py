@@ -4,8 +4,11 @@ again) and its request log, read-only. Writes go through
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
@@ -42,7 +45,7 @@ class ApiKeyForm(forms.ModelForm):
         model = ApiKey
         fields = ["name", "scopes", "kinds", "accounts", "allowed_ips", "per_minute", "is_active"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["accounts"].choices = [(n, n) for n in account_names()]
 
@@ -80,14 +83,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def scope_list(self, obj: ApiKey) -> str:
         return ", ".join(str(ApiKey.Scope(s).label) for s in obj.scopes if s in ApiKey.Scope.values)
 
-    def save_model(self, request, obj, form, change):
+    def save_model(
+        self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool
+    ) -> None:
         if not change:
             obj.created_by = request.user
         shown = keys.save_key(obj)
         if shown is not None:
             request._xunchen_new_api_key = shown
 
-    def response_add(self, request, obj, post_url_continue=None):
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
         shown = getattr(request, "_xunchen_new_api_key", None)
         if shown is None:
             return super().response_add(request, obj, post_url_continue)
@@ -114,5 +121,5 @@ class ApiRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = list_display
     readonly_fields = fields
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the log of who called the API: kept, until sms_cleanup

@@ -45,7 +45,8 @@ MAX_NUMBERS = 10000
 #: Messages per page of the list, by default and at most.
 PAGE, MAX_PAGE = 50, 200
 
-View = Callable[..., tuple[int, dict[str, Any]]]
+Answer = tuple[int, dict[str, Any]]
+View = Callable[..., Answer]
 
 
 def endpoint(
@@ -100,7 +101,7 @@ def endpoint(
 
 def _run(
     view: View, request: HttpRequest, row: ApiKey, body: dict[str, Any], kwargs: dict[str, Any]
-) -> tuple[int, dict[str, Any]]:
+) -> Answer:
     try:
         return view(request, row, body, **kwargs)
     except ApiError:
@@ -196,7 +197,9 @@ def _log(request: HttpRequest, row: ApiKey | None, response: HttpResponse, idem:
 # --------------------------------------------------------------------------- checks
 
 
-def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None):
+def _field(
+    body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None
+) -> Any:
     value = body.get(name, default)
     kinds = kind if isinstance(kind, tuple) else (kind,)
     # JSON's true and false are ints to Python: a bool only where a bool is wanted.
@@ -263,7 +266,7 @@ def messages(request: HttpRequest) -> HttpResponse:
 
 
 @endpoint("send", ("POST",), allow=("GET", "POST"))
-def send(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def send(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> Answer:
     """``POST messages``: send one SMS to each number."""
     mobiles = _field(body, "mobiles", list)
     if mobiles is None:
@@ -304,7 +307,7 @@ def send(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> tuple[int, 
 
 
 @endpoint("read", ("GET",))
-def detail(request: HttpRequest, row: ApiKey, body: dict[str, Any], pk: int):
+def detail(request: HttpRequest, row: ApiKey, body: dict[str, Any], pk: int) -> Answer:
     """``GET messages/{id}``."""
     found = _visible(row, Message.objects.filter(pk=pk)).first()
     if found is None:
@@ -313,7 +316,7 @@ def detail(request: HttpRequest, row: ApiKey, body: dict[str, Any], pk: int):
 
 
 @endpoint("read", ("GET",))
-def listing(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
+def listing(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> Answer:
     """``GET messages``: newest first, filtered, a page at a time: ``next`` is the
     cursor of the next page (None on the last)."""
     query = request.GET
@@ -381,7 +384,7 @@ def _code_fields(row: ApiKey, body: dict[str, Any]) -> tuple[str, str]:
 
 
 @endpoint("codes", ("POST",))
-def codes(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
+def codes(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> Answer:
     """``POST codes``: send a verification code (``ip``: the end user's address, for
     the per-IP throttle)."""
     mobile, purpose = _code_fields(row, body)
@@ -404,7 +407,7 @@ def codes(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
 
 
 @endpoint("codes", ("POST",))
-def codes_check(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
+def codes_check(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> Answer:
     """``POST codes/check``: check a code; a right one is used up."""
     mobile, purpose = _code_fields(row, body)
     code = body.get("code")
@@ -427,7 +430,7 @@ def codes_check(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
 
 
 @endpoint("read", ("GET",))
-def balance(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
+def balance(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> Answer:
     """``GET balance``: each account the key may use."""
     names = [n for n in account_names() if not row.accounts or n in row.accounts]
     result = []
@@ -443,7 +446,7 @@ def balance(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
 
 
 @endpoint("health", ("GET",))
-def health(request: HttpRequest, row: ApiKey, body: dict[str, Any]):
+def health(request: HttpRequest, row: ApiKey, body: dict[str, Any]) -> Answer:
     """``GET health``: the health report, as ``sms/health/`` gives it."""
     checks = run_checks()
     return 200, {
