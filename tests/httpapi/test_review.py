@@ -265,3 +265,15 @@ def test_create_key_refuses_what_the_admin_refuses_before_writing(bad, client):
     with pytest.raises(ValueError):
         create_key("crm", **{"scopes": ["read"], **bad})
     assert not ApiKey.objects.exists()
+
+
+def test_checking_a_code_with_an_unrestricted_key_needs_no_account(api, settings):
+    """The account check of codes/check must not make an unrestricted key's check depend
+    on the verification route: a route to an account that may not send codes refuses
+    requesting them, not checking those already sent."""
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {"default": {"KINDS": ["notification"]}},
+    }
+    answer = api("POST", "codes/check", {"mobile": "13800138000", "code": "123456"})
+    assert answer.status_code == 200 and answer.json()["status"] == "no_code"
