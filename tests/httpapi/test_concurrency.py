@@ -44,3 +44,38 @@ def test_20_concurrent_posts_with_one_idempotency_key_send_one_sms(live_server, 
     assert Message.objects.count() == 1
     assert len(xunchen_outbox) == 1
     assert IdempotencyRecord.objects.get().status == 201
+
+
+def test_the_rate_limit_holds_for_racing_requests(live_server, monkeypatch):
+    """16 requests at once, each on its own connection, for a key of 5 a minute: the
+    conditional UPDATE lets exactly 5 through. The minute is held still, so that the
+    race never straddles two."""
+    import datetime as dt
+    import types
+    import urllib.error
+
+    from django_xunchen.httpapi import keys
+
+    still = dt.datetime(2026, 3, 1, 9, 30, 20, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(keys, "timezone", types.SimpleNamespace(now=lambda: still))
+    key = create_key("reports", scopes=["read"], per_minute=5)[1]
+    start = threading.Barrier(16)
+    statuses = []
+
+    def get():
+        request = urllib.request.Request(  # noqa: S310 - the live server's http URL
+            f"{live_server.url}/sms/api/v1/balance", headers={"Authorization": f"Bearer {key}"}
+        )
+        start.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+                statuses.append(answer.status)
+        except urllib.error.HTTPError as refused:
+            statuses.append(refused.code)
+
+    threads = [threading.Thread(target=get) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] * 5 + [429] * 11
