@@ -26,7 +26,7 @@ CODES: list[tuple[type[BaseException], int, str]] = [
     (ex.MissingOptOutFooterError, 422, "opt_out_footer_missing"),
     (ex.InvalidSendTimeError, 422, "invalid_send_time"),
     (ex.InvalidKindError, 422, "invalid_kind"),
-    (ex.InvalidAccountChoiceError, 422, "account_not_allowed"),
+    (ex.InvalidAccountChoiceError, 422, "invalid_account"),
     (ex.InvalidTemplateParamsError, 422, "invalid_params"),
     (ex.InvalidContentError, 422, "invalid_content"),
     (ex.XunchenValidationError, 422, "invalid"),
@@ -63,7 +63,9 @@ class ApiError(Exception):
         return {"error": error}
 
     def response(self) -> JsonResponse:
-        answer = JsonResponse(self.body(), status=self.status)
+        answer = JsonResponse(
+            self.body(), status=self.status, json_dumps_params={"ensure_ascii": False}
+        )
         for name, value in self.headers.items():
             answer[name] = value
         return answer

@@ -58,7 +58,7 @@ def once(api_key: ApiKey, key: str, request_hash: str, work: Callable[[], Answer
     try:
         status, body = work()
     except ApiError as error:
-        if error.status == 500:  # an unexpected error, mapped: released like the others
+        if transient(error.status):
             _release(api_key, key)
             raise
         status, body = error.status, error.body()
@@ -67,6 +67,13 @@ def once(api_key: ApiKey, key: str, request_hash: str, work: Callable[[], Answer
         raise
     IdempotencyRecord.objects.filter(api_key=api_key, key=key).update(status=status, response=body)
     return status, body
+
+
+def transient(status: int) -> bool:
+    """Answers not kept for the key: a 429 (a rate limit or a code's throttle, which
+    passes) and a 5xx (an unexpected error, the gateway refusing or unreachable before
+    anything went out). The key is released, so that a retry with it may do the work."""
+    return status == 429 or status >= 500
 
 
 def _release(api_key: ApiKey, key: str) -> None:

@@ -85,7 +85,9 @@ def endpoint(
                     )
                 else:
                     status, answer = _run(view, request, row, body, kwargs)
-                response = JsonResponse(answer, status=status)
+                response = JsonResponse(
+                    answer, status=status, json_dumps_params={"ensure_ascii": False}
+                )
             except ApiError as error:
                 response = error.response()
             except Exception as exc:  # a bug, a database outage, the settings: still one shape

@@ -150,7 +150,7 @@ def test_each_key_has_its_own_rate_limit(api, make_key):
         ({"mobile": 13800138000, "content": "x"}, 422, "invalid_body"),
         ({"mobile": "138", "content": "x"}, 422, "invalid_mobile"),
         ({"mobile": "13800138000", "content": "x", "kind": "spam"}, 422, "invalid_kind"),
-        ({"mobile": "13800138000", "content": "x", "account": "nope"}, 422, "account_not_allowed"),
+        ({"mobile": "13800138000", "content": "x", "account": "nope"}, 422, "invalid_account"),
         ({"mobile": "13800138000", "content": "x", "send_at": "tomorrow"}, 422, "invalid_body"),
         (
             {"mobile": "13800138000", "content": "x", "send_at": "2026-12-07T09:00:00"},
@@ -222,3 +222,28 @@ def test_fingerprints_ignore_key_order():
         "POST", "/a", {"b": 2, "a": 1}
     )
     assert len(hashlib.sha256().hexdigest()) == len(fingerprint("POST", "/a", {}))
+
+
+def test_a_transient_answer_releases_the_idempotency_key(api, xunchen_last_code):
+    """A throttled code request is a 429: the key is released, so that the same key
+    succeeds once the throttle has passed; a refusal (422) is kept."""
+    import time_machine
+    from django.utils import timezone
+
+    body = {"mobile": "13800138000"}
+    assert api("POST", "codes", body, HTTP_IDEMPOTENCY_KEY="first").status_code == 201
+    throttled = api("POST", "codes", body, HTTP_IDEMPOTENCY_KEY="login-2")
+    assert throttled.status_code == 429
+    with time_machine.travel(timezone.now() + __import__("datetime").timedelta(minutes=2)):
+        again = api("POST", "codes", body, HTTP_IDEMPOTENCY_KEY="login-2")
+    assert again.status_code == 201, again.content
+    refused = api("POST", "codes", {"mobile": "138"}, HTTP_IDEMPOTENCY_KEY="bad")
+    assert refused.status_code == 422
+    assert (
+        api("POST", "codes", {"mobile": "138"}, HTTP_IDEMPOTENCY_KEY="bad").json() == refused.json()
+    )
+
+
+def test_chinese_text_comes_back_as_text(api, xunchen_outbox):
+    answer = api("POST", "messages", {"mobile": "13800138000", "content": "您的订单已发货"})
+    assert "您的订单已发货".encode() in answer.content
