@@ -169,7 +169,7 @@ def query(now: dt.datetime) -> QuerySet[Any]:
     carrier and province, joined by ``UNION ALL``. Its columns: ``part`` (``"window"``
     or ``"baseline"``), ``account``, ``carrier``, ``province``, ``n_delivered``,
     ``n_billed`` and the latency histogram ``n_latency_0`` … ``n_latency_14``."""
-    return _window(now).union(_baseline(now), all=True)
+    return _window(now).union(_baseline(now), all=True).order_by()
 
 
 def judge(

@@ -207,7 +207,7 @@ def read(
             parts.append(_grouped(live, name, grouping, computed).annotate(**counts).order_by())
     if not parts:
         return {}
-    query = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    query = parts[0].union(*parts[1:], all=True).order_by() if len(parts) > 1 else parts[0]
     result: dict[str, dict[tuple[str, ...], dict[str, int]]] = {n: {} for n in groupings}
     for row in query:
         if not any(row[f"sum_{column}"] for column in columns):

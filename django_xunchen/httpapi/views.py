@@ -130,6 +130,9 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "the body is not JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body is a JSON object")
+    if _depth(body) > MAX_DEPTH:
+        # Python 3.13's decoder reads nesting that SQLite's JSON (1,000 levels) refuses.
+        raise ApiError(400, "invalid_json", f"the body is nested deeper than {MAX_DEPTH} levels")
     for name, value in body.items():
         if not _storable(name) or not _storable(value):
             raise ApiError(
@@ -144,6 +147,26 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 #: What no database stores as text: NUL (PostgreSQL refuses it in text and JSON) and an
 #: unpaired surrogate (not UTF-8). JSON carries both as escapes (\u0000, \ud800).
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+#: The deepest nesting of a body: far more than any request needs, far less than what a
+#: database's JSON accepts.
+MAX_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    """How deep ``value`` nests (a scalar: 0), walked without recursion."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            pending.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            pending.extend((v, level + 1) for v in item)
+    return deepest
 
 
 def _storable(value: Any) -> bool:

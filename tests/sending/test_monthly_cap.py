@@ -16,7 +16,6 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core import checks
 from django.urls import reverse
 
 from django_xunchen import campaigns, policy, resend, send_sms, signals
@@ -33,6 +32,7 @@ from django_xunchen.models import (
     VerificationCode,
 )
 from django_xunchen.operations import alerts
+from django_xunchen.operations.checks import check_settings
 from django_xunchen.operations.monitoring import Level, run_checks
 from django_xunchen.verification.codes import RequestStatus, request_code
 
@@ -332,12 +332,12 @@ def test_crossing_the_warning_alerts_once_until_it_is_clear(capped, received, ca
 @pytest.mark.parametrize("cap", ["-1", "0", "lots", True])
 def test_a_bad_monthly_cap_is_a_system_check_error(settings, cap):
     settings.XUNCHEN = {**settings.XUNCHEN, "MONTHLY_CAP": cap}
-    found = [e for e in checks.run_checks() if e.id == "django_xunchen.E012"]
+    found = [e for e in check_settings() if e.id == "django_xunchen.E012"]
     assert len(found) == 1 and "MONTHLY_CAP" in found[0].msg
 
 
 @pytest.mark.parametrize("fraction", [0, 1.5])
 def test_the_warning_is_a_fraction_of_the_cap(settings, fraction):
     settings.XUNCHEN = {**settings.XUNCHEN, "HEALTH": {"MONTHLY_CAP_WARNING": fraction}}
-    found = [e for e in checks.run_checks() if "MONTHLY_CAP_WARNING" in e.msg]
+    found = [e for e in check_settings() if "MONTHLY_CAP_WARNING" in e.msg]
     assert len(found) == 1 and found[0].id == "django_xunchen.E000"
