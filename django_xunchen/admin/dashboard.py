@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from ..analytics.report import SETTLED, rate
 from ..api import get_balances
 from ..conf import account_names
 from ..models import Message
@@ -35,19 +36,6 @@ SERIES = [
     (S.CANCELLED, "#343a40"),
 ]
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 900, 260, 44, 30, 10
-
-
-#: The statuses a delivery rate is taken over: every message tried whose outcome is
-#: settled. Left out: those still waiting for their report (sent) and those never tried
-#: (queued, suppressed, cancelled).
-SETTLED = (S.DELIVERED, S.UNDELIVERED, S.FAILED, S.UNKNOWN)
-
-
-def rate(counts: dict[str, int]) -> float | None:
-    """The delivery rate: delivered ÷ (delivered + undelivered + failed + unknown), or
-    None while there is none of them."""
-    settled = sum(counts.get(status, 0) for status in SETTLED)
-    return counts.get(S.DELIVERED, 0) / settled if settled else None
 
 
 def _window(days: int) -> tuple[dt.date, dt.date]:

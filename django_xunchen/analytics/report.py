@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from ..conf import UnknownAccount, account_names
+from ..conf import account_names
 from ..models import Campaign, Message
 from ..operations import rollup
 from ..policy.pricing import price_per_part
@@ -158,13 +158,8 @@ def build(query: Query) -> Analytics:
 
 
 def _prices() -> dict[str, Decimal]:
-    prices = {}
-    for name in account_names():
-        try:
-            prices[name] = price_per_part(name)
-        except UnknownAccount:  # pragma: no cover - account_names() are all configured
-            continue
-    return prices
+    """Each configured account's price; an account only the rows name has none."""
+    return {name: price_per_part(name) for name in account_names()}
 
 
 def _cost(account: str, counts: dict[str, int], prices: dict[str, Decimal]) -> Decimal | None:
