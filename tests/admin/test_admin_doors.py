@@ -508,6 +508,9 @@ def test_each_permission_alone_opens_exactly_its_doors(codename):
     assert _one_grant((codename,)) == []
 
 
+# The pairs add no Python or Django version of their own to what each permission alone
+# (run in every session) shows: they run in the main step only.
+@pytest.mark.main_step_only
 @pytest.mark.parametrize("pair", [g for g in grants() if g], ids="+".join)
 def test_each_pair_the_table_names_opens_exactly_its_doors(pair):
     assert _one_grant(pair) == []

@@ -48,9 +48,11 @@ def test_a_report_answer_cut_mid_body_keeps_every_byte_and_its_complete_records(
 
 
 def test_a_trickling_answer_is_cut_at_the_whole_request_deadline(gateway):
-    gateway.inject_fault("trickle", seconds=0.2, method="sendUtf8Msg")
+    # A byte every half second against a 3 s deadline: a handful of bytes arrive even on
+    # a busy machine, and the whole answer (over 20 bytes) would take more than 10 s.
+    gateway.inject_fault("trickle", seconds=0.5, method="sendUtf8Msg")
     with XunchenClient(
-        gateway.base_url, *gateway.credentials, timeout=(2, 2), deadline=1
+        gateway.base_url, *gateway.credentials, timeout=(3, 3), deadline=3
     ) as client:
         with pytest.raises(ResponseCutOffError, match="deadline") as info:
             client.send("13800138000", "x")
