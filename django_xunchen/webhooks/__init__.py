@@ -1,0 +1,1 @@
+"""Signed webhooks: events pushed to the endpoints staff register."""
