@@ -1180,6 +1180,114 @@ def bench_ingest(n: int = 100000) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def bench_webhooks(n: int = 10000) -> list[tuple[str, str, str, str]]:
+    """One poll of ``n`` reports (a random share of 5 to 20% undelivered), timed without
+    any webhook endpoint and with one that wants every message event: the poll records
+    the events in its own transaction, and must not slow by more than 10%. Then the
+    deliveries themselves, to a receiver on loopback, until every event arrived."""
+    import random
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from django.utils import timezone
+
+    from django_xunchen.fake_gateway.state import ReportRecord
+    from django_xunchen.models import (
+        PollJournalEntry,
+        Report,
+        WebhookDelivery,
+        WebhookEndpoint,
+        WebhookEvent,
+    )
+    from django_xunchen.webhooks import delivery, endpoints
+
+    rng = random.Random()
+    undelivered = rng.uniform(0.05, 0.20)
+    when = timezone.now().astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    rows = [(f"w{i // 100:06d}", f"136{rng.randrange(10**8):08d}") for i in range(n)]
+    failing = {i for i in range(n) if rng.random() < undelivered}
+    received = [0]
+
+    class Receiver(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received[0] += 1
+            self.send_response(204)
+            self.end_headers()
+
+    def reset(gateway) -> None:
+        for model in (WebhookDelivery, WebhookEvent, Report, PollJournalEntry):
+            model.objects.all().delete()
+        Message.objects.all().update(status="sent", report_status="", reported_at=None)
+        gateway.state.reports[gateway.account.username][:] = [
+            ReportRecord(mobile, msgid, "UNDELIV" if i in failing else "DELIVRD", when, "", 0.0)
+            for i, (msgid, mobile) in enumerate(rows)
+        ]
+
+    Message.objects.all().delete()
+    WebhookEndpoint.objects.all().delete()
+    batch = uuid.uuid4()
+    for start in range(0, n, 5000):
+        Message.objects.bulk_create(
+            Message(mobile=mobile, msgid=msgid, content="基准", status="sent", batch=batch)
+            for msgid, mobile in rows[start : start + 5000]
+        )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    events = ["message.sent", "message.delivered", "message.undelivered", "message.failed"]
+    best = {False: math.inf, True: math.inf}
+    with FakeGateway(seed=2) as gateway:
+        conf = {
+            **gateway.account_settings(),
+            "POLL_INTERVAL": 0,
+            "WEBHOOKS": {"ALLOW_PRIVATE_ADDRESSES": True},
+        }
+        with override_settings(XUNCHEN=conf):
+            for _ in range(REPEAT):
+                for hooked in (False, True):
+                    WebhookEndpoint.objects.all().delete()
+                    if hooked:
+                        endpoints.save_endpoint(WebhookEndpoint(name="b", url=url, events=events))
+                    reset(gateway)
+                    result, seconds = timed(lambda: poll(inbound=False, force=True))
+                    assert result.reports_matched == n, result.summary()
+                    best[hooked] = min(best[hooked], seconds)
+            recorded = WebhookEvent.objects.count()
+            assert recorded == n, recorded
+
+            def deliver_all() -> None:
+                while delivery.run().more:
+                    pass
+
+            _, delivering = timed(deliver_all)
+            assert not WebhookDelivery.objects.exclude(status="delivered").exists()
+    server.shutdown()
+    server.server_close()
+    assert received[0] == n, received[0]
+    for model in (WebhookDelivery, WebhookEvent, WebhookEndpoint, Report, PollJournalEntry):
+        model.objects.all().delete()
+    Message.objects.all().delete()
+    return [
+        (
+            f"poll {n} reports ({len(failing)} undelivered), with a webhook endpoint vs "
+            "without: seconds (goal <= 1.10x)",
+            f"{best[False]:.2f}",
+            f"{best[True]:.2f}",
+            f"{best[True] / best[False]:.2f}x",
+        ),
+        (
+            f"deliver their {n} webhook events to a receiver on loopback: events per second",
+            "",
+            f"{n / delivering:.0f}",
+            "",
+        ),
+    ]
+
+
 def _fill_messages(n: int) -> None:
     """``n`` messages in one INSERT … SELECT: 82% delivered, over 30 days, 72% with the
     common word 快递, 10 in every 1,000,000 with the rare words 退订 and 春季上新活动; and
@@ -1513,6 +1621,12 @@ def main() -> int:
         default=1_000_000,
         help="messages for the message log export rows (0: leave them out)",
     )
+    parser.add_argument(
+        "--webhooks",
+        type=int,
+        default=10000,
+        help="reports in the poll timed with and without a webhook endpoint (0: leave it out)",
+    )
     parser.add_argument("--export-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--upload-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--api-server", type=int, help=argparse.SUPPRESS)
@@ -1552,6 +1666,8 @@ def main() -> int:
         table.extend(bench_api(args.api, args.api_processes))
     if args.ingest:
         table.extend(bench_ingest(args.ingest))
+    if args.webhooks:
+        table.extend(bench_webhooks(args.webhooks))
     if args.admin:
         table.extend(bench_admin(args.admin))
     if args.export:

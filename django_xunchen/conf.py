@@ -116,6 +116,8 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "RETENTION": {},
     # Thresholds of the health checks (sms_health, the health view): see HEALTH_DEFAULTS.
     "HEALTH": {},
+    # Signed webhooks (docs/webhooks.rst): see WEBHOOKS_DEFAULTS.
+    "WEBHOOKS": {},
     # Replies that put a number on the suppression list for marketing, matched after
     # NFKC, case folding and trimming, as the whole reply or at its start.
     "OPT_OUT_KEYWORDS": ["TD", "T", "N", "R", "退订", "取消", "拒收"],
@@ -340,6 +342,8 @@ RETENTION_DEFAULTS: dict[str, int | None] = {
     # The HTTP API's request log by time; its idempotency records and rate windows go
     # after a day (their use) whatever this is.
     "API_REQUESTS": 30,
+    # Webhook events by time, with their deliveries and attempts.
+    "WEBHOOK_EVENTS": 30,
 }
 
 
@@ -401,6 +405,37 @@ def health_settings() -> dict[str, Any]:
             "secrets.token_urlsafe(32)), or empty"
         )
     result["TOKEN"] = mask(str(token)) if token else ""
+    return result
+
+
+#: ``XUNCHEN["WEBHOOKS"]``: how the app delivers its events (docs/webhooks.rst).
+WEBHOOKS_DEFAULTS: dict[str, Any] = {
+    # Deliver to private, loopback and link-local addresses: development and tests only.
+    "ALLOW_PRIVATE_ADDRESSES": False,
+    # Seconds to connect and to wait for each read of the answer.
+    "TIMEOUT": 10,
+    # The part of an answer that is read (and kept in the attempt log); the rest is cut.
+    "MAX_RESPONSE_BYTES": 65536,
+    # Seconds after its event during which a delivery is retried, with backoff.
+    "RETRY_FOR": 86400,
+    # Seconds of failures (no success in between) after which an endpoint is disabled.
+    "DISABLE_AFTER": 86400,
+    # Deliveries one run sends at most (the next run, or the task it enqueues, goes on).
+    "BATCH": 500,
+}
+
+
+def webhook_settings() -> dict[str, Any]:
+    """``XUNCHEN["WEBHOOKS"]`` over :data:`WEBHOOKS_DEFAULTS`, checked."""
+    result = _section("WEBHOOKS", WEBHOOKS_DEFAULTS)
+    if not isinstance(result["ALLOW_PRIVATE_ADDRESSES"], bool):
+        raise ImproperlyConfigured("XUNCHEN['WEBHOOKS']['ALLOW_PRIVATE_ADDRESSES'] must be a bool")
+    for key in ("TIMEOUT", "MAX_RESPONSE_BYTES", "RETRY_FOR", "DISABLE_AFTER", "BATCH"):
+        value = result[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ImproperlyConfigured(
+                f"XUNCHEN['WEBHOOKS'][{key!r}] must be a number above 0, not {value!r}"
+            )
     return result
 
 

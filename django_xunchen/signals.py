@@ -71,6 +71,11 @@ logged (logger ``django_xunchen.signals``) and does not break sending or polling
     A withdrawal was written: a 退订 reply, a number put on the suppression list (a
     withdrawal for each scope it had consented to), staff or the API.
 
+``webhook_events_recorded(sender=WebhookEvent)``
+    Webhook events were recorded, or deliveries replayed (after the commit). The app's
+    own receiver enqueues their delivery where a task engine defers work; a host with
+    its own scheduler can start :func:`django_xunchen.webhooks.delivery.run` from it.
+
 Verification codes (:mod:`django_xunchen.verification`), sent at once, with
 ``sender=VerificationCode``. None of them carries the code.
 
@@ -123,6 +128,7 @@ health_alert = Signal()
 delivery_degraded = Signal()
 consent_granted = Signal()
 consent_withdrawn = Signal()
+webhook_events_recorded = Signal()
 
 
 def send_robust_logged(signal: Signal, sender: type, **kwargs: Any) -> None:

@@ -30,8 +30,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
+from . import signals
 from .campaigns import checking
 from .campaigns.advance import advance
 from .conf import xunchen_settings
@@ -41,6 +43,7 @@ from .dispatch.submit import Backends, dispatch
 from .models import Message, PollLock
 from .operations.alerts import watch
 from .polling.run import poll
+from .webhooks import delivery as webhooks
 
 #: Why a background send cannot be enqueued on this install.
 NO_ENGINE = (
@@ -171,11 +174,52 @@ def tick() -> dict[str, Any]:
     counts = send_queued(idle_for=ORPHANED_AFTER)
     result = poll()
     watch()
+    hooks = run_webhooks()
     checks = checking.hand_over()
     for campaign_id in checks:
         check_campaign_file.using(queue_name=xunchen_settings()["TASK_QUEUE"]).enqueue(campaign_id)
     _schedule_next(force=True)
-    return {**counts, "poll": result.summary(), "poll_ok": result.ok, "checks": len(checks)}
+    return {
+        **counts,
+        "poll": result.summary(),
+        "poll_ok": result.ok,
+        "checks": len(checks),
+        "webhooks": hooks,
+    }
+
+
+def webhook_queue() -> str:
+    return xunchen_settings()["TASK_QUEUE"]
+
+
+@receiver(signals.webhook_events_recorded, dispatch_uid="django_xunchen.tasks.webhooks")
+def _deliver_recorded(sender: Any, **kwargs: Any) -> None:
+    """Deliver new events in a task where the engine defers work; elsewhere the next
+    tick, ``send_queued``, ``poll_sms`` or ``sms_webhooks`` does (a poll never waits for
+    a receiver)."""
+    if can_defer():
+        deliver_webhooks.using(queue_name=webhook_queue()).enqueue()
+        ensure_ticking()
+
+
+@_task
+def deliver_webhooks() -> str:
+    """Hand out the recorded webhook events and send the due deliveries; enqueue itself
+    again at once while a batch was full."""
+    return run_webhooks()
+
+
+def run_webhooks() -> str:
+    """:func:`django_xunchen.webhooks.delivery.run`, never raising: a failure is logged and
+    the next run goes on."""
+    try:
+        result = webhooks.run()
+    except Exception as exc:  # a receiver or the database must not break the tick
+        logger.warning("the webhooks could not be delivered: %s", exc, exc_info=True)
+        return "failed"
+    if result.more and can_defer():
+        deliver_webhooks.using(queue_name=webhook_queue()).enqueue()
+    return result.summary()
 
 
 def can_defer() -> bool:

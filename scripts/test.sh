@@ -139,7 +139,7 @@ ruff_step() {
 DATABASE_TESTS=(
   tests/sending tests/dispatch tests/outcomes tests/polling tests/verification tests/policy
   tests/campaigns tests/operations tests/background tests/models tests/consent tests/people
-  tests/analytics
+  tests/analytics tests/webhooks tests/httpapi
   tests/project/test_testing_helpers.py tests/admin
 )
 

@@ -28,6 +28,7 @@ from . import (  # noqa: F401 - each registers its admins
     polled,
     throttles,
     verification,
+    webhooks,
 )
 from .campaigns import CampaignAdmin
 from .display import (

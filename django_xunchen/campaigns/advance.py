@@ -12,14 +12,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import signals
-from ..models import Campaign, Message
+from ..models import Campaign, EventType, Message
+from ..webhooks import events as webhook_events
 
 State = Campaign.State
+#: The webhook event of a move to each state.
+WEBHOOK_EVENTS = {State.DONE: EventType.CAMPAIGN_FINISHED}
 #: Message statuses that keep a running campaign running.
 WAITING = (Message.Status.QUEUED, Message.Status.SENDING)
 
@@ -49,9 +53,13 @@ def start(campaign: Campaign, now: dt.datetime) -> None:
 
 def _move(candidates: QuerySet[Campaign], to: str, values: dict[str, Any], signal: Signal) -> int:
     moved = []
+    event = WEBHOOK_EVENTS.get(to)
     for pk, state in candidates.values_list("pk", "state"):
-        if Campaign.objects.filter(pk=pk, state=state).update(state=to, **values):
-            moved.append(pk)
+        with transaction.atomic():
+            if Campaign.objects.filter(pk=pk, state=state).update(state=to, **values):
+                moved.append(pk)
+                if event:
+                    webhook_events.record(event, [pk])
     if moved:
         events = [
             (signal, Campaign, {"campaign": campaign})

@@ -17,6 +17,13 @@ from .polling import InboundMessage, PolledRecord, PollJournalEntry, PollLock, P
 from .rollup import DailyFigure, RollupDay
 from .templates import Template
 from .verification import ThrottleBucket, ThrottleEvent, VerificationCode
+from .webhooks import (
+    EventType,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "AccountBalance",
@@ -31,6 +38,7 @@ __all__ = [
     "DailyFigure",
     "DeliveryFigure",
     "Erasure",
+    "EventType",
     "FailureFigure",
     "HealthAlert",
     "IdempotencyRecord",
@@ -48,6 +56,10 @@ __all__ = [
     "ThrottleBucket",
     "ThrottleEvent",
     "VerificationCode",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "account_field",
     "gateway_day_start",
     "params_for_storage",

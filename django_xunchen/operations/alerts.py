@@ -52,9 +52,9 @@ def watch(now: dt.datetime | None = None) -> None:
         for check in [*spool_checks(), journal_check()]:
             if check.name not in ALERTING:
                 continue
-            _set(check.name, check.level >= Level.CRITICAL, check)
+            set_alert(check.name, check.level >= Level.CRITICAL, check)
         for check in monthly_spend_checks():
-            _set(f"monthly_spend:{check.account}"[:100], check.level >= Level.WARNING, check)
+            set_alert(f"monthly_spend:{check.account}"[:100], check.level >= Level.WARNING, check)
     except (DatabaseError, XunchenError, OSError) as exc:
         logger.warning("the health alerts could not be checked: %s", exc)
     try:
@@ -109,7 +109,9 @@ def check_balance(account: str, now: dt.datetime | None = None, *, due_only: boo
     return row
 
 
-def _set(key: str, raised: bool, check: Check) -> None:
+def set_alert(key: str, raised: bool, check: Check) -> None:
+    """Raise (or clear) the alert ``key`` if it is not already: a raise logs an ERROR
+    and sends ``health_alert`` after the commit."""
     HealthAlert.objects.get_or_create(key=key)  # a race to create it ends in a get
     with transaction.atomic():
         alert = HealthAlert.objects.select_for_update().get(key=key)

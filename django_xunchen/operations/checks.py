@@ -19,6 +19,7 @@ from ..conf import (
     retention_settings,
     setting_name,
     verification_settings,
+    webhook_settings,
     xunchen_settings,
 )
 from ..outcomes import spool
@@ -35,7 +36,7 @@ def check_settings(app_configs=None, **kwargs):
         names = account_names()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), id="django_xunchen.E000")]
-    for section in (retention_settings, health_settings):
+    for section in (retention_settings, health_settings, webhook_settings):
         try:
             section()
         except ImproperlyConfigured as exc:

@@ -32,7 +32,7 @@ from .. import policy
 from ..analytics import alarm
 from ..conf import account_names, health_settings, xunchen_settings
 from ..db import from_db_datetime, to_db_datetime
-from ..models import AccountBalance, Message, PollJournalEntry
+from ..models import AccountBalance, Message, PollJournalEntry, WebhookEndpoint
 from ..outcomes import spool
 from ..polling import spool as poll_spool
 from .health import PollHealth, poll_health
@@ -91,7 +91,30 @@ def run_checks(now: dt.datetime | None = None) -> list[Check]:
     checks += _balance_checks(now, conf)
     checks += monthly_spend_checks(conf)
     checks.append(delivery_check(now, conf, delivery))
+    checks.append(webhook_check())
     return checks
+
+
+def webhook_check() -> Check:
+    """Webhook endpoints the app disabled after a day of failures (critical until staff
+    enable them again), or failing now (a warning)."""
+    rows = list(
+        WebhookEndpoint.objects.filter(
+            Q(is_active=True, failing_since__isnull=False)
+            | Q(is_active=False, disabled_at__isnull=False)
+        ).values_list("name", "is_active")
+    )
+    disabled = [name for name, active in rows if not active]
+    failing = [name for name, active in rows if active]
+    if disabled:
+        detail = _("Webhook endpoints disabled after a day of failures: %(names)s.") % {
+            "names": ", ".join(disabled)
+        }
+        return Check("webhooks", Level.CRITICAL, len(disabled), detail)
+    if failing:
+        detail = _("Webhook endpoints failing: %(names)s.") % {"names": ", ".join(failing)}
+        return Check("webhooks", Level.WARNING, len(failing), detail)
+    return Check("webhooks", Level.OK, 0, _("No webhook endpoint is failing."))
 
 
 def _poll_checks(health: PollHealth, now: dt.datetime, conf: dict) -> list[Check]:

@@ -32,6 +32,9 @@ from ..models import (
     ThrottleBucket,
     ThrottleEvent,
     VerificationCode,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
 )
 
 #: Rows per batch (per transaction).
@@ -45,6 +48,7 @@ WHAT = (
     "throttle_events",
     "poll_journal",
     "api_requests",
+    "webhook_events",
 )
 
 
@@ -70,6 +74,7 @@ def ages() -> dict[str, int | None]:
         "throttle_events": conf["THROTTLE_EVENTS"],
         "poll_journal": xunchen_settings()["JOURNAL_RETENTION_DAYS"],
         "api_requests": conf["API_REQUESTS"],
+        "webhook_events": conf["WEBHOOK_EVENTS"],
     }
 
 
@@ -158,6 +163,11 @@ def _parts(
             ApiRateWindow.objects.filter(minute__lt=done_with),
             _plain(ApiRateWindow),
         )
+    elif what == "webhook_events":
+        done = WebhookEvent.objects.filter(
+            occurred_at__lt=cutoff, handed_out_at__isnull=False
+        ).exclude(deliveries__status=WebhookDelivery.Status.PENDING)
+        yield "webhook events", done, _delete_webhook_events
     elif what == "poll_journal":
         yield (
             "poll journal entries",
@@ -190,6 +200,13 @@ def _plain(model: type[Model]) -> Deleter:
         return model._default_manager.filter(pk__in=ids).delete()[0]
 
     return delete
+
+
+def _delete_webhook_events(ids: list[int]) -> int:
+    """The events with their deliveries and every attempt of them."""
+    WebhookAttempt.objects.filter(delivery__event_id__in=ids).delete()
+    WebhookDelivery.objects.filter(event_id__in=ids).delete()
+    return WebhookEvent.objects.filter(pk__in=ids).delete()[0]
 
 
 def _delete_messages(ids: list[int]) -> int:

@@ -34,9 +34,10 @@ from django.utils.dateparse import parse_datetime
 from ..conf import xunchen_settings
 from ..db import one_of
 from ..exceptions import XunchenError
-from ..models import Message
+from ..models import EventType, Message
 from ..operations import rollup
 from ..signals import message_failed, message_sent, send_on_commit
+from ..webhooks import events as webhook_events
 from . import spool
 
 logger = logging.getLogger("django_xunchen.sending")
@@ -231,39 +232,51 @@ def _transient(exc: DatabaseError) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
+#: The webhook event of each outcome status.
+WEBHOOK_EVENTS = {
+    Status.SENT: EventType.MESSAGE_SENT,
+    Status.FAILED: EventType.MESSAGE_FAILED,
+    Status.UNKNOWN: EventType.MESSAGE_FAILED,
+}
+
+
 def land(
     outcome: Outcome,
     rows: Sequence[Message] = (),
     error: XunchenError | None = None,
 ) -> list[int]:
-    """Write ``outcome`` onto its rows in one UPDATE; returns the ids it changed and
-    queues the signals for them. ``rows`` (in memory) get the same values."""
-    now = timezone.now()
-    values = {**outcome.fields(), "updated_at": now}
-    changed = Message.objects.filter(
-        one_of(Message, "id", outcome.ids), status__in=FROM_STATUSES[outcome.status]
-    ).update(**values)
-    if changed == len(outcome.ids):
-        ids = list(outcome.ids)
-    elif changed:
-        ids = list(
-            Message.objects.filter(
-                one_of(Message, "id", outcome.ids), status=outcome.status, updated_at=now
-            ).values_list("pk", flat=True)
-        )
-    else:
-        ids = []
-    by_pk = {row.pk: row for row in rows}
-    for row in rows:
-        if row.pk in ids:
-            for name, value in values.items():
-                setattr(row, name, value)
-    missing = [pk for pk in ids if pk not in by_pk]
-    if missing:
-        by_pk.update({m.pk: m for m in Message.objects.filter(pk__in=missing)})
-    rollup.touched(by_pk[pk] for pk in ids)
-    _signal(outcome, [by_pk[pk] for pk in ids], error)
-    return ids
+    """Write ``outcome`` onto its rows in one UPDATE, with their webhook events, in one
+    transaction; returns the ids it changed and queues the signals for them. ``rows``
+    (in memory) get the same values."""
+    with transaction.atomic():
+        now = timezone.now()
+        values = {**outcome.fields(), "updated_at": now}
+        changed = Message.objects.filter(
+            one_of(Message, "id", outcome.ids), status__in=FROM_STATUSES[outcome.status]
+        ).update(**values)
+        if changed == len(outcome.ids):
+            ids = list(outcome.ids)
+        elif changed:
+            ids = list(
+                Message.objects.filter(
+                    one_of(Message, "id", outcome.ids), status=outcome.status, updated_at=now
+                ).values_list("pk", flat=True)
+            )
+        else:
+            ids = []
+        by_pk = {row.pk: row for row in rows}
+        for row in rows:
+            if row.pk in ids:
+                for name, value in values.items():
+                    setattr(row, name, value)
+        missing = [pk for pk in ids if pk not in by_pk]
+        if missing:
+            by_pk.update({m.pk: m for m in Message.objects.filter(pk__in=missing)})
+        rollup.touched(by_pk[pk] for pk in ids)
+        _signal(outcome, [by_pk[pk] for pk in ids], error)
+        if ids and outcome.status in WEBHOOK_EVENTS:
+            webhook_events.record(WEBHOOK_EVENTS[outcome.status], ids, now)
+        return ids
 
 
 def _signal(outcome: Outcome, rows: list[Message], error: XunchenError | None) -> None:

@@ -13,8 +13,13 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
 APP = "django_xunchen"
-#: Columns never shown in an export: they derive or prove a verification code.
-SECRET_COLUMNS = {("verificationcode", "nonce"), ("verificationcode", "code_hash")}
+#: Columns never shown in an export: they derive or prove a verification code, or sign
+#: webhooks.
+SECRET_COLUMNS = {
+    ("verificationcode", "nonce"),
+    ("verificationcode", "code_hash"),
+    ("webhookendpoint", "secret"),
+}
 #: Rows of binary columns read per query.
 BINARY_BATCH = 200
 

@@ -18,8 +18,9 @@ from ..client.validation import validate_mobiles
 from ..conf import xunchen_settings
 from ..consent import ledger as consent_ledger
 from ..db import one_of
-from ..models import Consent, InboundMessage, Message, Report, Suppression
+from ..models import Consent, EventType, InboundMessage, Message, Report, Suppression
 from ..signals import opted_in, opted_out, send_on_commit, send_robust_logged
+from ..webhooks import events as webhook_events
 
 Kind = Message.Kind
 
@@ -75,9 +76,12 @@ def suppress(
             mobile=number,
             defaults={"scope": scope, "source": source, "cause": cause[:200], "reply": reply},
         )
-        if not created and scope == Suppression.Scope.ALL and entry.scope != scope:
+        widened = not created and scope == Suppression.Scope.ALL and entry.scope != scope
+        if widened:
             entry.scope, entry.source, entry.cause = scope, source, cause[:200]
             entry.save(update_fields=["scope", "source", "cause"])
+        if created or widened:
+            webhook_events.record(EventType.SUPPRESSION_ADDED, [entry.pk])
         if created or entry.scope == scope:
             send_on_commit(
                 [(opted_out, Suppression, {"mobile": number, "suppression": entry, "reply": reply})]
@@ -146,6 +150,7 @@ def suppress_many(
     stamp = timezone.now()
     widened: set[str] = set()
     with transaction.atomic():
+        hooked = webhook_events.subscribed(EventType.SUPPRESSION_ADDED)
         for batch in _batches(mobiles, BULK_BATCH):
             numbers = validate_mobiles(batch)
             consent_ledger.withdraw_granted(numbers, source=_CONSENT_SOURCE[source], note=cause)
@@ -175,6 +180,16 @@ def suppress_many(
             if wider:
                 Suppression.objects.filter(pk__in=wider).update(
                     scope=scope, source=source, cause=cause[:200]
+                )
+            if hooked and (new or wider):
+                webhook_events.record(
+                    EventType.SUPPRESSION_ADDED,
+                    [
+                        *Suppression.objects.filter(one_of(Suppression, "mobile", new))
+                        .filter(created_at=stamp, source=source)
+                        .values_list("pk", flat=True),
+                        *wider,
+                    ],
                 )
         transaction.on_commit(lambda: _send_opted_out(signalled))
     return result

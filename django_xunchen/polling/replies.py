@@ -14,9 +14,10 @@ from .. import policy
 from ..client.types import InboundSMS
 from ..conf import xunchen_settings
 from ..db import to_db_datetime
-from ..models import InboundMessage, Message, PollJournalEntry, Report
+from ..models import EventType, InboundMessage, Message, PollJournalEntry, Report
 from ..outcomes import recovery
 from ..signals import inbound_received, report_matched, send_on_commit
+from ..webhooks import events as webhook_events
 from .reports import _messages_by_key, _recover, _write_statuses, apply_report
 from .result import PollResult
 from .rows import _chunks, _fit
@@ -78,6 +79,7 @@ def _store_inbound(
                 )
             )
         InboundMessage.objects.bulk_create([_fit(row) for row in rows])
+        webhook_events.record(EventType.REPLY_RECEIVED, [row.pk for row in rows])
         policy.apply_reply_keywords(rows)
         stored += len(rows)
         matched += sum(1 for r in rows if r.message is not None)

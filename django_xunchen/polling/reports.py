@@ -17,15 +17,21 @@ from django.utils import timezone
 from .. import policy
 from ..client.types import DeliveryReport
 from ..db import one_of, to_db_datetime
-from ..models import Message, PollJournalEntry, Report
+from ..models import EventType, Message, PollJournalEntry, Report
 from ..operations import rollup
 from ..outcomes import recovery
 from ..sending import bulk
 from ..signals import report_received, reports_received, send_robust_logged
+from ..webhooks import events as webhook_events
 from .rows import _chunks, _limits
 
 logger = logging.getLogger("django_xunchen.polling")
 Status = Message.Status
+#: The webhook event of each report outcome.
+WEBHOOK_EVENTS = {
+    Status.DELIVERED: EventType.MESSAGE_DELIVERED,
+    Status.UNDELIVERED: EventType.MESSAGE_UNDELIVERED,
+}
 
 
 def apply_report(message: Message, status: str, delivered: bool, at: dt.datetime | None) -> bool:
@@ -66,6 +72,7 @@ def _write_statuses(changed: dict[int, Message]) -> None:
         if not ids:
             continue
         first = Report.objects.filter(message=OuterRef("pk"), delivered=delivered).order_by("pk")
+        webhook_events.record(WEBHOOK_EVENTS[status], ids, now)
         Message.objects.filter(pk__in=ids).update(
             status=status,
             report_status=Subquery(first.values("status")[:1]),
@@ -239,6 +246,9 @@ def _apply_reports(matched: Any, rows: list[tuple[Any, ...]], now: dt.datetime) 
         if not delivered:
             targets = targets.exclude(status=Status.UNDELIVERED)
         if connection.vendor != "postgresql":
+            event = WEBHOOK_EVENTS[status]
+            if webhook_events.subscribed(event):
+                webhook_events.record(event, targets.values_list("pk", flat=True), now)
             first = Report.objects.filter(message=OuterRef("pk"), delivered=delivered)
             first = first.order_by("pk")
             targets.update(
@@ -274,7 +284,7 @@ def _update_from_firsts(
             "report_status = f.status, reported_at = f.at, latency = f.at - m.submitted_at, "
             "updated_at = %s "
             "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS f(id, status, at) "
-            "WHERE m.id = f.id AND m.status = ANY(%s)",
+            "WHERE m.id = f.id AND m.status = ANY(%s) RETURNING m.id",
             [
                 status,
                 now,
@@ -284,6 +294,8 @@ def _update_from_firsts(
                 reportable,
             ],
         )
+        moved = [pk for (pk,) in cursor.fetchall()]
+    webhook_events.record(WEBHOOK_EVENTS[status], moved, now)
 
 
 def _send_report_signals(entry_id: int) -> None:

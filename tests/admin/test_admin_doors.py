@@ -42,6 +42,9 @@ from django_xunchen.models import (
     Template,
     ThrottleEvent,
     VerificationCode,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +130,18 @@ DOORS: dict[str, dict] = {
         },
         ("delete", "GET"): NOBODY,
         ("delete", "POST"): NOBODY,
+    },
+    "webhookendpoint": standard("webhookendpoint"),
+    "webhookdelivery": {
+        # Deliveries and their attempts are a log: shown, replayed, never edited here.
+        **{
+            k: v
+            for k, v in standard("webhookdelivery", add=False, change=False).items()
+            if k != "delete_selected"
+        },
+        ("delete", "GET"): NOBODY,
+        ("delete", "POST"): NOBODY,
+        "replay_selected": listed("webhookdelivery", "replay_webhookdelivery"),
     },
     "inboundmessage": standard("inboundmessage", add=False, change=False),
     "verificationcode": standard("verificationcode", add=False, change=False),
@@ -230,6 +245,17 @@ def make(model: str, user: User) -> Model:
         return create_key(f"k{n}", scopes=["read"])[0]
     if model == "apirequest":
         return ApiRequest.objects.create(method="GET", path="/sms/api/v1/balance", status=200)
+    if model == "webhookendpoint":
+        return WebhookEndpoint.objects.create(
+            name=f"e{n}", url="https://hooks.example.com/sms", events=["message.sent"], secret="s"
+        )
+    if model == "webhookdelivery":
+        event = WebhookEvent.objects.create(
+            type="message.sent", object_id=n, occurred_at=now, handed_out_at=now, payload={}
+        )
+        return WebhookDelivery.objects.create(
+            event=event, endpoint=make("webhookendpoint", user), status="delivered"
+        )
     if model == "consent":
         return Consent.objects.create(mobile=mobile, granted=True, source=Consent.Source.STAFF)
     if model == "campaign":
@@ -283,6 +309,9 @@ ACTIONS = {
     "disable": Action(
         lambda obj, response: not BlockedWord.objects.get(pk=obj.pk).is_active,
         lambda obj: BlockedWord.objects.filter(pk=obj.pk).update(is_active=True),
+    ),
+    "replay_selected": Action(
+        lambda obj, response: WebhookDelivery.objects.get(pk=obj.pk).status == "pending"
     ),
     "enable": Action(
         lambda obj, response: BlockedWord.objects.get(pk=obj.pk).is_active,

@@ -11,6 +11,7 @@ from ...operations.alerts import watch
 from ...operations.health import poll_health
 from ...polling.fetch import import_answer
 from ...polling.run import poll
+from ...tasks import run_webhooks
 
 
 class Command(BaseCommand):
@@ -79,6 +80,7 @@ class Command(BaseCommand):
             except UnknownAccount as exc:
                 raise CommandError(str(exc)) from None
             watch()
+            run_webhooks()
             stopped = stopping.exit_code()
         if stopped is not None:
             self.stderr.write(f"stopped by a signal: {result.summary()}")

@@ -7,6 +7,7 @@ from ... import stopping
 from ...campaigns import checking
 from ...dispatch.queue import send_queued
 from ...operations.alerts import watch
+from ...tasks import run_webhooks
 
 
 class Command(BaseCommand):
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         with stopping.graceful():
             counts = send_queued(limit=limit, idle_for=idle_for)
             watch()
+            run_webhooks()
             stopped = stopping.exit_code()
             if stopped is None:
                 counts["checked"] = checking.check_waiting()
