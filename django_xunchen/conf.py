@@ -412,7 +412,7 @@ def health_settings() -> dict[str, Any]:
 WEBHOOKS_DEFAULTS: dict[str, Any] = {
     # Deliver to private, loopback and link-local addresses: development and tests only.
     "ALLOW_PRIVATE_ADDRESSES": False,
-    # Seconds to connect and to wait for each read of the answer.
+    # Seconds a delivery's POST may take, from connecting to the answer's last byte.
     "TIMEOUT": 10,
     # The part of an answer that is read (and kept in the attempt log); the rest is cut.
     "MAX_RESPONSE_BYTES": 65536,

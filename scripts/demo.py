@@ -71,6 +71,8 @@ def main() -> int:
             PASSWORD,
             "--template",
             TEMPLATE,
+            "--webhook-url",
+            f"http://127.0.0.1:{PORT}/demo/webhooks/",
         ],
         cwd=EXAMPLE,
         env=env,
@@ -109,7 +111,9 @@ def main() -> int:
    Fake gateway:   http://127.0.0.1:{GATEWAY_PORT}  (reports after 3 s; {UNDELIVERABLE} never
                    receives); the poller fetches every 5 s. Two accounts: "default"
                    (JSM40001: notices, marketing) and "codes" (JSM40002: verification).
-   Task worker:    sends campaigns and background sends (django-tasks-db, SQLite).
+   Task worker:    sends campaigns and background sends (django-tasks-db, SQLite),
+                   and every event to the demo's webhook receiver (/demo/webhooks/):
+                   Admin › Webhook deliveries.
    Send a reply:   {py} -m django_xunchen.fake_gateway reply --port {GATEWAY_PORT} \\
                        13800138000 退订
  Ctrl-C stops everything.

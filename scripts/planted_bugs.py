@@ -232,8 +232,8 @@ PLANTS: list[Plant] = [
         "opt-out-narrows-suppression",
         "A marketing opt-out by reply narrows a number already suppressed for everything",
         "policy/suppression.py",
-        "if not created and scope == Suppression.Scope.ALL and entry.scope != scope:",
-        "if not created and entry.scope != scope:",
+        "widened = not created and scope == Suppression.Scope.ALL and entry.scope != scope",
+        "widened = not created and entry.scope != scope",
         ["test_a_marketing_opt_out_by_reply_never_narrows_a_suppression_for_everything"],
     ),
     plant(

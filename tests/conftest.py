@@ -37,6 +37,18 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
+def no_webhook_subscriptions():
+    """Each test starts knowing its empty endpoint table, as a process that read it a
+    moment ago would: no query for it in the tests that count them. Saving an endpoint
+    makes the process read them again."""
+    from django_xunchen.webhooks import events
+
+    events._subscriptions.assume(frozenset())
+    yield
+    events.forget_subscriptions()
+
+
+@pytest.fixture(autouse=True)
 def site_language():
     """Each test starts in the site's language. Django's test client leaves the language
     of the last request active in the thread (LocaleMiddleware activates it and nothing

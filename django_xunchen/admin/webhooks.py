@@ -10,8 +10,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_variables
 
 from ..conf import account_names, webhook_settings
 from ..models import EventType, Message, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -77,6 +79,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def event_list(self, obj: WebhookEndpoint) -> str:
         return ", ".join(e for e in obj.events if e in EventType.values)
 
+    @method_decorator(sensitive_variables("shown"))
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm, change: bool
     ) -> None:
@@ -86,6 +89,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if shown is not None:
             request._xunchen_new_webhook_secret = shown
 
+    @method_decorator(sensitive_variables("shown", "context"))
     def response_add(
         self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None
     ) -> HttpResponse:

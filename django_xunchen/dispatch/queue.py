@@ -12,6 +12,7 @@ from ..conf import account_names
 from ..models import Message
 from ..operations import rollup
 from ..outcomes import write as outcomes
+from ..webhooks import events as webhook_events
 from .claim import stale_after
 from .submit import Backends, dispatch
 
@@ -48,8 +49,9 @@ def send_queued(
     expired = expiring.update(status=Status.EXPIRED, updated_at=now)
     stuck = Message.objects.filter(status=Status.SENDING, updated_at__lt=now - stale_after())
     rollup.touched_where(stuck)
-    stale = stuck.update(
-        status=Status.UNKNOWN,
+    stale = webhook_events.update_messages(
+        stuck,
+        Status.UNKNOWN,
         claim=None,
         updated_at=now,
         error_message="The sending process stopped before it recorded the outcome.",

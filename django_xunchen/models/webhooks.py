@@ -49,6 +49,7 @@ class WebhookEndpoint(models.Model):
     secret = models.CharField(max_length=100, editable=False)
     is_active = models.BooleanField(_("enabled"), default=True)
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
+    last_failed_at = models.DateTimeField(_("last failure"), null=True, blank=True, editable=False)
     disabled_at = models.DateTimeField(_("disabled"), null=True, blank=True, editable=False)
     disabled_reason = models.CharField(
         _("why it was disabled"), max_length=300, blank=True, editable=False

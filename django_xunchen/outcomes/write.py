@@ -10,6 +10,7 @@ ERROR log record names the msgid and the message ids.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -34,7 +35,7 @@ from django.utils.dateparse import parse_datetime
 from ..conf import xunchen_settings
 from ..db import one_of
 from ..exceptions import XunchenError
-from ..models import EventType, Message
+from ..models import Message
 from ..operations import rollup
 from ..signals import message_failed, message_sent, send_on_commit
 from ..webhooks import events as webhook_events
@@ -232,14 +233,6 @@ def _transient(exc: DatabaseError) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-#: The webhook event of each outcome status.
-WEBHOOK_EVENTS = {
-    Status.SENT: EventType.MESSAGE_SENT,
-    Status.FAILED: EventType.MESSAGE_FAILED,
-    Status.UNKNOWN: EventType.MESSAGE_FAILED,
-}
-
-
 def land(
     outcome: Outcome,
     rows: Sequence[Message] = (),
@@ -248,7 +241,11 @@ def land(
     """Write ``outcome`` onto its rows in one UPDATE, with their webhook events, in one
     transaction; returns the ids it changed and queues the signals for them. ``rows``
     (in memory) get the same values."""
-    with transaction.atomic():
+    event = webhook_events.MESSAGE_EVENTS.get(outcome.status)
+    wanted = event is not None and webhook_events.subscribed(event)
+    # A transaction only to record the events with the change (nobody wants them: the
+    # one UPDATE); no savepoint of its own, with_retries gives each attempt one.
+    with transaction.atomic(savepoint=False) if wanted else contextlib.nullcontext():
         now = timezone.now()
         values = {**outcome.fields(), "updated_at": now}
         changed = Message.objects.filter(
@@ -274,8 +271,8 @@ def land(
             by_pk.update({m.pk: m for m in Message.objects.filter(pk__in=missing)})
         rollup.touched(by_pk[pk] for pk in ids)
         _signal(outcome, [by_pk[pk] for pk in ids], error)
-        if ids and outcome.status in WEBHOOK_EVENTS:
-            webhook_events.record(WEBHOOK_EVENTS[outcome.status], ids, now)
+        if wanted:
+            webhook_events.record(event, ids, now, wanted=True)
         return ids
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 from .. import policy
 from ..client.types import DeliveryReport
 from ..db import one_of, to_db_datetime
-from ..models import EventType, Message, PollJournalEntry, Report
+from ..models import Message, PollJournalEntry, Report
 from ..operations import rollup
 from ..outcomes import recovery
 from ..sending import bulk
@@ -27,11 +27,6 @@ from .rows import _chunks, _limits
 
 logger = logging.getLogger("django_xunchen.polling")
 Status = Message.Status
-#: The webhook event of each report outcome.
-WEBHOOK_EVENTS = {
-    Status.DELIVERED: EventType.MESSAGE_DELIVERED,
-    Status.UNDELIVERED: EventType.MESSAGE_UNDELIVERED,
-}
 
 
 def apply_report(message: Message, status: str, delivered: bool, at: dt.datetime | None) -> bool:
@@ -72,7 +67,7 @@ def _write_statuses(changed: dict[int, Message]) -> None:
         if not ids:
             continue
         first = Report.objects.filter(message=OuterRef("pk"), delivered=delivered).order_by("pk")
-        webhook_events.record(WEBHOOK_EVENTS[status], ids, now)
+        webhook_events.record(webhook_events.MESSAGE_EVENTS[status], ids, now)
         Message.objects.filter(pk__in=ids).update(
             status=status,
             report_status=Subquery(first.values("status")[:1]),
@@ -246,7 +241,7 @@ def _apply_reports(matched: Any, rows: list[tuple[Any, ...]], now: dt.datetime) 
         if not delivered:
             targets = targets.exclude(status=Status.UNDELIVERED)
         if connection.vendor != "postgresql":
-            event = WEBHOOK_EVENTS[status]
+            event = webhook_events.MESSAGE_EVENTS[status]
             if webhook_events.subscribed(event):
                 webhook_events.record(event, targets.values_list("pk", flat=True), now)
             first = Report.objects.filter(message=OuterRef("pk"), delivered=delivered)
@@ -295,7 +290,7 @@ def _update_from_firsts(
             ],
         )
         moved = [pk for (pk,) in cursor.fetchall()]
-    webhook_events.record(WEBHOOK_EVENTS[status], moved, now)
+    webhook_events.record(webhook_events.MESSAGE_EVENTS[status], moved, now)
 
 
 def _send_report_signals(entry_id: int) -> None:

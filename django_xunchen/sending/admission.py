@@ -51,6 +51,7 @@ from ..exceptions import LearnedBlockedWordsError, MonthlyCapError
 from ..models import Message, Suppression, Template, gateway_day_start
 from ..operations import rollup
 from ..policy.spending import SPENDING
+from ..webhooks import events as webhook_events
 
 Kind = Message.Kind
 Status = Message.Status
@@ -229,8 +230,9 @@ def at_submit(rows: Sequence[Message], now: dt.datetime) -> list[Message]:
     found = blocked_words(first.content, kind, account, words)
     if found:
         rollup.touched_where(waiting)
-        waiting.update(
-            status=Status.FAILED,
+        webhook_events.update_messages(
+            waiting,
+            Status.FAILED,
             error_message=BLOCKED_LATER % {"words": ", ".join(found)},
             updated_at=now,
         )

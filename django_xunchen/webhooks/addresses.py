@@ -105,7 +105,10 @@ def check_url(url: str, *, allow_private: bool) -> Destination:
     :class:`UnsafeURLError`."""
     if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
         raise _invalid()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        raise _invalid() from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise UnsafeURLError(
@@ -179,6 +182,7 @@ def is_public(address: Address) -> bool:
         or address.is_reserved
         or address.is_unspecified
         or address in _SHARED
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
     )
 
 

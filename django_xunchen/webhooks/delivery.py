@@ -21,20 +21,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import signals, stopping
 from ..conf import webhook_settings
-from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from ..models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from . import addresses, endpoints, payloads, signing
+from .events import collecting
 
 logger = logging.getLogger("django_xunchen.webhooks")
 Status = WebhookDelivery.Status
 #: Events handed to their endpoints per transaction.
 HAND_OUT_BATCH = 1000
-#: The longest wait between two attempts of a delivery.
+#: The longest wait between two attempts of a delivery; also how late, at most, an
+#: attempt scheduled inside the retry window may still go (a run is due every minute or
+#: so), after which a delivery never attempted in its window is given up.
 MAX_BACKOFF = 3600
+GRACE = dt.timedelta(seconds=MAX_BACKOFF)
 
 
 @dataclass
@@ -64,6 +68,7 @@ def run(now: dt.datetime | None = None) -> RunResult:
     """Hand out new events, then send the due deliveries (at most
     ``WEBHOOKS["BATCH"]``); ``more`` says a batch was full."""
     result = RunResult()
+    result.gave_up += expire(now)
     while True:
         handed = hand_out(now)
         result.handed_out += handed
@@ -71,6 +76,17 @@ def run(now: dt.datetime | None = None) -> RunResult:
             break
     send_due(result, now)
     return result
+
+
+def expire(now: dt.datetime | None = None) -> int:
+    """Give up the pending deliveries whose retry window ended without an attempt (their
+    endpoint was failing or disabled meanwhile). Returns how many."""
+    now = now or timezone.now()
+    return (
+        WebhookDelivery.objects.filter(status=Status.PENDING, retry_until__lt=now - GRACE)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(status=Status.GAVE_UP, next_attempt_at=None)
+    )
 
 
 def hand_out(now: dt.datetime | None = None) -> int:
@@ -85,7 +101,7 @@ def hand_out(now: dt.datetime | None = None) -> int:
         )
         if not events:
             return 0
-        targets = list(WebhookEndpoint.objects.filter(is_active=True))
+        targets = list(collecting())
         retry_for = dt.timedelta(seconds=float(webhook_settings()["RETRY_FOR"]))
         data = payloads.objects(events)
         deliveries = []
@@ -105,33 +121,51 @@ def hand_out(now: dt.datetime | None = None) -> int:
 
 
 def send_due(result: RunResult | None = None, now: dt.datetime | None = None) -> RunResult:
-    """POST the due deliveries of enabled endpoints, oldest first. An endpoint that
-    fails is not tried again in the same run: its other deliveries wait for their time."""
+    """POST the due deliveries of enabled endpoints, oldest first, at most
+    ``WEBHOOKS["BATCH"]``. An endpoint that fails is left alone for the rest of the run
+    (its other deliveries wait for their time), and never holds up the others: the due
+    deliveries are read again without it."""
     result = result or RunResult()
     conf = webhook_settings()
     now = now or timezone.now()
     batch = int(conf["BATCH"])
-    due = list(
-        WebhookDelivery.objects.filter(
-            status=Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
-        )
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", "endpoint_id")[: batch + 1]
-    )
-    result.more = len(due) > batch
     failing: set[int] = set()
-    for pk, endpoint_id in due[:batch]:
-        if stopping.requested():
-            result.more = True
-            break
-        if endpoint_id in failing:
-            continue
-        delivery = _claim(pk, conf)
-        if delivery is None:
-            continue
-        if not attempt(delivery, conf, result):
-            failing.add(endpoint_id)
+    tried = 0
+    while tried < batch:
+        due = list(
+            _due(now)
+            .exclude(endpoint_id__in=failing)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", "endpoint_id")[: batch - tried]
+        )
+        progressed = False
+        for pk, endpoint_id in due:
+            if stopping.requested():
+                result.more = True
+                return result
+            delivery = _claim(pk, conf)
+            if delivery is None:
+                continue  # another run took it
+            tried += 1
+            progressed = True
+            if not attempt(delivery, conf, result):
+                failing.add(endpoint_id)
+                break
+        else:
+            if not progressed:
+                return result
+    result.more = _due(now).exclude(endpoint_id__in=failing).exists()
     return result
+
+
+def _due(now: dt.datetime) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        Q(retry_until__isnull=True) | Q(retry_until__gte=now - GRACE),
+        status=Status.PENDING,
+        next_attempt_at__lte=now,
+        endpoint__is_active=True,
+    )
 
 
 def _claim(pk: int, conf: dict[str, Any]) -> WebhookDelivery | None:
@@ -185,15 +219,15 @@ def attempt(
             delivery=delivery,
             at=now,
             status_code=status,
-            error=error[:500],
-            response=answer[:500].decode("utf-8", "replace")[:500],
+            error=_text(error),
+            response=_text(answer[:500].decode("utf-8", "replace")),
             duration_ms=took,
             replay=delivery.replayed_at is not None,
         )
         delivery.attempts += 1
         delivery.lease_until = None
         delivery.last_status_code = status
-        delivery.last_error = error[:500]
+        delivery.last_error = _text(error)
         if ok:
             delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
                 Status.DELIVERED,
@@ -201,20 +235,19 @@ def attempt(
                 None,
             )
             result.delivered += 1
-            WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(
-                failing_since=None
-            )
+            endpoints.succeeded(endpoint.pk)
         else:
             result.failed += 1
             following = now + backoff(delivery.attempts)
             if delivery.retry_until is not None and following > delivery.retry_until:
+                # One last attempt at the end of the window, then none.
+                following = delivery.retry_until
+            if delivery.retry_until is not None and now >= delivery.retry_until:
                 delivery.status, delivery.next_attempt_at = Status.GAVE_UP, None
                 result.gave_up += 1
             else:
                 delivery.next_attempt_at = following
-            WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
-                failing_since=now
-            )
+            endpoints.failed(endpoint.pk, now)
         delivery.save(
             update_fields=[
                 "attempts",
@@ -242,10 +275,12 @@ def attempt(
 
 def replay(deliveries: Any) -> int:
     """Deliver these deliveries' events again, with the same event ids and bodies, as
-    soon as the next run: a new retry window starts. Returns how many."""
+    soon as the next run: a new retry window starts. A delivery being sent right now is
+    left alone. Returns how many."""
     now = timezone.now()
     retry_for = dt.timedelta(seconds=float(webhook_settings()["RETRY_FOR"]))
-    count = deliveries.update(
+    idle = deliveries.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    count = idle.update(
         status=Status.PENDING,
         next_attempt_at=now,
         retry_until=now + retry_for,
@@ -260,4 +295,19 @@ def replay(deliveries: Any) -> int:
     return count
 
 
-__all__ = ["RunResult", "attempt", "backoff", "hand_out", "replay", "run", "send_due"]
+def _text(value: str) -> str:
+    """What the log keeps of an answer or an error: 500 characters, without the NUL
+    that PostgreSQL refuses in a text column (a receiver's answer may hold one)."""
+    return value.replace("\x00", "")[:500]
+
+
+__all__ = [
+    "RunResult",
+    "attempt",
+    "backoff",
+    "expire",
+    "hand_out",
+    "replay",
+    "run",
+    "send_due",
+]

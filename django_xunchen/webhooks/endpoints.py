@@ -8,6 +8,9 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils.translation import gettext as _
 
 from ..models import HealthAlert, WebhookEndpoint
@@ -16,6 +19,9 @@ from ..operations.monitoring import Check, Level
 from . import signing
 
 logger = logging.getLogger("django_xunchen.webhooks")
+#: The longest wait between two attempts of a delivery (``delivery.MAX_BACKOFF``): a
+#: failing endpoint with deliveries pending is tried at least this often.
+MAX_QUIET_SECONDS = 3600
 
 
 def alert_key(pk: int) -> str:
@@ -37,27 +43,40 @@ def wants(endpoint: WebhookEndpoint, event_type: str, data: dict[str, Any] | Non
 
 def save_endpoint(endpoint: WebhookEndpoint) -> str | None:
     """Save ``endpoint``; a new one gets its secret, returned to be shown once (``None``
-    for a change). Enabling a disabled endpoint clears its failure and its alert."""
+    for a change). Enabling an endpoint the app disabled clears its failure and its
+    alert; any other change leaves its failure clock running."""
     created = endpoint.pk is None
     shown = None
     if created:
         shown = endpoint.secret = signing.new_secret()
     with transaction.atomic():
-        if endpoint.is_active and (endpoint.disabled_at or endpoint.failing_since):
-            endpoint.disabled_at = endpoint.failing_since = None
+        enabled_again = endpoint.is_active and endpoint.disabled_at is not None
+        if enabled_again:
+            endpoint.disabled_at = endpoint.failing_since = endpoint.last_failed_at = None
             endpoint.disabled_reason = ""
         endpoint.save()
-        if endpoint.is_active:
+        if enabled_again:
             _alert(endpoint.pk, raised=False, detail="")
     return shown
 
 
-def rotate_secret(endpoint: WebhookEndpoint) -> str:
-    """A new secret for ``endpoint``, returned to be shown once; the old one stops
-    signing at once."""
-    endpoint.secret = signing.new_secret()
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=endpoint.secret)
-    return endpoint.secret
+def succeeded(pk: int) -> None:
+    """A 2xx from endpoint ``pk``: it is not failing."""
+    WebhookEndpoint.objects.filter(pk=pk, failing_since__isnull=False).update(
+        failing_since=None, last_failed_at=None
+    )
+
+
+def failed(pk: int, now: dt.datetime) -> None:
+    """A failed attempt at endpoint ``pk``. Its failure clock starts now unless it was
+    already failing, without a success since and without a quiet spell longer than a
+    retry's longest wait (an endpoint that failed once days ago and fails again now has
+    not been failing for days)."""
+    quiet = now - dt.timedelta(seconds=2 * MAX_QUIET_SECONDS)
+    WebhookEndpoint.objects.filter(pk=pk).filter(
+        Q(failing_since__isnull=True) | Q(last_failed_at__isnull=True) | Q(last_failed_at__lt=quiet)
+    ).update(failing_since=now)
+    WebhookEndpoint.objects.filter(pk=pk).update(last_failed_at=now)
 
 
 def disable_if_failing(pk: int, now: dt.datetime, after_seconds: float) -> bool:
@@ -75,15 +94,8 @@ def disable_if_failing(pk: int, now: dt.datetime, after_seconds: float) -> bool:
         ).update(is_active=False, disabled_at=now, disabled_reason=reason[:300])
         if done:
             name = WebhookEndpoint.objects.filter(pk=pk).values_list("name", flat=True).first()
-            _alert(
-                pk,
-                raised=True,
-                detail=_("Webhook endpoint %(name)s: %(reason)s")
-                % {
-                    "name": name,
-                    "reason": reason,
-                },
-            )
+            detail = _("Webhook endpoint %(name)s: %(reason)s") % {"name": name, "reason": reason}
+            _alert(pk, raised=True, detail=detail)
     return bool(done)
 
 
@@ -95,9 +107,11 @@ def _alert(pk: int, raised: bool, detail: str) -> None:
     alerts.set_alert(key, raised, Check("webhook_disabled", level, None, detail))
 
 
-def disabled_endpoints() -> list[WebhookEndpoint]:
-    """The endpoints the app disabled after a day of failures and nobody enabled since."""
-    return list(WebhookEndpoint.objects.filter(is_active=False, disabled_at__isnull=False))
+@receiver(post_delete, sender=WebhookEndpoint, dispatch_uid="django_xunchen.webhooks.deleted")
+def _deleted(sender: type, instance: WebhookEndpoint, **kwargs: Any) -> None:
+    """A deleted endpoint's alert is over."""
+    if instance.disabled_at is not None:
+        _alert(instance.pk, raised=False, detail="")
 
 
-__all__ = ["disable_if_failing", "rotate_secret", "save_endpoint", "wants"]
+__all__ = ["disable_if_failing", "failed", "save_endpoint", "succeeded", "wants"]

@@ -114,6 +114,11 @@ XUNCHEN = {
         },
     },
     "ROUTES": {"verification": "codes"},
+    # The demo's webhook endpoint is its own receiver on 127.0.0.1 (sms_demo.views): a
+    # loopback address, refused unless allowed. Never allow it in production.
+    "WEBHOOKS": {
+        "ALLOW_PRIVATE_ADDRESSES": env.bool("XUNCHEN_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG),
+    },
 }
 
 LOGGING = {

@@ -9,5 +9,6 @@ urlpatterns = [
     path("sms/api/", include("django_xunchen.httpapi.urls")),
     path("login/phone/", views.phone_login, name="phone_login"),
     path("me/", views.me, name="me"),
+    path("demo/webhooks/", views.webhook_receiver, name="demo_webhooks"),
     path("", RedirectView.as_view(url="/admin/django_xunchen/message/", permanent=False)),
 ]

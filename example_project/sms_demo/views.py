@@ -1,13 +1,23 @@
 """Phone sign-up and login with a verification code: what a host writes with
 django-xunchen (docs/verification.rst walks through it)."""
 
+import json
+import logging
+
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 
 from django_xunchen.forms import PhoneCodeForm
+from django_xunchen.models import WebhookEndpoint
 from django_xunchen.verification import seconds_until_next_code
+from django_xunchen.webhooks import signing
+
+logger = logging.getLogger("sms_demo")
 
 
 @sensitive_post_parameters("code")
@@ -29,3 +39,30 @@ def phone_login(request):
 @login_required(login_url="phone_login")
 def me(request):
     return render(request, "sms_demo/me.html")
+
+
+@csrf_exempt
+@require_POST
+def webhook_receiver(request):
+    """The demo's webhook receiver: checks the signature, logs the event, answers 204.
+
+    A real receiver is another service: it keeps the secret the admin showed once in its
+    own configuration (docs/examples/webhooks/receiver.py). The demo, being the same
+    project, reads it from the endpoint that points here."""
+    url = request.build_absolute_uri()
+    secrets = WebhookEndpoint.objects.filter(url=url).values_list("secret", flat=True)
+    header = request.headers.get(signing.SIGNATURE_HEADER, "")
+    for secret in secrets:
+        try:
+            signing.verify(secret, request.body, header)
+        except signing.SignatureError:
+            continue
+        event = json.loads(request.body)
+        logger.info(
+            "webhook received: %s %s (object %s)",
+            event["type"],
+            event["id"],
+            event["data"].get("id"),
+        )
+        return HttpResponse(status=204)
+    return HttpResponse("bad signature", status=400)

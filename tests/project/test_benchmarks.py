@@ -28,6 +28,8 @@ def test_benchmark_command(tmp_path):
             "300",
             "--export",
             "400",
+            "--webhooks",
+            "300",
         ],
         env=env,
         check=True,
@@ -37,6 +39,7 @@ def test_benchmark_command(tmp_path):
     requests = re.findall(r"send (\d+) numbers: requests\s+(\d+)\s+(\d+)", out)
     assert requests == [("100", "1", "1"), ("250", "3", "3")]
     assert "poll 250 reports: seconds" in out
+    assert re.search(r"poll 300 reports \(\d+ undelivered\), with a webhook endpoint", out)
     assert re.search(r"campaign of 500 rows, CSV: check and stage, memory growth MB.*\s\d+", out)
     assert "campaign of 500 rows, CSV: confirm (500 messages written), seconds" in out
     assert re.search(r"upload of 300 rows, CSV \(0 MB\): request seconds.*\s[\d.]+", out)

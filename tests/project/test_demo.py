@@ -168,12 +168,20 @@ def test_demo_sends_delivers_handles_replies_and_stops_on_ctrl_c(demo):
     )
     wait_for(lambda: manage(env, "shell", "-v", "0", "-c", opted_out).strip() == "1 1")
     assert http_ok(f"http://127.0.0.1:{web}/sms/consent/"), "the double opt-in page"
+    hooks = (
+        "from django_xunchen.models import WebhookDelivery; "
+        "print(' '.join(sorted(set(WebhookDelivery.objects.filter(status='delivered')"
+        ".values_list('event__type', flat=True)))))"
+    )
+    wanted = {"message.sent", "message.delivered", "reply.received", "suppression.added"}
+    wait_for(lambda: wanted <= set(manage(env, "shell", "-v", "0", "-c", hooks).split()))
 
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
     output, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, output
     assert "user 'admin', password 'admin'" in output
     assert f"http://127.0.0.1:{web}/admin/" in output
+    assert "webhook received: message.delivered" in output, "signed, and verified by the demo"
     assert not http_ok(f"http://127.0.0.1:{web}/admin/login/")
     wait_for(lambda: group_gone(proc.pid), timeout=10)  # the gateway and poller too
     assert locks_left(env) == "[]", "Ctrl-C leaves no poll lock behind"

@@ -43,6 +43,7 @@ class Receiver:
     url: str = ""
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    answer: bytes = b"ok"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self) -> list[dict]:
@@ -64,9 +65,9 @@ def receiver():
                 state.received.append(Received(dict(self.headers.items()), body))
                 status = state.statuses.pop(0) if state.statuses else 200
             self.send_response(status)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(state.answer)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(state.answer)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

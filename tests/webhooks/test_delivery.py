@@ -190,7 +190,9 @@ def test_no_endpoint_no_event_and_a_rolled_back_change_records_none(gateway, all
         events.record(EventType.MESSAGE_SENT, [1, 2])
         raise RuntimeError
     assert not WebhookEvent.objects.exists()
-    WebhookEndpoint.objects.update(is_active=False)
+    endpoint = WebhookEndpoint.objects.get()
+    endpoint.is_active = False
+    endpoint.save()
     assert events.record(EventType.MESSAGE_SENT, [1]) == 0
     with pytest.raises(ValueError):
         events.record("message.opened", [1])
@@ -216,3 +218,108 @@ def test_the_secret_is_shown_once_and_never_in_a_repr_or_a_log(allow_private, re
 
     assert endpoints.save_endpoint(endpoint) is None, "a change shows no secret"
     assert WebhookEndpoint.objects.get().secret == secret
+
+
+def test_a_failing_endpoint_never_holds_up_a_healthy_one(
+    gateway, allow_private, receiver, settings
+):
+    hooks = settings.XUNCHEN["WEBHOOKS"]
+    settings.XUNCHEN = {**settings.XUNCHEN, "WEBHOOKS": {**hooks, "BATCH": 20}}
+    WebhookEndpoint.objects.create(
+        name="down", url="http://127.0.0.1:9/", events=[EventType.MESSAGE_SENT], secret="s"
+    )
+    make_endpoint(receiver.url, [EventType.MESSAGE_SENT], name="up")
+    send_sms([f"1380013{i:04d}" for i in range(30)], "您的订单已发货")
+    result = delivery.run()
+    assert (result.failed, result.delivered, result.more) == (1, 19, True), "the batch is 20"
+    assert delivery.run().delivered == 11
+    assert len(receiver.received) == 30
+    assert WebhookDelivery.objects.filter(endpoint__name="down", attempts=0).count() == 28
+
+
+def test_an_answer_with_a_nul_is_logged_without_it_and_the_delivery_ends(
+    gateway, allow_private, receiver
+):
+    """PostgreSQL refuses a NUL in a text column: kept, the log's write would fail after
+    the POST, and the event would go again every minute, for ever."""
+    make_endpoint(receiver.url, [EventType.MESSAGE_SENT])
+    receiver.answer = b"ok\x00\xff"
+    send_sms("13800138000", "您的订单已发货")
+    assert delivery.run().delivered == 1
+    assert delivery.run().delivered == 0
+    assert len(receiver.received) == 1
+    assert "\x00" not in WebhookAttempt.objects.get().response
+
+
+def test_a_disabled_endpoints_deliveries_wait_and_flow_once_it_is_enabled(
+    gateway, allow_private, receiver
+):
+    from django_xunchen.webhooks import endpoints
+
+    endpoint, _secret = make_endpoint(receiver.url, [EventType.MESSAGE_SENT])
+    with time_machine.travel(T0, tick=False) as clock:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            is_active=False, disabled_at=T0, disabled_reason="x"
+        )
+        events.forget_subscriptions()
+        send_sms("13800138000", "第一条")
+        assert delivery.run().delivered == 0 and receiver.received == []
+        clock.shift(dt.timedelta(hours=2))
+        endpoint.refresh_from_db()
+        endpoint.is_active = True
+        endpoints.save_endpoint(endpoint)
+        assert delivery.run().delivered == 1, "it waited within its window"
+        endpoint.is_active = False
+        endpoint.disabled_at = timezone.now()
+        endpoint.save()
+        send_sms("13800138001", "第二条")
+        delivery.run()
+        clock.shift(dt.timedelta(hours=26))
+        assert delivery.run().gave_up == 1, "a day and an hour without an attempt"
+        assert WebhookDelivery.objects.filter(status="gave_up").count() == 1
+        endpoint.is_active = True
+        endpoints.save_endpoint(endpoint)
+        assert delivery.run().delivered == 0, "given up: nothing goes by itself"
+        assert delivery.replay(WebhookDelivery.objects.filter(status="gave_up")) == 1
+        assert delivery.run().delivered == 1
+    assert len(receiver.received) == 2
+
+
+def test_a_failure_after_a_quiet_spell_starts_the_clock_again(gateway, allow_private, receiver):
+    endpoint, _secret = make_endpoint(receiver.url, [EventType.MESSAGE_SENT])
+    receiver.statuses = [500, 500]
+    with time_machine.travel(T0, tick=False) as clock:
+        send_sms("13800138000", "第一条")
+        delivery.run()  # fails; its retry succeeds below
+        clock.shift(dt.timedelta(minutes=1))
+        receiver.statuses = []
+        delivery.run()
+        receiver.statuses = [500]
+        send_sms("13800138001", "第二条")
+        delivery.run()  # fails: failing since now
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_failed_at=T0)
+        clock.shift(dt.timedelta(days=3))
+        receiver.statuses = [500]
+        send_sms("13800138002", "第三条")
+        delivery.run()
+    endpoint.refresh_from_db()
+    assert endpoint.is_active, "failed twice, days apart: not failing for days"
+    assert endpoint.failing_since == T0 + dt.timedelta(days=3, minutes=1)
+
+
+def test_a_replay_leaves_a_delivery_in_flight_alone(gateway, allow_private, receiver):
+    make_endpoint(receiver.url, [EventType.MESSAGE_SENT])
+    receiver.statuses = [500]
+    send_sms("13800138000", "您的订单已发货")
+    delivery.run()
+    WebhookDelivery.objects.update(lease_until=timezone.now() + dt.timedelta(minutes=1))
+    assert delivery.replay(WebhookDelivery.objects.all()) == 0
+
+
+def test_a_stored_url_that_no_longer_parses_is_a_failed_attempt(gateway, allow_private):
+    WebhookEndpoint.objects.create(
+        name="broken", url="http://[::1", events=[EventType.MESSAGE_SENT], secret="s"
+    )
+    send_sms("13800138000", "您的订单已发货")
+    assert delivery.run().failed == 1
+    assert "URL" in WebhookAttempt.objects.get().error

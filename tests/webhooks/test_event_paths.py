@@ -10,7 +10,7 @@ import time_machine
 
 from django_xunchen import campaigns, poll, send_queued, send_sms
 from django_xunchen.exceptions import BlockedWordsError
-from django_xunchen.models import EventType, Message, Report, WebhookEvent
+from django_xunchen.models import BlockedWord, EventType, Message, Report, WebhookEvent
 from django_xunchen.policy.suppression import suppress, suppress_many
 from django_xunchen.webhooks import delivery
 
@@ -108,3 +108,25 @@ def test_a_campaign_that_finishes(gateway, hooked):
     assert len([t for t, _ in got if t == "message.sent"]) == 3
     (event,) = WebhookEvent.objects.filter(type="campaign.finished")
     assert event.payload["data"]["state"] == "done"
+
+
+def test_the_sweep_that_gives_up_a_stuck_send_records_message_failed(gateway, hooked):
+    """The sweep's set-based UPDATE (``sending`` too long: ``unknown``) records as the
+    outcome write does."""
+    row = Message.objects.create(mobile="13800138000", content="x", status="sending")
+    Message.objects.filter(pk=row.pk).update(
+        updated_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    )
+    send_queued()
+    assert Message.objects.get(pk=row.pk).status == Message.Status.UNKNOWN
+    assert hooked() == [("message.failed", row.pk)]
+    (event,) = WebhookEvent.objects.all()
+    assert event.payload["data"]["status"] == "unknown"
+
+
+def test_a_word_learned_after_the_message_was_written_records_message_failed(gateway, hooked):
+    row = Message.objects.create(mobile="13800138000", content="今晚特价博彩", status="queued")
+    BlockedWord.objects.create(word="博彩")
+    send_queued()
+    assert Message.objects.get(pk=row.pk).status == Message.Status.FAILED
+    assert hooked() == [("message.failed", row.pk)]

@@ -6,7 +6,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from django_xunchen.conf import account_names
-from django_xunchen.models import Template
+from django_xunchen.models import EventType, Template, WebhookEndpoint
+from django_xunchen.webhooks import endpoints
 
 
 def demo_name(body: str) -> str:
@@ -25,8 +26,11 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--password", default="admin")
         parser.add_argument("--template", action="append", default=[], metavar="ID=BODY")
+        parser.add_argument(
+            "--webhook-url", default="", help="a webhook endpoint for every event, if missing"
+        )
 
-    def handle(self, *args, username, password, template, **options):
+    def handle(self, *args, username, password, template, webhook_url="", **options):
         user_model = get_user_model()
         user, created = user_model.objects.get_or_create(
             username=username, defaults={"is_staff": True, "is_superuser": True}
@@ -42,4 +46,10 @@ class Command(BaseCommand):
                     template_id=template_id,
                     defaults={"name": demo_name(body), "body": body},
                 )
+        if webhook_url and not WebhookEndpoint.objects.filter(url=webhook_url).exists():
+            endpoints.save_endpoint(
+                WebhookEndpoint(
+                    name="Demo receiver", url=webhook_url, events=list(EventType.values)
+                )
+            )
         self.stdout.write(f"admin user {username!r} {'created' if created else 'exists'}")
