@@ -23,7 +23,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -83,7 +83,7 @@ def run_checks(now: dt.datetime | None = None) -> list[Check]:
     folder."""
     now = now or timezone.now()
     conf = health_settings()
-    set_aside, oldest, delivery = _set_aside_oldest_due_and_delivery(now)
+    set_aside, oldest, delivery, troubled = _set_aside_oldest_due_and_delivery(now)
     health = poll_health(now, set_aside=set_aside)
     checks = _poll_checks(health, now, conf)
     checks += spool_checks(health.spooled, health.answers_waiting, health.spool_bad)
@@ -91,19 +91,24 @@ def run_checks(now: dt.datetime | None = None) -> list[Check]:
     checks += _balance_checks(now, conf)
     checks += monthly_spend_checks(conf)
     checks.append(delivery_check(now, conf, delivery))
-    checks.append(webhook_check())
+    checks.append(webhook_check(troubled))
     return checks
 
 
-def webhook_check() -> Check:
-    """Webhook endpoints the app disabled after a day of failures (critical until staff
-    enable them again), or failing now (a warning)."""
-    rows = list(
-        WebhookEndpoint.objects.filter(
-            Q(is_active=True, failing_since__isnull=False)
-            | Q(is_active=False, disabled_at__isnull=False)
-        ).values_list("name", "is_active")
+def _troubled_endpoints() -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(
+        Q(is_active=True, failing_since__isnull=False)
+        | Q(is_active=False, disabled_at__isnull=False)
     )
+
+
+def webhook_check(troubled: int | None = None) -> Check:
+    """Webhook endpoints the app disabled after a day of failures (critical until staff
+    enable them again), or failing now (a warning). ``troubled``: how many there are,
+    when the caller counted them already (none: no query)."""
+    if troubled == 0:
+        return Check("webhooks", Level.OK, 0, _("No webhook endpoint is failing."))
+    rows = list(_troubled_endpoints().values_list("name", "is_active"))
     disabled = [name for name, active in rows if not active]
     failing = [name for name, active in rows if active]
     if disabled:
@@ -208,11 +213,11 @@ def journal_check(count: int | None = None) -> Check:
 
 def _set_aside_oldest_due_and_delivery(
     now: dt.datetime,
-) -> tuple[int, dt.datetime | None, list[dict[str, Any]]]:
+) -> tuple[int, dt.datetime | None, list[dict[str, Any]], int]:
     """The journal entries set aside, when the oldest due queued message was written,
-    and the rows the delivery alarm judges (:func:`~django_xunchen.analytics.alarm.query`),
-    in one query: the banner on every admin page reads them (its pages keep to ten
-    queries)."""
+    the rows the delivery alarm judges (:func:`~django_xunchen.analytics.alarm.query`)
+    and how many webhook endpoints are failing or disabled, in one query: the banner on
+    every admin page reads them (its pages keep to ten queries)."""
     journal = PollJournalEntry.objects.filter(state=PollJournalEntry.State.SET_ASIDE)
     due = Message.objects.filter(status=Message.Status.QUEUED).filter(
         Q(hold_until__isnull=True) | Q(hold_until__lte=to_db_datetime(now))
@@ -222,23 +227,25 @@ def _set_aside_oldest_due_and_delivery(
         due.order_by("created_at").values("created_at")[:1].query.sql_with_params()
     )
     delivery_sql, delivery_params = alarm.query(now).query.sql_with_params()
+    hooks_sql, hooks_params = _troubled_endpoints().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            # Three querysets Django compiled, their values passed as parameters: one
-            # row of the two figures, repeated beside each row of the alarm's (if any).
-            f"SELECT head.set_aside, head.oldest, delivery.* FROM ("  # noqa: S608
+            # Four querysets Django compiled, their values passed as parameters: one
+            # row of the three figures, repeated beside each row of the alarm's (if any).
+            "SELECT head.set_aside, head.oldest, head.hooks, delivery.* FROM ("  # noqa: S608
             f"SELECT (SELECT COUNT(*) FROM ({count_sql}) AS set_aside) AS set_aside, "
-            f"({oldest_sql}) AS oldest) AS head "
+            f"({oldest_sql}) AS oldest, "
+            f"(SELECT COUNT(*) FROM ({hooks_sql}) AS hooks) AS hooks) AS head "
             f"LEFT JOIN ({delivery_sql}) AS delivery ON 1 = 1",
-            (*count_params, *oldest_params, *delivery_params),
+            (*count_params, *oldest_params, *hooks_params, *delivery_params),
         )
-        names = [column[0] for column in cursor.description][2:]
+        names = [column[0] for column in cursor.description][3:]
         rows = cursor.fetchall()
-    count, oldest = rows[0][:2]
+    count, oldest, hooks = rows[0][:3]
     if connection.vendor == "sqlite":  # the text it stores, UTC when USE_TZ is on
         oldest = connection.ops.convert_datetimefield_value(oldest, None, connection)
-    delivery = [dict(zip(names, row[2:], strict=True)) for row in rows]
-    return int(count), from_db_datetime(oldest), delivery
+    delivery = [dict(zip(names, row[3:], strict=True)) for row in rows]
+    return int(count), from_db_datetime(oldest), delivery, int(hooks)
 
 
 def _queue_check(oldest: dt.datetime | None, now: dt.datetime, conf: dict) -> Check:

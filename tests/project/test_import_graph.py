@@ -9,6 +9,11 @@ import ast
 import sys
 from pathlib import Path
 
+import pytest
+
+# It reads the package's source files: no Python or Django version of its own.
+pytestmark = pytest.mark.main_step_only
+
 PACKAGE = Path(__file__).resolve().parents[2] / "django_xunchen"
 
 #: (module, function) → why it imports inside the function.
