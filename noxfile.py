@@ -4,8 +4,9 @@
     The version matrix from the lock, ``requirements/locked.txt`` (what ``make test``
     installs too): Django 5.2 LTS on Python 3.10 and 3.11, Django 6.x on 3.12 and 3.13,
     the whole suite (browser, packaging and demo tests included; the PostgreSQL step is
-    make test's). ``nox`` runs the oldest and the newest pair, as CI does; ``nox -s
-    locked`` runs all four.
+    make test's), but for what the Django 5.2 pairs leave to make test's main step
+    (``SAME_DJANGO_AS_MAIN_STEP``). ``nox`` runs the oldest and the newest pair, as CI
+    does; ``nox -s locked`` runs all four.
 ``oldest``
     Python 3.10 with every direct dependency at its declared lower bound
     (``requirements/oldest.txt``): the client, parsing, polling and sending tests. Gates.
@@ -80,11 +81,15 @@ def install_lock(session: nox.Session, lock: str) -> None:
 
 #: What the Django 5.2 pairs leave out: the main step of ``make test`` runs it on Django
 #: 5.2 already, and it does not depend on the Python version (the admin's doors: a
-#: permission check of every URL and action, two minutes).
+#: permission check of every URL and action; the journeys in Chromium; the demo's
+#: processes): four minutes of CI.
 SAME_DJANGO_AS_MAIN_STEP = ["--ignore=tests/admin/test_admin_doors.py"]
+SAME_DJANGO_MARKERS = " and not browser and not demo"
 
 
-def pytest(session: nox.Session, *paths: str, extra: tuple[str, ...] = ()) -> None:
+def pytest(
+    session: nox.Session, *paths: str, extra: tuple[str, ...] = (), markers: str = ""
+) -> None:
     versions = "print('Django', django.get_version(), 'lxml', lxml.etree.__version__)"
     session.run("python", "-c", f"import django, lxml.etree; {versions}")
     session.run(
@@ -95,7 +100,7 @@ def pytest(session: nox.Session, *paths: str, extra: tuple[str, ...] = ()) -> No
         "-p",
         "no:cacheprovider",
         "-m",
-        "not postgres_only and not main_step_only",
+        "not postgres_only and not main_step_only" + markers,
         *extra,
         *(session.posargs or paths),
         env={"PYTHONPATH": str(Path.cwd())},
@@ -112,7 +117,10 @@ def locked(session: nox.Session, django: str) -> None:
         "-c",
         f"import django, sys; sys.exit(django.get_version().split('.')[0] != '{django[0]}')",
     )
-    pytest(session, extra=tuple(SAME_DJANGO_AS_MAIN_STEP) if django == "5.2" else ())
+    if django == "5.2":
+        pytest(session, extra=tuple(SAME_DJANGO_AS_MAIN_STEP), markers=SAME_DJANGO_MARKERS)
+    else:
+        pytest(session)
 
 
 @nox.session(python=PAIRS[0][0])

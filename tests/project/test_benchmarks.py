@@ -30,6 +30,8 @@ def test_benchmark_command(tmp_path):
             "400",
             "--webhooks",
             "300",
+            "--ingest",
+            "2000",
         ],
         env=env,
         check=True,
