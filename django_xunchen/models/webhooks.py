@@ -4,8 +4,6 @@ attempt at it (:mod:`django_xunchen.webhooks`)."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -79,10 +77,11 @@ class WebhookEndpoint(models.Model):
 
 class WebhookEvent(models.Model):
     """Something that happened, recorded in the transaction that made it happen. Its
-    ``payload`` (the body every endpoint receives, retries and replays included) is
-    built once, when the event is handed to its endpoints."""
+    ``event_id`` and ``payload`` (the body every endpoint receives, retries and replays
+    included) are given once, when the event is handed to its endpoints: the poll that
+    records 10,000 events writes no random key into an index."""
 
-    event_id = models.UUIDField(_("event id"), default=uuid.uuid4, unique=True, editable=False)
+    event_id = models.UUIDField(_("event id"), null=True, blank=True, editable=False)
     type = models.CharField(_("type"), max_length=40, choices=EventType.choices)
     object_id = models.BigIntegerField(_("object"))
     occurred_at = models.DateTimeField(_("occurred"))
@@ -93,6 +92,13 @@ class WebhookEvent(models.Model):
         verbose_name = _("webhook event")
         verbose_name_plural = _("webhook events")
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id"],
+                name="xunchen_wh_event_id_once",
+                condition=models.Q(event_id__isnull=False),
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["id"],

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +107,7 @@ def hand_out(now: dt.datetime | None = None) -> int:
         data = payloads.objects(events)
         deliveries = []
         for event in events:
+            event.event_id = uuid.uuid4()
             event.payload = payloads.envelope(event, data[event.pk])
             event.handed_out_at = now
             deliveries += [
@@ -116,7 +118,9 @@ def hand_out(now: dt.datetime | None = None) -> int:
                 if endpoints.wants(target, event.type, data[event.pk])
             ]
         WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000, ignore_conflicts=True)
-        WebhookEvent.objects.bulk_update(events, ["payload", "handed_out_at"], batch_size=200)
+        WebhookEvent.objects.bulk_update(
+            events, ["event_id", "payload", "handed_out_at"], batch_size=200
+        )
     return len(events)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -108,16 +107,13 @@ def record(
         table = connection.ops.quote_name(WebhookEvent._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (event_id, type, object_id, occurred_at) "
-                "SELECT gen_random_uuid(), %s, unnest(%s::bigint[]), %s",
+                f"INSERT INTO {table} (type, object_id, occurred_at) "
+                "SELECT %s, unnest(%s::bigint[]), %s",
                 [event_type, ids, at],
             )
     else:
         WebhookEvent.objects.bulk_create(
-            [
-                WebhookEvent(event_id=uuid.uuid4(), type=event_type, object_id=pk, occurred_at=at)
-                for pk in ids
-            ],
+            [WebhookEvent(type=event_type, object_id=pk, occurred_at=at) for pk in ids],
             batch_size=1000,
         )
     _kick_after_commit()
