@@ -209,7 +209,9 @@ def test_account_and_kind_filters(gateway, allow_private, receiver):
     assert got["data"]["kind"] == "marketing"
 
 
-def test_the_secret_is_shown_once_and_never_in_a_repr_or_a_log(allow_private, receiver, caplog):
+def test_the_secret_is_shown_once_and_never_in_a_repr_or_a_log(
+    gateway, allow_private, receiver, caplog
+):
     endpoint, secret = make_endpoint(receiver.url, [EventType.MESSAGE_SENT])
     assert secret.startswith("whsec_") and len(secret) > 40
     assert secret not in repr(endpoint) and secret not in str(endpoint)
@@ -218,6 +220,11 @@ def test_the_secret_is_shown_once_and_never_in_a_repr_or_a_log(allow_private, re
 
     assert endpoints.save_endpoint(endpoint) is None, "a change shows no secret"
     assert WebhookEndpoint.objects.get().secret == secret
+    receiver.statuses = [500]
+    with caplog.at_level(logging.DEBUG):
+        send_sms("13800138000", "您的订单已发货")
+        assert delivery.run().failed == 1  # a failure is logged, with its endpoint
+    assert "webhook" in caplog.text and secret not in caplog.text
 
 
 def test_a_failing_endpoint_never_holds_up_a_healthy_one(
