@@ -70,7 +70,7 @@ from asgiref.sync import sync_to_async
 from django.views.decorators.debug import sensitive_variables
 
 from .api import get_balance, get_balances, send_sms
-from .client.types import Balance
+from .client.types import Balance, Mobiles
 from .client.validation import Params
 from .conf import DEFAULT_KIND
 from .models import Message, Template
@@ -80,7 +80,7 @@ __all__ = ["acheck_code", "aget_balance", "aget_balances", "arequest_code", "ase
 
 
 async def asend_sms(
-    mobiles: str | Iterable[object],
+    mobiles: Mobiles,
     content: str | None = None,
     *,
     template: Template | str | None = None,

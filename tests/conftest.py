@@ -243,3 +243,31 @@ def chromium():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def tables_holding(text: str) -> list[str]:
+    """Every ``table.column`` of the test database whose value contains ``text``, in any
+    row: the code of an SMS must be in none (the message is stored masked, the code
+    as a keyed hash)."""
+    found = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            quoted = connection.ops.quote_name(table)
+            cursor.execute(f"SELECT * FROM {quoted}")
+            columns = [c[0] for c in cursor.description]
+            for row in cursor.fetchall():
+                for column, value in zip(columns, row, strict=True):
+                    if value is not None and text in str(value):
+                        found.append(f"{table}.{column}")
+    return sorted(set(found))
+
+
+@pytest.fixture
+def code_nowhere():
+    """``code_nowhere(code)`` fails naming every table and column that holds ``code``."""
+
+    def check(code: str) -> None:
+        assert code, "no code to look for"
+        assert tables_holding(code) == [], f"the code is stored in clear: {tables_holding(code)}"
+
+    return check

@@ -41,6 +41,21 @@ if importlib.util.find_spec("django_tasks_db"):
     INSTALLED_APPS.append("django_tasks_db")  # the database task engine (test_engines.py)
 if importlib.util.find_spec("django_rq"):
     INSTALLED_APPS.append("django_rq")  # the RQ task engine (test_engines.py)
+#: The integrations (tests/integrations/), with the packages they integrate, when
+#: installed: the lock installs every one (tests/integrations/test_installed.py).
+INTEGRATIONS = {
+    "django_otp": ["django_otp", "django_xunchen.integrations.otp"],
+    "two_factor": [
+        "django_otp.plugins.otp_static",
+        "django_otp.plugins.otp_totp",
+        "formtools",
+        "two_factor",
+        "two_factor.plugins.phonenumber",
+    ],
+}
+for package, apps in INTEGRATIONS.items():
+    if importlib.util.find_spec(package):
+        INSTALLED_APPS += [a for a in apps if a not in INSTALLED_APPS]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -50,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+if "django_otp" in INSTALLED_APPS:
+    MIDDLEWARE.append("django_otp.middleware.OTPMiddleware")
 ROOT_URLCONF = "tests.urls"
 TEMPLATES = [
     {

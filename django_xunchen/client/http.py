@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
@@ -30,7 +30,15 @@ from ..exceptions import (
 from ..version import __version__
 from . import parsing
 from .secret import Secret, SecretBytes
-from .types import Balance, DeliveryReport, InboundSMS, RawResponse, SendRequest, SendResult
+from .types import (
+    Balance,
+    DeliveryReport,
+    InboundSMS,
+    Mobiles,
+    RawResponse,
+    SendRequest,
+    SendResult,
+)
 from .validation import Params, build_send_request, normalize_encoding
 
 logger = logging.getLogger("django_xunchen.client")
@@ -212,7 +220,7 @@ class XunchenClient:
 
     def build_request(
         self,
-        mobiles: str | Iterable[object],
+        mobiles: Mobiles,
         content: str | None = None,
         *,
         template_id: str | None = None,
@@ -235,7 +243,7 @@ class XunchenClient:
 
     def send(
         self,
-        mobiles: str | Iterable[object],
+        mobiles: Mobiles,
         content: str | None = None,
         *,
         template_id: str | None = None,

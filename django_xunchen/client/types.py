@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from .secret import MASK
+
+
+class PhoneNumberLike(Protocol):
+    """A phone-number object: ``phonenumbers.PhoneNumber``, django-phonenumber-field's
+    ``PhoneNumber``, or anything with these two integers (see
+    :func:`~django_xunchen.client.validation.phone_number_parts`)."""
+
+    country_code: int
+    national_number: int
+
+
+#: One mobile number as the API takes it: ``"13800138000"``, ``"+86 138 0013 8000"``,
+#: ``13800138000`` or a +86 phone-number object.
+Mobile = str | int | PhoneNumberLike
+#: One or more: a string may hold several, separated by commas, semicolons or new lines.
+Mobiles = Mobile | Iterable[Mobile]
 
 #: The gateway's clock: every time it sends or takes is China Standard Time.
 CHINA_TZ = ZoneInfo("Asia/Shanghai")

@@ -15,7 +15,7 @@ from ..exceptions import (
     InvalidTemplateParamsError,
 )
 from .secret import Secret
-from .types import CHINA_TZ, NORMAL, TEMPLATE, SendRequest
+from .types import CHINA_TZ, NORMAL, TEMPLATE, Mobiles, SendRequest
 
 MAX_MOBILES = 100
 MAX_CONTENT_LENGTH = 300
@@ -52,12 +52,46 @@ def ascii_digits(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def phone_number_parts(value: object) -> tuple[int, int] | None:
+    """``(country code, national number)`` of a phone-number object, or ``None``.
+
+    Duck typing: any object with integer ``country_code`` and ``national_number``
+    attributes, as ``phonenumbers.PhoneNumber`` and django-phonenumber-field's
+    ``PhoneNumber`` have, without importing either. An object with an extension is
+    not a mobile number (``None``), nor is one whose number could not be parsed.
+    """
+    if isinstance(value, (str, int, bytes)):
+        return None
+    country = getattr(value, "country_code", None)
+    national = getattr(value, "national_number", None)
+    if getattr(value, "extension", None):
+        return None
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (country, national)):
+        return None
+    return country, national  # type: ignore[return-value]
+
+
+def _shown(value: object) -> str:
+    """A bad value as an error names it: a phone-number object in E.164."""
+    parts = phone_number_parts(value)
+    if parts is not None:
+        return f"+{parts[0]}{parts[1]}"
+    return str(value).strip() if isinstance(value, (str, int)) else repr(value)
+
+
 def normalize_mobile(value: object) -> str | None:
     """The 11-digit form of a mainland mobile number, or ``None`` if it is not one.
 
     Accepts ``+86``, ``0086`` and ``86`` prefixes, spaces, dashes and brackets, and
-    full-width digits. Digits of any other script are refused.
+    full-width digits. Digits of any other script are refused. A phone-number object
+    (``phonenumbers.PhoneNumber``, django-phonenumber-field's ``PhoneNumber``; see
+    :func:`phone_number_parts`) is accepted when it is a +86 mobile number.
     """
+    parts = phone_number_parts(value)
+    if parts is not None:
+        country, national = parts
+        text = str(national)
+        return text if country == 86 and _MOBILE.fullmatch(text) else None
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         return None
     text = _SEPARATORS.sub("", ascii_digits(str(value)))
@@ -65,11 +99,13 @@ def normalize_mobile(value: object) -> str | None:
     return text if _MOBILE.fullmatch(text) else None
 
 
-def split_mobiles(mobiles: str | Iterable[object]) -> list[object]:
+def split_mobiles(mobiles: Mobiles) -> list[object]:
     """A string may hold several numbers separated by commas, semicolons or new lines."""
     if isinstance(mobiles, str):
         return [part for part in re.split(r"[,，;；\n\r]+", mobiles) if part.strip()]
     if isinstance(mobiles, int) and not isinstance(mobiles, bool):
+        return [mobiles]
+    if phone_number_parts(mobiles) is not None:
         return [mobiles]
     if mobiles is None:
         raise InvalidMobileError("no mobile number given (mobiles is None)")
@@ -81,7 +117,7 @@ def split_mobiles(mobiles: str | Iterable[object]) -> list[object]:
     return list(mobiles)
 
 
-def validate_mobiles(mobiles: str | Iterable[object], *, limit: int | None = None) -> list[str]:
+def validate_mobiles(mobiles: Mobiles, *, limit: int | None = None) -> list[str]:
     """Normalise every number, drop duplicates (first one wins), keep the order.
 
     Raises :class:`InvalidMobileError` naming every bad value, or when there are none,
@@ -94,12 +130,15 @@ def validate_mobiles(mobiles: str | Iterable[object], *, limit: int | None = Non
     for value in values:
         number = normalize_mobile(value)
         if number is None:
-            invalid.append(str(value).strip() if isinstance(value, (str, int)) else repr(value))
+            invalid.append(_shown(value))
         elif number not in seen:
             seen.add(number)
             valid.append(number)
     if invalid:
         shown = ", ".join(repr(v) for v in invalid)
+        foreign = [v for v in invalid if v.startswith("+") and not v.startswith("+86")]
+        if foreign:
+            shown += " (the gateway delivers to mainland China numbers only, +86)"
         raise InvalidMobileError(f"not a mainland China mobile number: {shown}", invalid=invalid)
     if not valid:
         raise InvalidMobileError("no mobile number given")
@@ -284,7 +323,7 @@ def validate_sign_index(sign_index: object) -> int | None:
 
 
 def build_send_request(
-    mobiles: str | Iterable[object],
+    mobiles: Mobiles,
     content: str | None = None,
     *,
     template_id: str | None = None,

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..client.types import Mobile
 from ..client.validation import validate_mobiles
 from ..exceptions import XunchenValidationError
 from ..models import Consent, Suppression
@@ -26,7 +27,7 @@ _OWN_ACT = (Source.FORM, Source.OPT_IN)
 
 
 def grant_consent(
-    mobile: str,
+    mobile: Mobile,
     *,
     scope: str = MARKETING,
     source: str = Source.API,
@@ -59,7 +60,7 @@ def grant_consent(
 
 
 def withdraw_consent(
-    mobile: str,
+    mobile: Mobile,
     *,
     scope: str = MARKETING,
     source: str = Source.API,
@@ -75,7 +76,7 @@ def withdraw_consent(
     return record(mobile, False, source=source, scope=scope, at=_checked_at(at), evidence=evidence)
 
 
-def has_consent(mobile: str, scope: str = MARKETING) -> bool:
+def has_consent(mobile: Mobile, scope: str = MARKETING) -> bool:
     """Whether the latest entry of ``mobile`` for ``scope`` is a grant."""
     (number,) = validate_mobiles(mobile)
     return number in consented([number], scope)

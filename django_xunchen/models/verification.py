@@ -12,7 +12,8 @@ from .messages import Message
 
 class VerificationCode(models.Model):
     """One verification code for one number and purpose. The code itself is not here:
-    only a random ``nonce`` it is derived from with the server's key, and a keyed hash to
+    only a random ``nonce`` it is derived from with the server's key (empty when the
+    caller made the code: ``request_code(code=...)``), and a keyed hash to
     check it against (see :mod:`django_xunchen.verification`)."""
 
     class State(models.TextChoices):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from ..client.types import Mobiles
 from ..client.validation import validate_mobiles
 from ..conf import xunchen_settings
 from ..models import Message, Template
@@ -52,7 +53,7 @@ class Estimate:
 
 
 def estimate(
-    mobiles: str | Iterable[object],
+    mobiles: Mobiles,
     content: str | None = None,
     *,
     template: Template | None = None,

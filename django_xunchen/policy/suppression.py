@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.db.models.constants import OnConflict
 from django.utils import timezone
 
+from ..client.types import Mobile
 from ..client.validation import validate_mobiles
 from ..conf import xunchen_settings
 from ..consent import ledger as consent_ledger
@@ -52,7 +53,7 @@ def suppressed_filter(kind: str) -> Exists | None:
 
 
 def suppress(
-    mobile: str,
+    mobile: Mobile,
     *,
     source: str,
     scope: str = Suppression.Scope.MARKETING,
@@ -233,7 +234,7 @@ def _send_opted_out(numbers: array) -> None:
             )
 
 
-def unsuppress(mobile: str, *, reply: InboundMessage | None = None) -> bool:
+def unsuppress(mobile: Mobile, *, reply: InboundMessage | None = None) -> bool:
     """Take ``mobile`` off the list; ``opted_in`` is sent after the commit. True if it was
     on it."""
     (number,) = validate_mobiles(mobile)

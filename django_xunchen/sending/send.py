@@ -15,6 +15,7 @@ from .. import policy
 from ..analytics.numbers import stamp
 from ..backends import get_backend
 from ..backends.base import BaseSMSBackend
+from ..client.types import Mobiles
 from ..client.validation import Params
 from ..conf import DEFAULT_KIND, account_names, xunchen_settings
 from ..db import to_db_datetime
@@ -30,7 +31,7 @@ Status = Message.Status
 
 
 def send_sms(
-    mobiles: str | Iterable[object],
+    mobiles: Mobiles,
     content: str | None = None,
     *,
     template: Template | str | None = None,

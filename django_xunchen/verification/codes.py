@@ -22,6 +22,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from ..backends import get_backend
 from ..client.secret import Secret
+from ..client.types import Mobile
 from ..client.validation import validate_mobiles
 from ..conf import verification_settings
 from ..dispatch.submit import Backends, WireText, dispatch
@@ -176,11 +177,13 @@ def client_ip(request: Any) -> str | None:
 
 
 def request_code(
-    mobile: object,
+    mobile: Mobile,
     purpose: str = "login",
     *,
     ip: str | None = None,
     account: str | None = None,
+    code: str | None = None,
+    ttl: int | None = None,
 ) -> CodeRequest:
     """Send a verification code to ``mobile`` for ``purpose``, within the throttles.
 
@@ -194,11 +197,22 @@ def request_code(
 
     ``ip`` is the client's address (:func:`client_ip`); the per-IP throttle counts an
     IPv6 address by its network of ``IPV6_PREFIX`` bits (:func:`.throttles.ip_key`).
+
+    ``code`` is for a package that makes and checks its own codes (django-allauth,
+    django-two-factor-auth): the SMS carries that code, through the same throttles,
+    masking and log, and the row keeps its keyed hash (so :func:`check_code` accepts it
+    too) but no nonce, so it is never sent again in place of a new one. ``ttl`` is the
+    code's lifetime in seconds when it is not ``CODE_TTL`` (the text's ``{minutes}``).
     """
 
     mobile, purpose, address = _clean(mobile, purpose, ip)
+    given = _given_code(code)
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1):
+        raise XunchenValidationError(f"ttl is a whole number of seconds, at least 1, not {ttl!r}")
     ip = ip_key(address)
     conf = verification_settings()
+    if ttl is not None:
+        conf = {**conf, "CODE_TTL": ttl}
     prefix = mobile[: conf["PREFIX_DIGITS"]]
     name = resolve_account("verification", account)
     sms_backend = get_backend(account=name, fail_silently=True)
@@ -220,7 +234,7 @@ def request_code(
                     )
             if not verdict.reason:
                 row, record, wire = _reserve(
-                    mobile, purpose, address, now, conf, sms_backend, template
+                    mobile, purpose, address, now, conf, sms_backend, template, given
                 )
             ThrottleEvent.objects.create(
                 mobile=mobile,
@@ -259,10 +273,24 @@ def request_code(
     return _send(row, record, wire, sms_backend, conf)
 
 
-@sensitive_variables("code", "params", "text", "wire")
-def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
-    """Inside the throttle transaction: the code to send (the live one, or a new one),
-    its Message row, stored masked, and the text for the wire, in memory only. The code
+_GIVEN_CODE = re.compile(r"[0-9A-Za-z]{4,16}")
+
+
+@sensitive_variables("code")
+def _given_code(code: object) -> Secret | None:
+    """A caller's own code, checked before anything is written: 4 to 16 ASCII letters or
+    digits (the error never repeats it)."""
+    if code is None:
+        return None
+    if not isinstance(code, str) or not _GIVEN_CODE.fullmatch(code):
+        raise XunchenValidationError("code must be 4 to 16 ASCII letters or digits")
+    return Secret(code)
+
+
+@sensitive_variables("code", "given", "params", "text", "wire")
+def _reserve(mobile, purpose, ip, now, conf, sms_backend, template, given=None):
+    """Inside the throttle transaction: the code to send (the live one, a new one, or the
+    caller's), its Message row, stored masked, and the text for the wire, in memory only. The code
     and every text that carries it are :class:`~django_xunchen.client.secret.Secret`
     strings, whose repr is masked: a traceback, an error report or the debug page shows
     none of them, even with DEBUG on (when Django's ``sensitive_variables`` is off)."""
@@ -273,10 +301,14 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template):
         .order_by("-created_at", "-id")
         .first()
     )
-    reuse = live is not None and live.expires_at - now >= ttl / 2
-    length = int(conf["CODE_LENGTH"])
-    nonce = live.nonce if reuse and live is not None else secrets.token_hex(16)
-    code = Secret(derive_code(nonce, length))
+    reuse = (
+        given is None and live is not None and bool(live.nonce) and live.expires_at - now >= ttl / 2
+    )
+    if given is not None:
+        nonce, code = "", given
+    else:
+        nonce = live.nonce if reuse and live is not None else secrets.token_hex(16)
+        code = Secret(derive_code(nonce, int(conf["CODE_LENGTH"])))
     minutes = str(max(1, int(conf["CODE_TTL"]) // 60))
     if template is not None:
         fill = conf["TEMPLATE_PARAMS"]
@@ -370,7 +402,7 @@ def volume_today() -> tuple[int, int]:
 
 
 @sensitive_variables("code", "guess")
-def check_code(mobile: object, code: object, purpose: str = "login") -> CodeCheck:
+def check_code(mobile: Mobile, code: object, purpose: str = "login") -> CodeCheck:
     """Check ``code`` for ``mobile`` and ``purpose``: at most two queries.
 
     A right code is used up (single use). A wrong one uses an attempt; past
