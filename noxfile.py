@@ -9,7 +9,8 @@
     does; ``nox -s locked`` runs all four.
 ``oldest``
     Python 3.10 with every direct dependency at its declared lower bound
-    (``requirements/oldest.txt``): the client, parsing, polling and sending tests. Gates.
+    (``requirements/oldest.txt``): the client, parsing, polling and sending tests, and
+    the integrations against the oldest release of each package. Gates.
 ``latest``
     The newest Python with everything at its newest release, no lock: the same tests.
     ``make test`` reports it but does not gate on it, so that a new upstream release shows
@@ -28,7 +29,15 @@ import nox
 PAIRS = [("3.10", "5.2"), ("3.11", "5.2"), ("3.12", "6"), ("3.13", "6")]
 LOCK = "requirements/locked.txt"
 OLDEST_LOCK = "requirements/oldest.txt"
-EXTRAS = ".[test,spreadsheets,tasks]"
+#: ``latest`` installs the integrations' packages at their newest, but for
+#: django-two-factor-auth, which holds django-phonenumber-field below 9: without it, the
+#: newest django-phonenumber-field is the one tested (two-factor's newest release is the
+#: lock's).
+EXTRAS = ".[test,spreadsheets,tasks,phonenumber-field,allauth,otp]"
+LATEST_WITHOUT = [
+    "--ignore=tests/integrations/test_installed.py",
+    "--ignore=tests/integrations/test_two_factor.py",
+]
 #: What ``oldest`` and ``latest`` run: the protocol client and parsing, polling (with
 #: its health), sending and ``send_queued``, and the spool. The files that hold the tests
 #: of the earlier selection (``test_polling*``, ``test_poll_*``, ``test_sending*``,
@@ -59,6 +68,9 @@ CORE_TESTS = [
     ),
     "tests/policy/test_per_account_policy.py",
     "tests/outcomes/test_spool.py",
+    # Each integration against its package's oldest release (oldest) and newest (latest);
+    # the lock's releases run in the whole suite.
+    "tests/integrations",
 ]
 
 pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
@@ -134,4 +146,4 @@ def latest(session: nox.Session) -> None:
     session.install("--upgrade", "--upgrade-strategy", "eager", "pip")
     session.install("--upgrade", "--upgrade-strategy", "eager", "-e", EXTRAS)
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
-    pytest(session, *CORE_TESTS)
+    pytest(session, *CORE_TESTS, extra=tuple(LATEST_WITHOUT))

@@ -56,6 +56,9 @@ INTEGRATIONS = {
 for package, apps in INTEGRATIONS.items():
     if importlib.util.find_spec(package):
         INSTALLED_APPS += [a for a in apps if a not in INSTALLED_APPS]
+#: django-two-factor-auth would otherwise send the admin's login to its own pages, for
+#: every test of the admin.
+TWO_FACTOR_PATCH_ADMIN = False
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

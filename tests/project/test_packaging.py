@@ -117,3 +117,69 @@ def test_wheel_installs_and_runs_the_example_project(dist, tmp_path):
         ".parent / 'locale/zh_Hans/LC_MESSAGES/django.mo'; print(p.stat().st_size)",
     )
     assert int(zh) > 1000
+
+
+#: What ``pip install django-xunchen`` brings, and no more: the integrations' packages come
+#: only with their extras.
+CORE_INSTALL = {
+    "asgiref",
+    "certifi",
+    "charset-normalizer",
+    "django",
+    "django-admin-rangefilter",
+    "django-xunchen",
+    "idna",
+    "lxml",
+    "requests",
+    "sqlparse",
+    "urllib3",
+}
+EXTRAS = {
+    "phonenumber-field": {"django-phonenumber-field", "phonenumbers"},
+    "allauth": {"django-allauth"},
+    "two-factor": {
+        "django-two-factor-auth",
+        "django-otp",
+        "django-phonenumber-field",
+        "phonenumbers",
+    },
+    "otp": {"django-otp"},
+}
+
+
+def resolve(wheel: Path, extras: str, tmp_path: Path) -> set[str]:
+    """The distributions pip would install for ``wheel[extras]`` on a clean machine (this
+    Python, Linux), with every version held to the lock's, so that the answer does not
+    depend on the day."""
+    constraints = tmp_path / "constraints.txt"
+    lines = (ROOT / "requirements/locked.txt").read_text().splitlines()
+    pins = [line.split(" \\")[0] for line in lines if "==" in line and not line.startswith("#")]
+    constraints.write_text("\n".join(pins) + "\n")
+    report = tmp_path / f"report-{extras or 'core'}.json"
+    target = f"{wheel}[{extras}]" if extras else str(wheel)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q"]
+        + ["--report", str(report), "-c", str(constraints), target],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    import json
+
+    installs = json.loads(report.read_text())["install"]
+    return {item["metadata"]["name"].lower().replace("_", "-") for item in installs}
+
+
+def test_the_core_install_stays_small_and_each_extra_installs_alone_and_together(
+    dist, tmp_path
+):
+    (wheel,) = dist.glob("*.whl")
+    core = resolve(wheel, "", tmp_path)
+    assert core - {"tzdata", "typing-extensions"} == CORE_INSTALL
+    for extra, brings in EXTRAS.items():
+        alone = resolve(wheel, extra, tmp_path)
+        assert brings <= alone, (extra, brings - alone)
+        other = set().union(*(b for e, b in EXTRAS.items() if e != extra)) - brings
+        assert not (alone & other), (extra, alone & other)
+    together = resolve(wheel, ",".join(EXTRAS), tmp_path)
+    assert set().union(*EXTRAS.values()) <= together
