@@ -37,6 +37,7 @@ EXTRAS = ".[test,spreadsheets,tasks,phonenumber-field,allauth,otp]"
 LATEST_WITHOUT = [
     "--ignore=tests/integrations/test_installed.py",
     "--ignore=tests/integrations/test_two_factor.py",
+    "--ignore=tests/integrations/test_two_factor_browser.py",
 ]
 #: What ``oldest`` and ``latest`` run: the protocol client and parsing, polling (with
 #: its health), sending and ``send_queued``, and the spool. The files that hold the tests
