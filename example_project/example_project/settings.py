@@ -114,12 +114,37 @@ XUNCHEN = {
         },
     },
     "ROUTES": {"verification": "codes"},
+    # Seconds between two codes to one number (the tests shorten it).
+    "VERIFICATION": {"COOLDOWN": env.int("XUNCHEN_CODE_COOLDOWN", default=60)},
     # The demo's webhook endpoint is its own receiver on 127.0.0.1 (sms_demo.views): a
     # loopback address, refused unless allowed. Never allow it in production.
     "WEBHOOKS": {
         "ALLOW_PRIVATE_ADDRESSES": env.bool("XUNCHEN_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG),
     },
 }
+
+# django-allauth (in the lock the demo installs): sign-up and sign-in by phone at
+# /accounts/signup/ and /accounts/login/code/, its codes sent through django-xunchen
+# (sms_demo.adapter; docs/integrations/allauth.rst), beside the app's own /login/phone/.
+# allauth keeps its codes in the session: sessions are in the database here, never in
+# signed cookies, which the visitor can read.
+if importlib.util.find_spec("allauth"):
+    INSTALLED_APPS += ["allauth", "allauth.account"]
+    MIDDLEWARE.append("allauth.account.middleware.AccountMiddleware")
+    AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "allauth.account.auth_backends.AuthenticationBackend",
+    ]
+    ACCOUNT_ADAPTER = "sms_demo.adapter.PhoneAccountAdapter"
+    ACCOUNT_LOGIN_METHODS = {"phone"}
+    ACCOUNT_SIGNUP_FIELDS = ["phone*"]
+    ACCOUNT_EMAIL_VERIFICATION = "none"
+    ACCOUNT_PHONE_VERIFICATION_ENABLED = True
+    ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+    # Six digits, as codes are in China (allauth 65.5 ignores it: six letters and digits).
+    ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+    LOGIN_REDIRECT_URL = "me"
+    ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 
 LOGGING = {
     "version": 1,

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -12,3 +13,7 @@ urlpatterns = [
     path("demo/webhooks/", views.webhook_receiver, name="demo_webhooks"),
     path("", RedirectView.as_view(url="/admin/django_xunchen/message/", permanent=False)),
 ]
+
+if apps.is_installed("allauth"):
+    # django-allauth's sign-up and sign-in by phone (docs/integrations/allauth.rst).
+    urlpatterns.insert(-1, path("accounts/", include("allauth.urls")))

@@ -4,6 +4,7 @@ django-xunchen (docs/verification.rst walks through it)."""
 import json
 import logging
 
+from django.apps import apps
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
@@ -16,6 +17,8 @@ from django_xunchen.forms import PhoneCodeForm
 from django_xunchen.models import WebhookEndpoint
 from django_xunchen.verification import seconds_until_next_code
 from django_xunchen.webhooks import signing
+
+from .models import PhoneProfile
 
 logger = logging.getLogger("sms_demo")
 
@@ -33,12 +36,15 @@ def phone_login(request):
     # number's cooldown runs, as it was before the reload.
     mobile = form.cleaned_data.get("mobile") if form.is_bound else None
     wait = seconds_until_next_code(mobile) if mobile else 0
-    return render(request, "sms_demo/login.html", {"form": form, "retry_after": wait})
+    context = {"form": form, "retry_after": wait, "allauth": apps.is_installed("allauth")}
+    return render(request, "sms_demo/login.html", context)
 
 
 @login_required(login_url="phone_login")
 def me(request):
-    return render(request, "sms_demo/me.html")
+    profile = PhoneProfile.objects.filter(user=request.user).first()
+    context = {"phone": profile.phone if profile else "", "allauth": apps.is_installed("allauth")}
+    return render(request, "sms_demo/me.html", context)
 
 
 @csrf_exempt
