@@ -17,8 +17,8 @@ from django_xunchen.consent.api import grant_consent, has_consent
 from django_xunchen.exceptions import InvalidMobileError
 from django_xunchen.models import Consent, Message, Suppression
 from django_xunchen.policy.suppression import suppress, unsuppress
-from django_xunchen.verification import check_code, request_code
 from django_xunchen.testing import last_code
+from django_xunchen.verification import check_code, request_code
 
 pytestmark = pytest.mark.django_db
 NUMBER = "13800138000"
