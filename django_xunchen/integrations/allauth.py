@@ -14,7 +14,6 @@ Compatible with django-allauth 65.5 (its first release with phone numbers) and l
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import re
 from typing import Any
@@ -24,7 +23,6 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.core.ratelimit import respond_429
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.template import TemplateDoesNotExist
@@ -35,6 +33,7 @@ from ..api import send_sms
 from ..client.validation import normalize_mobile
 from ..exceptions import XunchenError
 from ..verification import CodeRequest, RequestStatus, client_ip, request_code
+from ..verification.throttles import take_turn
 
 try:
     from allauth.core.exceptions import RateLimited as _RateLimited
@@ -81,7 +80,7 @@ class XunchenPhoneAdapterMixin:
     xunchen_notice_account: str | None = None
     #: Seconds during which a number gets at most one notice (no account / account
     #: exists): allauth sends one whenever a form names a number, which anyone can do.
-    #: Counted in Django's cache, as allauth's own rate limits are.
+    #: Counted in the database, so it holds across processes and machines.
     xunchen_notice_interval: int = 3600
 
     request: HttpRequest | None
@@ -190,9 +189,7 @@ class XunchenPhoneAdapterMixin:
         number = normalize_mobile(phone)
         if number is None:
             return
-        digest = hashlib.sha256(number.encode()).hexdigest()
-        key = f"django_xunchen:allauth:notice:{digest}"
-        if not cache.add(key, 1, timeout=self.xunchen_notice_interval):
+        if not take_turn(f"notice:{number}", self.xunchen_notice_interval):
             logger.info("allauth notice for %s skipped: one was sent recently", number)
             return
         try:

@@ -8,7 +8,6 @@ import pytest
 from django import forms
 from django.contrib import messages
 from django.contrib.messages.storage.cookie import CookieStorage
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.template import TemplateDoesNotExist
 from django.test import RequestFactory
@@ -31,13 +30,6 @@ from django_xunchen.models import Message, ThrottleEvent, VerificationCode
 pytestmark = pytest.mark.django_db
 NUMBER = "13800138000"
 ADAPTER = "django_xunchen.integrations.allauth.XunchenAccountAdapter"
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def post(url_name: str = "account_verify_phone", ip: str = "203.0.113.7"):
@@ -202,3 +194,22 @@ def test_the_form_field_takes_the_number_as_people_in_china_write_it(settings):
     assert field.clean("+86 138-0013-8000") == NUMBER
     with pytest.raises(forms.ValidationError):
         field.clean("+1 202 555 0100")
+
+
+def test_the_notice_limit_is_kept_in_the_database_and_ends_after_its_interval():
+    """Held in a locked throttle row, not a per-process cache: another process (another
+    adapter, another request) meets the same row."""
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    from django_xunchen.models import ThrottleBucket
+
+    adapter_for(post()).send_unknown_account_sms(NUMBER)
+    assert ThrottleBucket.objects.get(key=f"notice:{NUMBER}").blocked_until > timezone.now()
+    adapter_for(post(ip="198.51.100.9")).send_unknown_account_sms(NUMBER)
+    assert len(locmem.outbox) == 1
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=3601)):
+        adapter_for(post()).send_unknown_account_sms(NUMBER)
+    assert len(locmem.outbox) == 2
