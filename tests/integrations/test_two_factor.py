@@ -119,7 +119,8 @@ def test_setup_and_login_by_sms_through_the_app(
 
     # Log out; log in a little over a cooldown later: password, then the SMS token.
     client.logout()
-    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=61), tick=True):
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=61)
+    with time_machine.travel(later, tick=True):
         login = reverse("two_factor:login")
         assert client.get(login).status_code == 200
         response = step(
