@@ -18,7 +18,7 @@ from django_xunchen.exceptions import InvalidMobileError
 from django_xunchen.models import Consent, Message, Suppression
 from django_xunchen.policy.suppression import suppress, unsuppress
 from django_xunchen.testing import last_code
-from django_xunchen.verification import check_code, request_code
+from django_xunchen.verification import RequestStatus, check_code, request_code
 
 pytestmark = pytest.mark.django_db
 NUMBER = "13800138000"
@@ -79,10 +79,14 @@ def test_a_mainland_landline_or_an_unparsed_number_is_refused():
 
 @pytest.mark.django_db(transaction=True)
 def test_codes_take_a_number_object(xunchen_outbox, code_nowhere, settings):
-    settings.XUNCHEN = {**settings.XUNCHEN, "VERIFICATION": {"COOLDOWN": 0}}
+    settings.XUNCHEN = {**settings.XUNCHEN, "VERIFICATION": {"COOLDOWN": 60}}
     assert request_code(field_number(), "login").sent
     code = last_code(NUMBER)
     code_nowhere(code)
+    # The same number, written as the other kind of object or as a string: one cooldown.
+    assert request_code(library_number(), "login").status == RequestStatus.THROTTLED
+    assert request_code("+86 138-0013-8000", "login").status == RequestStatus.THROTTLED
+    assert len(xunchen_outbox) == 1
     assert check_code(library_number(), code, "login").verified
 
 
