@@ -68,6 +68,8 @@ def phone_number_parts(value: object) -> tuple[int, int] | None:
         return None
     if any(isinstance(v, bool) or not isinstance(v, int) for v in (country, national)):
         return None
+    if getattr(value, "italian_leading_zero", False) or not 0 < national < 10**15:  # type: ignore[operator]
+        return None  # +86 0138…, or no phone number at all
     return country, national  # type: ignore[return-value]
 
 
@@ -76,7 +78,15 @@ def _shown(value: object) -> str:
     parts = phone_number_parts(value)
     if parts is not None:
         return f"+{parts[0]}{parts[1]}"
-    return str(value).strip() if isinstance(value, (str, int)) else repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(10**20) < value < 10**20:
+        return f"<an integer of {value.bit_length()} bits>"
+    if isinstance(value, (str, int)):
+        return str(value).strip()
+    try:
+        shown = repr(value)
+    except Exception:  # a hostile object's repr
+        shown = f"<{type(value).__name__}>"
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def normalize_mobile(value: object) -> str | None:
@@ -94,6 +104,8 @@ def normalize_mobile(value: object) -> str | None:
         return text if country == 86 and _MOBILE.fullmatch(text) else None
     if not isinstance(value, (str, int)) or isinstance(value, bool):
         return None
+    if isinstance(value, int) and not 0 < value < 10**20:
+        return None  # str() of a huge int raises; no number is that long
     text = _SEPARATORS.sub("", ascii_digits(str(value)))
     text = _PREFIX.sub("", text)
     return text if _MOBILE.fullmatch(text) else None
@@ -105,14 +117,14 @@ def split_mobiles(mobiles: Mobiles) -> list[object]:
         return [part for part in re.split(r"[,，;；\n\r]+", mobiles) if part.strip()]
     if isinstance(mobiles, int) and not isinstance(mobiles, bool):
         return [mobiles]
-    if phone_number_parts(mobiles) is not None:
+    if hasattr(mobiles, "national_number"):  # one phone-number object, good or bad
         return [mobiles]
     if mobiles is None:
         raise InvalidMobileError("no mobile number given (mobiles is None)")
     if isinstance(mobiles, (bytes, bytearray, Mapping)) or not isinstance(mobiles, Iterable):
         raise InvalidMobileError(
             "mobiles must be a string or a list of numbers, not " + type(mobiles).__name__,
-            invalid=[repr(mobiles)],
+            invalid=[_shown(mobiles)],
         )
     return list(mobiles)
 

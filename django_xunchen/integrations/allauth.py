@@ -14,6 +14,7 @@ Compatible with django-allauth 65.5 (its first release with phone numbers) and l
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import re
 from typing import Any
@@ -29,11 +30,9 @@ from django.template import TemplateDoesNotExist
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
-from ..api import send_sms
 from ..client.validation import normalize_mobile
-from ..exceptions import XunchenError
-from ..verification import CodeRequest, RequestStatus, client_ip, request_code
-from ..verification.throttles import take_turn
+from ..verification import CodeRequest, RequestStatus, client_ip, request_code, send_notice
+from ..verification.throttles import seconds_until_next_code
 
 try:
     from allauth.core.exceptions import RateLimited as _RateLimited
@@ -71,17 +70,11 @@ class XunchenPhoneAdapterMixin:
     """The SMS half of allauth's phone support, for an account adapter.
 
     Put it before ``DefaultAccountAdapter`` (or the site's own adapter base) and add the
-    storage methods. ``xunchen_account`` names the gateway account for the codes
-    (default: the one ``ROUTES`` gives kind ``verification``), ``xunchen_notice_account``
-    the one for the notices (kind ``notification``).
+    storage methods. ``xunchen_account`` names the gateway account for the codes and
+    the notices (default: the one ``ROUTES`` gives kind ``verification``).
     """
 
     xunchen_account: str | None = None
-    xunchen_notice_account: str | None = None
-    #: Seconds during which a number gets at most one notice (no account / account
-    #: exists): allauth sends one whenever a form names a number, which anyone can do.
-    #: Counted in the database, so it holds across processes and machines.
-    xunchen_notice_interval: int = 3600
 
     request: HttpRequest | None
 
@@ -122,6 +115,25 @@ class XunchenPhoneAdapterMixin:
                     gettext("The code could not be sent. Try again later."),
                     fail_silently=True,
                 )
+
+    def generate_phone_verification_code(
+        self, *, user: Any = None, phone: str | None = None
+    ) -> str:
+        """allauth's code, unless the number's own limits (``COOLDOWN``, ``PER_HOUR``,
+        ``PER_DAY``) would refuse its SMS: then :class:`CodeThrottled` before allauth
+        replaces the code the user already has with one that would never be sent
+        (allauth makes the new code before it asks for the SMS). allauth releases that
+        do not pass ``phone`` (65.5) leave the check to the send."""
+        number = normalize_mobile(phone) if phone is not None else None
+        wait = seconds_until_next_code(number) if number is not None else 0
+        if wait > 0:
+            request = self._xunchen_request()
+            refusal = CodeRequest(RequestStatus.THROTTLED, wait, "cooldown")
+            raise CodeThrottled(self.xunchen_throttled_response(request, refusal), wait)
+        base = super().generate_phone_verification_code  # type: ignore[misc]
+        if not inspect.signature(base).parameters:  # allauth 65.5
+            return base()
+        return base(user=user, phone=phone)
 
     def xunchen_throttled_response(
         self, request: HttpRequest | None, result: CodeRequest
@@ -184,25 +196,28 @@ class XunchenPhoneAdapterMixin:
         )
 
     def _xunchen_notice(self, phone: str, text: str) -> None:
-        """Send a notice at most once per number per ``xunchen_notice_interval``; never
-        fail the flow for it."""
-        number = normalize_mobile(phone)
-        if number is None:
+        """Send a notice in place of a code, through the same throttles as the codes
+        (:func:`~django_xunchen.verification.send_notice`): a request for a number
+        without an account is answered as one for a number with one, a refusal with
+        the same 429, so the answers do not tell which numbers have accounts. A notice
+        the gateway refuses is logged, never raised."""
+        if normalize_mobile(phone) is None:
             return
-        if not take_turn(f"notice:{number}", self.xunchen_notice_interval):
-            logger.info("allauth notice for %s skipped: one was sent recently", number)
-            return
-        try:
-            send_sms(
-                number,
-                text,
-                kind="notification",
-                account=self.xunchen_notice_account,
-                tags=["allauth"],
-                fail_silently=True,
+        request = self._xunchen_request()
+        purpose, _ttl = self._xunchen_flow({})
+        result = send_notice(
+            phone,
+            text,
+            purpose,
+            ip=client_ip(request) if request is not None else None,
+            account=self.xunchen_account,
+        )
+        if result.status == RequestStatus.THROTTLED:
+            raise CodeThrottled(
+                self.xunchen_throttled_response(request, result), result.retry_after
             )
-        except XunchenError as exc:
-            logger.warning("allauth notice for %s not sent: %s", number, exc)
+        if result.status == RequestStatus.FAILED:
+            logger.warning("allauth notice for %s not sent: %s", phone, result.error or "failed")
 
     # ------------------------------------------------------------------ the number
 

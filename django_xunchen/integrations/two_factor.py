@@ -156,6 +156,13 @@ class XunchenGateway:
             _log_not_sent(device, type(exc).__name__)
             _tell(request, messages.ERROR, str(_FAILED))
             return
+        except Exception as exc:
+            # Anything else (the database, say) must not escape either: two-factor's
+            # frames above hold the token in plain locals, and an error report would
+            # show them.
+            _log_not_sent(device, f"unexpected {type(exc).__name__}")
+            _tell(request, messages.ERROR, str(_FAILED))
+            return
         if result.status == RequestStatus.THROTTLED:
             _log_not_sent(
                 device, f"throttled ({result.reason}), retry after {result.retry_after} s"

@@ -13,6 +13,7 @@ from .codes import (
     hash_code,
     mask,
     request_code,
+    send_notice,
     volume_today,
 )
 from .throttles import lift_throttles, seconds_until_next_code
@@ -30,5 +31,6 @@ __all__ = [
     "mask",
     "request_code",
     "seconds_until_next_code",
+    "send_notice",
     "volume_today",
 ]

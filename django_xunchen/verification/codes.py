@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_variables
 from ..backends import get_backend
 from ..client.secret import Secret
 from ..client.types import Mobile
-from ..client.validation import validate_mobiles
+from ..client.validation import validate_content, validate_mobiles
 from ..conf import verification_settings
 from ..dispatch.submit import Backends, WireText, dispatch
 from ..exceptions import MonthlyCapError, XunchenError, XunchenValidationError
@@ -207,12 +207,55 @@ def request_code(
 
     mobile, purpose, address = _clean(mobile, purpose, ip)
     given = _given_code(code)
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1):
-        raise XunchenValidationError(f"ttl is a whole number of seconds, at least 1, not {ttl!r}")
-    ip = ip_key(address)
+    if ttl is not None and (
+        isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL
+    ):
+        raise XunchenValidationError(
+            f"ttl is a whole number of seconds, from 1 to {MAX_TTL}, not {ttl!r}"
+        )
     conf = verification_settings()
     if ttl is not None:
         conf = {**conf, "CODE_TTL": ttl}
+
+    def reserve(now, sms_backend, template):
+        return _reserve(mobile, purpose, address, now, conf, sms_backend, template, given)
+
+    return _throttled(mobile, purpose, address, account, conf, reserve)
+
+
+def send_notice(
+    mobile: Mobile,
+    text: str,
+    purpose: str,
+    *,
+    ip: str | None = None,
+    account: str | None = None,
+) -> CodeRequest:
+    """Send ``text`` in place of a code, through the same throttles as
+    :func:`request_code`, counted with the codes: for a flow that answers a request for
+    a code with a notice instead (django-allauth's "no account uses this number"). The
+    answer to a request is then the same whether a code or a notice went, so that a
+    throttle's refusal does not tell which numbers have accounts. The notice is a
+    ``verification`` Message, not masked (it carries no code); no code row is written."""
+    mobile, purpose, address = _clean(mobile, purpose, ip)
+    text = validate_content(text)
+    conf = verification_settings()
+
+    def reserve(now, sms_backend, template):
+        (row,) = prepare_messages(mobile, text, kind="verification", backend=sms_backend)
+        admission.check_monthly_cap([row])
+        row.metadata = {"verification": purpose, "notice": True}
+        row.save(force_insert=True)
+        return row, None, WireText(content=text)
+
+    return _throttled(mobile, purpose, address, account, conf, reserve)
+
+
+def _throttled(mobile, purpose, address, account, conf, reserve) -> CodeRequest:
+    """The throttles, under their row locks, then ``reserve(now, backend, template)`` in
+    the same transaction when they allow it (its ``(row, code row or None, wire)``),
+    then the send: the one path of every code and notice."""
+    ip = ip_key(address)
     prefix = mobile[: conf["PREFIX_DIGITS"]]
     name = resolve_account("verification", account)
     sms_backend = get_backend(account=name, fail_silently=True)
@@ -233,9 +276,7 @@ def request_code(
                         blocked_until=now + dt.timedelta(seconds=verdict.retry_after)
                     )
             if not verdict.reason:
-                row, record, wire = _reserve(
-                    mobile, purpose, address, now, conf, sms_backend, template, given
-                )
+                row, record, wire = reserve(now, sms_backend, template)
             ThrottleEvent.objects.create(
                 mobile=mobile,
                 prefix=prefix,
@@ -253,7 +294,7 @@ def request_code(
         return CodeRequest(RequestStatus.FAILED, error=exc)
     if verdict.alarm:
         _alarm(verdict.alarm, conf)
-    if row is None or record is None or wire is None:
+    if row is None or wire is None:
         logger.warning(
             "verification code for %s throttled (%s, retry after %d s)",
             mobile,
@@ -274,6 +315,8 @@ def request_code(
 
 
 _GIVEN_CODE = re.compile(r"[0-9A-Za-z]{4,16}")
+#: The longest ``ttl`` a caller may give a code: a day.
+MAX_TTL = 86400
 
 
 @sensitive_variables("code")
@@ -353,26 +396,34 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template, given=None):
 
 
 @sensitive_variables("wire", "wire_text")
-def _send(row: Message, record: VerificationCode, wire: WireText, sms_backend, conf) -> CodeRequest:
+def _send(
+    row: Message, record: VerificationCode | None, wire: WireText, sms_backend, conf
+) -> CodeRequest:
     """Send the code: the plain text goes to the backend as an argument of the dispatch
     (``wire_text``), never on the row that signals and receivers see."""
 
     backends = Backends(first=sms_backend)
     wire_text = {row.pk: wire}
+
+    def requested() -> CodeRequest:
+        if record is not None:  # a notice (send_notice) is no code
+            send_robust_logged(
+                code_requested,
+                VerificationCode,
+                mobile=row.mobile,
+                purpose=record.purpose,
+                message=row,
+            )
+        return CodeRequest(RequestStatus.SENT, int(conf["COOLDOWN"]), message=row)
+
     if sms_backend.sends_externally and connection.in_atomic_block:
         transaction.on_commit(lambda: dispatch([row], backends, wire_text=wire_text))
-        send_robust_logged(
-            code_requested, VerificationCode, mobile=row.mobile, purpose=record.purpose, message=row
-        )
-        return CodeRequest(RequestStatus.SENT, int(conf["COOLDOWN"]), message=row)
+        return requested()
     outcome = dispatch([row], backends, wire_text=wire_text)
     if row.status in (Message.Status.SENT, Message.Status.UNKNOWN):
-        send_robust_logged(
-            code_requested, VerificationCode, mobile=row.mobile, purpose=record.purpose, message=row
-        )
-        return CodeRequest(RequestStatus.SENT, int(conf["COOLDOWN"]), message=row)
+        return requested()
     error = outcome.errors[0] if outcome.errors else None
-    if record.sends <= 1:
+    if record is not None and record.sends <= 1:
         VerificationCode.objects.filter(pk=record.pk, sends__lte=1).update(state=State.FAILED)
     logger.warning("verification code for %s not sent: %s", row.mobile, error)
     return CodeRequest(RequestStatus.FAILED, message=row, error=error)

@@ -12,7 +12,6 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -164,22 +163,6 @@ def _lock_buckets(keys: list[str]) -> dict[str, ThrottleBucket]:
             for b in ThrottleBucket.objects.select_for_update().filter(key__in=keys).order_by("key")
         )
     return buckets
-
-
-def take_turn(key: str, seconds: int) -> bool:
-    """Whether ``key`` (``notice:13800138000``, say) is free, taking it for ``seconds`` if
-    it is: at most one caller in ``seconds`` gets ``True``, across processes and
-    machines (the key's :class:`~django_xunchen.models.ThrottleBucket` row is locked while
-    it is read and written)."""
-    now = timezone.now()
-    with transaction.atomic():
-        bucket = _lock_buckets([key])[key]
-        if bucket.blocked_until and bucket.blocked_until > now:
-            return False
-        ThrottleBucket.objects.filter(key=key).update(
-            blocked_until=now + dt.timedelta(seconds=seconds)
-        )
-    return True
 
 
 def lift_throttles(mobiles: list[str]) -> int:

@@ -110,3 +110,20 @@ def test_the_protocol_client_imports_neither_django_nor_phonenumbers():
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert out == ["['13800138000']", "[]"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        10**5000,
+        types.SimpleNamespace(country_code=86, national_number=10**5000),
+        phonenumbers.PhoneNumber(
+            country_code=86, national_number=13800138000, italian_leading_zero=True
+        ),
+    ],
+    ids=["huge int", "huge national number", "leading zero"],
+)
+def test_hostile_numbers_are_refused_clearly(value, xunchen_outbox):
+    with pytest.raises(InvalidMobileError):
+        send_sms(value, "您好")
+    assert not Message.objects.exists() and xunchen_outbox == []

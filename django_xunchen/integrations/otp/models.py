@@ -4,8 +4,9 @@ The token is never on the device, nor anywhere in the database: the device asks
 :func:`~django_xunchen.verification.request_code` for a code (derived from a nonce with
 the app's key; the row keeps a keyed hash, the SMS row the text masked) and checks a token
 with :func:`~django_xunchen.verification.check_code`. The app's throttles (the number's
-cooldown, hourly and daily limits, the client's IP, the number prefix, the day's volume)
-stand in front of every challenge; django-otp's :class:`~django_otp.models.ThrottlingMixin`
+cooldown, hourly and daily limits, the number prefix, the day's volume, and the client's
+IP when the caller passes ``ip=``: django-otp's own forms do not) stand in front of every
+challenge; django-otp's :class:`~django_otp.models.ThrottlingMixin`
 (a wait that doubles after each wrong token) stands in front of every check.
 """
 
