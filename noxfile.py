@@ -3,10 +3,10 @@
 ``locked``
     The version matrix from the lock, ``requirements/locked.txt`` (what ``make test``
     installs too): Django 5.2 LTS on Python 3.10 and 3.11, Django 6.x on 3.12 and 3.13,
-    the whole suite (browser, packaging and demo tests included; the PostgreSQL step is
-    make test's), but for what the Django 5.2 pairs leave to make test's main step
-    (``SAME_DJANGO_AS_MAIN_STEP``). ``nox`` runs the oldest and the newest pair, as CI
-    does; ``nox -s locked`` runs all four.
+    the whole suite (browser and demo tests included; the PostgreSQL step and the
+    packaging tests are make test's), but for what the Django 5.2 pairs leave to make
+    test's main step (``SAME_DJANGO_AS_MAIN_STEP``). ``nox`` runs the oldest and the
+    newest pair, as CI does; ``nox -s locked`` runs all four.
 ``oldest``
     Python 3.10 with every direct dependency at its declared lower bound
     (``requirements/oldest.txt``): the client, parsing, polling and sending tests, and
@@ -98,6 +98,11 @@ def install_lock(session: nox.Session, lock: str) -> None:
 #: processes): four minutes of CI.
 SAME_DJANGO_AS_MAIN_STEP = ["--ignore=tests/admin/test_admin_doors.py"]
 SAME_DJANGO_MARKERS = " and not browser and not demo"
+#: What no locked pair runs: the packaging tests (a wheel built, installed in a clean
+#: virtualenv, the README's snippet in a new project, the extras resolved) run once, in
+#: make test's main step; a pure-Python wheel is the same for every Python, and each pair
+#: installs the lock, every extra included, itself. Three minutes of CI.
+LOCKED_MARKERS = " and not packaging"
 
 
 def pytest(
@@ -131,9 +136,13 @@ def locked(session: nox.Session, django: str) -> None:
         f"import django, sys; sys.exit(django.get_version().split('.')[0] != '{django[0]}')",
     )
     if django == "5.2":
-        pytest(session, extra=tuple(SAME_DJANGO_AS_MAIN_STEP), markers=SAME_DJANGO_MARKERS)
+        pytest(
+            session,
+            extra=tuple(SAME_DJANGO_AS_MAIN_STEP),
+            markers=SAME_DJANGO_MARKERS + LOCKED_MARKERS,
+        )
     else:
-        pytest(session)
+        pytest(session, markers=LOCKED_MARKERS)
 
 
 @nox.session(python=PAIRS[0][0])

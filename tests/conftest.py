@@ -37,12 +37,15 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
-def no_webhook_subscriptions():
+def no_webhook_subscriptions(monkeypatch):
     """Each test starts knowing its empty endpoint table, as a process that read it a
-    moment ago would: no query for it in the tests that count them. Saving an endpoint
-    makes the process read them again."""
+    moment ago would: no query for it in the tests that count them, however long the
+    test takes on a slow machine (the process's trust in what it read does not run out
+    within a test: a count of queries around a poll of thousands of reports once met
+    the re-read). Saving an endpoint makes the process read them again."""
     from django_xunchen.webhooks import events
 
+    monkeypatch.setattr(events, "SUBSCRIPTIONS_TTL", 3600.0)
     events._subscriptions.assume(frozenset())
     yield
     events.forget_subscriptions()
