@@ -12,6 +12,8 @@ from phonenumber_field.phonenumber import PhoneNumber
 
 from django_xunchen import send_sms
 
+from ..admin.test_browser import log_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -22,10 +24,7 @@ def test_a_number_object_is_stored_and_found_in_its_eleven_digit_form(chromium, 
     page = chromium.new_context(viewport={"width": 1100, "height": 520}).new_page()
     page.set_default_timeout(15000)
     base = live_server.url
-    page.goto(f"{base}/admin/login/?next=/admin/django_xunchen/message/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin-pass")
-    page.click("input[type=submit]")
+    log_in(page, base, "/admin/django_xunchen/message/")
     page.fill("#searchbar", "+86 138 0013 8000")
     page.press("#searchbar", "Enter")
     page.wait_for_selector("#result_list")
