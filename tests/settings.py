@@ -28,6 +28,7 @@ if DATABASES["other"]["NAME"] and DATABASES["other"]["NAME"] != ":memory:":
     DATABASES["other"]["NAME"] += "_other"
 
 INSTALLED_APPS = [
+    "tests.flush",  # first: its flush command is the one run (tests/flush)
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
