@@ -92,6 +92,10 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     # Seconds to keep retrying the database write that records a send's outcome (the
     # msgid) when the database is down, restarting or locked; then it goes to the spool.
     "OUTCOME_RETRY_SECONDS": 60,
+    # Seconds added to the longest REQUEST_DEADLINE and OUTCOME_RETRY_SECONDS before the
+    # sweep marks a row left "sending" unknown: room for clocks that differ between
+    # machines, and for a slow database.
+    "SWEEP_MARGIN": 60,
     # A local folder where outcomes the database refused wait, fsynced, until a later
     # send_sms, send_queued or poll_sms on this host applies them. Required when DEBUG
     # is off (check E014); empty with DEBUG on: "django-xunchen-spool" in the system's
@@ -150,6 +154,9 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "TASK_RETRIES": 5,
     # Seconds between two ticks (send_queued and poll) when tasks replace cron.
     "TICK_SECONDS": 60,
+    # Seconds a queued row waits untouched before the tick sends it itself: by then its
+    # send task was lost with a worker, or its retries ran out.
+    "ORPHANED_AFTER": 60,
     # The largest file staff may upload (the suppression import, a campaign's file), in
     # bytes; an XLSX file's parts may unzip to ten times as much. Checked before reading.
     "UPLOAD_MAX_BYTES": 50 * 1024 * 1024,

@@ -81,10 +81,6 @@ TICK_LOCK = "django_xunchen.tick"
 #: Message ids per task: small enough that a retry redoes little, large enough that a
 #: 100,000-number send is 100 tasks.
 IDS_PER_TASK = 1000
-#: Seconds a ``queued`` row waits untouched before the tick sends it itself: by then its
-#: send task was lost with a worker, or its retries ran out. Younger rows are left to
-#: their tasks, which spread a batch over the workers (the tick would send it serially).
-ORPHANED_AFTER = 60
 
 
 def queue_for(kind: str) -> str:
@@ -171,7 +167,9 @@ def check_campaign_file(campaign_id: int) -> str:
 def tick() -> dict[str, Any]:
     """What cron would do: ``send_queued`` and ``poll``; a new check task for each
     campaign file whose check lost its worker; then the next tick."""
-    counts = send_queued(idle_for=ORPHANED_AFTER)
+    # Rows younger than ORPHANED_AFTER are left to their send tasks, which spread a batch
+    # over the workers (the tick would send it serially).
+    counts = send_queued(idle_for=float(xunchen_settings()["ORPHANED_AFTER"]))
     result = poll()
     watch()
     if task is not None:  # the due retries, in a task: a slow receiver never holds the tick

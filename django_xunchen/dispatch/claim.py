@@ -17,18 +17,15 @@ from ..models import Message, Template
 Status = Message.Status
 
 
-#: Added to the request deadline and the outcome retry window: a row in ``sending`` for
-#: longer than their sum lost its process mid-request.
-STALE_MARGIN = dt.timedelta(seconds=60)
-
-
 def stale_after() -> dt.timedelta:
     """How long a row may stay ``sending`` before the sweep marks it ``unknown``: longer
     than any request (the longest deadline of any account) plus the outcome write's
-    retries, so that the sweep never races a request still in flight."""
+    retries, so that the sweep never races a request still in flight, plus
+    ``SWEEP_MARGIN``: a row in ``sending`` for longer lost its process mid-request."""
     deadline = max(float(xunchen_settings(n)["REQUEST_DEADLINE"] or 0) for n in account_names())
-    seconds = deadline + float(xunchen_settings()["OUTCOME_RETRY_SECONDS"])
-    return dt.timedelta(seconds=seconds) + STALE_MARGIN
+    conf = xunchen_settings()
+    seconds = deadline + float(conf["OUTCOME_RETRY_SECONDS"]) + float(conf["SWEEP_MARGIN"])
+    return dt.timedelta(seconds=seconds)
 
 
 def _claim(claimable: QuerySet[Message], token: uuid.UUID, now: dt.datetime) -> set[int]:

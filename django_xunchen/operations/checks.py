@@ -368,7 +368,7 @@ def _debug_http_logging() -> bool:
 
 
 def _check_spool(conf: dict) -> list[checks.CheckMessage]:
-    for key in ("OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE"):
+    for key in ("OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE", "SWEEP_MARGIN", "ORPHANED_AFTER"):
         value = conf[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             return [

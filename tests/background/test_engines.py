@@ -61,6 +61,8 @@ def engine(request, gateway, settings):
         "CONCURRENCY": 1,
         "REQUEST_DEADLINE": 5,
         "OUTCOME_RETRY_SECONDS": 1,
+        "SWEEP_MARGIN": 5,
+        "ORPHANED_AFTER": 5,
         "BALANCE_CHECK_ABOVE": None,
     }
     settings.XUNCHEN = conf
@@ -154,7 +156,7 @@ def test_a_killed_worker_leaves_at_most_one_request_unknown(engine, gateway):
     kill_machine(workers["w0"])
     # The rest goes out with the next ticks (which also poll: rows turn delivered); the
     # request that was in flight is swept to unknown once it is older than
-    # REQUEST_DEADLINE + OUTCOME_RETRY_SECONDS + 60 s.
+    # REQUEST_DEADLINE + OUTCOME_RETRY_SECONDS + SWEEP_MARGIN (11 s here).
     assert wait_until(lambda: unfinished() == 0, timeout=180), Counter(
         Message.objects.values_list("status", flat=True)
     )

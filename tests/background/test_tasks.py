@@ -11,7 +11,7 @@ from django_xunchen import send_sms
 from django_xunchen.backends import locmem
 from django_xunchen.exceptions import NotSentError
 from django_xunchen.models import Message, PollLock
-from django_xunchen.tasks import ORPHANED_AFTER, TICK_LOCK, ensure_ticking, send_messages, tick
+from django_xunchen.tasks import TICK_LOCK, ensure_ticking, send_messages, tick
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -113,18 +113,25 @@ def test_the_tick_sweeps_a_killed_worker_s_rows_and_sends_the_rest(dummy, xunche
     assert enqueued(dummy, "tick"), "and schedules the next tick"
 
 
-def test_the_tick_leaves_fresh_rows_to_their_send_task(dummy, xunchen_outbox):
+@pytest.mark.parametrize("orphaned_after", [None, 600])
+def test_the_tick_leaves_fresh_rows_to_their_send_task(
+    dummy, xunchen_outbox, settings, orphaned_after
+):
     """Rows whose task is on its way are spread over the workers by that task; the tick
-    sends only the rows no task is coming for, and held rows once they are due."""
+    sends only the rows no task is coming for (untouched for ORPHANED_AFTER, 60 s unless
+    set), and held rows once they are due."""
+    if orphaned_after:
+        settings.XUNCHEN = {**settings.XUNCHEN, "ORPHANED_AFTER": orphaned_after}
+    wait = orphaned_after or 60
     fresh = send_sms(NUMBERS[:2], "x", background=True)
     held = send_sms(NUMBERS[2:3], "y", background=True)
     Message.objects.filter(pk=held[0].pk).update(hold_until=timezone.now())
     assert tick.call()["sent"] == 1, "only the held row, now due"
     assert Message.objects.get(pk=held[0].pk).status == S.SENT
     assert {m.status for m in Message.objects.filter(pk__in=[r.pk for r in fresh])} == {S.QUEUED}
-    with time_machine.travel(timezone.now() + dt.timedelta(seconds=ORPHANED_AFTER - 5)):
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=wait - 5)):
         assert tick.call()["sent"] == 0
-    with time_machine.travel(timezone.now() + dt.timedelta(seconds=ORPHANED_AFTER + 1)):
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=wait + 1)):
         assert tick.call()["sent"] == 2, "their task was lost: the tick sends them"
     assert sum(len(s.mobiles) for s in xunchen_outbox) == 3
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from django_xunchen import send_queued, send_sms
-from django_xunchen.dispatch.claim import STALE_MARGIN, stale_after
+from django_xunchen.dispatch.claim import stale_after
 from django_xunchen.models import Message, Template
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,9 +23,11 @@ def test_a_row_may_stay_sending_for_the_longest_deadline_of_any_account(settings
         "OUTCOME_RETRY_SECONDS": 5,
         "ACCOUNTS": {"default": {}, "slow": {"REQUEST_DEADLINE": 100}},
     }
-    assert stale_after() == dt.timedelta(seconds=105) + STALE_MARGIN
+    assert stale_after() == dt.timedelta(seconds=105 + 60)
     settings.XUNCHEN = {**settings.XUNCHEN, "REQUEST_DEADLINE": None, "ACCOUNTS": {}}
-    assert stale_after() == dt.timedelta(seconds=5) + STALE_MARGIN
+    assert stale_after() == dt.timedelta(seconds=5 + 60)
+    settings.XUNCHEN = {**settings.XUNCHEN, "SWEEP_MARGIN": 2.5}
+    assert stale_after() == dt.timedelta(seconds=5 + 2.5)
 
 
 def test_a_dispatch_opens_each_backend_once_and_closes_it(settings):

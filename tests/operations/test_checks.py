@@ -123,7 +123,10 @@ def test_an_unset_spool_folder_is_an_error_in_production(settings):
     assert [m.id for m in check_settings()] == []
 
 
-@pytest.mark.parametrize("key", ["REQUEST_DEADLINE", "OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE"])
+@pytest.mark.parametrize(
+    "key",
+    ["REQUEST_DEADLINE", "OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE", "SWEEP_MARGIN", "ORPHANED_AFTER"],
+)
 @pytest.mark.parametrize("value", [0, -1, "60", None])
 def test_time_settings_must_be_positive_seconds(settings, key, value):
     assert ids({"BACKEND": LOCMEM, key: value}, settings) == ["django_xunchen.E007"]
