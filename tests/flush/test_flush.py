@@ -36,3 +36,21 @@ def test_the_flush_empties_every_table_but_what_post_migrate_writes():
     permissions, types = Permission.objects.count(), ContentType.objects.count()
     emit_post_migrate_signal(0, False, "default")
     assert (Permission.objects.count(), ContentType.objects.count()) == (permissions, types)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_large_table_is_emptied_too():
+    from django_xunchen.search import VECTORS
+    from django_xunchen.sending.bulk import insert_messages
+
+    from .management.commands.flush import LARGE
+
+    insert_messages([Message(mobile=f"138{i:08d}", content="回T退订" * 20) for i in range(20_000)])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s::regclass)", [Message._meta.db_table])
+        assert cursor.fetchone()[0] > LARGE
+        call_command("flush", interactive=False, reset_sequences=False, verbosity=0)
+        cursor.execute(f"SELECT count(*) FROM {VECTORS}")
+        assert cursor.fetchone()[0] == 0
+    assert {t: n for t, n in rows_per_table().items() if t not in KEPT and n} == {}

@@ -8,8 +8,10 @@ minutes of every PostgreSQL run. This one keeps ``django_content_type`` and
 ``auth_permission`` as migrate made them, which is all ``post_migrate`` writes in this
 project's settings (``contenttypes`` and ``auth`` are its only receivers, and no test
 changes those rows), and DELETEs the rows of every other table in one transaction, the
-foreign keys checked at its end (Django makes them deferrable). A flush asked for anything
-else (interactively, or resetting the sequences) is Django's own.
+foreign keys checked at its end (Django makes them deferrable); on PostgreSQL a table over
+:data:`LARGE` bytes (a test's 100,000 messages) is TRUNCATEd, which its size then
+outweighs. A flush asked for anything else (interactively, or resetting the sequences) is
+Django's own.
 """
 
 from django.core.management.commands import flush
@@ -17,6 +19,8 @@ from django.db import connections, transaction
 
 #: The tables ``post_migrate`` fills, which this flush keeps.
 KEPT = {"django_content_type", "auth_permission"}
+#: Bytes of a PostgreSQL table above which TRUNCATE is faster than DELETE.
+LARGE = 4 * 1024 * 1024
 
 
 class Command(flush.Command):
@@ -29,9 +33,20 @@ class Command(flush.Command):
             only_existing=True, include_views=False
         )
         quote = connection.ops.quote_name
+        emptied = sorted(set(tables) - KEPT)
         with transaction.atomic(using=alias), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-            for table in sorted(set(tables) - KEPT):
+                cursor.execute(
+                    "SELECT relname FROM pg_class WHERE oid IN "
+                    "(SELECT to_regclass(name) FROM unnest(%s::text[]) AS name) "
+                    "AND pg_relation_size(oid) > %s",
+                    [emptied, LARGE],
+                )
+                large = sorted(row[0] for row in cursor.fetchall())
+                if large:
+                    cursor.execute(f"TRUNCATE {', '.join(quote(t) for t in large)} CASCADE")
+                emptied = [t for t in emptied if t not in large]
+            for table in emptied:
                 cursor.execute(f"DELETE FROM {quote(table)}")
         return None
