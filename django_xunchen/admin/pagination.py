@@ -16,6 +16,8 @@ from django.db import connections
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
 
+from ..search import COUNTED
+
 #: Above this many rows (by the planner's estimate) an unfiltered list shows the estimate.
 ESTIMATE_ABOVE = 100_000
 
@@ -47,7 +49,7 @@ class LargeTablePaginator(Paginator):
     :data:`ESTIMATE_ABOVE` rows."""
 
     #: Rows counted at most in a filtered list.
-    cap = 10_000
+    cap = COUNTED
 
     @cached_property
     def count(self) -> int:

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_xunchen import send_sms
@@ -70,7 +71,7 @@ def test_it_finds_what_icontains_finds(messages, term):
 def test_on_postgresql_the_bigram_index_serves_the_search(messages, term, monkeypatch):
     from django_xunchen import search
 
-    monkeypatch.setattr(search, "bigram_frequencies", lambda alias: {})  # a rare term
+    monkeypatch.setattr(search, "is_common", lambda queryset, term: False)
     with connection.cursor() as cursor:  # a tiny table: make the planner use an index
         cursor.execute("SET enable_seqscan = off; SET enable_indexscan = off")
     plan = content_contains(Message.objects.order_by(), term).explain()
@@ -154,45 +155,91 @@ def test_truncating_the_messages_empties_the_vectors():
         assert cursor.fetchone()[0] == 0
 
 
-@pytest.mark.parametrize(
-    ("term", "common"),
-    [("快递", True), ("快", True), ("递单", False), ("快递单", False), ("退订", False)],
-)
-def test_a_common_term_is_recognised_from_the_index_statistics(monkeypatch, term, common):
-    from django_xunchen import search
-
-    monkeypatch.setattr(search, "bigram_frequencies", lambda alias: {"快递": 0.6, "递单": 0.01})
-    assert search.is_common(term, "default") is common
-
-
 @pytest.mark.postgres_only
 def test_on_postgresql_a_common_term_walks_the_newest_messages_instead(messages, monkeypatch):
     """The index would first collect every message holding it; the newest ones are found
     at once without it. The answers are the same."""
     from django_xunchen import search
 
-    monkeypatch.setattr(search, "bigram_frequencies", lambda alias: {"快递": 0.6})
+    monkeypatch.setattr(search, "is_common", lambda queryset, term: term == "快递")
     common = str(content_contains(Message.objects.all(), "快递").query)
     rare = str(content_contains(Message.objects.all(), "退订").query)
     assert "xunchen_message_bigrams" not in common and "xunchen_message_bigrams" in rare
     assert content_contains(Message.objects.all(), "快递").count() == 1
 
 
-@pytest.mark.postgres_only
-def test_the_statistics_are_read_from_postgresql(db, monkeypatch):
-    from django_xunchen import search
-
-    contents = ["您的快递已到"] * 58 + ["退款"] * 2
+def fill(contents):
+    """``contents`` in a message table PostgreSQL never analysed (an ANALYZE in another
+    test outlives its rollback)."""
     Message.objects.bulk_create(
         [Message(mobile="13800000000", content=c, status="sent") for c in contents]
     )
-    monkeypatch.setattr(search, "_stats", {})  # read afresh, and forgotten after
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE pg_class SET reltuples = -1 WHERE oid = %s::regclass",
+                [Message._meta.db_table],
+            )
+
+
+@pytest.mark.parametrize(
+    ("rows", "share"),
+    [(500, None), (1000, 0.7746), (100_000, 0.0775), (1_000_000, 0.0245), (10**7, 0.0077)],
+)
+def test_the_common_share_falls_as_the_table_grows(rows, share):
+    """Through the index a search costs every row holding the term; a walk's count stops
+    after COUNTED of them. A small table always takes the index."""
+    from django_xunchen import search
+
+    if share is None:
+        assert search.common_share(rows) >= 1
+    else:
+        assert search.common_share(rows) == pytest.approx(share, abs=0.0001)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(
+    ("term", "common"), [("快递", True), ("快", True), ("退款", False), ("款", False)]
+)
+def test_a_term_is_common_by_its_share_of_the_messages_themselves(db, monkeypatch, term, common):
+    """No statistics needed (the table was never analysed), a one-character term as
+    well as two."""
+    from django_xunchen import search
+
+    fill(["您的快递已到"] * 58 + ["退款"] * 2)
+    monkeypatch.setattr(search, "common_share", lambda rows: 0.5 if rows == 60 else 1.0)
+    # (60: a table never analysed is read whole, up to SAMPLE rows, and counted so)
+    assert search.is_common(Message.objects.all(), term) is common
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("term", ["100%", "a_b"])
+def test_the_share_escapes_the_wildcards_of_the_term(db, monkeypatch, term):
+    """One row in four holds the term; unescaped, it would match two."""
+    from django_xunchen import search
+
+    fill(["100% 到账", "100 到账", "a_b", "axb"])
+    monkeypatch.setattr(search, "common_share", lambda rows: 0.3)
+    assert not search.is_common(Message.objects.all(), term)
+    monkeypatch.setattr(search, "common_share", lambda rows: 0.2)
+    assert search.is_common(Message.objects.all(), term)
+
+
+@pytest.mark.postgres_only
+def test_a_large_table_is_sampled_not_read(db):
+    """Past :data:`~django_xunchen.search.SAMPLE` rows (by the table's row count), the share
+    comes from a random sample of pages: near the true share, from a part of the rows."""
+    from django_xunchen import search
+
+    fill(["您的快递已到" if i % 2 else "退款已原路返回" for i in range(12_000)])
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE xunchen_message_bigrams")
-    frequencies = search.bigram_frequencies("default")
-    assert frequencies["快递"] == pytest.approx(58 / 60)
-    assert frequencies.get("退款", 0) < search.COMMON
-    assert search.is_common("快递", "default") and not search.is_common("退款", "default")
+        cursor.execute(f"ANALYZE {Message._meta.db_table}")
+    assert search.common_share(12_000) < 0.3
+    with CaptureQueriesContext(connection) as queries:
+        assert search.is_common(Message.objects.all(), "快递")
+    assert len(queries) == 1, "one statement, the table's size and the sample"
+    assert "TABLESAMPLE SYSTEM" in queries[0]["sql"]
+    assert not search.is_common(Message.objects.all(), "不存在")
 
 
 #: 0008's definition of the bigrams, as one expression, to compare with today's.
