@@ -10,9 +10,12 @@ class XunchenConfig(AppConfig):
     def ready(self) -> None:
         # Here, not at the top: these modules use the models, which need the app registry.
         from django.core.signals import setting_changed
+        from django.db.models.signals import post_migrate
 
         from .conf import mask_configured_secrets
+        from .db import analyze_new_tables
         from .operations import checks  # noqa: F401 - registers the system checks
 
         mask_configured_secrets()
         setting_changed.connect(mask_configured_secrets, dispatch_uid="django_xunchen.mask")
+        post_migrate.connect(analyze_new_tables, sender=self, dispatch_uid="django_xunchen.analyze")

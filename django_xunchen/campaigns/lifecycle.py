@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from .. import policy
 from ..client.validation import placeholders
-from ..db import is_locked, retry_when_locked, to_db_datetime
+from ..db import analyze_if_stale, is_locked, retry_when_locked, to_db_datetime
 from ..exceptions import MonthlyCapError
 from ..models import Campaign, CampaignRecipient, Message
 from ..operations import rollup
@@ -105,6 +105,7 @@ def _confirm(campaign: Campaign) -> int:
         for rows in _messages(campaign, later):
             insert_messages(rows)
             created += len(rows)
+        analyze_if_stale(Message, created)
         CampaignRecipient.objects.filter(campaign=campaign, problem="").update(
             message=Subquery(
                 Message.objects.filter(campaign=campaign, mobile=OuterRef("mobile")).values("pk")[

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from .. import policy
 from ..client.types import DeliveryReport
-from ..db import one_of, to_db_datetime
+from ..db import analyze_if_stale, one_of, to_db_datetime
 from ..models import Message, PollJournalEntry, Report
 from ..operations import rollup
 from ..outcomes import recovery
@@ -122,6 +122,8 @@ def _store_reports(
     matched = 0
     undelivered: set[str] = set()
     limits = dict(_limits(Report))
+    # A new install's first large poll: plan its statements on the tables' real sizes.
+    analyze_if_stale(Message, len(records))
     for start, chunk in _chunks(records, INGEST_CHUNK):
         ids = _message_ids({r.msgid for r in chunk if r.msgid}, names)
         ids.update(_recover(chunk, ids, names, now, recovered, _message_ids))
@@ -134,6 +136,8 @@ def _store_reports(
             if not record.delivered:
                 undelivered.add(record.mobile)
         bulk.insert_values(Report, _REPORT_COLUMNS, rows)
+        if not start:
+            analyze_if_stale(Report, len(records))
         _apply_reports(
             Report.objects.filter(
                 source=entry,
