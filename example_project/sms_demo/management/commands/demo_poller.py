@@ -5,8 +5,9 @@ import time
 from django.core.management.base import BaseCommand
 
 from django_xunchen import poll, send_queued, stopping
+from django_xunchen.conf import xunchen_settings
 from django_xunchen.operations.alerts import watch
-from django_xunchen.tasks import ORPHANED_AFTER, can_defer
+from django_xunchen.tasks import can_defer
 
 
 class Command(BaseCommand):
@@ -23,8 +24,10 @@ class Command(BaseCommand):
                 result = poll(force=True)
                 if result.reports or result.inbound or not result.ok:
                     self.stdout.write(f"poll: {result.summary()}")
-                # With the task worker, rows written in the last minute are its to send.
-                send_queued(idle_for=ORPHANED_AFTER if can_defer() else None)
+                # With the task worker, rows written in the last ORPHANED_AFTER seconds are
+                # its to send.
+                orphaned_after = float(xunchen_settings()["ORPHANED_AFTER"])
+                send_queued(idle_for=orphaned_after if can_defer() else None)
                 watch()  # as cron's commands do: a low balance, files set aside
                 for _ in range(int(interval * 10)):
                     if stopping.requested():
