@@ -122,10 +122,11 @@ def analyze_if_stale(model: type[Model], rows: int) -> bool:
 def analyze_new_tables(
     sender: Any = None, using: str = DEFAULT_DB_ALIAS, **kwargs: Any
 ) -> list[str]:
-    """``post_migrate``: on PostgreSQL, ``ANALYZE`` every table of the app that holds rows
-    and has never been analysed (a table a migration created and filled), so that it is
-    planned on its real size from its first query; returns their names. The app's tables
-    are its models' and the content search's vectors (:mod:`django_xunchen.search`)."""
+    """``post_migrate``: on PostgreSQL, ``ANALYZE`` every table of the app that is not
+    empty on disk and has never been analysed (a table a migration created and filled), so
+    that it is planned on its real size from its first query; returns their names. The
+    app's tables are its models' and the content search's vectors
+    (:mod:`django_xunchen.search`)."""
     db = connections[using]
     if db.vendor != "postgresql":
         return []
