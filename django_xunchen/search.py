@@ -121,12 +121,17 @@ def is_common(queryset: QuerySet, term: str) -> bool:
     return bool(sampled) and holding / sampled > common_share(rows)
 
 
-def content_contains(queryset: QuerySet, term: str) -> QuerySet:
-    """``queryset`` narrowed to the messages whose content contains ``term`` (any case)."""
-    narrowed = queryset.filter(content__icontains=term)
-    query = bigram_query(term)
-    if query is None or connections[queryset.db].vendor != "postgresql":
-        return narrowed
-    if is_common(queryset, term):
-        return narrowed
-    return narrowed.filter(BigramMatch(query))
+def content_contains(queryset: QuerySet, *terms: str) -> QuerySet:
+    """``queryset`` narrowed to the messages whose content contains every one of
+    ``terms`` (any case). The first term that is not common goes through the index; the
+    rows it finds are few, so the terms after it are only checked on them (neither
+    sampled nor looked up again)."""
+    for term in terms:
+        queryset = queryset.filter(content__icontains=term)
+    if connections[queryset.db].vendor != "postgresql":
+        return queryset
+    for term in terms:
+        query = bigram_query(term)
+        if query is not None and not is_common(queryset, term):
+            return queryset.filter(BigramMatch(query))
+    return queryset

@@ -205,7 +205,7 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """A mobile number or a msgid is looked up alone, on its index; other terms
-        search the content, each word on the bigram index on PostgreSQL
+        search the content for every word, on the bigram index on PostgreSQL
         (:mod:`django_xunchen.search`)."""
         term = search_term.strip()
         mobile = normalize_mobile(term)
@@ -213,11 +213,13 @@ class MessageAdmin(SMSPermissionsMixin, admin.ModelAdmin):
             return queryset.filter(mobile=mobile), False
         if term and term.isascii() and " " not in term and queryset.filter(msgid=term).exists():
             return queryset.filter(msgid=term), False
-        for word in smart_split(term):
-            if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1:
-                word = unescape_string_literal(word)
-            queryset = content_contains(queryset, word)
-        return queryset, False
+        words = [
+            unescape_string_literal(word)
+            if word[0] in "\"'" and word[0] == word[-1] and len(word) > 1
+            else word
+            for word in smart_split(term)
+        ]
+        return content_contains(queryset, *words), False
 
     # ------------------------------------------------------------------ permissions
 

@@ -274,3 +274,18 @@ def test_the_bigrams_are_those_the_index_was_built_with(db, text):
         (before,) = cursor.fetchone()
         cursor.execute("SELECT xunchen_bigrams(%s)::text, xunchen_bigrams(NULL)", [text])
         assert cursor.fetchone() == (before, None)
+
+
+@pytest.mark.postgres_only
+def test_after_a_rare_word_the_others_are_checked_on_its_rows_alone(messages):
+    """One sample and one id array for a search of three words, not one per word, with
+    the answers of icontains."""
+    terms = ["退订", "春季", "全场"]
+    expected = Message.objects.all()
+    for term in terms:
+        expected = expected.filter(content__icontains=term)
+    with CaptureQueriesContext(connection) as queries:
+        found = list(content_contains(Message.objects.all(), *terms))
+    assert found == list(expected) and len(found) == 1
+    assert len(queries) == 2, [q["sql"] for q in queries]  # the sample, the search
+    assert queries[1]["sql"].count("xunchen_message_bigrams") == 1
