@@ -37,7 +37,7 @@ from . import signals
 from .campaigns import checking
 from .campaigns.advance import advance
 from .conf import xunchen_settings
-from .db import from_db_datetime
+from .db import from_db_datetime, one_of, status_is
 from .dispatch.queue import send_queued
 from .dispatch.submit import Backends, dispatch
 from .models import Message, PollLock
@@ -112,9 +112,9 @@ def send_messages(message_ids: list[int], attempt: int = 0) -> dict[str, int]:
     """Send the rows among ``message_ids`` still ``queued``; enqueue a retry for those a
     certainly-not-sent error left ``queued``."""
     rows = list(
-        Message.objects.filter(pk__in=message_ids, status=Message.Status.QUEUED).select_related(
-            "template"
-        )
+        Message.objects.filter(
+            one_of(Message, "id", message_ids), status_is(Message.Status.QUEUED)
+        ).select_related("template")
     )
     outcome = dispatch(rows, Backends())
     now = timezone.now()

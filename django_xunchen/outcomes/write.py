@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..conf import xunchen_settings
-from ..db import one_of
+from ..db import one_of, status_is
 from ..exceptions import XunchenError
 from ..models import Message
 from ..operations import rollup
@@ -249,14 +249,15 @@ def land(
         now = timezone.now()
         values = {**outcome.fields(), "updated_at": now}
         changed = Message.objects.filter(
-            one_of(Message, "id", outcome.ids), status__in=FROM_STATUSES[outcome.status]
+            one_of(Message, "id", outcome.ids),
+            status_is(*FROM_STATUSES[outcome.status]),
         ).update(**values)
         if changed == len(outcome.ids):
             ids = list(outcome.ids)
         elif changed:
             ids = list(
                 Message.objects.filter(
-                    one_of(Message, "id", outcome.ids), status=outcome.status, updated_at=now
+                    one_of(Message, "id", outcome.ids), status_is(outcome.status), updated_at=now
                 ).values_list("pk", flat=True)
             )
         else:

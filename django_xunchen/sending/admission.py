@@ -46,7 +46,7 @@ from django.db.models import Count, Exists, Q, QuerySet
 from .. import policy
 from ..conf import xunchen_settings
 from ..consent import ledger as consent
-from ..db import from_db_datetime, one_of, to_db_datetime
+from ..db import from_db_datetime, one_of, status_is, to_db_datetime
 from ..exceptions import LearnedBlockedWordsError, MonthlyCapError
 from ..models import Message, Suppression, Template, gateway_day_start
 from ..operations import rollup
@@ -216,7 +216,7 @@ def at_submit(rows: Sequence[Message], now: dt.datetime) -> list[Message]:
     ids = [r.pk for r in rows]
     if any(r.expires_at for r in rows):
         expire(ids, now)
-    waiting = Message.objects.filter(one_of(Message, "id", ids), status=Status.QUEUED)
+    waiting = Message.objects.filter(one_of(Message, "id", ids), status_is(Status.QUEUED))
     until = hold(kind, account, now)
     if until is not None:
         # A hold only moves later: a pause (held far ahead) stays a pause.
@@ -309,7 +309,7 @@ def claimable(
     requires it. Part of the claim's own statement, so that an opt-out, a withdrawal or
     another claimer between the check and the claim is seen."""
     claim = (
-        rows.filter(status=Status.QUEUED)
+        rows.filter(status_is(Status.QUEUED))
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .filter(Q(hold_until__isnull=True) | Q(hold_until__lte=now))
     )
@@ -324,7 +324,7 @@ def claimable(
 def expire(ids: Sequence[int], now: dt.datetime) -> int:
     """Mark the ``queued`` rows among ``ids`` whose expiry has passed ``expired``."""
     expiring = Message.objects.filter(
-        one_of(Message, "id", ids), status=Status.QUEUED, expires_at__lte=now
+        one_of(Message, "id", ids), status_is(Status.QUEUED), expires_at__lte=now
     )
     rollup.touched_where(expiring)
     return expiring.update(status=Status.EXPIRED, updated_at=now)
@@ -337,7 +337,7 @@ def suppress_unclaimed(ids: Sequence[int], kind: str, now: dt.datetime, account:
     listed = _suppressed_filter(kind)
     if listed is None or not ids:
         return 0
-    left = Message.objects.filter(pk__in=ids, status=Status.QUEUED)
+    left = Message.objects.filter(one_of(Message, "id", ids), status_is(Status.QUEUED))
     opted_out = left.filter(listed)
     rollup.touched_where(opted_out)
     done = opted_out.update(
