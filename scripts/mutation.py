@@ -19,6 +19,12 @@ whole or of any module is under the goal.
     python scripts/mutation.py --fresh-stats  # after a refactoring: map the tests anew
     python scripts/mutation.py --since main   # only the functions changed since a git ref:
                                               # their score alone, never the whole score
+    python scripts/mutation.py --keep     # after a stopped run: keep its results, report
+
+The results are kept in the repository (scripts/mutation-results/: mutmut's record of
+each module and its map of tests), copied there after every run and back into mutants/
+before one, so that the complete run, hours long, can span sessions and machines: a
+result counts only while the function it belongs to has the hash it was recorded for.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ NO_TEST = {5, 33}  # no test reaches the mutant
 NO_RESULT = {None, 2, 34}
 #: mutmut's separator between class and method in a mutant's name.
 SEPARATOR = "\u01c1"
+#: mutmut's records (one ``.meta`` per module: each mutant's exit code, each function's
+#: hash) and its map of tests to functions, kept in the repository: a complete run takes
+#: hours, and may span sessions and machines.
+KEPT = ROOT / "scripts" / "mutation-results"
+STATS = "mutmut-stats.json"
 
 #: Mutants that cannot be killed, because the mutated program behaves exactly as the
 #: original. Name → why.
@@ -544,22 +555,75 @@ def modules() -> list[str]:
     return tomllib.loads(text)["tool"]["mutmut"]["only_mutate"]
 
 
+def stored(module: str) -> dict | None:
+    """mutmut's record for ``module``: its own (:file:`mutants/`) if this machine has
+    one, else the one kept in the repository (:data:`KEPT`); None when there is neither."""
+    for meta in (ROOT / "mutants" / f"{module}.meta", KEPT / f"{module}.meta"):
+        if meta.exists():
+            return json.loads(meta.read_text())
+    return None
+
+
 def results() -> dict[str, dict[str, int | None] | None]:
-    """Each module's mutmut results, or None when it has none for the current code: never
-    mutated, or its source changed since mutmut last mutated it (mutmut's own rule: the
-    mutated copy must be newer than the source)."""
+    """Each module's mutants for its current code, with their result, or None when there
+    is no record of the module at all.
+
+    The mutants are those mutmut makes of the source as it is now (its own generator, so
+    a function added since the last run brings its mutants, without a result). A
+    recorded result stands only where the function's hash (mutmut's, of its syntax tree)
+    is the one it was recorded for: a changed function's mutants have none, whatever
+    the files' times say, on this machine or another."""
+    from mutmut.mutation.file_mutation import mutate_file_contents
+    from mutmut.utils.format_utils import get_mutant_name
+
     by_module: dict[str, dict[str, int | None] | None] = {}
     for module in modules():
-        source, copy = ROOT / module, ROOT / "mutants" / module
-        meta = ROOT / "mutants" / (module + ".meta")
-        fresh = (
-            source.exists()
-            and copy.exists()
-            and meta.exists()
-            and source.stat().st_mtime < copy.stat().st_mtime
-        )
-        by_module[module] = json.loads(meta.read_text())["exit_code_by_key"] if fresh else None
+        record = stored(module)
+        source = ROOT / module
+        if record is None or not source.exists():
+            by_module[module] = None
+            continue
+        current = mutate_file_contents(module, source.read_text())
+        hashes = record.get("hash_by_function_name", {})
+        recorded = record["exit_code_by_key"]
+        codes: dict[str, int | None] = {}
+        for name in current.mutant_names:
+            function = name.rpartition("__mutmut_")[0]
+            key = get_mutant_name(Path(module), name)
+            same = hashes.get(function) == current.hash_by_function_name.get(function)
+            codes[key] = recorded.get(key) if same else None
+        by_module[module] = codes
     return by_module
+
+
+def restore() -> int:
+    """Before a run: put the kept record of each module in scope into :file:`mutants/`
+    where this machine has none, and the kept test map (mutmut's stats); mutmut then
+    keeps every result whose function is unchanged and runs the rest. Returns how many
+    files it put there."""
+    restored = 0
+    for name in [*(f"{m}.meta" for m in modules()), STATS]:
+        kept, local = KEPT / name, ROOT / "mutants" / name
+        if kept.exists() and not local.exists():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(kept, local)
+            restored += 1
+    return restored
+
+
+def keep() -> int:
+    """After a run, whole or stopped: copy this machine's record of each module in scope,
+    and mutmut's stats, into :data:`KEPT`, to be committed, so that the next run, on
+    any machine, starts from them. Returns how many files changed."""
+    kept = 0
+    for name in [*(f"{m}.meta" for m in modules()), STATS]:
+        local, target = ROOT / "mutants" / name, KEPT / name
+        if not local.exists() or (target.exists() and target.read_bytes() == local.read_bytes()):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(local, target)
+        kept += 1
+    return kept
 
 
 def unmeasured(name: str) -> bool:
@@ -828,11 +892,16 @@ def since(ref: str, *, run: bool) -> int:
 
 def run_mutmut(names: list[str], children: int | None = None) -> int:
     started = time.monotonic()
+    if restored := restore():
+        print(f"restored {restored} records kept in {KEPT.relative_to(ROOT)}")
     if copied := sync_data_files():
         print(f"copied {copied} changed templates, translations and static files")
     limit = ["--max-children", str(children)] if children else []
     command = [sys.executable, "-m", "mutmut", "run", *limit, *names]
-    status = subprocess.run(command, cwd=ROOT).returncode  # noqa: S603 (our own mutant names)
+    try:
+        status = subprocess.run(command, cwd=ROOT).returncode  # noqa: S603 (our mutant names)
+    finally:
+        print(f"kept {keep()} changed records in {KEPT.relative_to(ROOT)}: commit them")
     print(f"\nmutmut run took {time.monotonic() - started:.0f} s (exit status {status})\n")
     return status
 
@@ -873,11 +942,23 @@ def main() -> int:
         metavar="N",
         help="run at most N mutants at once (mutmut's default: one per core)",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help=(
+            f"copy this machine's results into {KEPT.relative_to(ROOT)} (after a run that "
+            "was stopped), then report"
+        ),
+    )
     args = parser.parse_args()
+    if args.keep:
+        print(f"kept {keep()} changed records in {KEPT.relative_to(ROOT)}: commit them")
+        args.report = True
     if args.fresh_stats:
         if args.report:
             parser.error("--fresh-stats needs a run; leave out --report")
-        (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+        (ROOT / "mutants" / STATS).unlink(missing_ok=True)
+        (KEPT / STATS).unlink(missing_ok=True)  # or the run would restore it
     if args.since:
         return since(args.since, run=not args.report)
     run_status = 0 if args.report else run_mutmut([], args.max_children)

@@ -3,12 +3,13 @@ nothing, or whose tests failed unmutated, can never pass."""
 
 import importlib.util
 import json
-import os
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from mutmut.mutation.file_mutation import mutate_file_contents
+from mutmut.utils.format_utils import get_mutant_name
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("mutation_gate", ROOT / "scripts" / "mutation.py")
@@ -108,25 +109,67 @@ def test_an_empty_scope_fails():
     assert mutation.gate({}) == ["no mutant in scope at all: check [tool.mutmut] only_mutate"]
 
 
-def test_results_of_a_module_changed_since_the_run_are_none(tmp_path, monkeypatch):
-    monkeypatch.setattr(mutation, "ROOT", tmp_path)
-    monkeypatch.setattr(mutation, "modules", lambda: ["pkg/a.py", "pkg/b.py", "pkg/c.py"])
-    (tmp_path / "mutants" / "pkg").mkdir(parents=True)
-    for name in "abc":
-        (tmp_path / "pkg").mkdir(exist_ok=True)
-        (tmp_path / "pkg" / f"{name}.py").write_text("def f(): pass\n")
-        (tmp_path / "mutants" / "pkg" / f"{name}.py").write_text("# mutated\n")
-        meta = {"exit_code_by_key": {f"pkg.{name}.x_f__mutmut_1": 1}}
-        (tmp_path / "mutants" / "pkg" / f"{name}.py.meta").write_text(json.dumps(meta))
-    os.utime(tmp_path / "pkg" / "a.py", (1, 1))  # older than its mutated copy
-    os.utime(tmp_path / "pkg" / "c.py", (1, 1))
-    os.utime(tmp_path / "mutants" / "pkg" / "b.py", (1, 1))  # b changed since the run
-    (tmp_path / "mutants" / "pkg" / "c.py.meta").unlink()  # c never mutated
-    assert mutation.results() == {
-        "pkg/a.py": {"pkg.a.x_f__mutmut_1": 1},
-        "pkg/b.py": None,
-        "pkg/c.py": None,
+def record_of(module: str, source: str, code: int) -> dict:
+    """mutmut's record of ``source`` with every mutant's result ``code``."""
+    mutated = mutate_file_contents(module, source)
+    return {
+        "exit_code_by_key": {get_mutant_name(Path(module), n): code for n in mutated.mutant_names},
+        "hash_by_function_name": dict(mutated.hash_by_function_name),
     }
+
+
+@pytest.fixture
+def scope(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    monkeypatch.setattr(mutation, "KEPT", tmp_path / "kept")
+    monkeypatch.setattr(mutation, "modules", lambda: ["pkg/a.py", "pkg/b.py", "pkg/c.py"])
+    (tmp_path / "pkg").mkdir()
+    return tmp_path
+
+
+def test_a_result_stands_only_for_the_function_it_was_recorded_for(scope):
+    f = "def f(x):\n    return x + 1\n"
+    g = "def g(x):\n    return x - 1\n"
+    for name in "abc":
+        (scope / "pkg" / f"{name}.py").write_text(f)
+    (scope / "mutants" / "pkg").mkdir(parents=True)
+    (scope / "kept" / "pkg").mkdir(parents=True)
+    (scope / "mutants" / "pkg" / "a.py.meta").write_text(json.dumps(record_of("pkg/a.py", f, 1)))
+    # b's record is the one kept in the repository: a new machine has no mutants/
+    (scope / "kept" / "pkg" / "b.py.meta").write_text(json.dumps(record_of("pkg/b.py", f, 1)))
+    (scope / "pkg" / "a.py").write_text(f + g)  # a function added since the run
+    (scope / "pkg" / "b.py").write_text(f.replace("1", "2"))  # f changed since the run
+    found = mutation.results()
+    assert found["pkg/c.py"] is None, "never run"
+    a, b = found["pkg/a.py"], found["pkg/b.py"]
+    assert {k: v for k, v in a.items() if ".x_f__" in k} and all(
+        v == 1 for k, v in a.items() if ".x_f__" in k
+    ), "an unchanged function keeps its results"
+    assert [v for k, v in a.items() if ".x_g__" in k] and all(
+        v is None for k, v in a.items() if ".x_g__" in k
+    ), "a new function's mutants have none"
+    assert b and all(v is None for v in b.values()), "a changed function's have none"
+    tallies = {m: None if c is None else mutation.tally(c) for m, c in found.items()}
+    assert any("have no result for the current code" in p for p in mutation.gate(tallies))
+
+
+def test_a_run_starts_from_the_kept_results_and_keeps_its_own(scope):
+    (scope / "kept" / "pkg").mkdir(parents=True)
+    (scope / "kept" / "pkg" / "a.py.meta").write_text('{"kept": 1}')
+    (scope / "kept" / mutation.STATS).write_text('{"stats": 1}')
+    (scope / "mutants" / "pkg").mkdir(parents=True)
+    (scope / "mutants" / "pkg" / "b.py.meta").write_text('{"local": 1}')
+    assert mutation.restore() == 2
+    assert (scope / "mutants" / "pkg" / "a.py.meta").read_text() == '{"kept": 1}'
+    assert (scope / "mutants" / mutation.STATS).read_text() == '{"stats": 1}'
+    assert mutation.restore() == 0, "this machine's own records are never overwritten"
+    (scope / "mutants" / "pkg" / "a.py.meta").write_text('{"run": 2}')
+    (scope / "mutants" / "unrelated.py.meta").write_text("{}")
+    assert mutation.keep() == 2  # a's new results and b's; nothing outside the scope
+    assert (scope / "kept" / "pkg" / "a.py.meta").read_text() == '{"run": 2}'
+    assert (scope / "kept" / "pkg" / "b.py.meta").read_text() == '{"local": 1}'
+    assert not (scope / "kept" / "unrelated.py.meta").exists()
+    assert mutation.keep() == 0
 
 
 def test_functions_are_named_as_mutmut_names_them():
