@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,8 @@ SEPARATOR = "\u01c1"
 #: hours, and may span sessions and machines.
 KEPT = ROOT / "scripts" / "mutation-results"
 STATS = "mutmut-stats.json"
+#: In KEPT: the hash of each function whose EQUIVALENT claims were last checked on it.
+CLAIMS = "equivalent-claims.json"
 
 #: Mutants that cannot be killed, because the mutated program behaves exactly as the
 #: original. Name → why.
@@ -630,8 +632,9 @@ def unmeasured(name: str) -> bool:
     return any(name == key or (key.endswith("__") and name.startswith(key)) for key in UNMEASURED)
 
 
-def classify(name: str, code: int | None) -> str:
-    """One mutant's column in the table."""
+def classify(name: str, code: int | None, confirmed: Collection[str] = ()) -> str:
+    """One mutant's column in the table. An EQUIVALENT claim counts only when it is in
+    ``confirmed`` (:func:`confirmed_claims`): judged on the function as it is now."""
     if code in NO_RESULT:
         # Before EQUIVALENT: a mutant's number names another change once its function
         # changed, so an old reason holds only for a mutant run on the current code.
@@ -639,7 +642,7 @@ def classify(name: str, code: int | None) -> str:
     if code in KILLED:
         return "killed"
     if name in EQUIVALENT:
-        return "equivalent"
+        return "equivalent" if name in confirmed else "unconfirmed"
     if unmeasured(name):
         return "unmeasured"
     if code in NO_TEST:
@@ -652,14 +655,17 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     survivors: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, name: str, code: int | None) -> None:
-        kind = classify(name, code)
-        self.counts[kind] += 1
-        self.counts["total"] += 1
-        if kind == "survived":
+    def add(self, name: str, code: int | None, confirmed: Collection[str] = ()) -> None:
+        kind = classify(name, code, confirmed)
+        if kind == "unconfirmed":
+            kind = "survived"
+            self.survivors.append((name, UNCONFIRMED))
+        elif kind == "survived":
             self.survivors.append((name, "survived"))
         elif kind == "no test":
             self.survivors.append((name, "no test reaches it"))
+        self.counts[kind] += 1
+        self.counts["total"] += 1
 
     @property
     def score(self) -> float:
@@ -668,12 +674,76 @@ class Tally:
         return 100.0 * (c["killed"] + c["equivalent"]) / c["total"] if c["total"] else 0.0
 
 
-def tally(codes: Mapping[str, int | None], keep=lambda name: True) -> Tally:
+UNCONFIRMED = (
+    "claimed equivalent for another version of its function: check the claim on this one "
+    "(mutmut show NAME), then --confirm-claims"
+)
+
+
+def tally(
+    codes: Mapping[str, int | None],
+    keep: Callable[[str], bool] = lambda name: True,
+    confirmed: Collection[str] = (),
+) -> Tally:
     t = Tally()
     for name, code in codes.items():
         if keep(name):
-            t.add(name, code)
+            t.add(name, code, confirmed)
     return t
+
+
+def claimed_functions() -> dict[str, tuple[str, str]]:
+    """Each function with an EQUIVALENT claim, as ``module.function`` -> (its module's
+    path, its name in mutmut's record)."""
+    scope = {dotted(m): m for m in modules()}
+    found = {}
+    for name in EQUIVALENT:
+        qualified = name.rpartition("__mutmut_")[0]
+        module, _, function = qualified.rpartition(".")
+        if module in scope:
+            found[qualified] = (scope[module], function)
+    return found
+
+
+def recorded_hashes() -> dict[str, str]:
+    """The recorded hash of each function with an EQUIVALENT claim (its mutants' results
+    were recorded for that version of it), as ``module.function`` -> hash."""
+    hashes = {}
+    records: dict[str, dict | None] = {}
+    for qualified, (module, function) in claimed_functions().items():
+        if module not in records:
+            records[module] = stored(module)
+        record = records[module]
+        if record is not None and function in record.get("hash_by_function_name", {}):
+            hashes[qualified] = record["hash_by_function_name"][function]
+    return hashes
+
+
+def confirmed_claims() -> set[str]:
+    """The EQUIVALENT claims that hold for the recorded version of their function: each
+    function's hash when the claims on it were last checked (:data:`CLAIMS`, written by
+    ``--confirm-claims``) is the one its mutants' results were recorded for. A claim on
+    a mutant's number says nothing once its function changed: the number may name
+    another change."""
+    path = KEPT / CLAIMS
+    checked = json.loads(path.read_text()) if path.exists() else {}
+    hashes = recorded_hashes()
+    return {
+        name
+        for name in EQUIVALENT
+        if (qualified := name.rpartition("__mutmut_")[0]) in hashes
+        and checked.get(qualified) == hashes[qualified]
+    }
+
+
+def confirm_claims() -> int:
+    """Record that every EQUIVALENT claim was checked on the recorded version of its
+    function (after reading each with ``mutmut show NAME``). Returns how many functions'
+    claims it confirmed; those without a recorded version are left out."""
+    hashes = recorded_hashes()
+    KEPT.mkdir(parents=True, exist_ok=True)
+    (KEPT / CLAIMS).write_text(json.dumps(dict(sorted(hashes.items())), indent=1) + "\n")
+    return len(hashes)
 
 
 def gate(
@@ -750,8 +820,10 @@ def print_table(tallies: Mapping[str, Tally | None], total_label: str | None) ->
 
 def report(run_status: int = 0) -> tuple[list[str], Tally]:
     """The whole scope's table; returns the gate's problems and the whole tally."""
+    confirmed = confirmed_claims()
     tallies = {
-        module: None if codes is None else tally(codes) for module, codes in results().items()
+        module: None if codes is None else tally(codes, confirmed=confirmed)
+        for module, codes in results().items()
     }
     print_table(tallies, "all")
     if any(t is not None and t.counts["unmeasured"] for t in tallies.values()):
@@ -759,9 +831,9 @@ def report(run_status: int = 0) -> tuple[list[str], Tally]:
         for key, why in UNMEASURED.items():
             print(f"  {key}{'*' if key.endswith('__') else ''}: {why}")
     if EQUIVALENT:
-        print(f"\n{len(EQUIVALENT)} equivalent mutants, counted as killed:")
+        print(f"\n{len(confirmed)} of {len(EQUIVALENT)} equivalent mutants counted as killed:")
         for name, why in EQUIVALENT.items():
-            print(f"  {name}: {why}")
+            print(f"  {name}{'' if name in confirmed else ' (not confirmed)'}: {why}")
     return gate(tallies, run_status=run_status), whole(tallies)
 
 
@@ -873,7 +945,11 @@ def since(ref: str, *, run: bool) -> int:
         if fresh.get(module) is None:
             by_prefix[label] = None
             continue
-        t = tally(codes, keep=lambda name, prefix=prefix: name.startswith(prefix))
+        t = tally(
+            codes,
+            keep=lambda name, prefix=prefix: name.startswith(prefix),
+            confirmed=confirmed_claims(),
+        )
         if t.counts["total"]:
             by_prefix[label] = t
     if not by_prefix:
@@ -950,7 +1026,18 @@ def main() -> int:
             "was stopped), then report"
         ),
     )
+    parser.add_argument(
+        "--confirm-claims",
+        action="store_true",
+        help=(
+            "after checking every EQUIVALENT claim on the recorded version of its function "
+            "(mutmut show NAME): record those versions, then report"
+        ),
+    )
     args = parser.parse_args()
+    if args.confirm_claims:
+        print(f"confirmed the claims on {confirm_claims()} functions: commit {KEPT / CLAIMS}")
+        args.report = True
     if args.keep:
         print(f"kept {keep()} changed records in {KEPT.relative_to(ROOT)}: commit them")
         args.report = True

@@ -60,9 +60,15 @@ def test_a_failed_mutmut_run_fails_whatever_the_results_say():
 def test_every_mutant_killed_or_equivalent_passes():
     results = codes(killed=9)
     results[EQUIVALENT] = 0  # survived, but listed as equivalent with its reason
-    t = mutation.tally(results)
+    t = mutation.tally(results, confirmed={EQUIVALENT})
     assert (t.counts["killed"], t.counts["equivalent"], t.score) == (9, 1, 100.0)
     assert mutation.gate({"m.py": t}) == []
+
+
+def test_an_equivalent_claim_not_confirmed_on_the_current_function_is_a_survivor():
+    t = mutation.tally({EQUIVALENT: 0})
+    assert (t.counts["equivalent"], t.counts["survived"]) == (0, 1)
+    assert t.survivors == [(EQUIVALENT, mutation.UNCONFIRMED)]
 
 
 def test_an_equivalent_mutant_without_a_result_is_not_counted_as_equivalent():
@@ -267,3 +273,21 @@ def test_the_since_mode_with_nothing_changed_passes(monkeypatch, capsys):
     monkeypatch.setattr(mutation, "changed_since", lambda ref: {})
     assert mutation.since("main", run=False) == 0
     assert "nothing to run" in capsys.readouterr().out
+
+
+def test_claims_hold_only_for_the_version_of_their_function_they_were_checked_on(
+    scope, monkeypatch
+):
+    monkeypatch.setattr(
+        mutation, "EQUIVALENT", {"pkg.a.x_f__mutmut_2": "why", "pkg.b.x_g__mutmut_1": "why"}
+    )
+    f = "def f(x):\n    return x + 1\n"
+    (scope / "kept" / "pkg").mkdir(parents=True)
+    record = record_of("pkg/a.py", f, 0)
+    (scope / "kept" / "pkg" / "a.py.meta").write_text(json.dumps(record))
+    assert mutation.confirmed_claims() == set(), "never checked"
+    assert mutation.confirm_claims() == 1, "b has no record: nothing to confirm"
+    assert mutation.confirmed_claims() == {"pkg.a.x_f__mutmut_2"}
+    record["hash_by_function_name"]["x_f"] = "another"  # f rerun after it changed
+    (scope / "kept" / "pkg" / "a.py.meta").write_text(json.dumps(record))
+    assert mutation.confirmed_claims() == set()
