@@ -20,6 +20,7 @@ whole or of any module is under the goal.
     python scripts/mutation.py --since main   # only the functions changed since a git ref:
                                               # their score alone, never the whole score
     python scripts/mutation.py --keep     # after a stopped run: keep its results, report
+    python scripts/mutation.py --confirm-claims NAME...  # claims checked on the current code
 
 The results are kept in the repository (scripts/mutation-results/: mutmut's record of
 each module and its map of tests), copied there after every run and back into mutants/
@@ -47,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GOAL = 90.0
 KILLED = {1, 3, 36, 24, -24, 152, 255, 37}  # a failing test, a timeout, a type error
 NO_TEST = {5, 33}  # no test reaches the mutant
+SURVIVED = {0, *NO_TEST}
 #: No result for the current code: never run (None), interrupted (2), skipped (34).
 NO_RESULT = {None, 2, 34}
 #: mutmut's separator between class and method in a mutant's name.
@@ -557,13 +559,68 @@ def modules() -> list[str]:
     return tomllib.loads(text)["tool"]["mutmut"]["only_mutate"]
 
 
+FIELDS = ("durations_by_key", "estimated_durations_by_key", "type_check_error_by_key")
+
+
+def read_record(path: Path) -> dict | None:
+    """A mutmut record, or None when the file is missing or unreadable (mutmut rewrites it
+    in place after every mutant: a run killed at that moment leaves it cut short)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("exit_code_by_key"), dict):
+        return None
+    return record
+
+
+def write_record(path: Path, record: dict) -> bool:
+    """Write ``record`` at ``path`` whole or not at all; False when it was there already."""
+    text = json.dumps(record, indent=1, sort_keys=True) + "\n"
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+    return True
+
+
 def stored(module: str) -> dict | None:
-    """mutmut's record for ``module``: its own (:file:`mutants/`) if this machine has
-    one, else the one kept in the repository (:data:`KEPT`); None when there is neither."""
-    for meta in (ROOT / "mutants" / f"{module}.meta", KEPT / f"{module}.meta"):
-        if meta.exists():
-            return json.loads(meta.read_text())
-    return None
+    """The record of ``module`` for its current functions, from this machine's
+    (:file:`mutants/`) and the one kept in the repository (:data:`KEPT`): per mutant, a
+    result recorded for its function as it is now (by mutmut's hash), this machine's
+    first; None when neither place has a record."""
+    from mutmut.mutation.file_mutation import compute_function_hashes
+    from mutmut.utils.format_utils import get_mutant_name
+
+    records = [
+        r
+        for r in (
+            read_record(ROOT / "mutants" / f"{module}.meta"),
+            read_record(KEPT / f"{module}.meta"),
+        )
+        if r is not None
+    ]
+    source = ROOT / module
+    if not records or not source.exists():
+        return None
+    current = compute_function_hashes(source.read_text())
+    prefix = get_mutant_name(Path(module), "")
+    out: dict = {"exit_code_by_key": {}, "hash_by_function_name": {}, **{f: {} for f in FIELDS}}
+    for record in records:
+        hashes = record.get("hash_by_function_name", {})
+        for key, code in record["exit_code_by_key"].items():
+            function = key.removeprefix(prefix).rpartition("__mutmut_")[0]
+            if function not in current or hashes.get(function) != current[function]:
+                continue  # recorded for another version of the function
+            out["hash_by_function_name"][function] = current[function]
+            if out["exit_code_by_key"].get(key) is None:
+                out["exit_code_by_key"][key] = code
+                for name in FIELDS:
+                    if key in record.get(name, {}):
+                        out[name][key] = record[name][key]
+    return out
 
 
 def results() -> dict[str, dict[str, int | None] | None]:
@@ -573,59 +630,80 @@ def results() -> dict[str, dict[str, int | None] | None]:
     The mutants are those mutmut makes of the source as it is now (its own generator, so
     a function added since the last run brings its mutants, without a result). A
     recorded result stands only where the function's hash (mutmut's, of its syntax tree)
-    is the one it was recorded for: a changed function's mutants have none, whatever
-    the files' times say, on this machine or another."""
+    is the one it was recorded for (:func:`stored`): a changed function's mutants have
+    none, whatever the files' times say, on this machine or another."""
     from mutmut.mutation.file_mutation import mutate_file_contents
     from mutmut.utils.format_utils import get_mutant_name
 
     by_module: dict[str, dict[str, int | None] | None] = {}
     for module in modules():
         record = stored(module)
-        source = ROOT / module
-        if record is None or not source.exists():
+        if record is None:
             by_module[module] = None
             continue
-        current = mutate_file_contents(module, source.read_text())
-        hashes = record.get("hash_by_function_name", {})
+        current = mutate_file_contents(module, (ROOT / module).read_text())
         recorded = record["exit_code_by_key"]
-        codes: dict[str, int | None] = {}
-        for name in current.mutant_names:
-            function = name.rpartition("__mutmut_")[0]
-            key = get_mutant_name(Path(module), name)
-            same = hashes.get(function) == current.hash_by_function_name.get(function)
-            codes[key] = recorded.get(key) if same else None
-        by_module[module] = codes
+        by_module[module] = {
+            key: recorded.get(key)
+            for key in (get_mutant_name(Path(module), name) for name in current.mutant_names)
+        }
     return by_module
 
 
-def restore() -> int:
-    """Before a run: put the kept record of each module in scope into :file:`mutants/`
-    where this machine has none, and the kept test map (mutmut's stats); mutmut then
-    keeps every result whose function is unchanged and runs the rest. Returns how many
-    files it put there."""
+def restore(*, stats: bool = True) -> int:
+    """Before a run: give :file:`mutants/` every result kept in the repository for the
+    current functions (:func:`stored`), and the kept test map (mutmut's stats, unless
+    ``stats`` is False) where this machine has none. A module whose record changed has
+    its mutated copy removed, so that mutmut makes it again and merges the results by
+    function hash (it trusts the record of a copy newer than its source as it is).
+    Returns how many files it wrote."""
     restored = 0
-    for name in [*(f"{m}.meta" for m in modules()), STATS]:
-        kept, local = KEPT / name, ROOT / "mutants" / name
-        if kept.exists() and not local.exists():
-            local.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(kept, local)
-            restored += 1
+    for module in modules():
+        if read_record(KEPT / f"{module}.meta") is None:
+            continue
+        record = stored(module)
+        local = read_record(ROOT / "mutants" / f"{module}.meta")
+        if record is None or (local and local["exit_code_by_key"] == record["exit_code_by_key"]):
+            continue
+        write_record(ROOT / "mutants" / f"{module}.meta", record)
+        (ROOT / "mutants" / module).unlink(missing_ok=True)
+        restored += 1
+    kept, local_stats = KEPT / STATS, ROOT / "mutants" / STATS
+    if stats and kept.exists() and not local_stats.exists():
+        local_stats.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(kept, local_stats)
+        restored += 1
     return restored
 
 
 def keep() -> int:
-    """After a run, whole or stopped: copy this machine's record of each module in scope,
-    and mutmut's stats, into :data:`KEPT`, to be committed, so that the next run, on
-    any machine, starts from them. Returns how many files changed."""
+    """After a run, whole or stopped: write each module's results (:func:`stored`, this
+    machine's and the kept ones together, without the machine's timings) and mutmut's
+    stats into :data:`KEPT`, to be committed, so that the next run, on any machine,
+    starts from them. Returns how many files changed."""
     kept = 0
-    for name in [*(f"{m}.meta" for m in modules()), STATS]:
-        local, target = ROOT / "mutants" / name, KEPT / name
-        if not local.exists() or (target.exists() and target.read_bytes() == local.read_bytes()):
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(local, target)
-        kept += 1
+    for module in modules():
+        record = stored(module)
+        if record is not None and record["exit_code_by_key"]:
+            record.update({name: {} for name in FIELDS if name != "type_check_error_by_key"})
+            kept += write_record(KEPT / f"{module}.meta", record)
+    local = ROOT / "mutants" / STATS
+    if read_record_stats(local) is not None:
+        target = KEPT / STATS
+        if not target.exists() or target.read_bytes() != local.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(local, target)
+            kept += 1
     return kept
+
+
+def read_record_stats(path: Path) -> dict | None:
+    """mutmut's stats (its map of tests to functions), or None when missing or cut short."""
+    try:
+        stats = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return stats if isinstance(stats, dict) else None
 
 
 def unmeasured(name: str) -> bool:
@@ -633,8 +711,9 @@ def unmeasured(name: str) -> bool:
 
 
 def classify(name: str, code: int | None, confirmed: Collection[str] = ()) -> str:
-    """One mutant's column in the table. An EQUIVALENT claim counts only when it is in
-    ``confirmed`` (:func:`confirmed_claims`): judged on the function as it is now."""
+    """One mutant's column in the table. A claim on one mutant (EQUIVALENT, UNMEASURED)
+    holds only when it is in ``confirmed`` (:func:`confirmed_claims`): judged on the
+    function as it is now."""
     if code in NO_RESULT:
         # Before EQUIVALENT: a mutant's number names another change once its function
         # changed, so an old reason holds only for a mutant run on the current code.
@@ -644,7 +723,8 @@ def classify(name: str, code: int | None, confirmed: Collection[str] = ()) -> st
     if name in EQUIVALENT:
         return "equivalent" if name in confirmed else "unconfirmed"
     if unmeasured(name):
-        return "unmeasured"
+        confirmed_or_whole = name in confirmed or name not in UNMEASURED
+        return "unmeasured" if confirmed_or_whole else "unconfirmed"
     if code in NO_TEST:
         return "no test"
     return "survived"
@@ -675,8 +755,8 @@ class Tally:
 
 
 UNCONFIRMED = (
-    "claimed equivalent for another version of its function: check the claim on this one "
-    "(mutmut show NAME), then --confirm-claims"
+    "claimed for another version of its function: check the claim on this one "
+    "(mutmut show NAME), then --confirm-claims NAME"
 )
 
 
@@ -692,58 +772,82 @@ def tally(
     return t
 
 
-def claimed_functions() -> dict[str, tuple[str, str]]:
-    """Each function with an EQUIVALENT claim, as ``module.function`` -> (its module's
-    path, its name in mutmut's record)."""
-    scope = {dotted(m): m for m in modules()}
-    found = {}
-    for name in EQUIVALENT:
-        qualified = name.rpartition("__mutmut_")[0]
-        module, _, function = qualified.rpartition(".")
-        if module in scope:
-            found[qualified] = (scope[module], function)
-    return found
+def claims() -> list[str]:
+    """The mutants named one by one in a claim: EQUIVALENT, and UNMEASURED where it names
+    a mutant (not a whole function)."""
+    return [*EQUIVALENT, *(key for key in UNMEASURED if not key.endswith("__"))]
 
 
-def recorded_hashes() -> dict[str, str]:
-    """The recorded hash of each function with an EQUIVALENT claim (its mutants' results
-    were recorded for that version of it), as ``module.function`` -> hash."""
-    hashes = {}
+def function_of(name: str, prefixes: Mapping[str, str]) -> tuple[str, str] | None:
+    """(module path, mutmut's name of the function) of a mutant's or function's name."""
+    for module, prefix in prefixes.items():
+        if name.startswith(prefix):
+            rest = name.removeprefix(prefix)
+            return module, rest.rpartition("__mutmut_")[0] if "__mutmut_" in rest else rest
+    return None
+
+
+def mutant_prefixes() -> dict[str, str]:
+    """Each module in scope -> the prefix of its mutants' names."""
+    from mutmut.utils.format_utils import get_mutant_name
+
+    return {module: get_mutant_name(Path(module), "") for module in modules()}
+
+
+def recorded_hashes(names: Iterable[str]) -> dict[str, str]:
+    """The recorded hash of the function of each of ``names`` (its mutants' results were
+    recorded for that version of it), as ``module.function`` -> hash."""
+    prefixes = mutant_prefixes()
     records: dict[str, dict | None] = {}
-    for qualified, (module, function) in claimed_functions().items():
+    hashes = {}
+    for name in names:
+        found = function_of(name, prefixes)
+        if found is None:
+            continue
+        module, function = found
         if module not in records:
             records[module] = stored(module)
         record = records[module]
-        if record is not None and function in record.get("hash_by_function_name", {}):
-            hashes[qualified] = record["hash_by_function_name"][function]
+        if record is not None and function in record["hash_by_function_name"]:
+            hashes[prefixes[module] + function] = record["hash_by_function_name"][function]
     return hashes
 
 
-def confirmed_claims() -> set[str]:
-    """The EQUIVALENT claims that hold for the recorded version of their function: each
-    function's hash when the claims on it were last checked (:data:`CLAIMS`, written by
-    ``--confirm-claims``) is the one its mutants' results were recorded for. A claim on
-    a mutant's number says nothing once its function changed: the number may name
-    another change."""
+def checked_claims() -> dict[str, str]:
     path = KEPT / CLAIMS
-    checked = json.loads(path.read_text()) if path.exists() else {}
-    hashes = recorded_hashes()
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def confirmed_claims() -> set[str]:
+    """The claims (:func:`claims`) that hold for the recorded version of their function:
+    the function's hash when its claims were last checked (:data:`CLAIMS`, written by
+    ``--confirm-claims``) is the one its mutants' results were recorded for. A claim on a
+    mutant's number says nothing once its function changed: the number may name another
+    change."""
+    checked = checked_claims()
+    named = claims()
+    hashes = recorded_hashes(named)
     return {
         name
-        for name in EQUIVALENT
-        if (qualified := name.rpartition("__mutmut_")[0]) in hashes
-        and checked.get(qualified) == hashes[qualified]
+        for name in named
+        if (function := name.rpartition("__mutmut_")[0]) in hashes
+        and checked.get(function) == hashes[function]
     }
 
 
-def confirm_claims() -> int:
-    """Record that every EQUIVALENT claim was checked on the recorded version of its
-    function (after reading each with ``mutmut show NAME``). Returns how many functions'
-    claims it confirmed; those without a recorded version are left out."""
-    hashes = recorded_hashes()
-    KEPT.mkdir(parents=True, exist_ok=True)
-    (KEPT / CLAIMS).write_text(json.dumps(dict(sorted(hashes.items())), indent=1) + "\n")
-    return len(hashes)
+def confirm_claims(names: Iterable[str]) -> list[str]:
+    """Record that the claims on the functions of ``names`` (mutants' or functions' names)
+    were checked on the recorded version of each (``mutmut show NAME``); returns the
+    functions confirmed. A name whose function has no record for its current code is
+    refused: there is nothing to have checked."""
+    names = list(names)
+    hashes = recorded_hashes(names)
+    missing = [n for n in names if n.rpartition("__mutmut_")[0] not in hashes and n not in hashes]
+    if missing:
+        raise SystemExit(f"no recorded result for the current code of: {', '.join(missing)}")
+    checked = {**checked_claims(), **hashes}
+    write_record(KEPT / CLAIMS, dict(sorted(checked.items())))
+    return sorted(hashes)
 
 
 def gate(
@@ -966,10 +1070,12 @@ def since(ref: str, *, run: bool) -> int:
     return finish(problems, "the changed functions' score; not the whole score")
 
 
-def run_mutmut(names: list[str], children: int | None = None) -> int:
+def run_mutmut(names: list[str], children: int | None = None, fresh_stats: bool = False) -> int:
     started = time.monotonic()
-    if restored := restore():
+    if restored := restore(stats=not fresh_stats):
         print(f"restored {restored} records kept in {KEPT.relative_to(ROOT)}")
+    if fresh_stats and (forgotten := forget_survivors()):
+        print(f"{forgotten} survivors will run again against the new map of tests")
     if copied := sync_data_files():
         print(f"copied {copied} changed templates, translations and static files")
     limit = ["--max-children", str(children)] if children else []
@@ -980,6 +1086,26 @@ def run_mutmut(names: list[str], children: int | None = None) -> int:
         print(f"kept {keep()} changed records in {KEPT.relative_to(ROOT)}: commit them")
     print(f"\nmutmut run took {time.monotonic() - started:.0f} s (exit status {status})\n")
     return status
+
+
+def forget_survivors() -> int:
+    """Clear the results of the mutants no test killed (survived, or no test reached
+    them) in this machine's records: after the tests are mapped anew, they run again
+    (mutmut runs only mutants without a result). Returns how many."""
+    forgotten = 0
+    for module in modules():
+        path = ROOT / "mutants" / f"{module}.meta"
+        record = read_record(path)
+        if record is None:
+            continue
+        codes = record["exit_code_by_key"]
+        cleared = [key for key, code in codes.items() if code in SURVIVED]
+        for key in cleared:
+            codes[key] = None
+        if cleared:
+            write_record(path, record)
+            forgotten += len(cleared)
+    return forgotten
 
 
 def finish(problems: list[str], passed: str) -> int:
@@ -1028,15 +1154,19 @@ def main() -> int:
     )
     parser.add_argument(
         "--confirm-claims",
-        action="store_true",
+        nargs="+",
+        metavar="NAME",
         help=(
-            "after checking every EQUIVALENT claim on the recorded version of its function "
-            "(mutmut show NAME): record those versions, then report"
+            "after checking the EQUIVALENT or UNMEASURED claims on the functions of these "
+            "mutants (mutmut show NAME) on their recorded version: record that version, "
+            "then report"
         ),
     )
     args = parser.parse_args()
     if args.confirm_claims:
-        print(f"confirmed the claims on {confirm_claims()} functions: commit {KEPT / CLAIMS}")
+        for function in confirm_claims(args.confirm_claims):
+            print(f"confirmed the claims on {function}")
+        print(f"commit {(KEPT / CLAIMS).relative_to(ROOT)}")
         args.report = True
     if args.keep:
         print(f"kept {keep()} changed records in {KEPT.relative_to(ROOT)}: commit them")
@@ -1045,10 +1175,9 @@ def main() -> int:
         if args.report:
             parser.error("--fresh-stats needs a run; leave out --report")
         (ROOT / "mutants" / STATS).unlink(missing_ok=True)
-        (KEPT / STATS).unlink(missing_ok=True)  # or the run would restore it
     if args.since:
         return since(args.since, run=not args.report)
-    run_status = 0 if args.report else run_mutmut([], args.max_children)
+    run_status = 0 if args.report else run_mutmut([], args.max_children, args.fresh_stats)
     problems, total = report(run_status)
     return finish(problems, f"score {total.score:.1f}% over all {total.counts['total']} mutants")
 

@@ -65,10 +65,10 @@ def test_every_mutant_killed_or_equivalent_passes():
     assert mutation.gate({"m.py": t}) == []
 
 
-def test_an_equivalent_claim_not_confirmed_on_the_current_function_is_a_survivor():
-    t = mutation.tally({EQUIVALENT: 0})
-    assert (t.counts["equivalent"], t.counts["survived"]) == (0, 1)
-    assert t.survivors == [(EQUIVALENT, mutation.UNCONFIRMED)]
+def test_a_claim_not_confirmed_on_the_current_function_is_a_survivor():
+    t = mutation.tally({EQUIVALENT: 0, UNMEASURED: 0})
+    assert (t.counts["equivalent"], t.counts["unmeasured"], t.counts["survived"]) == (0, 0, 2)
+    assert t.survivors == [(EQUIVALENT, mutation.UNCONFIRMED), (UNMEASURED, mutation.UNCONFIRMED)]
 
 
 def test_an_equivalent_mutant_without_a_result_is_not_counted_as_equivalent():
@@ -82,7 +82,7 @@ def test_unmeasured_survivors_count_against_the_score():
     results = codes(killed=85)
     results.update({f"{UNMEASURED}x{n}": 0 for n in range(15)})
     results[UNMEASURED] = 0
-    t = mutation.tally(results)
+    t = mutation.tally(results, confirmed={UNMEASURED})
     assert t.counts["unmeasured"] == 1
     assert t.counts["survived"] == 15
     assert t.score == pytest.approx(100 * 85 / 101)
@@ -159,23 +159,47 @@ def test_a_result_stands_only_for_the_function_it_was_recorded_for(scope):
     assert any("have no result for the current code" in p for p in mutation.gate(tallies))
 
 
-def test_a_run_starts_from_the_kept_results_and_keeps_its_own(scope):
-    (scope / "kept" / "pkg").mkdir(parents=True)
-    (scope / "kept" / "pkg" / "a.py.meta").write_text('{"kept": 1}')
-    (scope / "kept" / mutation.STATS).write_text('{"stats": 1}')
+def test_a_run_starts_from_both_places_results_and_keeps_them_together(scope):
+    f = "def f(x):\n    return x + 1\n"
+    (scope / "pkg" / "a.py").write_text(f)
+    local = record_of("pkg/a.py", f, None)
+    first, second, *_ = local["exit_code_by_key"]
+    local["exit_code_by_key"][first] = 0  # this machine ran one mutant
+    local["durations_by_key"] = {first: 1.5}
+    kept = record_of("pkg/a.py", f, 1)  # another machine ran them all
     (scope / "mutants" / "pkg").mkdir(parents=True)
-    (scope / "mutants" / "pkg" / "b.py.meta").write_text('{"local": 1}')
+    (scope / "mutants" / "pkg" / "a.py").write_text("# mutated copy\n")
+    (scope / "mutants" / "pkg" / "a.py.meta").write_text(json.dumps(local))
+    (scope / "kept" / "pkg").mkdir(parents=True)
+    (scope / "kept" / "pkg" / "a.py.meta").write_text(json.dumps(kept))
+    (scope / "kept" / mutation.STATS).write_text('{"stats": 1}')
     assert mutation.restore() == 2
-    assert (scope / "mutants" / "pkg" / "a.py.meta").read_text() == '{"kept": 1}'
+    merged = json.loads((scope / "mutants" / "pkg" / "a.py.meta").read_text())
+    assert merged["exit_code_by_key"][first] == 0, "this machine's own result first"
+    assert merged["exit_code_by_key"][second] == 1, "the kept one where it has none"
+    assert not (scope / "mutants" / "pkg" / "a.py").exists(), "made again, merged by hash"
     assert (scope / "mutants" / mutation.STATS).read_text() == '{"stats": 1}'
-    assert mutation.restore() == 0, "this machine's own records are never overwritten"
-    (scope / "mutants" / "pkg" / "a.py.meta").write_text('{"run": 2}')
-    (scope / "mutants" / "unrelated.py.meta").write_text("{}")
-    assert mutation.keep() == 2  # a's new results and b's; nothing outside the scope
-    assert (scope / "kept" / "pkg" / "a.py.meta").read_text() == '{"run": 2}'
-    assert (scope / "kept" / "pkg" / "b.py.meta").read_text() == '{"local": 1}'
-    assert not (scope / "kept" / "unrelated.py.meta").exists()
-    assert mutation.keep() == 0
+    assert mutation.restore() == 0
+    assert mutation.keep() == 1, "the stats are the same; a's record takes this machine's"
+    again = json.loads((scope / "kept" / "pkg" / "a.py.meta").read_text())
+    assert again["exit_code_by_key"] == merged["exit_code_by_key"]
+    assert again["durations_by_key"] == {}, "no machine's timings in the repository"
+    (scope / "mutants" / "pkg" / "a.py.meta").write_text('{"exit_code_by_key": {"cut')
+    assert mutation.keep() == 0, "a record cut short (a run killed mid-write) is left out"
+    assert json.loads((scope / "kept" / "pkg" / "a.py.meta").read_text()) == again
+
+
+def test_fresh_stats_runs_the_survivors_again(scope):
+    f = "def f(x):\n    return x + 1 if x > 0 else x - 1\n"
+    (scope / "pkg" / "a.py").write_text(f)
+    record = record_of("pkg/a.py", f, 1)
+    first, second, third, *_ = record["exit_code_by_key"]
+    record["exit_code_by_key"].update({first: 0, second: 33})
+    (scope / "mutants" / "pkg").mkdir(parents=True)
+    (scope / "mutants" / "pkg" / "a.py.meta").write_text(json.dumps(record))
+    assert mutation.forget_survivors() == 2
+    codes = json.loads((scope / "mutants" / "pkg" / "a.py.meta").read_text())["exit_code_by_key"]
+    assert (codes[first], codes[second], codes[third]) == (None, None, 1)
 
 
 def test_functions_are_named_as_mutmut_names_them():
@@ -282,11 +306,14 @@ def test_claims_hold_only_for_the_version_of_their_function_they_were_checked_on
         mutation, "EQUIVALENT", {"pkg.a.x_f__mutmut_2": "why", "pkg.b.x_g__mutmut_1": "why"}
     )
     f = "def f(x):\n    return x + 1\n"
+    (scope / "pkg" / "a.py").write_text(f)
     (scope / "kept" / "pkg").mkdir(parents=True)
     record = record_of("pkg/a.py", f, 0)
     (scope / "kept" / "pkg" / "a.py.meta").write_text(json.dumps(record))
     assert mutation.confirmed_claims() == set(), "never checked"
-    assert mutation.confirm_claims() == 1, "b has no record: nothing to confirm"
+    with pytest.raises(SystemExit, match=r"pkg\.b\.x_g__mutmut_1"):
+        mutation.confirm_claims(["pkg.b.x_g__mutmut_1"])  # no record: nothing was checked
+    assert mutation.confirm_claims(["pkg.a.x_f__mutmut_2"]) == ["pkg.a.x_f"]
     assert mutation.confirmed_claims() == {"pkg.a.x_f__mutmut_2"}
     record["hash_by_function_name"]["x_f"] = "another"  # f rerun after it changed
     (scope / "kept" / "pkg" / "a.py.meta").write_text(json.dumps(record))
