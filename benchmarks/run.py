@@ -42,6 +42,7 @@ from django_xunchen import poll, send_sms  # noqa: E402
 from django_xunchen.client import XunchenClient  # noqa: E402
 from django_xunchen.fake_gateway import FakeGateway  # noqa: E402
 from django_xunchen.models import Message  # noqa: E402
+from tests.planner import forget_statistics  # noqa: E402
 
 TASKS_MODULE = "django.tasks" if django.VERSION >= (6,) else "django_tasks"
 #: Sends of one size are timed this many times, each keeping its best.
@@ -1073,7 +1074,7 @@ def bench_ingest(n: int = 100000) -> list[tuple[str, str, str, str]]:
 
     On PostgreSQL ours is timed twice: on tables with planner statistics (analysed after a
     poll of ``n`` reports, as any poll but a new install's first finds them), and on a new
-    install's tables, which have none (:func:`_forget_statistics`). Autovacuum is held
+    install's tables, which have none (:func:`tests.planner.forget_statistics`). Autovacuum is held
     off the two tables meanwhile, so that each poll meets the state it is timed in."""
     import io
     import uuid
@@ -1172,7 +1173,7 @@ def bench_ingest(n: int = 100000) -> list[tuple[str, str, str, str]]:
         for state in ("statistics", "fresh") if pg else ("statistics",):
             reset(gateway)
             if state == "fresh":
-                _forget_statistics(tables)
+                forget_statistics(*tables)
             # The poll runs in a process of its own, so that its memory is not the fake
             # gateway's (which builds the answer in this one).
             out = subprocess.run(
@@ -1221,22 +1222,6 @@ def bench_ingest(n: int = 100000) -> list[tuple[str, str, str, str]]:
         )
     )
     return rows
-
-
-def _forget_statistics(tables: list[str]) -> None:
-    """Make ``tables`` look as a new install's do after their first rows: no column
-    statistics and no row count (``reltuples`` -1, as PostgreSQL 14+ leaves a table never
-    vacuumed or analysed), for them and their indexes. Needs a superuser, as the
-    benchmark's own database has."""
-    with connection.cursor() as cursor:
-        for table in tables:
-            cursor.execute("DELETE FROM pg_statistic WHERE starelid = %s::regclass", [table])
-            cursor.execute(
-                "UPDATE pg_class SET reltuples = -1, relpages = 0, relallvisible = 0 "
-                "WHERE oid = %s::regclass "
-                "OR oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = %s::regclass)",
-                [table, table],
-            )
 
 
 def bench_webhooks(n: int = 10000) -> list[tuple[str, str, str, str]]:

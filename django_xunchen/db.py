@@ -51,6 +51,10 @@ class Unindexed(Func):
     template = "(%(expressions)s || '')"
     output_field = CharField()
 
+    def as_mysql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        # MySQL reads || as OR unless PIPES_AS_CONCAT is set.
+        return self.as_sql(compiler, connection, template="CONCAT(%(expressions)s, '')", **extra)
+
 
 def status_is(*statuses: str) -> Exact | In:
     """A filter for rows named by id: their ``status`` is one of ``statuses``, checked on
@@ -116,6 +120,21 @@ def retry_when_locked(
 ANALYZE_FROM = 10_000
 
 
+def estimated_rows(model: type[Model], using: str = DEFAULT_DB_ALIAS) -> float | None:
+    """PostgreSQL's estimate of the rows in ``model``'s table (``pg_class.reltuples``, as
+    of the last ``ANALYZE`` or ``VACUUM``): -1 for a table never analysed, None on other
+    databases."""
+    db = connections[using]
+    if db.vendor != "postgresql":
+        return None
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [model._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return None if row is None else float(row[0])
+
+
 def analyze_if_stale(model: type[Model], rows: int) -> bool:
     """On PostgreSQL, ``ANALYZE`` ``model``'s table when it holds (or is about to be
     matched against) at least ``rows`` rows, :data:`ANALYZE_FROM` or more, and its
@@ -131,13 +150,11 @@ def analyze_if_stale(model: type[Model], rows: int) -> bool:
     """
     if connection.vendor != "postgresql" or rows < ANALYZE_FROM:
         return False
-    table = model._meta.db_table
+    known = estimated_rows(model, connection.alias)
+    if known is not None and known * 2 >= rows:
+        return False
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
-        row = cursor.fetchone()
-        if row is not None and row[0] * 2 >= rows:
-            return False
-        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return True
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db import connections
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
 
+from ..db import estimated_rows
 from ..search import COUNTED
 
 #: Above this many rows (by the planner's estimate) an unfiltered list shows the estimate.
@@ -65,13 +65,5 @@ class LargeTablePaginator(Paginator):
 
     @staticmethod
     def _estimate(queryset: Any) -> int | None:
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
-            return None
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [queryset.model._meta.db_table],
-            )
-            row = cursor.fetchone()
-        return int(row[0]) if row else None
+        estimate = estimated_rows(queryset.model, queryset.db)
+        return None if estimate is None else int(estimate)

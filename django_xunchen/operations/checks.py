@@ -53,6 +53,7 @@ def check_settings(app_configs=None, **kwargs):
                 id="django_xunchen.E005",
             )
         )
+    errors.extend(_check_durations(conf))
     errors.extend(_check_spool(conf))
     errors.extend(_check_verification())
     errors.extend(_check_tasks(conf))
@@ -367,16 +368,22 @@ def _debug_http_logging() -> bool:
     return False
 
 
-def _check_spool(conf: dict) -> list[checks.CheckMessage]:
+def _check_durations(conf: dict) -> list[checks.CheckMessage]:
+    """The global settings that are a number of seconds."""
+    found: list[checks.CheckMessage] = []
     for key in ("OUTCOME_RETRY_SECONDS", "POLL_MAX_AGE", "SWEEP_MARGIN", "ORPHANED_AFTER"):
         value = conf[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            return [
+            found.append(
                 checks.Error(
                     f"XUNCHEN['{key}'] must be a positive number of seconds, not {value!r}",
                     id="django_xunchen.E007",
                 )
-            ]
+            )
+    return found
+
+
+def _check_spool(conf: dict) -> list[checks.CheckMessage]:
     if not conf["SPOOL_DIR"] and not settings.DEBUG:
         return [
             checks.Error(

@@ -283,6 +283,9 @@ def _update_from_firsts(
             "report_status = f.status, reported_at = f.at, latency = f.at - m.submitted_at, "
             "updated_at = %s "
             "FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[]) AS f(id, status, at) "
+            # Unlike a request's hundred rows (db.status_is), the status may be the way
+            # in here: a hash join with the reportable rows beat looking up each of a
+            # poll's ids (100,000 reports: 14.5 s, against 16.6 s by primary key).
             "WHERE m.id = f.id AND m.status = ANY(%s) RETURNING m.id",
             [
                 status,

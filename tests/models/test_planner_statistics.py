@@ -9,6 +9,7 @@ from django.utils import timezone
 from django_xunchen import db
 from django_xunchen.models import BlockedWord, Message, Report
 from django_xunchen.sending import bulk
+from tests.planner import forget_statistics
 
 pytestmark = pytest.mark.django_db
 REPORTS = Report._meta.db_table
@@ -19,15 +20,6 @@ def reltuples(table: str) -> float:
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
         return cursor.fetchone()[0]
-
-
-def forget_statistics(table: str) -> None:
-    """As a new install's table: never analysed (needs a superuser, as the tests have)."""
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM pg_statistic WHERE starelid = %s::regclass", [table])
-        cursor.execute(
-            "UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE oid = %s::regclass", [table]
-        )
 
 
 def add_reports(n: int) -> None:

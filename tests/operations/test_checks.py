@@ -132,6 +132,21 @@ def test_time_settings_must_be_positive_seconds(settings, key, value):
     assert ids({"BACKEND": LOCMEM, key: value}, settings) == ["django_xunchen.E007"]
 
 
+def test_each_bad_time_setting_is_named_beside_the_spool_checks(settings):
+    settings.DEBUG = False
+    settings.XUNCHEN = {"BACKEND": LOCMEM, "SWEEP_MARGIN": 0, "ORPHANED_AFTER": "60"}
+    found = check_settings()
+    assert sorted(m.id for m in found) == [
+        "django_xunchen.E007",
+        "django_xunchen.E007",
+        "django_xunchen.E014",
+    ]
+    assert {m.msg.split("]")[0] for m in found if m.id.endswith("E007")} == {
+        "XUNCHEN['SWEEP_MARGIN'",
+        "XUNCHEN['ORPHANED_AFTER'",
+    }
+
+
 # ----------------------------------------------------------------------- accounts
 
 GOOD = {"BACKEND": LOCMEM}
