@@ -23,9 +23,9 @@ whole or of any module is under the goal.
     python scripts/mutation.py --confirm-claims NAME...  # claims checked on the current code
 
 The results are kept in the repository (scripts/mutation-results/: mutmut's record of
-each module and its map of tests), copied there after every run and back into mutants/
-before one, so that the complete run, hours long, can span sessions and machines: a
-result counts only while the function it belongs to has the hash it was recorded for.
+each module), merged with mutants/ before a run and written back after it, so that the
+complete run, hours long, can span sessions and machines: a result counts only while
+the function it belongs to has the hash it was recorded for.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ NO_RESULT = {None, 2, 34}
 #: mutmut's separator between class and method in a mutant's name.
 SEPARATOR = "\u01c1"
 #: mutmut's records (one ``.meta`` per module: each mutant's exit code, each function's
-#: hash) and its map of tests to functions, kept in the repository: a complete run takes
-#: hours, and may span sessions and machines.
+#: hash), kept in the repository: a complete run takes hours, and may span sessions and
+#: machines.
 KEPT = ROOT / "scripts" / "mutation-results"
 STATS = "mutmut-stats.json"
 #: In KEPT: the hash of each function whose EQUIVALENT claims were last checked on it.
@@ -650,13 +650,12 @@ def results() -> dict[str, dict[str, int | None] | None]:
     return by_module
 
 
-def restore(*, stats: bool = True) -> int:
+def restore() -> int:
     """Before a run: give :file:`mutants/` every result kept in the repository for the
-    current functions (:func:`stored`), and the kept test map (mutmut's stats, unless
-    ``stats`` is False) where this machine has none. A module whose record changed has
-    its mutated copy removed, so that mutmut makes it again and merges the results by
-    function hash (it trusts the record of a copy newer than its source as it is).
-    Returns how many files it wrote."""
+    current functions (:func:`stored`). A module whose record changed has its mutated
+    copy removed, so that mutmut makes it again and merges the results by function hash
+    (it trusts the record of a copy newer than its source as it is). Returns how many
+    records it wrote."""
     restored = 0
     for module in modules():
         if read_record(KEPT / f"{module}.meta") is None:
@@ -668,42 +667,22 @@ def restore(*, stats: bool = True) -> int:
         write_record(ROOT / "mutants" / f"{module}.meta", record)
         (ROOT / "mutants" / module).unlink(missing_ok=True)
         restored += 1
-    kept, local_stats = KEPT / STATS, ROOT / "mutants" / STATS
-    if stats and kept.exists() and not local_stats.exists():
-        local_stats.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(kept, local_stats)
-        restored += 1
     return restored
 
 
 def keep() -> int:
     """After a run, whole or stopped: write each module's results (:func:`stored`, this
-    machine's and the kept ones together, without the machine's timings) and mutmut's
-    stats into :data:`KEPT`, to be committed, so that the next run, on any machine,
-    starts from them. Returns how many files changed."""
+    machine's and the kept ones together, without the machine's timings) into
+    :data:`KEPT`, to be committed, so that the next run, on any machine, starts from
+    them. Returns how many records changed. mutmut's map of tests stays on the machine
+    (7.7 MB, made again in about six minutes)."""
     kept = 0
     for module in modules():
         record = stored(module)
         if record is not None and record["exit_code_by_key"]:
             record.update({name: {} for name in FIELDS if name != "type_check_error_by_key"})
             kept += write_record(KEPT / f"{module}.meta", record)
-    local = ROOT / "mutants" / STATS
-    if read_record_stats(local) is not None:
-        target = KEPT / STATS
-        if not target.exists() or target.read_bytes() != local.read_bytes():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(local, target)
-            kept += 1
     return kept
-
-
-def read_record_stats(path: Path) -> dict | None:
-    """mutmut's stats (its map of tests to functions), or None when missing or cut short."""
-    try:
-        stats = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return stats if isinstance(stats, dict) else None
 
 
 def unmeasured(name: str) -> bool:
@@ -1072,7 +1051,7 @@ def since(ref: str, *, run: bool) -> int:
 
 def run_mutmut(names: list[str], children: int | None = None, fresh_stats: bool = False) -> int:
     started = time.monotonic()
-    if restored := restore(stats=not fresh_stats):
+    if restored := restore():
         print(f"restored {restored} records kept in {KEPT.relative_to(ROOT)}")
     if fresh_stats and (forgotten := forget_survivors()):
         print(f"{forgotten} survivors will run again against the new map of tests")
