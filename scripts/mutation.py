@@ -1021,6 +1021,7 @@ def since(ref: str, *, run: bool) -> int:
     by_prefix: dict[str, Tally | None] = {}
     codes: dict[str, int | None] = {}
     fresh = results()
+    confirmed = confirmed_claims()
     for module in changed:
         codes.update(fresh.get(module) or {})
     for prefix, label in prefixes.items():
@@ -1031,7 +1032,7 @@ def since(ref: str, *, run: bool) -> int:
         t = tally(
             codes,
             keep=lambda name, prefix=prefix: name.startswith(prefix),
-            confirmed=confirmed_claims(),
+            confirmed=confirmed,
         )
         if t.counts["total"]:
             by_prefix[label] = t
