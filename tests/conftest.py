@@ -21,6 +21,12 @@ def skip_unless_required(reason: str, switch: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_configure(config):
+    from tests import template_db
+
+    template_db.install()
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres_only") and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the PostgreSQL step of make test runs it")
