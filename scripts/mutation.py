@@ -451,6 +451,10 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.client.http.xǁXunchenClientǁ_new_session__mutmut_8": (
         "HTTPAdapter's own default for max_retries is 0"
     ),
+    "django_xunchen.policy.words.x_learn_blocked_words__mutmut_15": (
+        "the generation grows by two instead of one: it is only compared with the one a "
+        "cache of the words was filled at (sending/admission._cached_words)"
+    ),
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"
