@@ -20,6 +20,7 @@ whole or of any module is under the goal.
     python scripts/mutation.py --since main   # only the functions changed since a git ref:
                                               # their score alone, never the whole score
     python scripts/mutation.py --keep     # after a stopped run: keep its results, report
+    python scripts/mutation.py --survivors  # after writing tests: run the survivors again
     python scripts/mutation.py --confirm-claims NAME...  # claims checked on the current code
 
 The results are kept in the repository (scripts/mutation-results/: mutmut's record of
@@ -1055,12 +1056,23 @@ def since(ref: str, *, run: bool) -> int:
     return finish(problems, "the changed functions' score; not the whole score")
 
 
-def run_mutmut(names: list[str], children: int | None = None, fresh_stats: bool = False) -> int:
+def run_mutmut(
+    names: list[str],
+    children: int | None = None,
+    fresh_stats: bool = False,
+    survivors: bool = False,
+) -> int:
     started = time.monotonic()
     if restored := restore():
         print(f"restored {restored} records kept in {KEPT.relative_to(ROOT)}")
     if fresh_stats and (forgotten := forget_survivors()):
         print(f"{forgotten} survivors will run again against the new map of tests")
+    if survivors:
+        names = survivor_names()
+        if not names:
+            print("no survivor to run again")
+            return 0
+        print(f"{len(names)} survivors run again, with the tests written since")
     if copied := sync_data_files():
         print(f"copied {copied} changed templates, translations and static files")
     limit = ["--max-children", str(children)] if children else []
@@ -1076,6 +1088,18 @@ def run_mutmut(names: list[str], children: int | None = None, fresh_stats: bool 
         print(f"kept {keep()} changed records in {KEPT.relative_to(ROOT)}: commit them")
     print(f"\nmutmut run took {time.monotonic() - started:.0f} s (exit status {status})\n")
     return status
+
+
+def survivor_names() -> list[str]:
+    """The mutants no test killed (survived, or no test reached them) in this machine's
+    records."""
+    names = []
+    for module in modules():
+        record = read_record(ROOT / "mutants" / f"{module}.meta")
+        if record is not None:
+            codes = record["exit_code_by_key"]
+            names += [key for key, code in codes.items() if code in SURVIVED]
+    return sorted(names)
 
 
 def forget_survivors() -> int:
@@ -1118,6 +1142,15 @@ def main() -> int:
             "map every test to the functions it runs again before the run (after a "
             "refactoring: mutmut maps only new tests, so a function split or merged since "
             "keeps the tests of its old shape, and its survivors may be false)"
+        ),
+    )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help=(
+            "run again only the mutants no test killed, after tests were written for them "
+            "(mutmut maps new tests to the functions they run, but never runs a mutant "
+            "with a result again unless it is named)"
         ),
     )
     parser.add_argument(
@@ -1165,9 +1198,15 @@ def main() -> int:
         if args.report:
             parser.error("--fresh-stats needs a run; leave out --report")
         (ROOT / "mutants" / STATS).unlink(missing_ok=True)
+    if args.survivors and args.report:
+        parser.error("--survivors needs a run; leave out --report")
     if args.since:
         return since(args.since, run=not args.report)
-    run_status = 0 if args.report else run_mutmut([], args.max_children, args.fresh_stats)
+    run_status = (
+        0
+        if args.report
+        else run_mutmut([], args.max_children, args.fresh_stats, survivors=args.survivors)
+    )
     problems, total = report(run_status)
     return finish(problems, f"score {total.score:.1f}% over all {total.counts['total']} mutants")
 

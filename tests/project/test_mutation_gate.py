@@ -3,6 +3,7 @@ nothing, or whose tests failed unmutated, can never pass."""
 
 import importlib.util
 import json
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -198,6 +199,27 @@ def test_fresh_stats_runs_the_survivors_again(scope):
     assert mutation.forget_survivors() == 2
     codes = json.loads((scope / "mutants" / "pkg" / "a.py.meta").read_text())["exit_code_by_key"]
     assert (codes[first], codes[second], codes[third]) == (None, None, 1)
+
+
+def test_survivors_runs_only_the_mutants_no_test_killed(scope, monkeypatch):
+    f = "def f(x):\n    return x + 1 if x > 0 else x - 1\n"
+    (scope / "pkg" / "a.py").write_text(f)
+    record = record_of("pkg/a.py", f, 1)
+    first, second, third, *_ = record["exit_code_by_key"]
+    record["exit_code_by_key"].update({first: 0, second: 33, third: None})
+    (scope / "mutants" / "pkg").mkdir(parents=True)
+    (scope / "mutants" / "pkg" / "a.py.meta").write_text(json.dumps(record))
+    commands = []
+    monkeypatch.setattr(
+        mutation.subprocess,
+        "run",
+        lambda command, **kwargs: (
+            commands.append(command) or subprocess.CompletedProcess(command, 0)
+        ),
+    )
+    assert mutation.run_mutmut([], survivors=True) == 0
+    (command,) = commands
+    assert command[command.index("run") + 1 :] == sorted([first, second])
 
 
 def test_functions_are_named_as_mutmut_names_them():
