@@ -1080,7 +1080,12 @@ def run_mutmut(
     # Each mutant's pytest session copies the migrated test database made by the first
     # one instead of migrating again (tests/template_db.py): about 2 s a mutant.
     template = tempfile.TemporaryDirectory(prefix="xunchen-mutation-db-")
-    env = {**os.environ, "XUNCHEN_TEST_DB_TEMPLATE": template.name}
+    # ... and runs its tests fastest first (tests/fastest_first.py): the first failure ends it.
+    env = {
+        **os.environ,
+        "XUNCHEN_TEST_DB_TEMPLATE": template.name,
+        "XUNCHEN_TEST_DURATIONS": str(ROOT / "mutants" / STATS),
+    }
     try:
         status = subprocess.run(command, cwd=ROOT, env=env).returncode  # noqa: S603 (our mutant names)
     finally:

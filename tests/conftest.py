@@ -27,6 +27,13 @@ def pytest_configure(config):
     template_db.install()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-django's: its stable sort keeps Django's order
+def pytest_collection_modifyitems(config, items):
+    from tests import fastest_first
+
+    fastest_first.order(items)
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres_only") and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the PostgreSQL step of make test runs it")

@@ -1,5 +1,6 @@
-"""tests/template_db.py: a pytest session that copies the migrated template has the
-database and the content type cache of one that migrated."""
+"""What make mutation changes in each mutant's pytest session: the test database copied
+from a template (tests/template_db.py) is the one a migrated session has, and the tests run
+fastest first (tests/fastest_first.py)."""
 
 import json
 import os
@@ -55,3 +56,23 @@ def test_a_session_from_the_template_sees_what_a_migrated_one_sees(tmp_path):
     assert len(migrated["dump"]) > 100  # tables, content types, permissions
     assert first == migrated
     assert copied == migrated
+
+
+def test_under_make_mutation_a_session_runs_its_tests_fastest_first(tmp_path):
+    tests = [
+        "tests/policy/test_quiet_hours_window.py::test_no_window_is_never_quiet",
+        "tests/policy/test_quiet_hours_window.py::test_a_window_within_a_day[at1-until1]",
+        "tests/policy/test_quiet_hours_window.py::test_a_window_across_midnight[at0-None]",
+    ]
+    stats = tmp_path / "mutmut-stats.json"
+    stats.write_text(json.dumps({"duration_by_test": {tests[0]: 0.3, tests[1]: 0.1}}))
+    env = {**os.environ, "XUNCHEN_TEST_DURATIONS": str(stats)}
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *tests],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert listed[:3] == [tests[1], tests[0], tests[2]]  # 0.1 s, 0.3 s, unknown
