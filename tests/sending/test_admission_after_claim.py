@@ -1,0 +1,120 @@
+"""What admission writes at submit, and what it then tells its caller: the rows a claim
+left that are suppressed (by the list, or for want of the consent the account requires:
+the account's own setting), how many, with what message and when; a code never; the
+rows at_submit held or failed brought up to date in memory; and, on PostgreSQL, a
+request's worth of ids (written as one array) named right."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from django_xunchen import policy
+from django_xunchen.client.types import CHINA_TZ
+from django_xunchen.consent import grant_consent
+from django_xunchen.db import ARRAY_FROM
+from django_xunchen.models import Message, Suppression
+from django_xunchen.sending import admission
+
+pytestmark = pytest.mark.django_db(transaction=True)
+S = Message.Status
+LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
+WRITTEN = dt.datetime(2026, 12, 2, 20, 50, tzinfo=CHINA_TZ)
+NOW = dt.datetime(2026, 12, 2, 21, 30, tzinfo=CHINA_TZ)
+WORD = "特价"
+
+
+@pytest.fixture
+def consenting(settings):
+    """``consenting`` requires consent to marketing; ``default`` does not."""
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": LOCMEM},
+            "consenting": {"BACKEND": LOCMEM, "USERNAME": "C1", "REQUIRE_CONSENT": True},
+        },
+    }
+
+
+def queued(*mobiles, kind="marketing", content="上新回T退订", account="default"):
+    """Rows written (queued) at WRITTEN."""
+    with time_machine.travel(WRITTEN, tick=False):
+        return [
+            Message.objects.create(mobile=m, content=content, kind=kind, account=account)
+            for m in mobiles
+        ]
+
+
+@pytest.mark.parametrize(("account", "suppressed"), [("consenting", 1), ("default", 0)])
+def test_a_row_left_without_consent_is_suppressed_where_its_account_requires_it(
+    consenting, account, suppressed
+):
+    (row,) = queued("13800138000", account=account)
+    assert admission.suppress_unclaimed([row.pk], "marketing", NOW, account) == suppressed
+    row.refresh_from_db()
+    if suppressed:
+        assert (row.status, row.error_message, row.updated_at) == (
+            S.SUPPRESSED,
+            admission.NO_CONSENT_LATER,
+            NOW,
+        )
+    else:
+        assert (row.status, row.updated_at) == (S.QUEUED, WRITTEN)
+
+
+def test_the_count_is_of_every_row_suppressed_by_the_list_or_for_want_of_consent(consenting):
+    listed, unconsented, consented = "13800138000", "13800138001", "13800138002"
+    policy.suppress(listed, scope=Suppression.Scope.MARKETING, source=Suppression.Source.STAFF)
+    grant_consent(consented, at=WRITTEN - dt.timedelta(days=1))
+    rows = queued(listed, unconsented, consented, account="consenting")
+    ids = [r.pk for r in rows]
+    assert admission.suppress_unclaimed(ids, "marketing", NOW, "consenting") == 2
+    found = {
+        m: (s, e) for m, s, e in Message.objects.values_list("mobile", "status", "error_message")
+    }
+    assert found == {
+        listed: (S.SUPPRESSED, admission.SUPPRESSED_LATER),
+        unconsented: (S.SUPPRESSED, admission.NO_CONSENT_LATER),
+        consented: (S.QUEUED, ""),
+    }
+
+
+def test_a_code_left_unclaimed_is_never_suppressed(consenting):
+    policy.suppress("13800138000", scope=Suppression.Scope.ALL, source=Suppression.Source.STAFF)
+    (row,) = queued("13800138000", kind="verification", content="您的验证码是●●●●●●")
+    assert admission.suppress_unclaimed([row.pk], "verification", NOW, "default") == 0
+    assert admission.suppress_unclaimed([], "marketing", NOW, "consenting") == 0
+    row.refresh_from_db()
+    assert row.status == S.QUEUED
+
+
+def test_rows_held_at_submit_are_brought_up_to_date_in_memory(settings):
+    settings.XUNCHEN = {**settings.XUNCHEN, "QUIET_HOURS": ("21:00", "08:00")}
+    rows = queued("13800138000", "13800138001")
+    assert admission.at_submit(rows, NOW) == []
+    morning = dt.datetime(2026, 12, 3, 8, 0, tzinfo=CHINA_TZ)
+    assert [(r.status, r.hold_until, r.updated_at) for r in rows] == [(S.QUEUED, morning, NOW)] * 2
+
+
+def test_rows_failed_at_submit_for_a_word_learned_since_are_brought_up_to_date_in_memory():
+    rows = queued("13800138000", kind="notification", content=f"会员日{WORD}")
+    policy.learn_blocked_words("default", [WORD], source=None)
+    assert admission.at_submit(rows, NOW) == []
+    (row,) = rows
+    assert (row.status, row.updated_at) == (S.FAILED, NOW)
+    assert row.error_message == admission.BLOCKED_LATER % {"words": WORD}
+
+
+@pytest.mark.postgres_only
+def test_a_request_s_worth_of_ids_is_expired_and_suppressed_by_id(consenting):
+    """From ARRAY_FROM ids on, PostgreSQL takes them as one array (``id = ANY(%s)``)."""
+    count = ARRAY_FROM + 5
+    rows = queued(*[f"1380013{i:04d}" for i in range(count)], account="consenting")
+    ids = [r.pk for r in rows]
+    Message.objects.filter(pk__in=ids[:3]).update(expires_at=NOW)
+    grant_consent(rows[3].mobile, at=WRITTEN - dt.timedelta(days=1))
+    assert admission.expire(ids, NOW) == 3
+    assert admission.suppress_unclaimed(ids, "marketing", NOW, "consenting") == count - 4
+    statuses = dict(Message.objects.values_list("pk", "status"))
+    assert [statuses[pk] for pk in ids[:4]] == [S.EXPIRED] * 3 + [S.QUEUED]
+    assert {statuses[pk] for pk in ids[4:]} == {S.SUPPRESSED}
