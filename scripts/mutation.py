@@ -456,6 +456,17 @@ EQUIVALENT: dict[str, str] = {
         "the generation grows by two instead of one: it is only compared with the one a "
         "cache of the words was filled at (sending/admission._cached_words)"
     ),
+    "django_xunchen.sending.send.x_resend__mutmut_15": (
+        "blocked_words() reads the account only when it is given no words, and resend "
+        "always gives it the account's"
+    ),
+    "django_xunchen.sending.admission.x_may_route__mutmut_37": (
+        "the kind matters to blocked_words() only for a verification code, whose words are "
+        "[] here: no word is found either way"
+    ),
+    "django_xunchen.verification.codes.x_send_notice__mutmut_30": (
+        "force_insert=False on a row without a primary key inserts it just the same"
+    ),
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"
@@ -512,6 +523,13 @@ UNMEASURED: dict[str, str] = {
         [f"django_xunchen.dispatch.submit.x_dispatch__mutmut_{n}" for n in range(46, 55)],
         "the threaded path, taken on PostgreSQL only (one request at a time on SQLite); "
         "the run uses SQLite, and the PostgreSQL step runs tests/dispatch/test_concurrency.py",
+    ),
+    **dict.fromkeys(
+        [
+            "django_xunchen.sending.admission.x_expire__mutmut_8",
+            "django_xunchen.sending.admission.x_suppress_unclaimed__mutmut_12",
+        ],
+        _ONE_OF_MODEL + " (tests/sending/test_admission_after_claim.py, on PostgreSQL)",
     ),
     "django_xunchen.outcomes.write.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.write.x_land__mutmut_33": _ONE_OF_MODEL,
