@@ -84,10 +84,10 @@ def test_the_event_of_a_report_matched_later_carries_the_moment_its_message_move
     }
 
 
-@pytest.mark.postgres_only
 def test_a_message_with_two_reports_of_its_outcome_matched_later_takes_the_first(on_locmem):
     """The gateway may report the same outcome twice (a repeated report, two failure
-    codes): each message takes the code and time of its first."""
+    codes): each message takes the code and time of its first. (PostgreSQL also
+    refuses a status taken from more than one report.)"""
     orphans(
         (10, "13800138000", "late-1", "DELIVRD"),
         (11, "13800138000", "late-1", "DELIVRD"),
