@@ -388,15 +388,6 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.sending.send.x_send_sms__mutmut_13": _FAIL_SILENTLY,
     "django_xunchen.sending.send.x_send_sms__mutmut_56": _REBUILT,
     "django_xunchen.sending.send.x_send_sms__mutmut_58": _REBUILT,
-    "django_xunchen.dispatch.queue.x_send_queued__mutmut_1": (
-        "a default argument: mutmut's trampoline keeps the original signature, so no test "
-        "can see the mutated default (test_send_queued_sends_at_most_10000_by_default pins it)"
-    ),
-    **dict.fromkeys(
-        [f"django_xunchen.sending.compose.x_resolve_template__mutmut_{n}" for n in (1, 2)],
-        "a default argument: mutmut's trampoline keeps the original signature, so no test "
-        "can see the mutated default (and every caller passes the account)",
-    ),
     "django_xunchen.dispatch.submit.x__group_key__mutmut_4": (
         "the stand-in for a template message's text in the grouping key: keys are only "
         "compared with each other, and every template message gets the same one"

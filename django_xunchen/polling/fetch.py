@@ -119,7 +119,9 @@ def import_answer(body: bytes, operation: str, account: str = "default") -> Poll
     folder that was set aside (journaled once only), or the bytes themselves. The next
     poll of ``account`` ingests it."""
     if operation not in (Op.REPORTS, Op.INBOUND):
-        raise ValueError(f"operation must be {Op.REPORTS!r} or {Op.INBOUND!r}, not {operation!r}")
+        raise ValueError(
+            f"operation must be {Op.REPORTS.value!r} or {Op.INBOUND.value!r}, not {operation!r}"
+        )
     group = next((g for g in gateway_accounts() if account in g.names), None)
     if group is None:
         raise UnknownAccount(f"no SMS account {account!r}")

@@ -3,9 +3,12 @@ backend it is given, a limit of 10,000 by default, the rows it expires, the rows
 account no longer configured, each row on its own account."""
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_xunchen import send_queued, send_sms
@@ -79,10 +82,18 @@ def test_send_queued_reads_each_template_once_whatever_the_rows(settings, xunche
     assert counts[5] - counts[1] == 2 * (5 - 1)
 
 
-def test_send_queued_sends_at_most_10000_by_default():
-    import inspect
-
-    assert inspect.signature(send_queued).parameters["limit"].default == 10000
+def test_send_queued_reads_at_most_10000_rows_by_default(xunchen_outbox):
+    send_sms(N, "x", backend=DUMMY)
+    Message.objects.update(status=S.QUEUED, msgid="")
+    with (
+        time_machine.travel(timezone.now() + dt.timedelta(seconds=61)),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert send_queued()["sent"] == 1
+    (read,) = [
+        q["sql"] for q in queries if 'ORDER BY "django_xunchen_message"."created_at"' in q["sql"]
+    ]
+    assert re.search(r"\bLIMIT 10000\b", read), read
 
 
 def test_send_queued_sends_each_row_on_its_account(three_accounts, xunchen_outbox):
