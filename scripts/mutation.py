@@ -458,6 +458,34 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.verification.codes.x_send_notice__mutmut_30": (
         "force_insert=False on a row without a primary key inserts it just the same"
     ),
+    "django_xunchen.polling.fetch.x__from_log__mutmut_12": (
+        "'ASCII' and 'ascii' name the same codec"
+    ),
+    "django_xunchen.polling.fetch.x__from_log__mutmut_13": (
+        "'' instead of None for what is not a bytes literal: neither is bytes, and the same "
+        "ValueError follows"
+    ),
+    "django_xunchen.outcomes.spool.x_load__mutmut_14": _SAME_CODEC,
+    "django_xunchen.outcomes.spool.x_check_writable__mutmut_7": _PROBE,
+    **dict.fromkeys(
+        [f"django_xunchen.outcomes.spool.x_check_writable__mutmut_{n}" for n in (20, 23)],
+        "the probe's permission bits: the descriptor is opened for writing as the file is "
+        "created, so the write succeeds whatever the mode, and the file is removed at once",
+    ),
+    "django_xunchen.dispatch.submit.x__not_sent__mutmut_14": (
+        "the error also goes with a queued outcome: only the failure signal (failed, "
+        "unknown) reads it"
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.dispatch.submit.x__not_sent__mutmut_{n}" for n in (29, 32, 35)],
+        "only ACCOUNT_ERRORS reach this branch, all GatewayErrors, whose __init__ always "
+        "sets .code: the default is never read",
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.dispatch.submit.x__not_sent__mutmut_{n}" for n in (26, 38, 44, 45)],
+        "no class of ACCOUNT_ERRORS has .words (only the blocked-words errors do): the "
+        "words are [] either way",
+    ),
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"
@@ -521,6 +549,17 @@ UNMEASURED: dict[str, str] = {
             "django_xunchen.sending.admission.x_suppress_unclaimed__mutmut_12",
         ],
         _ONE_OF_MODEL + " (tests/sending/test_admission_after_claim.py, on PostgreSQL)",
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.polling.reports.x__write_statuses__mutmut_{n}" for n in (41, 50)],
+        _SQLITE_SUBQUERY + " (tests/polling/test_rematch_edges.py::"
+        "test_a_message_with_two_reports_of_its_outcome_matched_later_takes_the_first)",
+    ),
+    "django_xunchen.dispatch.queue.x_send_queued__mutmut_80": (
+        "the tiebreak by id of rows written at the same moment: SQLite returns them by "
+        "rowid anyway, PostgreSQL after an UPDATE does not "
+        "(tests/dispatch/test_dispatch_edges.py::"
+        "test_rows_created_at_the_same_moment_go_in_the_order_they_were_written)"
     ),
     "django_xunchen.outcomes.write.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.write.x_land__mutmut_33": _ONE_OF_MODEL,
