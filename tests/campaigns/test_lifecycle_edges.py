@@ -176,16 +176,19 @@ def test_a_long_text_is_billed_in_all_its_parts(kind, accounts, workers):
     assert Campaign.objects.get().total_parts == 6
 
 
-def test_each_row_of_a_campaign_is_linked_to_its_own_message(accounts, workers):
-    """Two campaigns to the same numbers: each row points at its campaign's message."""
-    first, second = stage(name="第一"), stage(name="第二")
-    campaigns.confirm(first)
-    campaigns.confirm(second)
-    for campaign in (first, second):
-        links = {
-            (r.mobile, r.message.campaign_id, r.message.mobile) for r in campaign.recipients.all()
-        }
-        assert links == {(n, campaign.pk, n) for n in NUMBERS}
+def test_a_row_is_linked_to_its_campaign_s_message_whatever_the_number_s_other_messages(
+    accounts, workers
+):
+    """The number's newest message is another's (written by a host whose clock runs five
+    minutes ahead): the row still points at this campaign's message."""
+    with time_machine.travel(NOON + dt.timedelta(minutes=5), tick=False):
+        ahead = Message.objects.create(mobile=NUMBERS[0], content="另一台机器写的")
+    with time_machine.travel(NOON, tick=False):
+        campaign = stage()
+        campaigns.confirm(campaign)
+    row = campaign.recipients.get(mobile=NUMBERS[0])
+    assert row.message_id != ahead.pk
+    assert (row.message.campaign_id, row.message.mobile) == (campaign.pk, NUMBERS[0])
 
 
 # ------------------------------------------------------------------ refusals
@@ -242,6 +245,28 @@ def test_the_monthly_cap_counts_the_whole_campaign_across_its_batches(
     )
     assert Campaign.objects.get().state == "draft"
     assert not Message.objects.filter(campaign=campaign).exists()
+
+
+def test_the_month_s_spend_is_read_once_for_all_the_batches(
+    accounts, workers, settings, monkeypatch
+):
+    """A capped account's month is read (the rollup) at the first batch; each batch
+    admitted is added to it, not read again: three batches, one read."""
+    from django_xunchen.models import DailyFigure
+
+    settings.XUNCHEN["ACCOUNTS"]["marketing"]["MONTHLY_CAP"] = "100"
+    monkeypatch.setattr(lifecycle, "CONFIRM_BATCH", 1)
+    table = DailyFigure._meta.db_table
+    with time_machine.travel(NOON, tick=False):
+        campaign = stage(account="marketing")
+        with CaptureQueriesContext(connection) as queries:
+            assert campaigns.confirm(campaign) == 3
+    reads = [
+        q
+        for q in queries
+        if q["sql"].lstrip().startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+    ]
+    assert len(reads) == 1
 
 
 def test_a_campaign_s_messages_are_written_a_batch_at_a_time(accounts, workers, monkeypatch):
