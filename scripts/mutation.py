@@ -486,6 +486,54 @@ EQUIVALENT: dict[str, str] = {
         "no class of ACCOUNT_ERRORS has .words (only the blocked-words errors do): the "
         "words are [] either way",
     ),
+    **dict.fromkeys(
+        [
+            "django_xunchen.campaigns.figures.x_preview__mutmut_8",
+            "django_xunchen.campaigns.lifecycle.x__messages__mutmut_7",
+        ],
+        "None instead of [] for the checker's words: only Checker.check() reads them, and "
+        "this path calls render, count_parts and needed only",
+    ),
+    "django_xunchen.campaigns.lifecycle.x__confirm__mutmut_57": (
+        "[:2] instead of [:1]: staging refuses a number twice in a campaign, so the "
+        "subquery finds one message per number either way"
+    ),
+    "django_xunchen.campaigns.lifecycle.x__confirm__mutmut_63": (
+        "every field saved instead of state and started_at: the row was locked and read "
+        "in this transaction, so the other fields are written with the values they have "
+        "(post_save's update_fields differs; nothing in the app listens)"
+    ),
+    "django_xunchen.campaigns.lifecycle.x__messages__mutmut_26": (
+        "chunk_size=None: Django fetches 2,000 rows at a time instead of 10,000, the same "
+        "rows in the same order"
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.campaigns.lifecycle.x__messages__mutmut_{n}" for n in (40, 41, 43)],
+        "a text without @n@ placeholders renders the same whatever the values, and its "
+        "params are {}, the model's default",
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.campaigns.lifecycle.x__messages__mutmut_{n}" for n in (57, 67, 78)],
+        "the prototype's number: clone_for gives every row its own, and the prototype is "
+        "never saved",
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.campaigns.lifecycle.x__messages__mutmut_{n}" for n in (80, 82)],
+        "the prototype's content where the text differs per row: every row's content is "
+        "rendered again for its own values",
+    ),
+    "django_xunchen.campaigns.lifecycle.x__messages__mutmut_85": (
+        "or 2 instead of or 1: a fixed part count is at least 1 when it is not None, and "
+        "when it is None each row's parts are set afterwards"
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.campaigns.lifecycle.x__messages__mutmut_{n}" for n in (96, 99, 100)],
+        "zip's strict flag: clone_for returns exactly one row per number, so the lists "
+        "are always of the same length",
+    ),
+    "django_xunchen.campaigns.lifecycle.x__enqueue__mutmut_6": (
+        "'pk' left out of only(): Django always loads the primary key"
+    ),
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"
@@ -560,6 +608,12 @@ UNMEASURED: dict[str, str] = {
         "rowid anyway, PostgreSQL after an UPDATE does not "
         "(tests/dispatch/test_dispatch_edges.py::"
         "test_rows_created_at_the_same_moment_go_in_the_order_they_were_written)"
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.campaigns.lifecycle.x__confirm__mutmut_{n}" for n in (36, 37)],
+        "analyze_if_stale() returns at once on SQLite; the PostgreSQL step runs "
+        "tests/campaigns/test_lifecycle_edges.py::"
+        "test_a_large_confirm_gives_a_never_analysed_message_table_its_statistics",
     ),
     "django_xunchen.outcomes.write.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.write.x_land__mutmut_33": _ONE_OF_MODEL,
