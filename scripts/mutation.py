@@ -1162,15 +1162,15 @@ def run_mutmut(
     names: list[str],
     children: int | None = None,
     fresh_stats: bool = False,
-    survivors: bool = False,
+    survivors: Collection[str] | None = None,
 ) -> int:
     started = time.monotonic()
     if restored := restore():
         print(f"restored {restored} records kept in {KEPT.relative_to(ROOT)}")
     if fresh_stats and (forgotten := forget_survivors()):
         print(f"{forgotten} survivors will run again against the new map of tests")
-    if survivors:
-        names = survivor_names()
+    if survivors is not None:
+        names = survivor_names(survivors)
         if not names:
             print("no survivor to run again")
             return 0
@@ -1197,16 +1197,20 @@ def run_mutmut(
     return status
 
 
-def survivor_names() -> list[str]:
+def survivor_names(under: Collection[str] = ()) -> list[str]:
     """The mutants no test killed (survived, or no test reached them) in this machine's
-    records."""
+    records, in the modules under the paths ``under`` (all when empty), but those claimed
+    equivalent or unmeasured: they would survive again."""
+    claimed = set(claims())
     names = []
     for module in modules():
+        if under and not any(module.startswith(path) for path in under):
+            continue
         record = read_record(ROOT / "mutants" / f"{module}.meta")
         if record is not None:
             codes = record["exit_code_by_key"]
             names += [key for key, code in codes.items() if code in SURVIVED]
-    return sorted(names)
+    return sorted(set(names) - claimed)
 
 
 def forget_survivors() -> int:
@@ -1253,11 +1257,13 @@ def main() -> int:
     )
     parser.add_argument(
         "--survivors",
-        action="store_true",
+        nargs="*",
+        metavar="PATH",
         help=(
-            "run again only the mutants no test killed, after tests were written for them "
-            "(mutmut maps new tests to the functions they run, but never runs a mutant "
-            "with a result again unless it is named)"
+            "run again only the mutants no test killed (of the modules under these paths; "
+            "all when none), after tests were written for them: mutmut maps new tests to "
+            "the functions they run, but never runs a mutant with a result again unless it "
+            "is named. Those claimed equivalent or unmeasured are left out"
         ),
     )
     parser.add_argument(
@@ -1305,7 +1311,7 @@ def main() -> int:
         if args.report:
             parser.error("--fresh-stats needs a run; leave out --report")
         (ROOT / "mutants" / STATS).unlink(missing_ok=True)
-    if args.survivors and args.report:
+    if args.survivors is not None and args.report:
         parser.error("--survivors needs a run; leave out --report")
     if args.since:
         return since(args.since, run=not args.report)

@@ -204,11 +204,16 @@ def test_fresh_stats_runs_the_survivors_again(scope):
 def test_survivors_runs_only_the_mutants_no_test_killed(scope, monkeypatch):
     f = "def f(x):\n    return x + 1 if x > 0 else x - 1\n"
     (scope / "pkg" / "a.py").write_text(f)
-    record = record_of("pkg/a.py", f, 1)
-    first, second, third, *_ = record["exit_code_by_key"]
-    record["exit_code_by_key"].update({first: 0, second: 33, third: None})
+    (scope / "pkg" / "b.py").write_text(f)
+    records = {m: record_of(f"pkg/{m}.py", f, 1) for m in "ab"}
+    first, second, third, fourth, *_ = records["a"]["exit_code_by_key"]
+    records["a"]["exit_code_by_key"].update({first: 0, second: 33, third: None, fourth: 0})
+    (other,) = [k for k in records["b"]["exit_code_by_key"] if k.endswith("_1")]
+    records["b"]["exit_code_by_key"][other] = 0
     (scope / "mutants" / "pkg").mkdir(parents=True)
-    (scope / "mutants" / "pkg" / "a.py.meta").write_text(json.dumps(record))
+    for m, record in records.items():
+        (scope / "mutants" / "pkg" / f"{m}.py.meta").write_text(json.dumps(record))
+    monkeypatch.setitem(mutation.EQUIVALENT, fourth, "claimed: it would survive again")
     commands = []
     monkeypatch.setattr(
         mutation.subprocess,
@@ -217,9 +222,11 @@ def test_survivors_runs_only_the_mutants_no_test_killed(scope, monkeypatch):
             commands.append(command) or subprocess.CompletedProcess(command, 0)
         ),
     )
-    assert mutation.run_mutmut([], survivors=True) == 0
-    (command,) = commands
-    assert command[command.index("run") + 1 :] == sorted([first, second])
+    assert mutation.run_mutmut([], survivors=[]) == 0
+    assert mutation.run_mutmut([], survivors=["pkg/a"]) == 0
+    everywhere, in_a = (c[c.index("run") + 1 :] for c in commands)
+    assert everywhere == sorted([first, second, other])
+    assert in_a == sorted([first, second])
 
 
 def test_functions_are_named_as_mutmut_names_them():
