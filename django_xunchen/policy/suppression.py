@@ -9,7 +9,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.constants import OnConflict
 from django.utils import timezone
@@ -202,10 +202,13 @@ def _insert(numbers: list[str], **values: object) -> None:
     A number another transaction put on the list meanwhile (a reply) stays as it is."""
     if not numbers:
         return
-    if not connection.features.supports_ignore_conflicts:  # pragma: no cover - Oracle
-        Suppression.objects.bulk_create(
-            [Suppression(mobile=n, **values) for n in numbers], ignore_conflicts=True
-        )
+    if not connection.features.supports_ignore_conflicts:  # Oracle: a row at a time
+        for number in numbers:
+            try:
+                with transaction.atomic():
+                    Suppression.objects.create(mobile=number, **values)
+            except IntegrityError:
+                continue
         return
     meta = Suppression._meta
     quote = connection.ops.quote_name

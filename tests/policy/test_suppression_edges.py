@@ -293,6 +293,26 @@ def test_a_number_another_writer_put_on_the_list_meanwhile_stays_as_it_is(
     assert announced() == pks(N)
 
 
+def test_a_database_that_cannot_skip_a_conflicting_insert_writes_a_row_at_a_time(
+    monkeypatch, subscribed
+):
+    """Oracle has no INSERT that skips a conflict: each number is inserted on its own,
+    and one another transaction put on the list meanwhile stays as it is."""
+    monkeypatch.setattr(connection.features, "supports_ignore_conflicts", False)
+    insert = suppression._insert
+
+    def racing(numbers, **values):
+        on_the_list(P, Scope.MARKETING, source=Source.REPLY, cause="TD")
+        insert(numbers, **values)
+
+    monkeypatch.setattr(suppression, "_insert", racing)
+    with time_machine.travel(T0 + dt.timedelta(hours=1), tick=False):
+        suppress_many([N, P, Q], source=Source.IMPORT, scope=Scope.ALL, cause="import")
+    assert entry(P) == {"scope": "marketing", "source": "reply", "cause": "TD"}
+    assert entry(N) == entry(Q) == {"scope": "all", "source": "import", "cause": "import"}
+    assert announced() == pks(N, Q)
+
+
 @pytest.mark.postgres_only
 def test_an_import_of_many_numbers_is_written_and_announced(subscribed):
     """More numbers than PostgreSQL takes as a list of parameters (an array instead)."""
