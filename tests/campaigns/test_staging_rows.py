@@ -208,7 +208,6 @@ def test_only_a_draft_takes_a_file():
 # ------------------------------------------------------------- the first-rows table
 
 
-@pytest.mark.django_db(transaction=False)
 def test_the_first_rows_table_doubles_only_once_more_than_half_full():
     """8 bytes a slot, at most twice as many slots as numbers: 16 MB for 1,000,000."""
     table = FirstRows()
@@ -220,7 +219,6 @@ def test_the_first_rows_table_doubles_only_once_more_than_half_full():
     assert table.first(13800000000, 514) == 1 and table.first(13800000512, 515) == 513
 
 
-@pytest.mark.django_db(transaction=False)
 def test_a_run_of_even_numbers_still_finds_a_free_slot():
     """512 even numbers fill every even slot of the first table, half of it: the next
     even number must be placed in an odd one (a probe kept to even slots never ends)."""
@@ -231,7 +229,6 @@ def test_a_run_of_even_numbers_still_finds_a_free_slot():
     assert [table.first(n, 1000) for n in numbers] == list(range(1, 514))
 
 
-@pytest.mark.django_db(transaction=False)
 def test_a_row_beyond_the_table_s_bits_is_refused_naming_it():
     with pytest.raises(OverflowError) as refused:
         FirstRows().first(13900000000, 1 << 28)
