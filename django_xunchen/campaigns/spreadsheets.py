@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
+MOBILE_DIGITS = 11
+#: More digits than any number a cell of mobiles could mean.
+LONGEST = 20
 SCIENTIFIC = re.compile(r"^\s*[+]?\d+(\.\d+)?[eE][+]?\d+\s*$")
 
 #: The file cannot be read as a spreadsheet; the message says why, for staff.
@@ -41,12 +44,17 @@ def excel_number(value: str) -> str:
     """A number Excel wrote as ``13800138000.0`` or ``1.3800138000E+10``, back as its
     digits, when that is exact: scientific notation must carry all 11 digits, since
     ``1.38E+10`` may stand for any number from 13795000000 to 13804999999. Anything else
-    comes back as it came (and is refused as not a number)."""
+    comes back as it came (and is refused as not a number), a number of more than
+    ``LONGEST`` digits included before any of them is worked out: ``1E+1000000`` would
+    take Python half a minute to write out, and ``1E+5000`` is more digits than it will
+    turn into text at all."""
     try:
         number = Decimal(value)
     except InvalidOperation:
         return value
-    if not number.is_finite() or number <= 0 or number != number.to_integral_value():
+    if not number.is_finite() or number <= 0 or number.adjusted() >= LONGEST:
+        return value
+    if number != number.to_integral_value():
         return value
     if "e" in value.lower():
         mantissa = value.lower().split("e")[0].replace(".", "").lstrip("+-0")
@@ -56,8 +64,14 @@ def excel_number(value: str) -> str:
 
 
 def shortened(value: str) -> bool:
-    """Whether ``value`` is a number in scientific notation too short to be exact."""
-    return bool(SCIENTIFIC.match(value)) and excel_number(value.strip()) == value.strip()
+    """Whether ``value`` is an 11-digit number (a mobile's size) in scientific notation
+    too short to be exact."""
+    value = value.strip()
+    return (
+        bool(SCIENTIFIC.match(value))
+        and excel_number(value) == value
+        and Decimal(value).adjusted() == MOBILE_DIGITS - 1
+    )
 
 
 def csv_encoding(file: IO[bytes]) -> str:
