@@ -534,6 +534,92 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.campaigns.lifecycle.x__enqueue__mutmut_6": (
         "'pk' left out of only(): Django always loads the primary key"
     ),
+    **dict.fromkeys(
+        [f"django_xunchen.campaigns.text.x_check_campaign__mutmut_{n}" for n in (20, 22)],
+        "with a template, admission.text() reads only the template's body, never the "
+        "content or account it is also given, and the result is not kept",
+    ),
+    "django_xunchen.campaigns.staging.x_find_mapping__mutmut_89": (
+        "the header is lower-cased before it is stripped, so the 'X' added to the "
+        "characters stripped never occurs"
+    ),
+    **dict.fromkeys(
+        [
+            "django_xunchen.campaigns.staging.xǁFirstRowsǁ__init____mutmut_7",
+            "django_xunchen.campaigns.staging.xǁFirstRowsǁ_grow__mutmut_7",
+        ],
+        "a signed array instead of an unsigned one: every number stored is an 11-digit "
+        "mobile (under 2**35), so number << 28 | row stays under 2**63",
+    ),
+    **dict.fromkeys(
+        [
+            f"django_xunchen.campaigns.staging.xǁFirstRowsǁ_find__mutmut_{n}"
+            for n in (14, 15, 17, 18)
+        ],
+        "the probe's perturbation still runs out (to 0 or past the mask), and from then "
+        "the step 5i±1 visits every slot of a power-of-two table: the same answers, "
+        "another slot for a number",
+    ),
+    "django_xunchen.campaigns.staging.xǁCheckerǁcheck__mutmut_27": (
+        "an empty cell reads as no number either way: normalize_mobile(excel_number('')) "
+        "is None, as the other branch gives"
+    ),
+    "django_xunchen.campaigns.staging.xǁCheckerǁcheck__mutmut_87": (
+        "the text's first value is only compared with 300 characters before it is "
+        "replaced, and 4 characters is as far under as none"
+    ),
+    "django_xunchen.campaigns.staging.xǁCheckerǁcheck__mutmut_90": (
+        "validate=None instead of False: it is only read for its truth value"
+    ),
+    **dict.fromkeys(
+        [
+            "django_xunchen.campaigns.staging.xǁCheckerǁcheck__mutmut_116",
+            "django_xunchen.campaigns.staging.x_prepare__mutmut_44",
+        ],
+        "the kind matters to blocked_words() only for a verification code, and a campaign "
+        "is marketing or a notification",
+    ),
+    **dict.fromkeys(
+        [
+            "django_xunchen.campaigns.staging.xǁCheckerǁcheck__mutmut_117",
+            "django_xunchen.campaigns.staging.x_prepare__mutmut_45",
+        ],
+        "blocked_words() reads the account only when it is given no words, and here it "
+        "is given the account's",
+    ),
+    "django_xunchen.campaigns.staging.xǁCheckerǁrender__mutmut_4": (
+        "without placeholders the values are {}, and normalize_params({}) is () either way"
+    ),
+    "django_xunchen.campaigns.staging.x_prepare__mutmut_39": (
+        "without placeholders render() never reads its values"
+    ),
+    "django_xunchen.campaigns.staging.x_prepare__mutmut_40": (
+        "without the fixed part count each row takes the per-row way, which gives the "
+        "same parts and problems for a text without placeholders, already checked: only "
+        "slower"
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.campaigns.staging.xǁStagingǁclose__mutmut_{n}" for n in (3, 6, 9)]
+        + [f"django_xunchen.campaigns.staging.x_prepare__mutmut_{n}" for n in (63, 66, 69)],
+        "the fallback for rows without close(): the rows are always read_rows()'s "
+        "generator, which has it",
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.outcomes.recovery.x_recover__mutmut_{n}" for n in (34, 35, 36, 43, 48)],
+        "the candidates read more widely (no mobile filter, a looser time bound): the "
+        "loop looks up only the reports' mobiles, and its own check of the time window "
+        "rejects every row the wider bounds add",
+    ),
+    "django_xunchen.policy.suppression.x_suppress__mutmut_48": (
+        "every field saved instead of those changed: the entry was read under "
+        "select_for_update in this transaction, and nothing listens to its post_save"
+    ),
+    "django_xunchen.policy.suppression.x_suppress_many__mutmut_6": (
+        "a signed array instead of an unsigned one: validated numbers are 11-digit mobiles"
+    ),
+    "django_xunchen.policy.suppression.x_suppress_many__mutmut_88": (
+        "values_list(flat=True) without a field gives the first column, the primary key"
+    ),
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"
@@ -614,6 +700,11 @@ UNMEASURED: dict[str, str] = {
         "analyze_if_stale() returns at once on SQLite; the PostgreSQL step runs "
         "tests/campaigns/test_lifecycle_edges.py::"
         "test_a_large_confirm_gives_a_never_analysed_message_table_its_statistics",
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.policy.suppression.x_suppress_many__mutmut_{n}" for n in (25, 95)],
+        _ONE_OF_MODEL + " (tests/policy/test_suppression_edges.py::"
+        "test_an_import_of_many_numbers_is_written_and_announced, on PostgreSQL)",
     ),
     "django_xunchen.outcomes.write.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.write.x_land__mutmut_33": _ONE_OF_MODEL,
