@@ -8,7 +8,8 @@ import errno
 import json
 import logging
 import os
-import subprocess
+import resource
+import signal
 import sys
 import time
 from pathlib import Path
@@ -130,25 +131,19 @@ def test_a_spooled_outcome_is_read_back_through_the_same_check(isolated_spool):
 
 @pytest.mark.skipif(sys.platform != "linux", reason="needs RLIMIT_FSIZE and SIGXFSZ")
 def test_the_writable_check_writes_exactly_its_probe(tmp_path):
-    """Files may grow to the probe's size: the check passes; a byte less: it fails."""
-    script = (
-        "import resource, signal, sys\n"
-        "from pathlib import Path\n"
-        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
-        "from django_xunchen.outcomes import spool\n"
-        "for limit in (spool.PROBE_BYTES, spool.PROBE_BYTES - 1):\n"
-        "    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))\n"
-        "    print(spool.check_writable(Path(sys.argv[1])))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=True,
-    )
-    assert done.stdout.splitlines() == ["None", f"{tmp_path}: File too large"]
+    """Files may grow to the probe's size: the check passes; a byte less: it fails. (In
+    this process, not a child, so that make mutation sees the test run the check.)"""
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # such a write fails instead
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    found = []
+    try:
+        for limit in (spool.PROBE_BYTES, spool.PROBE_BYTES - 1):
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+            found.append(spool.check_writable(tmp_path))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert found == [None, f"{tmp_path}: File too large"]
     assert list(tmp_path.iterdir()) == []
 
 
