@@ -620,6 +620,17 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.policy.suppression.x_suppress_many__mutmut_88": (
         "values_list(flat=True) without a field gives the first column, the primary key"
     ),
+    **dict.fromkeys(
+        [f"django_xunchen.verification.codes.x__throttled__mutmut_{n}" for n in (15, 17, 18)],
+        _FAIL_SILENTLY,
+    ),
+    "django_xunchen.verification.codes.x__throttled__mutmut_21": (
+        "resolve_template(None, account) returns None, as the shortcut does"
+    ),
+    "django_xunchen.client.parsing.x__has_required_fields__mutmut_15": (
+        "only reports and replies are salvaged from a broken body (scan_reports, "
+        "scan_inbound), and each has its own branch: the last line is never reached"
+    ),
     "django_xunchen.client.parsing.x_parse_xml__mutmut_36": (
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"
