@@ -92,14 +92,6 @@ class Outcome:
         data["submitted_at"] = self.submitted_at.isoformat() if self.submitted_at else None
         return data
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Outcome:
-        names = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in data.items() if k in names}
-        if values.get("submitted_at"):
-            values["submitted_at"] = parse_datetime(values["submitted_at"])
-        return cls(**values)
-
 
 _MSGID_LENGTH = Message._meta.get_field("msgid").max_length or 64
 _MAX_ID = 2**63 - 1

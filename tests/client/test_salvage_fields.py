@@ -28,3 +28,17 @@ def test_a_reply_needs_both_a_mobile_and_a_time():
     scan = scan_inbound(body)
     assert [r.mobile for r in scan.records] == ["13800138000"]
     assert "2 records before the break lacked a required field" in scan.error
+
+
+def test_an_end_tag_inside_cdata_is_text_not_the_end_of_a_record():
+    body = (
+        b"<sms>"
+        + mo(b"13800138000").replace(b"TD", b"<![CDATA[a </mo> b]]>")
+        + mo(b"13900139000")
+        + b"<mo><mob"
+    )
+    scan = scan_inbound(body)
+    assert [(r.mobile, r.content) for r in scan.records] == [
+        ("13800138000", "a </mo> b"),
+        ("13900139000", "TD"),
+    ]
