@@ -130,7 +130,7 @@ def test_a_spooled_outcome_is_read_back_through_the_same_check(isolated_spool):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="needs RLIMIT_FSIZE and SIGXFSZ")
-def test_the_writable_check_writes_exactly_its_probe(tmp_path):
+def test_the_writable_check_writes_its_probe_and_not_a_byte_more(tmp_path):
     """Files may grow to the probe's size: the check passes; a byte less: it fails. (In
     this process, not a child, so that make mutation sees the test run the check.)"""
     previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # such a write fails instead
