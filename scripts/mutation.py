@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1299,39 +1299,38 @@ def run_mutmut(
     return status
 
 
-def survivor_names(under: Collection[str] = ()) -> list[str]:
-    """The mutants no test killed (survived, or no test reached them) in this machine's
-    records, in the modules under the paths ``under`` (all when empty), but those claimed
-    equivalent or unmeasured: they would survive again."""
-    claimed = set(claims())
-    names = []
+def _survivors(under: Collection[str] = ()) -> Iterator[tuple[Path, dict, list[str]]]:
+    """Each record in this machine's ``mutants/`` (of the modules under the paths
+    ``under``; all when empty) with the mutants no test killed in it (survived, or no
+    test reached them)."""
     for module in modules():
         if under and not any(module.startswith(path) for path in under):
             continue
-        record = read_record(ROOT / "mutants" / f"{module}.meta")
+        path = ROOT / "mutants" / f"{module}.meta"
+        record = read_record(path)
         if record is not None:
             codes = record["exit_code_by_key"]
-            names += [key for key, code in codes.items() if code in SURVIVED]
-    return sorted(set(names) - claimed)
+            yield path, record, [key for key, code in codes.items() if code in SURVIVED]
+
+
+def survivor_names(under: Collection[str] = ()) -> list[str]:
+    """The survivors of the modules under ``under`` (all when empty), but those claimed
+    equivalent or unmeasured: they would survive again."""
+    found = {name for _, _, names in _survivors(under) for name in names}
+    return sorted(found - set(claims()))
 
 
 def forget_survivors() -> int:
-    """Clear the results of the mutants no test killed (survived, or no test reached
-    them) in this machine's records: after the tests are mapped anew, they run again
-    (mutmut runs only mutants without a result). Returns how many."""
+    """Clear the results of the survivors in this machine's records: after the tests are
+    mapped anew, they run again (mutmut runs only mutants without a result). Returns how
+    many."""
     forgotten = 0
-    for module in modules():
-        path = ROOT / "mutants" / f"{module}.meta"
-        record = read_record(path)
-        if record is None:
-            continue
-        codes = record["exit_code_by_key"]
-        cleared = [key for key, code in codes.items() if code in SURVIVED]
-        for key in cleared:
-            codes[key] = None
-        if cleared:
+    for path, record, names in _survivors():
+        for name in names:
+            record["exit_code_by_key"][name] = None
+        if names:
             write_record(path, record)
-            forgotten += len(cleared)
+            forgotten += len(names)
     return forgotten
 
 

@@ -58,7 +58,7 @@ def excel_number(value: str) -> str:
         return value
     if "e" in value.lower():
         mantissa = value.lower().split("e")[0].replace(".", "").lstrip("+-0")
-        if len(mantissa) < 11:
+        if len(mantissa) < MOBILE_DIGITS:
             return value
     return str(int(number))
 

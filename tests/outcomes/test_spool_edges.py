@@ -10,7 +10,6 @@ import logging
 import os
 import resource
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -129,7 +128,6 @@ def test_a_spooled_outcome_is_read_back_through_the_same_check(isolated_spool):
 # ------------------------------------------------------------------ the writable check
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="needs RLIMIT_FSIZE and SIGXFSZ")
 def test_the_writable_check_writes_its_probe_and_not_a_byte_more(tmp_path):
     """Files may grow to the probe's size: the check passes; a byte less: it fails. (In
     this process, not a child, so that make mutation sees the test run the check.)"""
