@@ -243,10 +243,6 @@ EQUIVALENT: dict[str, str] = {
         "without the backend already built, Backends builds the same account's backend "
         "again from the same settings"
     ),
-    "django_xunchen.verification.codes.x__clean__mutmut_13": (
-        "'' instead of None for no IP: every use reads it for truth, and the IP field "
-        "stores '' as NULL"
-    ),
     "django_xunchen.verification.codes.x_client_ip__mutmut_27": (
         "ip_address(None) raises ValueError, which returns None as the original does"
     ),
@@ -635,6 +631,27 @@ EQUIVALENT: dict[str, str] = {
         "the parser never recovers (recover=False), so fromstring() returns an element "
         "or raises: root is never None, and every element has a tag"
     ),
+    "django_xunchen.client.parsing.xǁ_Brokenǁ__init____mutmut_1": (
+        "the exception's own message: _Broken never leaves the module (_scan and "
+        "_whole_records catch it), and its error is read from .error"
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.client.parsing.x__whole_records__mutmut_{n}" for n in (32, 36)],
+        "the operation and the body of a cut that is tried again reach only errors that "
+        "_whole_records catches: a refusal in <mt> was raised by the first reading, before "
+        "the break",
+    ),
+    "django_xunchen.verification.codes.x__throttled__mutmut_93": (
+        "both reserve() functions return a row and its wire together, and neither is set "
+        "when reserve() is not called: both are None or neither (the test narrows types)"
+    ),
+    "django_xunchen.verification.throttles.x_ip_key__mutmut_20": (
+        "strict=None instead of strict=False: ipaddress reads it for truth"
+    ),
+    "django_xunchen.policy.suppression.x__insert__mutmut_21": (
+        "the conflict target of an IGNORE suffix: PostgreSQL writes ON CONFLICT DO NOTHING "
+        "without it, SQLite and MySQL give no suffix at all"
+    ),
 }
 
 _ONE_OF_MODEL = "one_of() reads the model only for PostgreSQL's array form; the run uses SQLite"
@@ -729,6 +746,12 @@ UNMEASURED: dict[str, str] = {
     "django_xunchen.polling.reports.x__update_from_firsts__": (
         "PostgreSQL only, and make mutation runs the SQLite suite; the PostgreSQL step of "
         "make test covers it (tests/polling/test_ingest_batches.py, test_matching.py)"
+    ),
+    **dict.fromkeys(
+        [f"django_xunchen.policy.suppression.x__insert__mutmut_{n}" for n in (20, 22, 38)],
+        "the ON CONFLICT DO NOTHING suffix, written on PostgreSQL only (SQLite's INSERT OR "
+        "IGNORE needs none); the PostgreSQL step runs tests/policy/test_suppression_edges.py::"
+        "test_a_number_another_writer_put_on_the_list_meanwhile_stays_as_it_is",
     ),
     "django_xunchen.dispatch.submit.x__submit_in_threads__": (
         "runs in worker threads (CONCURRENCY > 1), where mutmut cannot tell which test "

@@ -344,3 +344,19 @@ def test_opted_out_reads_the_entries_back_a_batch_at_a_time(monkeypatch, receive
         suppress_many([N, M, P], source=Source.IMPORT)
     assert sorted(kw["mobile"] for _, kw in received) == [N, M, P]
     assert len(suppression_reads(queries.captured_queries)) == 2 + 2
+
+
+def test_an_import_writes_its_new_numbers_in_one_statement_a_batch(monkeypatch):
+    """A database that can skip a conflicting insert (all but Oracle) gets one statement
+    run for every new number of a batch, not a savepoint and an insert each."""
+    monkeypatch.setattr(suppression, "BULK_BATCH", 3)
+    table = connection.ops.quote_name(Suppression._meta.db_table)
+    with CaptureQueriesContext(connection) as queries:
+        suppress_many([N, M, P, Q], source=Source.IMPORT)
+    assert Suppression.objects.count() == 4
+    inserts = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"]]
+    assert [sql for sql in inserts if table in sql] == [
+        sql for sql in inserts if table in sql and "times: INSERT" in sql
+    ]
+    assert len([sql for sql in inserts if table in sql]) == 2
+    assert not [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]

@@ -339,3 +339,13 @@ def test_seconds_until_next_code_says_what_request_code_would(xunchen_outbox):
         hourly = request_code(NUMBER).retry_after
         ThrottleEvent.objects.filter(outcome=THROTTLED).delete()
         assert seconds_until_next_code(NUMBER) == hourly > 3000
+
+
+def test_a_throttled_request_without_an_address_is_announced_with_none(heard):
+    """No IP given (or an empty one): the signal carries ``None``, never an empty string,
+    and no per-IP bucket or event address is written."""
+    request_code(NUMBER, "reset")
+    assert request_code(NUMBER, "reset", ip="").status == RequestStatus.THROTTLED
+    ((_, kwargs),) = [(s, kw) for name, s, kw in heard if name == "code_throttled"]
+    assert kwargs["ip"] is None
+    assert set(ThrottleEvent.objects.values_list("ip", flat=True)) == {None}
