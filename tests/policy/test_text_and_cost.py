@@ -14,7 +14,7 @@ from django_xunchen.exceptions import (
     MissingOptOutFooterError,
 )
 from django_xunchen.models import BlockedWord, Message, Template
-from django_xunchen.policy.pricing import parts
+from django_xunchen.policy.pricing import parts, price_per_part
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
@@ -63,6 +63,11 @@ def test_the_price_per_part_decides_what_the_balance_buys(settings):
     assert get_balance().messages == 10000
     settings.XUNCHEN = {**settings.XUNCHEN, "PRICE_PER_PART": "0.05"}
     assert get_balance().messages == 20000
+
+
+def test_the_price_per_part_of_no_account_named_is_the_default_account_s(settings):
+    settings.XUNCHEN = {**settings.XUNCHEN, "PRICE_PER_PART": "0.05"}
+    assert price_per_part() == Decimal("0.05") == price_per_part("default")
 
 
 # ----------------------------------------------------------------------- learned words
