@@ -648,6 +648,10 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.verification.throttles.x_ip_key__mutmut_20": (
         "strict=None instead of strict=False: ipaddress reads it for truth"
     ),
+    "django_xunchen.polling.reports.x__latency__mutmut_2": (
+        "without an output field, Django infers one from a datetime minus a datetime: "
+        "a DurationField, the one given"
+    ),
     "django_xunchen.policy.suppression.x__insert__mutmut_21": (
         "the conflict target of an IGNORE suffix: PostgreSQL writes ON CONFLICT DO NOTHING "
         "without it, SQLite and MySQL give no suffix at all"

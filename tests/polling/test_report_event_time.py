@@ -1,0 +1,46 @@
+"""The webhook event of a report matched on the poll that fetched it carries the moment
+its message moved (the poll's one reading of the clock), not a later reading."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from django_xunchen import poll
+from django_xunchen.backends import locmem
+from django_xunchen.client.types import CHINA_TZ
+from django_xunchen.models import EventType, Message, WebhookEvent
+from django_xunchen.webhooks import events as webhook_events
+
+from .test_rematch_edges import LOCMEM, SteppingClock
+
+pytestmark = pytest.mark.django_db(transaction=True)
+S = Message.Status
+T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=CHINA_TZ)
+
+
+def test_the_event_of_a_report_matched_at_once_carries_the_moment_its_message_moved(
+    settings, xunchen_outbox, monkeypatch
+):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SENDER_NUMBER": ""}
+    delivered, undelivered = (
+        Message.objects.create(
+            mobile=mobile, content="x", msgid=msgid, status=S.SENT, submitted_at=T0
+        )
+        for mobile, msgid in (("13800138000", "m-1"), ("13800138001", "m-2"))
+    )
+    with time_machine.travel(T0 + dt.timedelta(seconds=10), tick=False):
+        locmem.queue_report("13800138000", "m-1", "DELIVRD")
+        locmem.queue_report("13800138001", "m-2", "MA:0006")
+    webhook_events._subscriptions.assume(
+        frozenset({EventType.MESSAGE_DELIVERED, EventType.MESSAGE_UNDELIVERED})
+    )
+    monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(seconds=30)))
+    assert poll(force=True, inbound=False).reports_matched == 2
+    moved = dict(Message.objects.values_list("pk", "updated_at"))
+    recorded = {(e.type, e.object_id): e.occurred_at for e in WebhookEvent.objects.all()}
+    assert recorded == {
+        (EventType.MESSAGE_DELIVERED, delivered.pk): moved[delivered.pk],
+        (EventType.MESSAGE_UNDELIVERED, undelivered.pk): moved[undelivered.pk],
+    }
