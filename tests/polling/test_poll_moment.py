@@ -1,7 +1,9 @@
-"""The webhook event of a report matched on the poll that fetched it carries the moment
-its message moved (the poll's one reading of the clock), not a later reading."""
+"""A poll of reports reads the clock once: the webhook event of a report matched at once
+carries the moment its message moved, and the recovery of a lost request judges which
+rows are lost at the moment the reports are stored with, not at a later reading."""
 
 import datetime as dt
+import uuid
 
 import pytest
 import time_machine
@@ -10,7 +12,8 @@ from django.utils import timezone
 from django_xunchen import poll
 from django_xunchen.backends import locmem
 from django_xunchen.client.types import CHINA_TZ
-from django_xunchen.models import EventType, Message, WebhookEvent
+from django_xunchen.models import EventType, Message, Report, WebhookEvent
+from django_xunchen.outcomes import recovery
 from django_xunchen.webhooks import events as webhook_events
 
 from .test_rematch_edges import LOCMEM, SteppingClock
@@ -44,3 +47,31 @@ def test_the_event_of_a_report_matched_at_once_carries_the_moment_its_message_mo
         (EventType.MESSAGE_DELIVERED, delivered.pk): moved[delivered.pk],
         (EventType.MESSAGE_UNDELIVERED, undelivered.pk): moved[undelivered.pk],
     }
+
+
+def test_the_recovery_of_a_lost_request_judges_at_the_poll_s_moment(
+    settings, xunchen_outbox, monkeypatch
+):
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SENDER_NUMBER": ""}
+    lost = Message.objects.create(
+        mobile="13800138000",
+        content="x",
+        status=S.UNKNOWN,
+        request=uuid.uuid4(),
+        requested_at=T0,
+    )
+    with time_machine.travel(T0 + dt.timedelta(seconds=10), tick=False):
+        locmem.queue_report("13800138000", "found-1", "DELIVRD")
+    given = []
+    recover = recovery.recover
+
+    def spy(reports, names, now=None):
+        given.append(now)
+        return recover(reports, names, now)
+
+    monkeypatch.setattr(recovery, "recover", spy)
+    monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(minutes=30)))
+    assert poll(force=True, inbound=False).reports_matched == 1
+    lost.refresh_from_db()
+    assert (lost.msgid, lost.status) == ("found-1", S.DELIVERED)
+    assert given == [Report.objects.get().received_at]
