@@ -85,7 +85,10 @@ _NO_RETRY_LOGGED = (
     "a spooled outcome is applied with a retry window of 0, so no retry is ever "
     "logged and the description is never shown"
 )
-_HEADERS = "requests' headers are case-insensitive: 'content-length' finds 'Content-Length'"
+_HEADERS = (
+    "requests' headers are case-insensitive: 'content-length' finds 'Content-Length', "
+    "'user-agent' sets 'User-Agent'"
+)
 _DAEMON = (
     "whether the watchdog thread is a daemon: it is cancelled when its request ends, "
     "so it never outlives it"
