@@ -662,6 +662,11 @@ EQUIVALENT: dict[str, str] = {
         "without an output field, Django infers one from a datetime minus a datetime: "
         "a DurationField, the one given"
     ),
+    "django_xunchen.policy.suppression.x_apply_bounces__mutmut_25": (
+        "the reports read newest first without grouping by number: each number still "
+        "keeps its own newest ones (the lists are per number); the order by number "
+        "follows the index"
+    ),
     "django_xunchen.policy.suppression.x__insert__mutmut_21": (
         "the conflict target of an IGNORE suffix: PostgreSQL writes ON CONFLICT DO NOTHING "
         "without it, SQLite and MySQL give no suffix at all"
