@@ -75,3 +75,35 @@ def test_the_recovery_of_a_lost_request_judges_at_the_poll_s_moment(
     lost.refresh_from_db()
     assert (lost.msgid, lost.status) == ("found-1", S.DELIVERED)
     assert given == [Report.objects.get().received_at]
+
+
+def test_the_recovery_of_a_report_matched_later_judges_at_the_rematch_s_moment(
+    settings, xunchen_outbox, monkeypatch
+):
+    """The report comes while no row is lost (an orphan); the row's outcome is lost
+    after; the next poll's rematch recovers it at the moment it matches the report."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SENDER_NUMBER": ""}
+    with time_machine.travel(T0 + dt.timedelta(seconds=10), tick=False):
+        locmem.queue_report("13800138000", "found-1", "DELIVRD")
+    with time_machine.travel(T0 + dt.timedelta(seconds=20), tick=False):
+        assert poll(force=True, inbound=False).reports_matched == 0
+    lost = Message.objects.create(
+        mobile="13800138000",
+        content="x",
+        status=S.UNKNOWN,
+        request=uuid.uuid4(),
+        requested_at=T0,
+    )
+    given = []
+    recover = recovery.recover
+
+    def spy(reports, names, now=None):
+        given.append(now)
+        return recover(reports, names, now)
+
+    monkeypatch.setattr(recovery, "recover", spy)
+    monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(minutes=30)))
+    assert poll(force=True, inbound=False).rematched == 1
+    lost.refresh_from_db()
+    assert (lost.msgid, lost.status) == ("found-1", S.DELIVERED)
+    assert given == [Report.objects.get().matched_at]
