@@ -80,3 +80,10 @@ def test_a_number_already_on_the_list_is_left_as_it_is(threshold):
     reports("MA:0006", "MA:0006", "MA:0006")
     apply_bounces([NUMBER])
     assert suppressed() == [(NUMBER, "marketing", "reply", "TD")]
+
+
+def test_bounces_suppress_with_the_scope_set(threshold):
+    threshold(2, scope="all")
+    reports("UNDELIV", "UNDELIV")
+    apply_bounces([NUMBER])
+    assert suppressed() == [(NUMBER, "all", "bounce", "2 reports in a row: UNDELIV")]
