@@ -23,6 +23,20 @@ S = Message.Status
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=CHINA_TZ)
 
 
+@pytest.fixture
+def recovery_moments(monkeypatch):
+    """The ``now`` each call of :func:`.recovery.recover` is given, in order."""
+    given = []
+    recover = recovery.recover
+
+    def spy(reports, names, now=None):
+        given.append(now)
+        return recover(reports, names, now)
+
+    monkeypatch.setattr(recovery, "recover", spy)
+    return given
+
+
 def test_the_event_of_a_report_matched_at_once_carries_the_moment_its_message_moved(
     settings, xunchen_outbox, monkeypatch
 ):
@@ -50,7 +64,7 @@ def test_the_event_of_a_report_matched_at_once_carries_the_moment_its_message_mo
 
 
 def test_the_recovery_of_a_lost_request_judges_at_the_poll_s_moment(
-    settings, xunchen_outbox, monkeypatch
+    settings, xunchen_outbox, monkeypatch, recovery_moments
 ):
     settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SENDER_NUMBER": ""}
     lost = Message.objects.create(
@@ -62,23 +76,15 @@ def test_the_recovery_of_a_lost_request_judges_at_the_poll_s_moment(
     )
     with time_machine.travel(T0 + dt.timedelta(seconds=10), tick=False):
         locmem.queue_report("13800138000", "found-1", "DELIVRD")
-    given = []
-    recover = recovery.recover
-
-    def spy(reports, names, now=None):
-        given.append(now)
-        return recover(reports, names, now)
-
-    monkeypatch.setattr(recovery, "recover", spy)
     monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(minutes=30)))
     assert poll(force=True, inbound=False).reports_matched == 1
     lost.refresh_from_db()
     assert (lost.msgid, lost.status) == ("found-1", S.DELIVERED)
-    assert given == [Report.objects.get().received_at]
+    assert recovery_moments == [Report.objects.get().received_at]
 
 
 def test_the_recovery_of_a_report_matched_later_judges_at_the_rematch_s_moment(
-    settings, xunchen_outbox, monkeypatch
+    settings, xunchen_outbox, monkeypatch, recovery_moments
 ):
     """The report comes while no row is lost (an orphan); the row's outcome is lost
     after; the next poll's rematch recovers it at the moment it matches the report."""
@@ -87,6 +93,7 @@ def test_the_recovery_of_a_report_matched_later_judges_at_the_rematch_s_moment(
         locmem.queue_report("13800138000", "found-1", "DELIVRD")
     with time_machine.travel(T0 + dt.timedelta(seconds=20), tick=False):
         assert poll(force=True, inbound=False).reports_matched == 0
+    recovery_moments.clear()
     lost = Message.objects.create(
         mobile="13800138000",
         content="x",
@@ -94,16 +101,8 @@ def test_the_recovery_of_a_report_matched_later_judges_at_the_rematch_s_moment(
         request=uuid.uuid4(),
         requested_at=T0,
     )
-    given = []
-    recover = recovery.recover
-
-    def spy(reports, names, now=None):
-        given.append(now)
-        return recover(reports, names, now)
-
-    monkeypatch.setattr(recovery, "recover", spy)
     monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(minutes=30)))
     assert poll(force=True, inbound=False).rematched == 1
     lost.refresh_from_db()
     assert (lost.msgid, lost.status) == ("found-1", S.DELIVERED)
-    assert given == [Report.objects.get().matched_at]
+    assert recovery_moments == [Report.objects.get().matched_at]
