@@ -18,12 +18,6 @@ from django_xunchen.polling.result import PollResult
 from django_xunchen.polling.run import _too_soon
 
 pytestmark = pytest.mark.django_db(transaction=True)
-LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
-
-
-@pytest.fixture
-def on_locmem(settings, xunchen_outbox):
-    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SENDER_NUMBER": ""}
 
 
 def _reports_body(*pairs):

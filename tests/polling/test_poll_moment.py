@@ -11,16 +11,26 @@ from django.utils import timezone
 
 from django_xunchen import poll
 from django_xunchen.backends import locmem
-from django_xunchen.client.types import CHINA_TZ
-from django_xunchen.models import EventType, Message, Report, WebhookEvent
+from django_xunchen.models import Message, Report
 from django_xunchen.outcomes import recovery
-from django_xunchen.webhooks import events as webhook_events
 
-from .test_rematch_edges import LOCMEM, SteppingClock
+from .test_rematch_edges import (
+    T0,
+    SteppingClock,
+    assert_events_at_the_moment_moved,
+    listen_to_outcomes,
+    sent,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
-T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=CHINA_TZ)
+
+
+def lost_row():
+    """A row whose request's outcome was lost, claimed at T0."""
+    return Message.objects.create(
+        mobile="13800138000", content="x", status=S.UNKNOWN, request=uuid.uuid4(), requested_at=T0
+    )
 
 
 @pytest.fixture
@@ -38,42 +48,22 @@ def recovery_moments(monkeypatch):
 
 
 def test_the_event_of_a_report_matched_at_once_carries_the_moment_its_message_moved(
-    settings, xunchen_outbox, monkeypatch
+    on_locmem, monkeypatch
 ):
-    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SENDER_NUMBER": ""}
-    delivered, undelivered = (
-        Message.objects.create(
-            mobile=mobile, content="x", msgid=msgid, status=S.SENT, submitted_at=T0
-        )
-        for mobile, msgid in (("13800138000", "m-1"), ("13800138001", "m-2"))
-    )
+    delivered, undelivered = sent("13800138000", "m-1"), sent("13800138001", "m-2")
     with time_machine.travel(T0 + dt.timedelta(seconds=10), tick=False):
         locmem.queue_report("13800138000", "m-1", "DELIVRD")
         locmem.queue_report("13800138001", "m-2", "MA:0006")
-    webhook_events._subscriptions.assume(
-        frozenset({EventType.MESSAGE_DELIVERED, EventType.MESSAGE_UNDELIVERED})
-    )
+    listen_to_outcomes()
     monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(seconds=30)))
     assert poll(force=True, inbound=False).reports_matched == 2
-    moved = dict(Message.objects.values_list("pk", "updated_at"))
-    recorded = {(e.type, e.object_id): e.occurred_at for e in WebhookEvent.objects.all()}
-    assert recorded == {
-        (EventType.MESSAGE_DELIVERED, delivered.pk): moved[delivered.pk],
-        (EventType.MESSAGE_UNDELIVERED, undelivered.pk): moved[undelivered.pk],
-    }
+    assert_events_at_the_moment_moved(delivered, undelivered)
 
 
 def test_the_recovery_of_a_lost_request_judges_at_the_poll_s_moment(
-    settings, xunchen_outbox, monkeypatch, recovery_moments
+    on_locmem, monkeypatch, recovery_moments
 ):
-    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SENDER_NUMBER": ""}
-    lost = Message.objects.create(
-        mobile="13800138000",
-        content="x",
-        status=S.UNKNOWN,
-        request=uuid.uuid4(),
-        requested_at=T0,
-    )
+    lost = lost_row()
     with time_machine.travel(T0 + dt.timedelta(seconds=10), tick=False):
         locmem.queue_report("13800138000", "found-1", "DELIVRD")
     monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(minutes=30)))
@@ -84,23 +74,16 @@ def test_the_recovery_of_a_lost_request_judges_at_the_poll_s_moment(
 
 
 def test_the_recovery_of_a_report_matched_later_judges_at_the_rematch_s_moment(
-    settings, xunchen_outbox, monkeypatch, recovery_moments
+    on_locmem, monkeypatch, recovery_moments
 ):
     """The report comes while no row is lost (an orphan); the row's outcome is lost
     after; the next poll's rematch recovers it at the moment it matches the report."""
-    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SENDER_NUMBER": ""}
     with time_machine.travel(T0 + dt.timedelta(seconds=10), tick=False):
         locmem.queue_report("13800138000", "found-1", "DELIVRD")
     with time_machine.travel(T0 + dt.timedelta(seconds=20), tick=False):
         assert poll(force=True, inbound=False).reports_matched == 0
     recovery_moments.clear()
-    lost = Message.objects.create(
-        mobile="13800138000",
-        content="x",
-        status=S.UNKNOWN,
-        request=uuid.uuid4(),
-        requested_at=T0,
-    )
+    lost = lost_row()
     monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(minutes=30)))
     assert poll(force=True, inbound=False).rematched == 1
     lost.refresh_from_db()

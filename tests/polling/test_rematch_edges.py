@@ -17,13 +17,7 @@ from django_xunchen.webhooks import events as webhook_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = Message.Status
-LOCMEM = "django_xunchen.backends.locmem.SMSBackend"
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=CHINA_TZ)
-
-
-@pytest.fixture
-def on_locmem(settings, xunchen_outbox):
-    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": LOCMEM, "SENDER_NUMBER": ""}
 
 
 def at(seconds):
@@ -66,22 +60,32 @@ class SteppingClock:
         return self.now
 
 
-def test_the_event_of_a_report_matched_later_carries_the_moment_its_message_moved(
-    on_locmem, monkeypatch
-):
-    orphans((10, "13800138000", "late-1", "DELIVRD"), (15, "13800138001", "late-2", "MA:0006"))
-    delivered, undelivered = sent("13800138000", "late-1"), sent("13800138001", "late-2")
+def listen_to_outcomes():
+    """As if an endpoint wanted the delivered and undelivered events."""
     webhook_events._subscriptions.assume(
         frozenset({EventType.MESSAGE_DELIVERED, EventType.MESSAGE_UNDELIVERED})
     )
-    monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(seconds=30)))
-    assert poll(force=True, inbound=False).rematched == 2
+
+
+def assert_events_at_the_moment_moved(delivered, undelivered):
+    """One event each, recorded at the moment its message moved (its ``updated_at``)."""
     moved = dict(Message.objects.values_list("pk", "updated_at"))
     recorded = {(e.type, e.object_id): e.occurred_at for e in WebhookEvent.objects.all()}
     assert recorded == {
         (EventType.MESSAGE_DELIVERED, delivered.pk): moved[delivered.pk],
         (EventType.MESSAGE_UNDELIVERED, undelivered.pk): moved[undelivered.pk],
     }
+
+
+def test_the_event_of_a_report_matched_later_carries_the_moment_its_message_moved(
+    on_locmem, monkeypatch
+):
+    orphans((10, "13800138000", "late-1", "DELIVRD"), (15, "13800138001", "late-2", "MA:0006"))
+    delivered, undelivered = sent("13800138000", "late-1"), sent("13800138001", "late-2")
+    listen_to_outcomes()
+    monkeypatch.setattr(timezone, "now", SteppingClock(T0 + dt.timedelta(seconds=30)))
+    assert poll(force=True, inbound=False).rematched == 2
+    assert_events_at_the_moment_moved(delivered, undelivered)
 
 
 def test_a_message_with_two_reports_of_its_outcome_matched_later_takes_the_first(on_locmem):

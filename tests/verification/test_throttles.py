@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from django_xunchen.client.types import CHINA_TZ
-from django_xunchen.models import Message, ThrottleEvent, VerificationCode
+from django_xunchen.models import Message, ThrottleBucket, ThrottleEvent, VerificationCode
 from django_xunchen.verification.codes import (
     RequestStatus,
     client_ip,
@@ -259,8 +259,6 @@ def test_the_shortest_wait_is_one_second(limits):
 
 @time_machine.travel(NOON, tick=False)
 def test_a_prefix_block_ends_at_its_very_moment(limits):
-    from django_xunchen.models import ThrottleBucket
-
     limits(PREFIX_LIMIT=100)
     ThrottleBucket.objects.create(key=f"prefix:{NUMBER[:7]}", blocked_until=NOON)
     assert asked()[0] == RequestStatus.SENT
@@ -302,8 +300,6 @@ def test_today_s_volume_counts_today_s_codes_sent(limits):
 def test_the_ip_s_count_is_kept_in_a_bucket_of_its_own(limits):
     """Each counted key has a row that every request locks, so that the count holds
     across processes; the IP's too."""
-    from django_xunchen.models import ThrottleBucket
-
     request_code(NUMBER, ip="203.0.113.7")
     request_code("13900139000")
     assert set(ThrottleBucket.objects.values_list("key", flat=True)) == {
@@ -349,3 +345,4 @@ def test_a_throttled_request_without_an_address_is_announced_with_none(heard):
     ((_, kwargs),) = [(s, kw) for name, s, kw in heard if name == "code_throttled"]
     assert kwargs["ip"] is None
     assert set(ThrottleEvent.objects.values_list("ip", flat=True)) == {None}
+    assert not ThrottleBucket.objects.filter(key__startswith="ip:").exists()
