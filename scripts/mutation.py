@@ -3,8 +3,10 @@
 Runs ``mutmut run`` (configured in pyproject.toml, ``[tool.mutmut]``), then prints one
 line per module: mutants, killed, equivalent, survived, without a test, not measured,
 without a result, and the score. The score is killed + equivalent over EVERY mutant in
-scope: a mutant without a result for the current code counts against it, and so do the
-survivors named in UNMEASURED (reported apart, with their reason). EQUIVALENT below lists
+scope: a mutant without a result for the current code counts against it. The survivors
+named in UNMEASURED (code only PostgreSQL runs) are then run on a real PostgreSQL
+(``--postgres``, :func:`judge_on_postgres`); those not judged there count against the
+score too (reported apart, with their reason). EQUIVALENT below lists
 the mutants no test can kill because the program behaves the same, each with its reason.
 Every other survivor is printed by name: ``mutmut show NAME`` shows its diff.
 
@@ -22,6 +24,7 @@ whole or of any module is under the goal.
     python scripts/mutation.py --keep     # after a stopped run: keep its results, report
     python scripts/mutation.py --survivors  # after writing tests: run the survivors again
     python scripts/mutation.py --confirm-claims NAME...  # claims checked on the current code
+    python scripts/mutation.py --postgres # the mutants only PostgreSQL can judge, on it
 
 The results are kept in the repository (scripts/mutation-results/: mutmut's record of
 each module), merged with mutants/ before a run and written back after it, so that the
@@ -671,6 +674,11 @@ EQUIVALENT: dict[str, str] = {
         "the conflict target of an IGNORE suffix: PostgreSQL writes ON CONFLICT DO NOTHING "
         "without it, SQLite and MySQL give no suffix at all"
     ),
+    **dict.fromkeys(
+        [f"django_xunchen.polling.reports.x__update_from_firsts__mutmut_{n}" for n in (32, 36, 39)],
+        "a line of SQL in capitals or in small letters: PostgreSQL folds unquoted keywords "
+        "and names to small letters (survived on PostgreSQL)",
+    ),
 }
 
 _ONE_OF_MODEL = "one_of() reads the model only for PostgreSQL's array form; the run uses SQLite"
@@ -954,10 +962,17 @@ def unmeasured(name: str) -> bool:
     return any(name == key or (key.endswith("__") and name.startswith(key)) for key in UNMEASURED)
 
 
-def classify(name: str, code: int | None, confirmed: Collection[str] = ()) -> str:
+def classify(
+    name: str,
+    code: int | None,
+    confirmed: Collection[str] = (),
+    on_postgres: Mapping[str, str] | None = None,
+) -> str:
     """One mutant's column in the table. A claim on one mutant (EQUIVALENT, UNMEASURED)
     holds only when it is in ``confirmed`` (:func:`confirmed_claims`): judged on the
-    function as it is now."""
+    function as it is now. A mutant only PostgreSQL can judge takes its result there
+    (``on_postgres``, :func:`postgres_results`) over its claim."""
+    on_postgres = on_postgres or {}
     if code in NO_RESULT:
         # Before EQUIVALENT: a mutant's number names another change once its function
         # changed, so an old reason holds only for a mutant run on the current code.
@@ -967,6 +982,8 @@ def classify(name: str, code: int | None, confirmed: Collection[str] = ()) -> st
     if name in EQUIVALENT:
         return "equivalent" if name in confirmed else "unconfirmed"
     if unmeasured(name):
+        if name in on_postgres:
+            return "killed" if on_postgres[name] != "survived" else "survived on postgresql"
         confirmed_or_whole = name in confirmed or name not in UNMEASURED
         return "unmeasured" if confirmed_or_whole else "unconfirmed"
     if code in NO_TEST:
@@ -979,9 +996,18 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     survivors: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, name: str, code: int | None, confirmed: Collection[str] = ()) -> None:
-        kind = classify(name, code, confirmed)
-        if kind == "unconfirmed":
+    def add(
+        self,
+        name: str,
+        code: int | None,
+        confirmed: Collection[str] = (),
+        on_postgres: Mapping[str, str] | None = None,
+    ) -> None:
+        kind = classify(name, code, confirmed, on_postgres)
+        if kind == "survived on postgresql":
+            kind = "survived"
+            self.survivors.append((name, "survived its tests on PostgreSQL"))
+        elif kind == "unconfirmed":
             kind = "survived"
             self.survivors.append((name, UNCONFIRMED))
         elif kind == "survived":
@@ -1008,11 +1034,12 @@ def tally(
     codes: Mapping[str, int | None],
     keep: Callable[[str], bool] = lambda name: True,
     confirmed: Collection[str] = (),
+    on_postgres: Mapping[str, str] | None = None,
 ) -> Tally:
     t = Tally()
     for name, code in codes.items():
         if keep(name):
-            t.add(name, code, confirmed)
+            t.add(name, code, confirmed, on_postgres)
     return t
 
 
@@ -1169,13 +1196,25 @@ def print_table(tallies: Mapping[str, Tally | None], total_label: str | None) ->
 def report(run_status: int = 0) -> tuple[list[str], Tally]:
     """The whole scope's table; returns the gate's problems and the whole tally."""
     confirmed = confirmed_claims()
+    on_postgres = postgres_results()
     tallies = {
-        module: None if codes is None else tally(codes, confirmed=confirmed)
+        module: None
+        if codes is None
+        else tally(codes, confirmed=confirmed, on_postgres=on_postgres)
         for module, codes in results().items()
     }
     print_table(tallies, "all")
+    if judged := len(on_postgres):
+        killed = sum(result != "survived" for result in on_postgres.values())
+        print(
+            f"\n{judged} mutants only PostgreSQL can judge were run on it ({ON_POSTGRES}): "
+            f"{killed} killed"
+        )
     if any(t is not None and t.counts["unmeasured"] for t in tallies.values()):
-        print("\nNot measured (counted against the score; each is tested elsewhere):")
+        print(
+            "\nNot measured (counted against the score; each is tested elsewhere; "
+            "--postgres runs them on PostgreSQL):"
+        )
         for key, why in UNMEASURED.items():
             print(f"  {key}{'*' if key.endswith('__') else ''}: {why}")
     if EQUIVALENT:
@@ -1191,6 +1230,182 @@ def whole(tallies: Mapping[str, Tally | None]) -> Tally:
         if t is not None:
             total.counts.update(t.counts)
     return total
+
+
+# --postgres: the mutants only PostgreSQL can judge, judged on it.
+
+#: In KEPT: each mutant of UNMEASURED run on PostgreSQL (``--postgres``) -> the hash of
+#: its function then, and its result: "killed", "timeout" or "survived".
+ON_POSTGRES = "postgres-results.json"
+#: The tests a claim names (``tests/....py`` or ``tests/....py::test_name``): PostgreSQL
+#: runs them first. The map of tests is made on SQLite, where tests marked postgres_only
+#: are skipped, so it never names them.
+NAMED_TEST = re.compile(r"tests/[\w/]+\.py(?:::\w+)?")
+#: The markers of the PostgreSQL step of make test (scripts/test.sh), postgres_only in.
+POSTGRES_MARKERS = "not browser and not packaging and not demo and not main_step_only"
+
+
+def kept_postgres_results() -> dict[str, dict[str, str]]:
+    path = KEPT / ON_POSTGRES
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def postgres_results() -> dict[str, str]:
+    """name -> result on PostgreSQL, for the mutants whose function is as it was when the
+    result was recorded (and as its SQLite results were recorded for)."""
+    kept = kept_postgres_results()
+    hashes = recorded_hashes(kept)
+    return {
+        name: entry["result"]
+        for name, entry in kept.items()
+        if hashes.get(name.rpartition("__mutmut_")[0]) == entry["hash"]
+    }
+
+
+def only_postgres_judges(prefixes: Collection[str] = ()) -> list[str]:
+    """The mutants that survived on SQLite and are named in UNMEASURED (of the functions
+    starting with one of ``prefixes``; all when empty), without a result on PostgreSQL
+    for their function's current code."""
+    done = postgres_results()
+    return sorted(
+        name
+        for codes in results().values()
+        for name, code in (codes or {}).items()
+        if code in SURVIVED
+        and unmeasured(name)
+        and name not in done
+        and (not prefixes or name.startswith(tuple(prefixes)))
+    )
+
+
+def postgres_tests(name: str, stats: Mapping) -> list[str]:
+    """The tests of a mutant on PostgreSQL: those its claim names, then those mutmut
+    mapped to its function, fastest first (``-x`` ends the session at the first
+    failure)."""
+    reasons = [
+        why
+        for key, why in UNMEASURED.items()
+        if name == key or (key.endswith("__") and name.startswith(key))
+    ]
+    named = list(dict.fromkeys(t for why in reasons for t in NAMED_TEST.findall(why)))
+    files = {t for t in named if "::" not in t}
+    durations = stats["duration_by_test"]
+    mapped = sorted(
+        stats["tests_by_mangled_function_name"].get(name.rpartition("__mutmut_")[0], []),
+        key=lambda test: durations.get(test, float("inf")),
+    )
+    return named + [t for t in mapped if t not in named and t.partition("::")[0] not in files]
+
+
+def postgres_url() -> tuple[str | None, bool]:
+    """DATABASE_URL when it names PostgreSQL, else one from scripts/start-postgres.sh;
+    (None, False) when there is none. The flag says whether it was started here."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        return url, False
+    started = subprocess.run(  # noqa: S603
+        ["bash", str(ROOT / "scripts" / "start-postgres.sh")],  # noqa: S607
+        capture_output=True,
+        text=True,
+    )
+    if started.returncode != 0:
+        print(started.stderr.strip())
+        return None, False
+    return started.stdout.strip().splitlines()[-1], True
+
+
+def run_on_postgres(
+    url: str, tests: list[str], mutant: str | None, timeout: float, *, show: bool = False
+) -> str:
+    """pytest in mutants/ on PostgreSQL, with ``mutant`` active (none: the code as it
+    is): "passed", "failed", "timeout", or pytest's exit status when it ran no test or
+    broke (an internal error, a usage error such as a test id not found)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"XUNCHEN_TEST_DURATIONS", "XUNCHEN_TEST_DB_TEMPLATE", "MUTANT_UNDER_TEST"}
+    }
+    env.update(DATABASE_URL=url, PYTHONPATH=str(ROOT / "mutants"))
+    if mutant is not None:
+        env["MUTANT_UNDER_TEST"] = mutant
+    command = [
+        *(sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:randomly"),
+        *("-p", "no:cacheprovider", "--reuse-db", "-m", POSTGRES_MARKERS, *tests),
+    ]
+    try:
+        status = subprocess.run(  # noqa: S603 (test ids from our map and claims)
+            command,
+            cwd=ROOT / "mutants",
+            env=env,
+            timeout=timeout,
+            stdout=None if show else subprocess.DEVNULL,
+            stderr=None if show else subprocess.DEVNULL,
+        ).returncode
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    # 2: pytest stopped on an error while collecting (a function called at import, such
+    # as a decorator, raised): the mutant's doing, as the same tests passed without it.
+    return {0: "passed", 1: "failed", 2: "failed"}.get(status, f"pytest exit status {status}")
+
+
+def judge_on_postgres(prefixes: Collection[str] = ()) -> list[str]:
+    """Run each mutant only PostgreSQL can judge (:func:`only_postgres_judges`) on it,
+    and keep its result in :data:`ON_POSTGRES`; returns what went wrong.
+
+    Before the mutants, as mutmut does: their tests pass on the code as it is, and fail
+    with every function replaced by one that raises (mutmut's "fail" mutant), which
+    shows that they run the mutated copy in mutants/ and not the installed package."""
+    names = only_postgres_judges(prefixes)
+    if not names:
+        return []
+    stats_path = ROOT / "mutants" / STATS
+    if not stats_path.exists():
+        return ["no map of tests (mutants/mutmut-stats.json): run make mutation first"]
+    stats = json.loads(stats_path.read_text())
+    url, started = postgres_url()
+    if url is None:
+        return [f"{len(names)} mutants only PostgreSQL can judge were not run: no PostgreSQL"]
+    started_at = time.monotonic()
+    print(f"\n{len(names)} mutants only PostgreSQL can judge, run on it")
+    try:
+        tests_by_name = {name: postgres_tests(name, stats) for name in names}
+        if empty := [name for name, tests in tests_by_name.items() if not tests]:
+            return [f"no test named or mapped for {', '.join(empty)}"]
+        every_test = list(dict.fromkeys(t for tests in tests_by_name.values() for t in tests))
+        print(f"their {len(every_test)} tests, without a mutant:", flush=True)
+        clean = run_on_postgres(url, every_test, None, timeout=3600, show=True)
+        if clean != "passed":
+            return [
+                f"the {len(every_test)} tests of the mutants only PostgreSQL can judge do "
+                f"not pass unmutated on PostgreSQL ({clean}): fix them first"
+            ]
+        first = tests_by_name[names[0]][:1]
+        print(f"{first[0]}, every mutated function raising:", flush=True)
+        if (check := run_on_postgres(url, first, "fail", timeout=600, show=True)) != "failed":
+            return [
+                f"{first[0]} did not fail with every mutated function raising ({check}): "
+                "the tests do not run the mutated copy in mutants/"
+            ]
+        durations = stats["duration_by_test"]
+        kept = kept_postgres_results()
+        hashes = recorded_hashes(names)
+        problems = []
+        for number, name in enumerate(names, 1):
+            tests = tests_by_name[name]
+            timeout = 120 + 15 * sum(durations.get(t, 1.0) for t in tests)
+            outcome = run_on_postgres(url, tests, name, timeout)
+            result = {"failed": "killed", "passed": "survived", "timeout": "timeout"}.get(outcome)
+            print(f"  {number}/{len(names)} {name}: {result or outcome}", flush=True)
+            if result is None:
+                problems.append(f"{name} on PostgreSQL: {outcome}")
+                continue
+            kept[name] = {"hash": hashes[name.rpartition("__mutmut_")[0]], "result": result}
+            write_record(KEPT / ON_POSTGRES, dict(sorted(kept.items())))
+        print(f"on PostgreSQL: {time.monotonic() - started_at:.0f} s")
+        return problems
+    finally:
+        if started:
+            subprocess.run(["bash", str(ROOT / "scripts" / "stop-postgres.sh")], check=False)  # noqa: S603,S607
 
 
 # --since REF: only the functions changed since a git ref.
@@ -1281,12 +1496,16 @@ def since(ref: str, *, run: bool) -> int:
     for label in prefixes.values():
         print(f"  {label}")
     run_status = 0
+    on_postgres_problems = []
     if run:
         run_status = run_mutmut([prefix + "*" for prefix in prefixes])
+        if run_status == 0:
+            on_postgres_problems = judge_on_postgres(list(prefixes))
     by_prefix: dict[str, Tally | None] = {}
     codes: dict[str, int | None] = {}
     fresh = results()
     confirmed = confirmed_claims()
+    on_postgres = postgres_results()
     for module in changed:
         codes.update(fresh.get(module) or {})
     for prefix, label in prefixes.items():
@@ -1298,6 +1517,7 @@ def since(ref: str, *, run: bool) -> int:
             codes,
             keep=lambda name, prefix=prefix: name.startswith(prefix),
             confirmed=confirmed,
+            on_postgres=on_postgres,
         )
         if t.counts["total"]:
             by_prefix[label] = t
@@ -1306,7 +1526,7 @@ def since(ref: str, *, run: bool) -> int:
         return 0
     print()
     print_table(by_prefix, f"the {len(by_prefix)} changed functions")
-    problems = gate(
+    problems = on_postgres_problems + gate(
         by_prefix,
         run_status=run_status,
         what=f"the functions changed since {ref}",
@@ -1454,7 +1674,18 @@ def main() -> int:
             "then report"
         ),
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help=(
+            "run only the mutants that survived on SQLite and only PostgreSQL can judge "
+            "(UNMEASURED) on PostgreSQL (DATABASE_URL, or scripts/start-postgres.sh), "
+            "then report; make mutation does it after every run"
+        ),
+    )
     args = parser.parse_args()
+    if args.postgres and (args.report or args.survivors is not None or args.since):
+        parser.error("--postgres runs alone: leave out --report, --survivors and --since")
     if args.confirm_claims:
         for function in confirm_claims(args.confirm_claims):
             print(f"confirmed the claims on {function}")
@@ -1473,11 +1704,17 @@ def main() -> int:
         return since(args.since, run=not args.report)
     run_status = (
         0
-        if args.report
+        if args.report or args.postgres
         else run_mutmut([], args.max_children, args.fresh_stats, survivors=args.survivors)
     )
+    on_postgres_problems = []
+    if run_status == 0 and not args.report:
+        on_postgres_problems = judge_on_postgres()
     problems, total = report(run_status)
-    return finish(problems, f"score {total.score:.1f}% over all {total.counts['total']} mutants")
+    return finish(
+        on_postgres_problems + problems,
+        f"score {total.score:.1f}% over all {total.counts['total']} mutants",
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from mutmut.mutation.file_mutation import mutate_file_contents
@@ -345,3 +346,128 @@ def test_claims_hold_only_for_the_version_of_their_function_they_were_checked_on
     record["hash_by_function_name"]["x_f"] = "another"  # f rerun after it changed
     (scope / "kept" / "pkg" / "a.py.meta").write_text(json.dumps(record))
     assert mutation.confirmed_claims() == set()
+
+
+def test_a_mutant_only_postgresql_can_judge_takes_its_result_there(monkeypatch):
+    names = [f"pkg.a.x_f__mutmut_{n}" for n in (1, 2, 3)]
+    monkeypatch.setattr(mutation, "UNMEASURED", dict.fromkeys(names, "PostgreSQL only"))
+    on_postgres = {names[0]: "killed", names[1]: "survived"}
+    t = mutation.tally(dict.fromkeys(names, 0), confirmed=set(names), on_postgres=on_postgres)
+    assert (t.counts["killed"], t.counts["survived"], t.counts["unmeasured"]) == (1, 1, 1)
+    assert t.survivors == [(names[1], "survived its tests on PostgreSQL")]
+    killed_on_sqlite = mutation.tally({names[1]: 1}, on_postgres=on_postgres)
+    assert killed_on_sqlite.counts["killed"] == 1, "a kill on SQLite stands"
+
+
+def test_a_result_on_postgresql_stands_only_for_the_function_it_was_recorded_for(scope):
+    f = "def f(x):\n    return x + 1\n"
+    (scope / "pkg" / "a.py").write_text(f)
+    (scope / "kept" / "pkg").mkdir(parents=True)
+    record = record_of("pkg/a.py", f, 0)
+    (scope / "kept" / "pkg" / "a.py.meta").write_text(json.dumps(record))
+    name = next(iter(record["exit_code_by_key"]))
+    entry = {"hash": record["hash_by_function_name"]["x_f"], "result": "killed"}
+    (scope / "kept" / mutation.ON_POSTGRES).write_text(json.dumps({name: entry}))
+    assert mutation.postgres_results() == {name: "killed"}
+    (scope / "pkg" / "a.py").write_text(f.replace("1", "2"))
+    assert mutation.postgres_results() == {}, "f changed since"
+
+
+def test_a_mutant_s_tests_on_postgresql_are_its_claim_s_first_then_the_mapped_fastest_first(
+    monkeypatch,
+):
+    name = "pkg.a.x_f__mutmut_1"
+    claim = "PostgreSQL only (tests/x/test_a.py::test_one, and tests/x/test_b.py)"
+    monkeypatch.setattr(mutation, "UNMEASURED", {name: claim, "pkg.a.x_g__": "tests/x/test_d.py"})
+    stats = {
+        "tests_by_mangled_function_name": {
+            "pkg.a.x_f": [
+                "tests/x/test_b.py::test_in_a_named_file",
+                "tests/x/test_c.py::test_slow",
+                "tests/x/test_c.py::test_fast",
+                "tests/x/test_a.py::test_one",
+                "tests/x/test_c.py::test_unknown",
+            ]
+        },
+        "duration_by_test": {
+            "tests/x/test_c.py::test_slow": 2.0,
+            "tests/x/test_c.py::test_fast": 0.1,
+        },
+    }
+    assert mutation.postgres_tests(name, stats) == [
+        "tests/x/test_a.py::test_one",
+        "tests/x/test_b.py",
+        "tests/x/test_c.py::test_fast",
+        "tests/x/test_c.py::test_slow",
+        "tests/x/test_c.py::test_unknown",
+    ]
+    assert mutation.postgres_tests("pkg.a.x_g__mutmut_3", stats) == ["tests/x/test_d.py"]
+
+
+@pytest.fixture
+def on_postgres(scope, monkeypatch):
+    """judge_on_postgres() with two mutants to judge, each with a test, and pytest's runs
+    played by ``runs``: (tests, mutant) -> outcome."""
+    names = ["pkg.a.x_f__mutmut_1", "pkg.a.x_f__mutmut_2"]
+    monkeypatch.setattr(mutation, "UNMEASURED", {"pkg.a.x_f__": "tests/test_a.py"})
+    monkeypatch.setattr(mutation, "only_postgres_judges", lambda prefixes=(): names)
+    monkeypatch.setattr(mutation, "postgres_url", lambda: ("postgres://pg", False))
+    monkeypatch.setattr(mutation, "recorded_hashes", lambda found: {"pkg.a.x_f": "h1"})
+    (scope / "mutants").mkdir()
+    stats = {"tests_by_mangled_function_name": {}, "duration_by_test": {}}
+    (scope / "mutants" / mutation.STATS).write_text(json.dumps(stats))
+    runs = {}
+    calls = []
+
+    def run(url, tests, mutant, timeout, show=False):
+        calls.append(mutant)
+        return runs[mutant]
+
+    monkeypatch.setattr(mutation, "run_on_postgres", run)
+    return SimpleNamespace(names=names, runs=runs, calls=calls)
+
+
+def test_postgresql_judges_nothing_when_the_tests_fail_unmutated(scope, on_postgres):
+    on_postgres.runs[None] = "failed"
+    [problem] = mutation.judge_on_postgres()
+    assert "do not pass unmutated on PostgreSQL (failed)" in problem
+    assert on_postgres.calls == [None]
+    assert not (scope / "kept" / mutation.ON_POSTGRES).exists()
+
+
+def test_postgresql_judges_nothing_when_the_tests_do_not_run_the_mutated_copy(scope, on_postgres):
+    on_postgres.runs.update({None: "passed", "fail": "passed"})
+    [problem] = mutation.judge_on_postgres()
+    assert "did not fail with every mutated function raising" in problem
+    assert on_postgres.calls == [None, "fail"]
+    assert not (scope / "kept" / mutation.ON_POSTGRES).exists()
+
+
+def test_postgresql_s_results_are_kept_and_a_broken_session_is_a_problem(scope, on_postgres):
+    first, second = on_postgres.names
+    on_postgres.runs.update({None: "passed", "fail": "failed", first: "failed"})
+    on_postgres.runs[second] = "pytest exit status 4"
+    [problem] = mutation.judge_on_postgres()
+    assert problem == f"{second} on PostgreSQL: pytest exit status 4"
+    kept = json.loads((scope / "kept" / mutation.ON_POSTGRES).read_text())
+    assert kept == {first: {"hash": "h1", "result": "killed"}}
+
+
+def test_the_report_counts_a_kill_on_postgresql(scope, monkeypatch, capsys):
+    monkeypatch.setattr(mutation, "modules", lambda: ["pkg/a.py"])
+    f = "def f(x):\n    return x + 1\n"
+    (scope / "pkg" / "a.py").write_text(f)
+    (scope / "kept" / "pkg").mkdir(parents=True)
+    record = record_of("pkg/a.py", f, 0)
+    (scope / "kept" / "pkg" / "a.py.meta").write_text(json.dumps(record))
+    monkeypatch.setattr(mutation, "UNMEASURED", {"pkg.a.x_f__": "PostgreSQL only"})
+    monkeypatch.setattr(mutation, "EQUIVALENT", {})
+    entry = {"hash": record["hash_by_function_name"]["x_f"], "result": "killed"}
+    kills = dict.fromkeys(record["exit_code_by_key"], entry)
+    (scope / "kept" / mutation.ON_POSTGRES).write_text(json.dumps(kills))
+    problems, total = mutation.report()
+    assert problems == []
+    assert total.counts["killed"] == total.counts["total"] == len(kills)
+    assert (
+        f"{len(kills)} mutants only PostgreSQL can judge were run on it" in capsys.readouterr().out
+    )
