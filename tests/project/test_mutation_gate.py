@@ -446,9 +446,9 @@ def test_postgresql_judges_nothing_when_the_tests_do_not_run_the_mutated_copy(sc
 def test_postgresql_s_results_are_kept_and_a_broken_session_is_a_problem(scope, on_postgres):
     first, second = on_postgres.names
     on_postgres.runs.update({None: "passed", "fail": "failed", first: "failed"})
-    on_postgres.runs[second] = "pytest exit status 4"
+    on_postgres.runs[second] = "pytest exit status 3"
     [problem] = mutation.judge_on_postgres()
-    assert problem == f"{second} on PostgreSQL: pytest exit status 4"
+    assert problem == f"{second} on PostgreSQL: pytest exit status 3"
     kept = json.loads((scope / "kept" / mutation.ON_POSTGRES).read_text())
     assert kept == {first: {"hash": "h1", "result": "killed"}}
 
@@ -471,3 +471,24 @@ def test_the_report_counts_a_kill_on_postgresql(scope, monkeypatch, capsys):
     assert (
         f"{len(kills)} mutants only PostgreSQL can judge were run on it" in capsys.readouterr().out
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (0, "passed"),
+        (1, "failed"),
+        (2, "failed"),  # an error while collecting: code run at import raised
+        (4, "failed"),  # a test id not found: its module failed to import
+        (3, "pytest exit status 3"),
+        (5, "pytest exit status 5"),  # no test ran
+    ],
+)
+def test_a_session_on_postgresql_is_read_from_pytest_s_exit_status(monkeypatch, status, outcome):
+    def run(command, **kwargs):
+        assert kwargs["env"]["MUTANT_UNDER_TEST"] == "pkg.a.x_f__mutmut_1"
+        assert kwargs["env"]["DATABASE_URL"] == "postgres://pg"
+        return SimpleNamespace(returncode=status)
+
+    monkeypatch.setattr(mutation.subprocess, "run", run)
+    assert mutation.run_on_postgres("postgres://pg", ["t"], "pkg.a.x_f__mutmut_1", 60) == outcome
