@@ -278,3 +278,27 @@ def test_recovery_with_use_tz_false(gateway):
         message = Message.objects.get()
         assert (message.status, message.msgid) == (S.DELIVERED, msgid)
         assert message.submitted_at.tzinfo is None
+
+
+def test_a_poll_counts_the_requests_recovered_from_every_answer_it_ingests(gateway):
+    """An answer imported by hand and the poll's own fetch each recover a lost request."""
+    from django_xunchen.fake_gateway.responses import reports_text
+    from django_xunchen.polling import import_answer
+
+    with at(0):
+        first = lost_send(gateway, "13800138000", "one")
+        second = lost_send(gateway, "13900000000", "two")
+    with at(20):
+        delivered_now(gateway)
+        queue = gateway.state.reports[gateway.account.username]
+        imported = [r for r in queue if r.msgid == first]
+        queue[:] = [r for r in queue if r.msgid == second]
+        import_answer(reports_text(imported).encode(), "queryReport")
+    with at(30):
+        result = poll(inbound=False)
+    assert result.ok, result.errors
+    assert (result.reports, result.requests_recovered) == (2, 2)
+    assert sorted(Message.objects.values_list("content", "status", "msgid")) == [
+        ("one", S.DELIVERED, first),
+        ("two", S.DELIVERED, second),
+    ]
