@@ -10,6 +10,7 @@ from django.db import connections
 
 from django_xunchen import poll, send_queued, send_sms
 from django_xunchen.backends.xunchen import SMSBackend as XunchenBackend
+from django_xunchen.exceptions import OutcomeUnknownError
 from django_xunchen.models import Message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
@@ -200,3 +201,16 @@ def test_concurrency_stops_an_account_after_it_certainly_failed(gateway, setting
     assert statuses["failed"] <= 3 * 100, "at most one request per thread was tried"
     assert statuses["queued"] >= 700
     assert len(rows) == 1000
+
+
+def test_concurrency_stops_every_thread_after_an_unknown_outcome(gateway, settings):
+    """Each request whose answer is lost stops the send: no thread takes another chunk,
+    whatever the size of the chunks (here one number each)."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 3, "BATCH_SIZE": 1}
+    gateway.inject_fault("drop", method="sendUtf8Msg", times=100)
+    with pytest.raises(OutcomeUnknownError):
+        send_sms([f"138{i:08d}" for i in range(12)], "x")
+    tried = len(gateway.submissions)
+    assert 1 <= tried <= 3, "at most the request each thread had under way"
+    statuses = Counter(Message.objects.values_list("status", flat=True))
+    assert statuses == {"unknown": tried, "queued": 12 - tried}
