@@ -1267,11 +1267,16 @@ def postgres_results() -> dict[str, str]:
     }
 
 
-def only_postgres_judges(prefixes: Collection[str] = ()) -> list[str]:
+def only_postgres_judges(prefixes: Collection[str] = (), *, again: bool = False) -> list[str]:
     """The mutants that survived on SQLite and are named in UNMEASURED (of the functions
     starting with one of ``prefixes``; all when empty), without a result on PostgreSQL
-    for their function's current code."""
-    done = postgres_results()
+    for their function's current code; with ``again``, those that survived there too
+    (after tests were written for them)."""
+    done = {
+        name: result
+        for name, result in postgres_results().items()
+        if not (again and result == "survived")
+    }
     return sorted(
         name
         for codes in results().values()
@@ -1356,14 +1361,14 @@ def run_on_postgres(
     )
 
 
-def judge_on_postgres(prefixes: Collection[str] = ()) -> list[str]:
+def judge_on_postgres(prefixes: Collection[str] = (), *, again: bool = False) -> list[str]:
     """Run each mutant only PostgreSQL can judge (:func:`only_postgres_judges`) on it,
     and keep its result in :data:`ON_POSTGRES`; returns what went wrong.
 
     Before the mutants, as mutmut does: their tests pass on the code as it is, and fail
     with every function replaced by one that raises (mutmut's "fail" mutant), which
     shows that they run the mutated copy in mutants/ and not the installed package."""
-    names = only_postgres_judges(prefixes)
+    names = only_postgres_judges(prefixes, again=again)
     if not names:
         return []
     stats_path = ROOT / "mutants" / STATS
@@ -1647,7 +1652,8 @@ def main() -> int:
             "run again only the mutants no test killed (of the modules under these paths; "
             "all when none), after tests were written for them: mutmut maps new tests to "
             "the functions they run, but never runs a mutant with a result again unless it "
-            "is named. Those claimed equivalent or unmeasured are left out"
+            "is named. Those claimed equivalent or unmeasured are left out of mutmut's "
+            "run; the survivors on PostgreSQL run there again"
         ),
     )
     parser.add_argument(
@@ -1717,7 +1723,7 @@ def main() -> int:
     )
     on_postgres_problems = []
     if run_status == 0 and not args.report:
-        on_postgres_problems = judge_on_postgres()
+        on_postgres_problems = judge_on_postgres(again=args.survivors is not None)
     problems, total = report(run_status)
     return finish(
         on_postgres_problems + problems,

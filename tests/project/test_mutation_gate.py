@@ -410,7 +410,7 @@ def on_postgres(scope, monkeypatch):
     played by ``runs``: (tests, mutant) -> outcome."""
     names = ["pkg.a.x_f__mutmut_1", "pkg.a.x_f__mutmut_2"]
     monkeypatch.setattr(mutation, "UNMEASURED", {"pkg.a.x_f__": "tests/test_a.py"})
-    monkeypatch.setattr(mutation, "only_postgres_judges", lambda prefixes=(): names)
+    monkeypatch.setattr(mutation, "only_postgres_judges", lambda prefixes=(), again=False: names)
     monkeypatch.setattr(mutation, "postgres_url", lambda: ("postgres://pg", False))
     monkeypatch.setattr(mutation, "recorded_hashes", lambda found: {"pkg.a.x_f": "h1"})
     (scope / "mutants").mkdir()
@@ -492,3 +492,13 @@ def test_a_session_on_postgresql_is_read_from_pytest_s_exit_status(monkeypatch, 
 
     monkeypatch.setattr(mutation.subprocess, "run", run)
     assert mutation.run_on_postgres("postgres://pg", ["t"], "pkg.a.x_f__mutmut_1", 60) == outcome
+
+
+def test_the_survivors_on_postgresql_run_there_again_only_when_asked(monkeypatch):
+    a, b, c, d, e = (f"pkg.a.x_f__mutmut_{n}" for n in range(1, 6))
+    monkeypatch.setattr(mutation, "UNMEASURED", dict.fromkeys([a, b, c, d], "PostgreSQL only"))
+    monkeypatch.setattr(mutation, "results", lambda: {"pkg/a.py": {a: 0, b: 0, c: 0, d: 1, e: 0}})
+    monkeypatch.setattr(mutation, "postgres_results", lambda: {a: "killed", b: "survived"})
+    assert mutation.only_postgres_judges() == [c], "d was killed on SQLite, e is not claimed"
+    assert mutation.only_postgres_judges(again=True) == [b, c]
+    assert mutation.only_postgres_judges(["pkg.a.x_g"], again=True) == []
