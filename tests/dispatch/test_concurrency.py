@@ -214,3 +214,19 @@ def test_concurrency_stops_every_thread_after_an_unknown_outcome(gateway, settin
     assert 1 <= tried <= 3, "at most the request each thread had under way"
     statuses = Counter(Message.objects.values_list("status", flat=True))
     assert statuses == {"unknown": tried, "queued": 12 - tried}
+
+
+def test_concurrency_goes_on_with_other_accounts_after_one_certainly_failed(two_logins, settings):
+    """The chunks of an account stopped by a certain failure are skipped, and the threads
+    go on to the chunks of the accounts after it."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 2, "BATCH_SIZE": 1}
+    two_logins.state.accounts["A"].enabled = False
+    Message.objects.bulk_create(
+        [Message(mobile=f"138{i:08d}", content="a", account="default") for i in range(6)]
+        + [Message(mobile=f"139{i:08d}", content="b", account="codes") for i in range(4)]
+    )
+    send_queued()
+    statuses = Counter(Message.objects.values_list("account", "status"))
+    assert statuses[("codes", "sent")] == 4
+    assert 1 <= statuses[("default", "failed")] <= 2, "at most one request per thread"
+    assert statuses[("default", "failed")] + statuses[("default", "queued")] == 6
