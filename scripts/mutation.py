@@ -674,6 +674,10 @@ EQUIVALENT: dict[str, str] = {
         "the conflict target of an IGNORE suffix: PostgreSQL writes ON CONFLICT DO NOTHING "
         "without it, SQLite and MySQL give no suffix at all"
     ),
+    "django_xunchen.polling.fetch.x__fetch_and_journal__mutmut_7": (
+        "error starts as None instead of '': it is only read for its truth, and passed on "
+        "only when true"
+    ),
     "django_xunchen.polling.replies.x__rematch_orphans__mutmut_96": (
         "= for += on the poll result's count of ambiguous reports: poll() gives each "
         "account group a new PollResult, and this pass, run once on it, is the only one "
