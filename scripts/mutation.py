@@ -329,8 +329,8 @@ EQUIVALENT: dict[str, str] = {
     ),
     "django_xunchen.polling.ingest.x__ingest__mutmut_19": _BODY_DROPPED,
     "django_xunchen.polling.ingest.x__ingest__mutmut_20": _BODY_DROPPED,
-    "django_xunchen.polling.ingest.x__ingest__mutmut_85": _CAST,
-    "django_xunchen.polling.ingest.x__ingest__mutmut_102": _CAST,
+    "django_xunchen.polling.ingest.x__ingest__mutmut_88": _CAST,
+    "django_xunchen.polling.ingest.x__ingest__mutmut_107": _CAST,
     "django_xunchen.polling.journal.x__note_attempt__mutmut_17": (
         "a success at the very moment of the last one writes the same time"
     ),
