@@ -225,8 +225,20 @@ def test_concurrency_goes_on_with_other_accounts_after_one_certainly_failed(two_
         [Message(mobile=f"138{i:08d}", content="a", account="default") for i in range(6)]
         + [Message(mobile=f"139{i:08d}", content="b", account="codes") for i in range(4)]
     )
-    send_queued()
+    counts = send_queued()
     statuses = Counter(Message.objects.values_list("account", "status"))
     assert statuses[("codes", "sent")] == 4
     assert 1 <= statuses[("default", "failed")] <= 2, "at most one request per thread"
     assert statuses[("default", "failed")] + statuses[("default", "queued")] == 6
+    assert (counts["sent"], counts["requests"]) == (4, 4 + statuses[("default", "failed")])
+
+
+def test_a_thread_s_crash_is_raised_as_it_was(gateway, settings, monkeypatch):
+    settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 2, "BATCH_SIZE": 1}
+
+    def send(self, request):
+        raise RuntimeError("the backend broke")
+
+    monkeypatch.setattr(XunchenBackend, "send", send)
+    with pytest.raises(RuntimeError, match="the backend broke"):
+        send_sms(["13800000001", "13800000002", "13800000003"], "x")
