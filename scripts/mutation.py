@@ -674,6 +674,9 @@ EQUIVALENT: dict[str, str] = {
         "the conflict target of an IGNORE suffix: PostgreSQL writes ON CONFLICT DO NOTHING "
         "without it, SQLite and MySQL give no suffix at all"
     ),
+    "django_xunchen.polling.fetch.x__journal_kept_answers__mutmut_24": (
+        "AnswerKept(fetched=None) for fetched=False: it is only read for its truth"
+    ),
     "django_xunchen.polling.fetch.x__fetch_and_journal__mutmut_7": (
         "error starts as None instead of '': it is only read for its truth, and passed on "
         "only when true"
