@@ -188,7 +188,9 @@ def test_concurrency_sends_requests_at_once_each_number_once(gateway, settings, 
     assert len(sent) == 1000 and max(sent.values()) == 1
     assert len(gateway.submissions) == 10
     assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
-    assert len({name for name, _ in senders}) == 4, "four threads sent"
+    assert {name for name, _ in senders} == {f"xunchen-send-{i}" for i in range(4)}, (
+        "four threads sent, named for the logs"
+    )
     assert len({backend for _, backend in senders}) == 4, "each on its own connection"
 
 
@@ -235,9 +237,12 @@ def test_concurrency_goes_on_with_other_accounts_after_one_certainly_failed(two_
 
 def test_a_thread_s_crash_is_raised_as_it_was(gateway, settings, monkeypatch):
     settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 2, "BATCH_SIZE": 1}
+    real = XunchenBackend.send
 
     def send(self, request):
-        raise RuntimeError("the backend broke")
+        if "13800000002" in request.mobiles:
+            raise RuntimeError("the backend broke")
+        return real(self, request)
 
     monkeypatch.setattr(XunchenBackend, "send", send)
     with pytest.raises(RuntimeError, match="the backend broke"):
