@@ -247,3 +247,14 @@ def test_a_thread_s_crash_is_raised_as_it_was(gateway, settings, monkeypatch):
     monkeypatch.setattr(XunchenBackend, "send", send)
     with pytest.raises(RuntimeError, match="the backend broke"):
         send_sms(["13800000001", "13800000002", "13800000003"], "x")
+
+
+def test_every_thread_sends_through_the_backend_the_send_named(gateway, settings):
+    from django_xunchen.backends import locmem
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 2, "BATCH_SIZE": 1}
+    locmem.reset()
+    numbers = ["13800000001", "13800000002", "13800000003"]
+    send_sms(numbers, "x", backend="django_xunchen.backends.locmem.SMSBackend")
+    assert gateway.submissions == []
+    assert sorted(m for sms in locmem.outbox for m in sms.mobiles) == numbers

@@ -366,3 +366,16 @@ def test_each_message_gets_its_own_report_code_time_and_signal_values(gateway, e
             stored.report_status,
             stored.reported_at,
         ), "receivers see what is stored"
+
+
+def test_a_poll_of_replies_alone_leaves_orphan_reports_to_a_poll_of_reports(gateway):
+    (message,) = send_sms("13800138000", "x")
+    msgid = message.msgid
+    Message.objects.filter(pk=message.pk).update(msgid="")  # as if its commit came later
+    poll()
+    Message.objects.filter(pk=message.pk).update(msgid=msgid)
+    replies_only = poll(reports=False, force=True)
+    assert replies_only.rematched == 0
+    assert Report.objects.get().message is None
+    assert poll(inbound=False, force=True).rematched == 1
+    assert Report.objects.get().message_id == message.pk
