@@ -98,3 +98,22 @@ def test_a_second_signal_stops_at_once():
         with pytest.raises(SystemExit) as stopped:
             os.kill(os.getpid(), signal.SIGTERM)
         assert stopped.value.code == 143
+
+
+def test_a_stop_during_one_account_s_poll_leaves_the_next_account_for_the_next_poll(
+    settings, xunchen_outbox
+):
+    from django_xunchen import poll
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": f"{__name__}.SignalledDuringTheFetch"},
+            "z_also": {"BACKEND": "django_xunchen.backends.locmem.SMSBackend", "USERNAME": "Z"},
+        },
+    }
+    with stopping.graceful():
+        result = poll(force=True)
+        assert stopping.requested()
+    assert list(result.accounts) == ["default"]
+    assert PollLock.objects.count() == 0

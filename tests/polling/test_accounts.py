@@ -293,3 +293,29 @@ def test_health_is_kept_per_gateway_account(two_logins, settings):
     assert [p for p in health.stale if "codes" in p] and not [
         p for p in health.stale if "default" in p
     ]
+
+
+def test_a_poll_the_database_refuses_names_the_account_it_stopped_at(
+    settings, xunchen_outbox, monkeypatch
+):
+    from django.db import OperationalError
+
+    from django_xunchen.polling import fetch
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": LOCMEM},
+            "z_also": {"BACKEND": LOCMEM, "USERNAME": "Z"},
+        },
+    }
+
+    def refused(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(fetch, "_journal", refused)
+    locmem.queue_report("13800138000", "m-1", "DELIVRD")
+    result = poll(force=True, inbound=False)
+    assert list(result.accounts) == ["default"], "z_also is left for the next poll"
+    (error,) = result.errors
+    assert error.startswith("default: the database refused to journal a fetched answer")
