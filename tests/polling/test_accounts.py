@@ -319,3 +319,28 @@ def test_a_poll_the_database_refuses_names_the_account_it_stopped_at(
     assert list(result.accounts) == ["default"], "z_also is left for the next poll"
     (error,) = result.errors
     assert error.startswith("default: the database refused to journal a fetched answer")
+
+
+def test_a_poll_the_database_refuses_names_its_account_beside_one_that_cannot_be_built(
+    settings, xunchen_outbox, monkeypatch
+):
+    from django.db import OperationalError
+
+    from django_xunchen.polling import fetch
+
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": LOCMEM},
+            "a_broken": {"BACKEND": "nowhere.SMSBackend", "USERNAME": "X"},
+        },
+    }
+
+    def refused(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(fetch, "_journal", refused)
+    locmem.queue_report("13800138000", "m-1", "DELIVRD")
+    result = poll(force=True, inbound=False)
+    (error,) = result.errors
+    assert error.startswith("default: the database refused to journal a fetched answer")
