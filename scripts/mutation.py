@@ -974,8 +974,15 @@ def keep() -> int:
     return kept
 
 
+def unmeasured_claims(name: str) -> list[str]:
+    """The UNMEASURED entries on a mutant: its own, or its whole function's."""
+    return [
+        key for key in UNMEASURED if name == key or (key.endswith("__") and name.startswith(key))
+    ]
+
+
 def unmeasured(name: str) -> bool:
-    return any(name == key or (key.endswith("__") and name.startswith(key)) for key in UNMEASURED)
+    return bool(unmeasured_claims(name))
 
 
 def classify(
@@ -1303,11 +1310,7 @@ def postgres_tests(name: str, stats: Mapping) -> list[str]:
     """The tests of a mutant on PostgreSQL: those its claim names, then those mutmut
     mapped to its function, fastest first (``-x`` ends the session at the first
     failure)."""
-    reasons = [
-        why
-        for key, why in UNMEASURED.items()
-        if name == key or (key.endswith("__") and name.startswith(key))
-    ]
+    reasons = [UNMEASURED[key] for key in unmeasured_claims(name)]
     named = list(dict.fromkeys(t for why in reasons for t in NAMED_TEST.findall(why)))
     files = {t for t in named if "::" not in t}
     durations = stats["duration_by_test"]
