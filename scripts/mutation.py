@@ -676,7 +676,7 @@ EQUIVALENT: dict[str, str] = {
     ),
     "django_xunchen.polling.ingest.x__ingest__mutmut_11": (
         "bytes() of the body whatever its type: bytes of bytes are a copy of them, so the "
-        "test only spares a copy (survived on PostgreSQL, whose memoryview it converts)"
+        "test only spares a copy (psycopg2's memoryview is converted either way)"
     ),
     "django_xunchen.polling.fetch.x__journal_kept_answers__mutmut_24": (
         "AnswerKept(fetched=None) for fetched=False: it is only read for its truth"
@@ -707,11 +707,6 @@ _SQLITE_SUBQUERY = (
 #: and left out of the score. A whole function (a name ending in "__") or one mutant
 #: → why.
 UNMEASURED: dict[str, str] = {
-    **dict.fromkeys(
-        [f"django_xunchen.polling.ingest.x__ingest__mutmut_{n}" for n in (12, 13)],
-        "SQLite hands a blob back as bytes; these lines turn PostgreSQL's memoryview into "
-        "bytes, and the mutation run uses SQLite",
-    ),
     "django_xunchen.polling.reports.x__write_statuses__mutmut_33": _SQLITE_SUBQUERY,
     "django_xunchen.polling.reports.x__write_statuses__mutmut_42": _SQLITE_SUBQUERY,
     "django_xunchen.polling.replies.x__rematch_orphans__mutmut_83": _SQLITE_SUBQUERY,

@@ -8,10 +8,12 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from django_xunchen import poll, send_sms
+from django_xunchen.backends import locmem
 from django_xunchen.models import InboundMessage, Message, PollJournalEntry, PollLock, Report
 from django_xunchen.polling import ingest, reports
-from django_xunchen.polling.accounts import lock_name_for
+from django_xunchen.polling.accounts import gateway_accounts, lock_name_for
 from django_xunchen.polling.locks import DatabaseLock
+from django_xunchen.polling.result import PollResult
 from django_xunchen.signals import report_received
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -379,3 +381,34 @@ def test_a_poll_of_replies_alone_leaves_orphan_reports_to_a_poll_of_reports(gate
     assert Report.objects.get().message is None
     assert poll(inbound=False, force=True).rematched == 1
     assert Report.objects.get().message_id == message.pk
+
+
+class ParsesItsOwnReports(locmem.SMSBackend):
+    """Overrides parse_reports(), as the docs allow, and reads the body it is given."""
+
+    bodies: list = []
+
+    def parse_reports(self, raw):
+        ParsesItsOwnReports.bodies.append(raw.body)
+        return super().parse_reports(raw)
+
+
+def test_a_journal_body_read_back_as_a_memoryview_reaches_the_backend_as_bytes(
+    settings, xunchen_outbox
+):
+    """psycopg2 reads a binary column back as a memoryview (psycopg 3, which the tests run,
+    as bytes): RawResponse.body is bytes whatever the driver."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "BACKEND": f"{__name__}.ParsesItsOwnReports"}
+    ParsesItsOwnReports.bodies = []
+    send_sms(["13800138000"], "hello")
+    locmem.queue_report("13800138000", locmem.outbox[0].msgid, "DELIVRD")
+    body = locmem.SMSBackend().fetch_reports().body
+    entry = PollJournalEntry.objects.create(
+        operation="queryReport", body=body, fetched_at=timezone.now()
+    )
+    entry.body = memoryview(body)
+    (group,) = gateway_accounts()
+    result = PollResult()
+    assert ingest._ingest(entry, group, result, max_attempts=3), result.errors
+    assert result.reports_matched == 1
+    assert ParsesItsOwnReports.bodies == [body] and type(ParsesItsOwnReports.bodies[0]) is bytes
