@@ -207,6 +207,7 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.client.parsing.x_decode_body__mutmut_33": (
         "final=False is the default of IncrementalDecoder.decode"
     ),
+    "django_xunchen.client.parsing.x__stream__mutmut_11": _CAST,
     "django_xunchen.outcomes.write.x_apply_spool_once_per_process__mutmut_1": (
         "the flag becomes None instead of True: it is only read for its truth value"
     ),

@@ -4,9 +4,11 @@ compare), the times a takeover writes, and a takeover that touches only the one 
 looked at, and only while its dead holder still holds it."""
 
 import datetime as dt
+import os
 import socket
 import subprocess
 import sys
+import types
 
 import pytest
 import time_machine
@@ -62,6 +64,41 @@ def test_without_a_pid_namespace_no_holder_is_presumed_gone(monkeypatch, dead_pi
     process in another container of the same host name."""
     monkeypatch.setattr(locks, "_pid_namespace", lambda: "-")
     owner = f"{socket.gethostname()}:{dead_pid}:-:cafe0000"
+    assert not holder_is_gone(owner)
+    assert DatabaseLock("poll", owner=owner).acquire()
+    assert not DatabaseLock("poll", owner="next").acquire()
+
+
+def seen_from(monkeypatch, namespace):
+    """This process as Linux shows it in the pid namespace ``namespace`` (an inode
+    number), or on a system without /proc (None)."""
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if path != "/proc/self/ns/pid":
+            return real_stat(path, *args, **kwargs)
+        if namespace is None:
+            raise FileNotFoundError(path)
+        return types.SimpleNamespace(st_ino=namespace)
+
+    monkeypatch.setattr(os, "stat", stat)
+
+
+def test_a_dead_pid_of_another_pid_namespace_on_this_host_name_is_not_judged(monkeypatch, dead_pid):
+    """Two containers may share a host name: a pid gone in one may run in the other."""
+    seen_from(monkeypatch, 4026531836)
+    owner = gone_owner(dead_pid)
+    assert holder_is_gone(owner), "gone, seen from its own namespace"
+    seen_from(monkeypatch, 4026532001)
+    assert not holder_is_gone(owner)
+    assert DatabaseLock("poll", owner=owner).acquire()
+    assert not DatabaseLock("poll", owner="next").acquire()
+
+
+def test_without_proc_a_holder_of_this_host_name_is_never_presumed_gone(monkeypatch, dead_pid):
+    """Where /proc is missing (macOS, a sandbox), the namespace cannot be read."""
+    seen_from(monkeypatch, None)
+    owner = gone_owner(dead_pid)
     assert not holder_is_gone(owner)
     assert DatabaseLock("poll", owner=owner).acquire()
     assert not DatabaseLock("poll", owner="next").acquire()
