@@ -1618,6 +1618,12 @@ def survivor_names(under: Collection[str] = ()) -> list[str]:
     return sorted(found - set(claims()))
 
 
+def function_prefixes(paths: Collection[str]) -> list[str]:
+    """The prefix of the mutant names of the modules under each of ``paths``
+    (``django_xunchen/polling/`` -> ``django_xunchen.polling``)."""
+    return [path.rstrip("/").removesuffix(".py").replace("/", ".") for path in paths]
+
+
 def forget_survivors() -> int:
     """Clear the results of the survivors in this machine's records: after the tests are
     mapped anew, they run again (mutmut runs only mutants without a result). Returns how
@@ -1733,7 +1739,9 @@ def main() -> int:
     )
     on_postgres_problems = []
     if run_status == 0 and not args.report:
-        on_postgres_problems = judge_on_postgres(again=args.survivors is not None)
+        on_postgres_problems = judge_on_postgres(
+            function_prefixes(args.survivors or ()), again=args.survivors is not None
+        )
     problems, total = report(run_status)
     return finish(
         on_postgres_problems + problems,

@@ -502,3 +502,28 @@ def test_the_survivors_on_postgresql_run_there_again_only_when_asked(monkeypatch
     assert mutation.only_postgres_judges() == [c], "d was killed on SQLite, e is not claimed"
     assert mutation.only_postgres_judges(again=True) == [b, c]
     assert mutation.only_postgres_judges(["pkg.a.x_g"], again=True) == []
+
+
+@pytest.mark.parametrize(
+    ("paths", "prefixes"),
+    [
+        ([], []),
+        (["django_xunchen/polling/"], ["django_xunchen.polling"]),
+        (["django_xunchen/polling/ingest.py"], ["django_xunchen.polling.ingest"]),
+    ],
+)
+def test_survivors_under_paths_run_again_on_postgresql_only_under_them(
+    paths, prefixes, monkeypatch
+):
+    asked = []
+    monkeypatch.setattr(sys, "argv", ["mutation.py", "--survivors", *paths])
+    monkeypatch.setattr(mutation, "run_mutmut", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(
+        mutation,
+        "judge_on_postgres",
+        lambda prefixes=(), again=False: asked.append((list(prefixes), again)) or [],
+    )
+    total = mutation.tally(codes(killed=1))
+    monkeypatch.setattr(mutation, "report", lambda run_status: ([], total))
+    assert mutation.main() == 0
+    assert asked == [(prefixes, True)]
