@@ -1281,11 +1281,17 @@ def postgres_results() -> dict[str, str]:
     }
 
 
-def only_postgres_judges(prefixes: Collection[str] = (), *, again: bool = False) -> list[str]:
+def only_postgres_judges(
+    prefixes: Collection[str] = (),
+    *,
+    again: bool = False,
+    found: Mapping[str, Mapping[str, int | None] | None] | None = None,
+) -> list[str]:
     """The mutants that survived on SQLite and are named in UNMEASURED (of the functions
     starting with one of ``prefixes``; all when empty), without a result on PostgreSQL
     for their function's current code; with ``again``, those that survived there too
-    (after tests were written for them)."""
+    (after tests were written for them). ``found`` is :func:`results` when the caller
+    has read it already (about a minute)."""
     done = {
         name: result
         for name, result in postgres_results().items()
@@ -1293,7 +1299,7 @@ def only_postgres_judges(prefixes: Collection[str] = (), *, again: bool = False)
     }
     return sorted(
         name
-        for codes in results().values()
+        for codes in (results() if found is None else found).values()
         for name, code in (codes or {}).items()
         if code in SURVIVED
         and unmeasured(name)
@@ -1371,14 +1377,19 @@ def run_on_postgres(
     )
 
 
-def judge_on_postgres(prefixes: Collection[str] = (), *, again: bool = False) -> list[str]:
+def judge_on_postgres(
+    prefixes: Collection[str] = (),
+    *,
+    again: bool = False,
+    found: Mapping[str, Mapping[str, int | None] | None] | None = None,
+) -> list[str]:
     """Run each mutant only PostgreSQL can judge (:func:`only_postgres_judges`) on it,
     and keep its result in :data:`ON_POSTGRES`; returns what went wrong.
 
     Before the mutants, as mutmut does: their tests pass on the code as it is, and fail
     with every function replaced by one that raises (mutmut's "fail" mutant), which
     shows that they run the mutated copy in mutants/ and not the installed package."""
-    names = only_postgres_judges(prefixes, again=again)
+    names = only_postgres_judges(prefixes, again=again, found=found)
     if not names:
         return []
     stats_path = ROOT / "mutants" / STATS
@@ -1522,11 +1533,11 @@ def since(ref: str, *, run: bool) -> int:
     on_postgres_problems = []
     if run:
         run_status = run_mutmut([prefix + "*" for prefix in prefixes])
-        if run_status == 0:
-            on_postgres_problems = judge_on_postgres(list(prefixes))
+    fresh = results()
+    if run and run_status == 0:
+        on_postgres_problems = judge_on_postgres(list(prefixes), found=fresh)
     by_prefix: dict[str, Tally | None] = {}
     codes: dict[str, int | None] = {}
-    fresh = results()
     confirmed = confirmed_claims()
     on_postgres = postgres_results()
     for module in changed:

@@ -321,6 +321,20 @@ def test_the_since_mode_reports_the_changed_functions_alone(monkeypatch, capsys)
     assert "over all" not in out  # never the whole score
 
 
+def test_the_since_mode_reads_the_results_once_after_its_run(monkeypatch, capsys):
+    """Reading every module's results takes about a minute on the whole scope."""
+    monkeypatch.setattr(mutation, "changed_since", lambda ref: {"pkg/a.py": {"x_f"}})
+    reads = []
+    monkeypatch.setattr(mutation, "run_mutmut", lambda names: reads.append("run") or 0)
+    monkeypatch.setattr(mutation, "UNMEASURED", {})  # nothing for PostgreSQL to judge
+    monkeypatch.setattr(mutation, "postgres_results", lambda: {})
+    found = {"pkg/a.py": {"pkg.a.x_f__mutmut_1": 1, "pkg.a.x_f__mutmut_2": 0}}
+    monkeypatch.setattr(mutation, "results", lambda: reads.append("results") or found)
+    assert mutation.since("main", run=True) == 1
+    assert reads == ["run", "results"], "the PostgreSQL pass is given what was read"
+    assert "50.0%" in capsys.readouterr().out
+
+
 def test_the_since_mode_with_nothing_changed_passes(monkeypatch, capsys):
     monkeypatch.setattr(mutation, "changed_since", lambda ref: {})
     assert mutation.since("main", run=False) == 0
@@ -410,7 +424,7 @@ def on_postgres(scope, monkeypatch):
     played by ``runs``: (tests, mutant) -> outcome."""
     names = ["pkg.a.x_f__mutmut_1", "pkg.a.x_f__mutmut_2"]
     monkeypatch.setattr(mutation, "UNMEASURED", {"pkg.a.x_f__": "tests/test_a.py"})
-    monkeypatch.setattr(mutation, "only_postgres_judges", lambda prefixes=(), again=False: names)
+    monkeypatch.setattr(mutation, "only_postgres_judges", lambda prefixes=(), **kwargs: names)
     monkeypatch.setattr(mutation, "postgres_url", lambda: ("postgres://pg", False))
     monkeypatch.setattr(mutation, "recorded_hashes", lambda found: {"pkg.a.x_f": "h1"})
     (scope / "mutants").mkdir()
