@@ -9,6 +9,7 @@ from django_xunchen.client import (
     parse_inbound,
     parse_reports,
     parse_send,
+    parsing,
     scan_inbound,
     scan_reports,
 )
@@ -242,6 +243,37 @@ def test_a_gateway_error_in_a_scan_is_raised():
 
 def test_104_in_a_scan_is_no_records():
     assert scan_inbound(b"<sms><mt><status>104</status></mt></sms>").records == []
+
+
+def test_104_is_no_records_even_with_records_after_it():
+    """The status is the gateway's word: 104 says there is nothing to fetch."""
+    record = (
+        b"<rpt><mobile>13800138000</mobile><msgid>1</msgid><status>DELIVRD</status>"
+        b"<time>2015-06-08 11:21:46</time></rpt>"
+    )
+    assert scan_reports(b"<sms><mt><status>104</status></mt>" + record + b"</sms>").records == []
+    assert len(scan_reports(b"<sms><mt><status>0</status></mt>" + record + b"</sms>").records) == 1
+
+
+def test_a_long_answer_never_holds_more_records_than_one_chunk_of_text():
+    """The text is fed 64 KiB at a time; each record read is cleared and those before it
+    dropped from the tree, so a body of a million records is never held whole."""
+    held = []
+
+    def convert(element):
+        held.append(len(element.getparent()))
+        return parsing._report(element)
+
+    record = (
+        b"<rpt><mobile>13800138000</mobile><msgid>%05d</msgid><status>DELIVRD</status>"
+        b"<time>2015-06-08 11:21:46</time></rpt>"
+    )
+    body = b"<sms><mt><status>0</status></mt>" + b"".join(record % n for n in range(10000))
+    scan = parsing._scan(body + b"</sms>", "queryReport", "rpt", convert)
+    assert len(scan.records) == 10000 and scan.complete
+    # A chunk's whole records, the one cut at its start, the last one read before it
+    # and <mt>:
+    assert max(held) <= 65536 // len(record % 0) + 3
 
 
 @pytest.mark.parametrize(
