@@ -212,6 +212,13 @@ EQUIVALENT: dict[str, str] = {
         + [f"django_xunchen.client.parsing.x__stream__mutmut_{n}" for n in (100, 104, 105)],
         _CAST,
     ),
+    "django_xunchen.client.parsing.x__scan__mutmut_31": (
+        "the operation only names a gateway error, and the documents cut before the break "
+        "hold the <mt> the stream checked already (an error status raised there)"
+    ),
+    "django_xunchen.client.parsing.x__scan__mutmut_35": (
+        "the body only goes into a MalformedResponseError, which the cuts catch and drop"
+    ),
     "django_xunchen.client.parsing.x__stream__mutmut_38": (
         "break for continue on an <mt> read after the break: lxml 6 closes it there only when "
         "the break is inside it, so nothing but the root's end comes after it"

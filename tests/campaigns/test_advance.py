@@ -122,6 +122,24 @@ def test_a_paused_campaign_stays_and_a_cancelled_one_never_finishes(settings, mo
     )
 
 
+def test_a_campaign_paused_or_cancelled_before_its_time_stays_so_when_it_comes(
+    settings, moves, xunchen_outbox
+):
+    settings.TASKS = DUMMY_TASKS
+    send_at = timezone.now() + dt.timedelta(minutes=5)
+    paused, cancelled = confirmed(send_at=send_at), confirmed(name="另一个", send_at=send_at)
+    campaigns.pause(paused)
+    campaigns.cancel(cancelled)
+    with time_machine.travel(send_at + dt.timedelta(seconds=1)):
+        advance()
+        send_queued()
+    assert dict(Campaign.objects.values_list("pk", "state")) == {
+        paused.pk: "paused",
+        cancelled.pk: "cancelled",
+    }
+    assert moves == [] and not xunchen_outbox
+
+
 def test_two_processes_advancing_at_once_move_a_campaign_once(moves, monkeypatch):
     """The second process found the campaign running, as the first did, but the first
     moved it in between: its conditional UPDATE changes nothing."""

@@ -20,7 +20,8 @@ def test_a_report_s_msgid_of_the_longest_length_is_kept_and_one_longer_is_not():
     body = b"<sms>" + rpt(b"9" * 64) + rpt(b"8" * 65) + b"<rpt><mobile>138"
     scan = scan_reports(body)
     assert [r.msgid for r in scan.records] == ["9" * 64]
-    assert "1 records before the break lacked a required field" in scan.error
+    assert scan.error.startswith("the XML stops or breaks after 1 complete records: ")
+    assert scan.error.endswith("; 1 records before the break lacked a required field")
 
 
 def test_a_reply_needs_both_a_mobile_and_a_time():
