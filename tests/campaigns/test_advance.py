@@ -140,6 +140,33 @@ def test_a_campaign_paused_or_cancelled_before_its_time_stays_so_when_it_comes(
     assert moves == [] and not xunchen_outbox
 
 
+def test_only_the_campaign_whose_time_came_starts(settings, moves):
+    settings.TASKS = DUMMY_TASKS
+    now = timezone.now()
+    soon = confirmed(send_at=now + dt.timedelta(minutes=5))
+    later = confirmed(name="另一个", send_at=now + dt.timedelta(hours=2))
+    with time_machine.travel(now + dt.timedelta(minutes=6)):
+        advance()
+    assert Campaign.objects.get(pk=soon.pk).state == "running"
+    assert Campaign.objects.get(pk=later.pk).state == "scheduled"
+    assert moves == [("campaign_started", soon.pk, "running")]
+
+
+def test_a_campaign_with_nothing_left_finishes_while_another_s_messages_wait(
+    settings, moves, xunchen_outbox
+):
+    settings.TASKS = DUMMY_TASKS
+    sent, waiting = confirmed(), confirmed(name="另一个")
+    campaigns.pause(waiting)
+    send_queued()
+    assert sum(len(s.mobiles) for s in xunchen_outbox) == 3
+    assert dict(Campaign.objects.values_list("pk", "state")) == {
+        sent.pk: "done",
+        waiting.pk: "paused",
+    }
+    assert ("campaign_finished", sent.pk, "done") in moves
+
+
 def test_two_processes_advancing_at_once_move_a_campaign_once(moves, monkeypatch):
     """The second process found the campaign running, as the first did, but the first
     moved it in between: its conditional UPDATE changes nothing."""
