@@ -415,8 +415,8 @@ EQUIVALENT: dict[str, str] = {
     ),
     "django_xunchen.sending.send.x_send_sms__mutmut_10": _FAIL_SILENTLY,
     "django_xunchen.sending.send.x_send_sms__mutmut_13": _FAIL_SILENTLY,
-    "django_xunchen.sending.send.x_send_sms__mutmut_56": _REBUILT,
-    "django_xunchen.sending.send.x_send_sms__mutmut_58": _REBUILT,
+    "django_xunchen.sending.send.x_send_sms__mutmut_57": _REBUILT,
+    "django_xunchen.sending.send.x_send_sms__mutmut_59": _REBUILT,
     "django_xunchen.dispatch.submit.x__group_key__mutmut_4": (
         "the stand-in for a template message's text in the grouping key: keys are only "
         "compared with each other, and every template message gets the same one"
