@@ -1259,7 +1259,7 @@ def report(run_status: int = 0) -> tuple[list[str], Tally]:
         print(f"\n{len(confirmed)} of {len(EQUIVALENT)} equivalent mutants counted as killed:")
         for name, why in EQUIVALENT.items():
             print(f"  {name}{'' if name in confirmed else ' (not confirmed)'}: {why}")
-    return gate(tallies, run_status=run_status), whole(tallies)
+    return gate(tallies, run_status=run_status) + skipped_problem(), whole(tallies)
 
 
 def whole(tallies: Mapping[str, Tally | None]) -> Tally:
@@ -1489,6 +1489,37 @@ def functions(source: str) -> list[tuple[str, int, int]]:
     return found
 
 
+def skipped_functions(paths: Collection[str] | None = None) -> list[str]:
+    """The functions of the modules ``paths`` (the scope when None) that mutmut never
+    mutates, and says nothing of: those under a decorator (but a lone ``@staticmethod`` or
+    ``@classmethod``), nested ones included. They have no mutants, so no score can count
+    them against: the gate names them instead. A decorator applied after the definition
+    (``check = sensitive_variables("code")(check)``) leaves the function mutated."""
+    found = []
+    for module in modules() if paths is None else paths:
+        if not (ROOT / module).exists():
+            continue
+        skipped = []
+        for node in ast.walk(ast.parse((ROOT / module).read_text())):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            names = [ast.unparse(decorator) for decorator in node.decorator_list]
+            if names and names not in (["staticmethod"], ["classmethod"]):
+                skipped.append((node.lineno, f"{node.name} (@{', @'.join(names)})"))
+        found += [f"{module}:{line} {what}" for line, what in sorted(skipped)]
+    return found
+
+
+def skipped_problem(paths: Collection[str] | None = None) -> list[str]:
+    skipped = skipped_functions(paths)
+    if not skipped:
+        return []
+    return [
+        f"{len(skipped)} functions in scope are never mutated (mutmut skips a decorated "
+        f"function): {'; '.join(skipped)}. Apply the decorator after the definition"
+    ]
+
+
 def changed_lines(diff: str) -> dict[str, list[tuple[int, int]]]:
     """The new side's changed line ranges per file, from ``git diff -U0``: (first, last);
     a pure deletion is the line after which it was, (n, n)."""
@@ -1575,14 +1606,16 @@ def since(ref: str, *, run: bool) -> int:
         if t.counts["total"]:
             by_prefix[label] = t
     if not by_prefix:
+        if skipped := skipped_problem(sorted(changed)):
+            return finish(on_postgres_problems + skipped, "")
         print("\nnone of them has a mutant (only names, docstrings or log calls changed)")
         return 0
     print()
     print_table(by_prefix, f"the {len(by_prefix)} changed functions")
-    problems = on_postgres_problems + gate(
-        by_prefix,
-        run_status=run_status,
-        what=f"the functions changed since {ref}",
+    problems = (
+        on_postgres_problems
+        + gate(by_prefix, run_status=run_status, what=f"the functions changed since {ref}")
+        + skipped_problem(sorted(changed))
     )
     # Never the whole score: this mode runs only the changed functions' mutants.
     return finish(problems, "the changed functions' score; not the whole score")

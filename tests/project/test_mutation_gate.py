@@ -541,3 +541,67 @@ def test_survivors_under_paths_run_again_on_postgresql_only_under_them(
     monkeypatch.setattr(mutation, "report", lambda run_status: ([], total))
     assert mutation.main() == 0
     assert asked == [(prefixes, True)]
+
+
+def test_a_decorated_function_in_scope_fails_the_gate_by_name(scope):
+    """mutmut skips a decorated function without a word: it has no mutants, so no score
+    can count it against; the gate names it."""
+    (scope / "pkg" / "a.py").write_text(
+        textwrap.dedent(
+            """
+            import functools
+
+            class C:
+                @staticmethod
+                def fine(x):
+                    return x
+
+                @property
+                def size(self):
+                    return 1
+
+
+            @functools.cache
+            def limits():
+                return 2
+
+
+            def outer(step):
+                @functools.wraps(step)
+                def run():
+                    return step()
+
+                return run
+
+
+            def after(x):
+                return x
+
+
+            after = functools.cache(after)
+            """
+        )
+    )
+    assert mutation.skipped_functions(["pkg/a.py"]) == [
+        "pkg/a.py:10 size (@property)",
+        "pkg/a.py:15 limits (@functools.cache)",
+        "pkg/a.py:21 run (@functools.wraps(step))",
+    ]
+    (problem,) = mutation.skipped_problem(["pkg/a.py"])
+    assert problem.startswith("3 functions in scope are never mutated")
+    (scope / "pkg" / "a.py").write_text("def f():\n    return 1\n")
+    assert mutation.skipped_problem(["pkg/a.py"]) == []
+
+
+def test_the_report_fails_on_a_function_never_mutated(scope, monkeypatch):
+    monkeypatch.setattr(mutation, "results", lambda: {"pkg/a.py": codes(killed=10)})
+    monkeypatch.setattr(mutation, "postgres_results", lambda: {})
+    monkeypatch.setattr(mutation, "confirmed_claims", lambda: set())
+    monkeypatch.setattr(mutation, "modules", lambda: ["pkg/a.py"])
+    (scope / "pkg" / "a.py").write_text("@functools.cache\ndef f():\n    return 1\n")
+    problems, total = mutation.report()
+    assert total.score == 100.0
+    assert problems == [
+        "1 functions in scope are never mutated (mutmut skips a decorated function): "
+        "pkg/a.py:2 f (@functools.cache). Apply the decorator after the definition"
+    ]
