@@ -403,16 +403,6 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.client.http.xǁ_WatchedAdapterǁinit_poolmanager__mutmut_2": (
         "the only keyword HTTPAdapter passes is block, whose default is the same False"
     ),
-    "django_xunchen.client.parsing.x__scan__mutmut_20": _CAST,
-    "django_xunchen.client.parsing.x__scan__mutmut_37": (
-        "the events left in lxml's queue after the root are read by the next drain, and "
-        "one drain comes after close()"
-    ),
-    **dict.fromkeys(
-        [f"django_xunchen.client.parsing.x__scan__mutmut_{n}" for n in (64, 66, 68)],
-        "which converted records are freed from the tree: memory only, every record was "
-        "converted from its own element first",
-    ),
     "django_xunchen.sending.send.x_send_sms__mutmut_10": _FAIL_SILENTLY,
     "django_xunchen.sending.send.x_send_sms__mutmut_13": _FAIL_SILENTLY,
     "django_xunchen.sending.send.x_send_sms__mutmut_57": _REBUILT,

@@ -23,7 +23,6 @@ def _chunks(items: Sequence[Any], size: int | None = None) -> Iterable[tuple[int
         yield start, items[start : start + size]
 
 
-@functools.cache
 def _limits(model: type[Report] | type[InboundMessage]) -> list[tuple[str, int]]:
     """The text columns of ``model`` with their lengths."""
     return [
@@ -31,6 +30,10 @@ def _limits(model: type[Report] | type[InboundMessage]) -> list[tuple[str, int]]
         for f in model._meta.concrete_fields
         if f.get_internal_type() == "CharField" and f.max_length
     ]
+
+
+# Applied here, not as a decorator: the mutation run skips decorated functions.
+_limits = functools.cache(_limits)
 
 
 def _fit(row: R) -> R:

@@ -1,5 +1,8 @@
 """Request and check a verification code. The code is derived from a nonce with the
-server's key when it is sent and never stored: the row keeps a keyed hash and a mask."""
+server's key when it is sent and never stored: the row keeps a keyed hash and a mask.
+
+``sensitive_variables`` and ``property`` are applied after each definition, not as
+decorators: the mutation run skips decorated functions (docs/testing.rst)."""
 
 from __future__ import annotations
 
@@ -80,9 +83,10 @@ class CodeRequest:
     message: Message | None = None
     error: XunchenError | None = None
 
-    @property
     def sent(self) -> bool:
         return self.status == RequestStatus.SENT
+
+    sent = property(sent)
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,10 @@ class CodeCheck:
     status: CheckStatus
     attempts_left: int = 0
 
-    @property
     def verified(self) -> bool:
         return self.status == CheckStatus.VERIFIED
+
+    verified = property(verified)
 
 
 # --------------------------------------------------------------------------- the code
@@ -111,7 +116,6 @@ def app_key() -> bytes:
     ).digest()
 
 
-@sensitive_variables("digest")
 def derive_code(nonce: str, length: int) -> str:
     """The code a row's ``nonce`` stands for: uniform over ``length`` digits (the HMAC
     is 256 bits, so the bias of the modulo is below 10⁻⁶⁰)."""
@@ -119,16 +123,23 @@ def derive_code(nonce: str, length: int) -> str:
     return str(int.from_bytes(digest, "big") % 10**length).zfill(length)
 
 
-@sensitive_variables("code", "message")
+derive_code = sensitive_variables("digest")(derive_code)
+
+
 def hash_code(mobile: str, purpose: str, code: str) -> str:
     # surrogatepass: a guess with a lone surrogate ("\ud800", valid JSON) is only wrong.
     message = f"hash:{mobile}:{purpose}:{code}".encode("utf-8", "surrogatepass")
     return hmac.new(app_key(), message, hashlib.sha256).hexdigest()
 
 
-@sensitive_variables("code")
+hash_code = sensitive_variables("code", "message")(hash_code)
+
+
 def mask(code: str) -> str:
     return MASK * len(code)
+
+
+mask = sensitive_variables("code")(mask)
 
 
 # --------------------------------------------------------------------------- input
@@ -319,7 +330,6 @@ _GIVEN_CODE = re.compile(r"[0-9A-Za-z]{4,16}")
 MAX_TTL = 86400
 
 
-@sensitive_variables("code")
 def _given_code(code: object) -> Secret | None:
     """A caller's own code, checked before anything is written: 4 to 16 ASCII letters or
     digits (the error never repeats it)."""
@@ -330,7 +340,9 @@ def _given_code(code: object) -> Secret | None:
     return Secret(code)
 
 
-@sensitive_variables("code", "given", "params", "text", "wire")
+_given_code = sensitive_variables("code")(_given_code)
+
+
 def _reserve(mobile, purpose, ip, now, conf, sms_backend, template, given=None):
     """Inside the throttle transaction: the code to send (the live one, a new one, or the
     caller's), its Message row, stored masked, and the text for the wire, in memory only. The code
@@ -395,7 +407,9 @@ def _reserve(mobile, purpose, ip, now, conf, sms_backend, template, given=None):
     return row, record, wire
 
 
-@sensitive_variables("wire", "wire_text")
+_reserve = sensitive_variables("code", "given", "params", "text", "wire")(_reserve)
+
+
 def _send(
     row: Message, record: VerificationCode | None, wire: WireText, sms_backend, conf
 ) -> CodeRequest:
@@ -429,6 +443,9 @@ def _send(
     return CodeRequest(RequestStatus.FAILED, message=row, error=error)
 
 
+_send = sensitive_variables("wire", "wire_text")(_send)
+
+
 def _alarm(volume: int, conf: dict[str, Any]) -> None:
     logger.error(
         "verification code volume today is %d, at or above DAILY_ALARM (%d): SMS pumping?",
@@ -452,7 +469,6 @@ def volume_today() -> tuple[int, int]:
 # --------------------------------------------------------------------------- check
 
 
-@sensitive_variables("code", "guess")
 def check_code(mobile: Mobile, code: object, purpose: str = "login") -> CodeCheck:
     """Check ``code`` for ``mobile`` and ``purpose``: at most two queries.
 
@@ -497,6 +513,9 @@ def check_code(mobile: Mobile, code: object, purpose: str = "login") -> CodeChec
         return _checked(mobile, purpose, CodeCheck(CheckStatus.TOO_MANY_ATTEMPTS))
     left = max(0, record.max_attempts - record.attempts - 1)
     return _checked(mobile, purpose, CodeCheck(CheckStatus.WRONG, attempts_left=left))
+
+
+check_code = sensitive_variables("code", "guess")(check_code)
 
 
 def _dead_when_last():
