@@ -328,6 +328,7 @@ def test_the_since_mode_reads_the_results_once_after_its_run(monkeypatch, capsys
     monkeypatch.setattr(mutation, "run_mutmut", lambda names: reads.append("run") or 0)
     monkeypatch.setattr(mutation, "UNMEASURED", {})  # nothing for PostgreSQL to judge
     monkeypatch.setattr(mutation, "postgres_results", lambda: {})
+    monkeypatch.setattr(mutation, "confirmed_claims", lambda: set())
     found = {"pkg/a.py": {"pkg.a.x_f__mutmut_1": 1, "pkg.a.x_f__mutmut_2": 0}}
     monkeypatch.setattr(mutation, "results", lambda: reads.append("results") or found)
     assert mutation.since("main", run=True) == 1
