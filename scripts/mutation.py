@@ -1484,7 +1484,9 @@ def skipped_functions(paths: Collection[str] | None = None) -> list[str]:
     mutates, and says nothing of: those under a decorator (but a lone ``@staticmethod`` or
     ``@classmethod``), nested ones included. They have no mutants, so no score can count
     them against: the gate names them instead. A decorator applied after the definition
-    (``check = sensitive_variables("code")(check)``) leaves the function mutated."""
+    (``check = sensitive_variables("code")(check)``) leaves the function mutated; a type
+    checker reads such a rebinding as the plain function, which is right only for a
+    decorator that keeps the signature."""
     found = []
     for module in modules() if paths is None else paths:
         if not (ROOT / module).exists():
@@ -1506,7 +1508,9 @@ def skipped_problem(paths: Collection[str] | None = None) -> list[str]:
         return []
     return [
         f"{len(skipped)} functions in scope are never mutated (mutmut skips a decorated "
-        f"function): {'; '.join(skipped)}. Apply the decorator after the definition"
+        f"function): {'; '.join(skipped)}. Apply the decorator after the definition when "
+        "that keeps the function's type (sensitive_variables, a wrapper that keeps the "
+        "signature); not a property or a context manager, whose type a checker would lose"
     ]
 
 
@@ -1674,7 +1678,7 @@ def survivor_names(under: Collection[str] = ()) -> list[str]:
 def function_prefixes(paths: Collection[str]) -> list[str]:
     """The prefix of the mutant names of the modules under each of ``paths``
     (``django_xunchen/polling/`` -> ``django_xunchen.polling``)."""
-    return [path.rstrip("/").removesuffix(".py").replace("/", ".") for path in paths]
+    return [dotted(path.rstrip("/")) for path in paths]
 
 
 def forget_survivors() -> int:

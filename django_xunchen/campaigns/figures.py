@@ -30,11 +30,9 @@ class Estimate:
     balance: Decimal | None
     balance_error: str = ""
 
+    @property
     def balance_after(self) -> Decimal | None:
         return None if self.balance is None else self.balance - self.cost
-
-    # Applied here, not as a decorator: the mutation run skips decorated functions.
-    balance_after = property(balance_after)
 
 
 def estimate(campaign: Campaign, *, with_balance: bool = True) -> Estimate:

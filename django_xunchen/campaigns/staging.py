@@ -53,14 +53,12 @@ class Mapping:
     header: list[str] = field(default_factory=list)
     header_row: int = 0
 
+    @property
     def width(self) -> int | None:
         """Columns a row may fill: those of the header and those mapped (no header: any)."""
         if not self.header:
             return None
         return max(self.mobile, *self.params.values(), len(self.header))
-
-    # Applied here, not as a decorator: the mutation run skips decorated functions.
-    width = property(width)
 
 
 def _looks_like_mobile(cell: str) -> bool:

@@ -85,15 +85,13 @@ class Backends:
         if first is not None:
             self._built[first.account] = first
 
+    @property
     def sends_externally(self) -> bool:
         """Whether any account's backend reaches real handsets (decides whether a send
         inside a transaction waits for the commit)."""
         if self.path is not None or not self._built:
             return self.get_unopened("default").sends_externally
         return any(b.sends_externally for b in self._built.values())
-
-    # Applied here, not as a decorator: the mutation run skips decorated functions.
-    sends_externally = property(sends_externally)
 
     def get_unopened(self, account: str) -> BaseSMSBackend:
         if account not in self._built:

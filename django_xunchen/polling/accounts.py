@@ -24,17 +24,14 @@ class GatewayAccount:
     backend: BaseSMSBackend
     names: list[str]
 
+    @property
     def name(self) -> str:
         return self.names[0]
 
-    # Applied here, not as a decorator: the mutation run skips decorated functions.
-    name = property(name)
-
+    @property
     def lock_name(self) -> str:
         digest = hashlib.sha256(self.backend.queue_id.encode()).hexdigest()[:24]
         return f"{LOCK_NAME}:{digest}"
-
-    lock_name = property(lock_name)
 
 
 def gateway_accounts(

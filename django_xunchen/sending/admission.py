@@ -247,6 +247,7 @@ def at_submit(rows: Sequence[Message], now: dt.datetime) -> list[Message]:
     return [r for r in rows if r.mobile not in capped]
 
 
+@contextlib.contextmanager
 def one_dispatch() -> Iterator[None]:
     """Within the block, :func:`at_submit` reads each account's learned words once (and
     again after this process learns one), not once per request."""
@@ -255,10 +256,6 @@ def one_dispatch() -> Iterator[None]:
         yield
     finally:
         _dispatch_words.reset(token)
-
-
-# Applied here, not as a decorator: the mutation run skips decorated functions.
-one_dispatch = contextlib.contextmanager(one_dispatch)
 
 
 _dispatch_words: contextvars.ContextVar[dict[str, tuple[int, list[str]]] | None] = (

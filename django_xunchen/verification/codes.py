@@ -1,8 +1,8 @@
 """Request and check a verification code. The code is derived from a nonce with the
 server's key when it is sent and never stored: the row keeps a keyed hash and a mask.
 
-``sensitive_variables`` and ``property`` are applied after each definition, not as
-decorators: the mutation run skips decorated functions (docs/testing.rst)."""
+``sensitive_variables`` is applied after each definition, not as a decorator: the
+mutation run skips decorated functions (docs/testing.rst)."""
 
 from __future__ import annotations
 
@@ -83,10 +83,9 @@ class CodeRequest:
     message: Message | None = None
     error: XunchenError | None = None
 
+    @property
     def sent(self) -> bool:
         return self.status == RequestStatus.SENT
-
-    sent = property(sent)
 
 
 @dataclass(frozen=True)
@@ -96,10 +95,9 @@ class CodeCheck:
     status: CheckStatus
     attempts_left: int = 0
 
+    @property
     def verified(self) -> bool:
         return self.status == CheckStatus.VERIFIED
-
-    verified = property(verified)
 
 
 # --------------------------------------------------------------------------- the code

@@ -604,5 +604,7 @@ def test_the_report_fails_on_a_function_never_mutated(scope, monkeypatch):
     assert total.score == 100.0
     assert problems == [
         "1 functions in scope are never mutated (mutmut skips a decorated function): "
-        "pkg/a.py:2 f (@functools.cache). Apply the decorator after the definition"
+        "pkg/a.py:2 f (@functools.cache). Apply the decorator after the definition when "
+        "that keeps the function's type (sensitive_variables, a wrapper that keeps the "
+        "signature); not a property or a context manager, whose type a checker would lose"
     ]
