@@ -104,10 +104,6 @@ _CODEC_NAMES = "codec names are looked up case-insensitively ('UTF-8', 'utf-8', 
 _UTF8_FIRST = (
     "an unknown default encoding is skipped (LookupError), and UTF-8 is the next candidate anyway"
 )
-_DEFAULT_TZ = (
-    "with USE_TZ=False the current time zone is the default one unless a site activates "
-    "another, which Django documents for USE_TZ=True only"
-)
 _CURRENT_TZ = "make_aware() without a zone uses the current one, as given"
 _WIDER_READ = (
     "the messages are read more widely, then looked up by (msgid, mobile): the same "
@@ -118,11 +114,6 @@ _UNION = (
     "the same counts"
 )
 _NEWEST = "ids and creation times grow together, so either ordering finds the newest code"
-_SHORTCUT = (
-    "a shortcut before the conditional UPDATE, which refuses the same codes "
-    "(attempts < max_attempts, state active)"
-)
-_SALTED_HMAC = "salted_hmac() uses settings.SECRET_KEY when secret is None or not given"
 _INT_SLICE = (
     "a slice one character longer takes the space after the field, which int() ignores, "
     "or runs past the end of the text, which gives the same characters"
@@ -230,10 +221,6 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.outcomes.write.x_apply_spool_once_per_process__mutmut_1": (
         "the flag becomes None instead of True: it is only read for its truth value"
     ),
-    "django_xunchen.db.x_to_db_datetime__mutmut_3": _DEFAULT_TZ,
-    "django_xunchen.db.x_to_db_datetime__mutmut_5": _DEFAULT_TZ,
-    "django_xunchen.db.x_from_db_datetime__mutmut_5": _DEFAULT_TZ,
-    "django_xunchen.db.x_from_db_datetime__mutmut_7": _DEFAULT_TZ,
     "django_xunchen.sending.compose.x__aware__mutmut_8": _CURRENT_TZ,
     "django_xunchen.sending.compose.x__aware__mutmut_10": _CURRENT_TZ,
     "django_xunchen.dispatch.queue.x_send_queued__mutmut_69": (
@@ -254,17 +241,9 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.verification.throttles.x__judge__mutmut_55": _UNION,
     "django_xunchen.verification.throttles.x__judge__mutmut_58": _UNION,
     "django_xunchen.verification.throttles.x__judge__mutmut_59": _UNION,
-    "django_xunchen.verification.codes.x_check_code__mutmut_11": (
-        "a guess that is not text is compared as 'XXXX' instead of '': neither is ever "
-        "a code of digits"
-    ),
-    "django_xunchen.verification.codes.x_check_code__mutmut_16": _NEWEST,
     "django_xunchen.verification.codes.x_check_code__mutmut_17": _NEWEST,
     "django_xunchen.verification.codes.x__reserve__mutmut_8": _NEWEST,
     "django_xunchen.verification.codes.x__reserve__mutmut_9": _NEWEST,
-    "django_xunchen.verification.codes.x__reserve__mutmut_119": (
-        "force_insert=False on a row without a primary key inserts it just the same"
-    ),
     "django_xunchen.verification.codes.x__send__mutmut_2": (
         "without the backend already built, Backends builds the same account's backend "
         "again from the same settings"
@@ -286,27 +265,16 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.verification.throttles.x__judge__mutmut_91": (
         "without an IP the IP throttle is never applied (bool(ip) and ...), whatever it counts"
     ),
-    "django_xunchen.verification.codes.x_check_code__mutmut_37": _SHORTCUT,
-    "django_xunchen.verification.codes.x_check_code__mutmut_39": _SHORTCUT,
     "django_xunchen.verification.codes.x_check_code__mutmut_73": (
         "attempts reach max_attempts only in the UPDATE that also makes the code dead "
         "(_dead_when_last), so state=active already implies attempts < max_attempts; "
         "the condition is a second guard"
     ),
-    "django_xunchen.verification.codes.x__key__mutmut_7": _SALTED_HMAC,
-    "django_xunchen.verification.codes.x__key__mutmut_11": _SALTED_HMAC,
     "django_xunchen.verification.codes.x_request_code__mutmut_23": _FAIL_SILENTLY,
     "django_xunchen.verification.codes.x_request_code__mutmut_25": _FAIL_SILENTLY,
     "django_xunchen.verification.codes.x_request_code__mutmut_26": _FAIL_SILENTLY,
     "django_xunchen.verification.codes.x_request_code__mutmut_29": (
         "resolve_template(None, account) returns None, as the shortcut does"
-    ),
-    "django_xunchen.verification.codes.x__send__mutmut_60": (
-        "a code's row is never suppressed or held and is claimed at once, so a row that "
-        "did not go out always comes with its error"
-    ),
-    "django_xunchen.verification.codes.x__send__mutmut_63": (
-        "the UPDATE's own sends__lte=1 decides; the test before it only saves a query"
     ),
     "django_xunchen.outcomes.spool.x_write__mutmut_31": (
         "ensure_ascii becomes None instead of False: json reads it for its truth value"
@@ -1479,27 +1447,63 @@ def functions(source: str) -> list[tuple[str, int, int]]:
     return found
 
 
+UNSKIPPED_DECORATIONS = ([], ["staticmethod"], ["classmethod"])
+
+
 def skipped_functions(paths: Collection[str] | None = None) -> list[str]:
     """The functions of the modules ``paths`` (the scope when None) that mutmut never
-    mutates, and says nothing of: those under a decorator (but a lone ``@staticmethod`` or
-    ``@classmethod``), nested ones included. They have no mutants, so no score can count
-    them against: the gate names them instead. A decorator applied after the definition
-    (``check = sensitive_variables("code")(check)``) leaves the function mutated; a type
-    checker reads such a rebinding as the plain function, which is right only for a
-    decorator that keeps the signature."""
+    mutates, and says nothing of, though it would make mutants of them undecorated.
+
+    mutmut skips every function under a decorator (but a lone ``@staticmethod`` or
+    ``@classmethod``), nested ones included: no mutants, so no score can count them
+    against, and the gate names them instead. A decorated function with nothing mutmut
+    would change (a property that only returns ``self._size()``) loses nothing and is
+    not named; each is tried with its decorators (and those of the functions around it)
+    blanked out, counting the mutants mutmut makes of the module."""
     found = []
     for module in modules() if paths is None else paths:
         if not (ROOT / module).exists():
             continue
+        source = (ROOT / module).read_text()
+        decorated = [
+            node
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and [ast.unparse(d) for d in node.decorator_list] not in UNSKIPPED_DECORATIONS
+        ]
+        if not decorated:
+            continue
+        baseline = _mutant_count(module, source)
         skipped = []
-        for node in ast.walk(ast.parse((ROOT / module).read_text())):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            names = [ast.unparse(decorator) for decorator in node.decorator_list]
-            if names and names not in (["staticmethod"], ["classmethod"]):
-                skipped.append((node.lineno, f"{node.name} (@{', @'.join(names)})"))
+        for node in decorated:
+            around = [
+                outer
+                for outer in decorated
+                if outer.lineno <= node.lineno and node.end_lineno <= outer.end_lineno
+            ]
+            if _mutant_count(module, _without_decorators(source, around)) > baseline:
+                names = ", @".join(ast.unparse(d) for d in node.decorator_list)
+                skipped.append((node.lineno, f"{node.name} (@{names})"))
         found += [f"{module}:{line} {what}" for line, what in sorted(skipped)]
     return found
+
+
+def _mutant_count(module: str, source: str) -> int:
+    from mutmut.mutation.file_mutation import create_mutations
+
+    return len(create_mutations(module, source)[1])
+
+
+def _without_decorators(
+    source: str, functions: Iterable[ast.FunctionDef | ast.AsyncFunctionDef]
+) -> str:
+    """``source`` with the decorator lines of ``functions`` blank (line numbers kept)."""
+    lines = source.splitlines()
+    for function in functions:
+        for decorator in function.decorator_list:
+            for number in range(decorator.lineno - 1, decorator.end_lineno):
+                lines[number] = ""
+    return "\n".join(lines) + "\n"
 
 
 def skipped_problem(paths: Collection[str] | None = None) -> list[str]:
@@ -1510,7 +1514,8 @@ def skipped_problem(paths: Collection[str] | None = None) -> list[str]:
         f"{len(skipped)} functions in scope are never mutated (mutmut skips a decorated "
         f"function): {'; '.join(skipped)}. Apply the decorator after the definition when "
         "that keeps the function's type (sensitive_variables, a wrapper that keeps the "
-        "signature); not a property or a context manager, whose type a checker would lose"
+        "signature); for a property or a context manager, whose type a checker would lose, "
+        "move the logic into an undecorated function the decorated one only calls"
     ]
 
 

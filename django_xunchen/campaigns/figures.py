@@ -30,8 +30,12 @@ class Estimate:
     balance: Decimal | None
     balance_error: str = ""
 
+    # A property only calls a method: the mutation run skips decorated functions.
     @property
     def balance_after(self) -> Decimal | None:
+        return self._balance_after()
+
+    def _balance_after(self) -> Decimal | None:
         return None if self.balance is None else self.balance - self.cost
 
 

@@ -53,9 +53,13 @@ class Mapping:
     header: list[str] = field(default_factory=list)
     header_row: int = 0
 
+    # A property only calls a method: the mutation run skips decorated functions.
     @property
     def width(self) -> int | None:
         """Columns a row may fill: those of the header and those mapped (no header: any)."""
+        return self._width()
+
+    def _width(self) -> int | None:
         if not self.header:
             return None
         return max(self.mobile, *self.params.values(), len(self.header))

@@ -85,10 +85,14 @@ class Backends:
         if first is not None:
             self._built[first.account] = first
 
+    # A property only calls a method: the mutation run skips decorated functions.
     @property
     def sends_externally(self) -> bool:
         """Whether any account's backend reaches real handsets (decides whether a send
         inside a transaction waits for the commit)."""
+        return self._sends_externally()
+
+    def _sends_externally(self) -> bool:
         if self.path is not None or not self._built:
             return self.get_unopened("default").sends_externally
         return any(b.sends_externally for b in self._built.values())

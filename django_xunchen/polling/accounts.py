@@ -24,12 +24,19 @@ class GatewayAccount:
     backend: BaseSMSBackend
     names: list[str]
 
+    # A property only calls a method: the mutation run skips decorated functions.
     @property
     def name(self) -> str:
-        return self.names[0]
+        return self._name()
 
     @property
     def lock_name(self) -> str:
+        return self._lock_name()
+
+    def _name(self) -> str:
+        return self.names[0]
+
+    def _lock_name(self) -> str:
         digest = hashlib.sha256(self.backend.queue_id.encode()).hexdigest()[:24]
         return f"{LOCK_NAME}:{digest}"
 

@@ -546,7 +546,7 @@ def test_survivors_under_paths_run_again_on_postgresql_only_under_them(
 
 def test_a_decorated_function_in_scope_fails_the_gate_by_name(scope):
     """mutmut skips a decorated function without a word: it has no mutants, so no score
-    can count it against; the gate names it."""
+    can count it against; the gate names it, unless it holds nothing mutmut would change."""
     (scope / "pkg" / "a.py").write_text(
         textwrap.dedent(
             """
@@ -555,11 +555,18 @@ def test_a_decorated_function_in_scope_fails_the_gate_by_name(scope):
             class C:
                 @staticmethod
                 def fine(x):
-                    return x
+                    return x + 1
 
                 @property
                 def size(self):
-                    return 1
+                    return self.n + 1
+
+                @property
+                def delegates(self):
+                    return self._delegates()
+
+                def _delegates(self):
+                    return self.n - 1
 
 
             @functools.cache
@@ -570,13 +577,22 @@ def test_a_decorated_function_in_scope_fails_the_gate_by_name(scope):
             def outer(step):
                 @functools.wraps(step)
                 def run():
-                    return step()
+                    return step(1)
 
                 return run
 
 
+            @functools.cache
+            def shell(step):
+                @functools.wraps(step)
+                def inner():
+                    return step(2)
+
+                return inner
+
+
             def after(x):
-                return x
+                return x + 1
 
 
             after = functools.cache(after)
@@ -585,11 +601,12 @@ def test_a_decorated_function_in_scope_fails_the_gate_by_name(scope):
     )
     assert mutation.skipped_functions(["pkg/a.py"]) == [
         "pkg/a.py:10 size (@property)",
-        "pkg/a.py:15 limits (@functools.cache)",
-        "pkg/a.py:21 run (@functools.wraps(step))",
+        "pkg/a.py:22 limits (@functools.cache)",
+        "pkg/a.py:28 run (@functools.wraps(step))",
+        "pkg/a.py:37 inner (@functools.wraps(step))",
     ]
     (problem,) = mutation.skipped_problem(["pkg/a.py"])
-    assert problem.startswith("3 functions in scope are never mutated")
+    assert problem.startswith("4 functions in scope are never mutated")
     (scope / "pkg" / "a.py").write_text("def f():\n    return 1\n")
     assert mutation.skipped_problem(["pkg/a.py"]) == []
 
@@ -606,5 +623,6 @@ def test_the_report_fails_on_a_function_never_mutated(scope, monkeypatch):
         "1 functions in scope are never mutated (mutmut skips a decorated function): "
         "pkg/a.py:2 f (@functools.cache). Apply the decorator after the definition when "
         "that keeps the function's type (sensitive_variables, a wrapper that keeps the "
-        "signature); not a property or a context manager, whose type a checker would lose"
+        "signature); for a property or a context manager, whose type a checker would lose, "
+        "move the logic into an undecorated function the decorated one only calls"
     ]
