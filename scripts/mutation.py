@@ -113,7 +113,18 @@ _UNION = (
     "the WHERE clause only narrows the rows the filtered counts see; a wider one gives "
     "the same counts"
 )
+_SAVE_ALL = (
+    "every field saved instead of those named: the campaign's row was locked and read in "
+    "this transaction and nothing else writes it there, so the other fields are written "
+    "with the values they have (post_save's update_fields differs; nothing in the app "
+    "listens)"
+)
 _NEWEST = "ids and creation times grow together, so either ordering finds the newest code"
+_DEAD_AT_MAX = (
+    "attempts reach max_attempts only in the UPDATE that also makes the code dead "
+    "(_dead_when_last; nothing else writes either), so a code is dead exactly when its "
+    "attempts reached the maximum: testing one of the two finds the same codes"
+)
 _INT_SLICE = (
     "a slice one character longer takes the space after the field, which int() ignores, "
     "or runs past the end of the text, which gives the same characters"
@@ -265,11 +276,10 @@ EQUIVALENT: dict[str, str] = {
     "django_xunchen.verification.throttles.x__judge__mutmut_91": (
         "without an IP the IP throttle is never applied (bool(ip) and ...), whatever it counts"
     ),
-    "django_xunchen.verification.codes.x_check_code__mutmut_73": (
-        "attempts reach max_attempts only in the UPDATE that also makes the code dead "
-        "(_dead_when_last), so state=active already implies attempts < max_attempts; "
-        "the condition is a second guard"
-    ),
+    "django_xunchen.verification.codes.x_check_code__mutmut_74": _DEAD_AT_MAX,
+    "django_xunchen.verification.codes.x_check_code__mutmut_38": _DEAD_AT_MAX,
+    "django_xunchen.verification.codes.x_check_code__mutmut_40": _DEAD_AT_MAX,
+    "django_xunchen.verification.codes.x_check_code__mutmut_18": _NEWEST,
     "django_xunchen.verification.codes.x_request_code__mutmut_23": _FAIL_SILENTLY,
     "django_xunchen.verification.codes.x_request_code__mutmut_25": _FAIL_SILENTLY,
     "django_xunchen.verification.codes.x_request_code__mutmut_26": _FAIL_SILENTLY,
@@ -485,11 +495,14 @@ EQUIVALENT: dict[str, str] = {
         "[:2] instead of [:1]: staging refuses a number twice in a campaign, so the "
         "subquery finds one message per number either way"
     ),
-    "django_xunchen.campaigns.lifecycle.x__confirm__mutmut_63": (
-        "every field saved instead of state and started_at: the row was locked and read "
-        "in this transaction, so the other fields are written with the values they have "
-        "(post_save's update_fields differs; nothing in the app listens)"
+    "django_xunchen.campaigns.lifecycle.x__confirm__mutmut_63": _SAVE_ALL,
+    "django_xunchen.polling.rows.x__limits__mutmut_1": (
+        "every text column with a length is also a CharField on the models it reads "
+        "(InboundMessage: account, mobile, recvcode, extcode), so 'or' selects the same"
     ),
+    "django_xunchen.campaigns.lifecycle.x_cancel__mutmut_28": _SAVE_ALL,
+    "django_xunchen.campaigns.lifecycle.x_pause__mutmut_20": _SAVE_ALL,
+    "django_xunchen.campaigns.lifecycle.x_resume__mutmut_42": _SAVE_ALL,
     "django_xunchen.campaigns.lifecycle.x__messages__mutmut_26": (
         "chunk_size=None: Django fetches 2,000 rows at a time instead of 10,000, the same "
         "rows in the same order"

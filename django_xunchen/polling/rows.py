@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
@@ -30,10 +29,6 @@ def _limits(model: type[Report] | type[InboundMessage]) -> list[tuple[str, int]]
         for f in model._meta.concrete_fields
         if f.get_internal_type() == "CharField" and f.max_length
     ]
-
-
-# Applied here, not as a decorator: the mutation run skips decorated functions.
-_limits = functools.cache(_limits)
 
 
 def _fit(row: R) -> R:

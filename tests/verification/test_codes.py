@@ -334,6 +334,16 @@ def test_a_guess_that_is_not_a_string_is_refused_and_spends_no_attempt(limits, m
     assert check_code(NUMBER, "012345").verified
 
 
+@pytest.mark.parametrize(("guess", "named"), [(123456, "int"), (None, "NoneType")])
+def test_a_guess_that_is_not_a_string_is_refused_naming_what_it_was(limits, guess, named):
+    """The caller learns what reached check_code (a JSON number, nothing), not only that it
+    was refused."""
+    request_code(NUMBER)
+    with pytest.raises(XunchenValidationError) as info:
+        check_code(NUMBER, guess)
+    assert str(info.value) == f"a verification code is a string of digits, not {named}"
+
+
 class Meanwhile:
     """An execute wrapper that, just before the check's UPDATE, lets another process
     change the code's row (run on a second connection, committed)."""
