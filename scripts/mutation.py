@@ -119,6 +119,7 @@ _SAVE_ALL = (
     "with the values they have (post_save's update_fields differs; nothing in the app "
     "listens)"
 )
+_FORCE_INSERT = "force_insert=False on a row without a primary key inserts it just the same"
 _NEWEST = "ids and creation times grow together, so either ordering finds the newest code"
 _DEAD_AT_MAX = (
     "attempts reach max_attempts only in the UPDATE that also makes the code dead "
@@ -452,8 +453,18 @@ EQUIVALENT: dict[str, str] = {
         "the kind matters to blocked_words() only for a verification code, whose words are "
         "[] here: no word is found either way"
     ),
-    "django_xunchen.verification.codes.x_send_notice__mutmut_30": (
-        "force_insert=False on a row without a primary key inserts it just the same"
+    "django_xunchen.verification.codes.x_send_notice__mutmut_30": _FORCE_INSERT,
+    "django_xunchen.verification.codes.x__reserve__mutmut_131": _FORCE_INSERT,
+    "django_xunchen.verification.codes.x__send__mutmut_43": (
+        "a code's row is never suppressed or held and is claimed at once, so a row that "
+        "did not go out always comes with its error: outcome.errors is never empty there"
+    ),
+    "django_xunchen.verification.codes.x__send__mutmut_48": (
+        "sends <= 2 for sends <= 1 before the UPDATE: the UPDATE's own sends__lte=1 "
+        "decides; the test before it only saves a query"
+    ),
+    "django_xunchen.verification.codes.x_hash_code__mutmut_7": (
+        "'UTF-8' for 'utf-8': Python's codec names are read without regard to case"
     ),
     "django_xunchen.polling.fetch.x__from_log__mutmut_12": (
         "'ASCII' and 'ascii' name the same codec"

@@ -115,3 +115,12 @@ def test_rows_past_the_first_twenty_keep_their_numbers_in_the_file():
     rows = list(campaign.recipients.values_list("row", "mobile"))
     assert rows == [(n, f"139{n - 2:08d}") for n in range(2, 32)]
     assert campaign.file_rows == 31 and (campaign.rows, campaign.valid) == (30, 30)
+
+
+def test_a_row_may_fill_the_header_s_columns_and_every_mapped_one_past_it():
+    """``width``: a parameter the staff mapped to a column the header does not reach
+    still takes its value; with no header, a row may be any width."""
+    assert Mapping(1, {1: 4}, ["手机号码", "姓名"], 1).width == 4
+    assert Mapping(3, {1: 1}, ["姓名"], 1).width == 3
+    assert Mapping(1, {1: 2}, ["手机号码", "姓名", "备注"], 1).width == 3
+    assert Mapping(1, {1: 2}, [], 0).width is None

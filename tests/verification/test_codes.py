@@ -344,6 +344,15 @@ def test_a_guess_that_is_not_a_string_is_refused_naming_what_it_was(limits, gues
     assert str(info.value) == f"a verification code is a string of digits, not {named}"
 
 
+def test_a_guess_with_a_lone_surrogate_is_a_wrong_guess_not_a_crash(limits):
+    """A guess is any text a form or JSON body carries, lone surrogates included ("\\ud800"
+    in JSON): it is hashed like any other and spends an attempt."""
+    request_code(NUMBER)
+    result = check_code(NUMBER, "12\ud80034")
+    assert result.status == CheckStatus.WRONG
+    assert VerificationCode.objects.get().attempts == 1
+
+
 class Meanwhile:
     """An execute wrapper that, just before the check's UPDATE, lets another process
     change the code's row (run on a second connection, committed)."""

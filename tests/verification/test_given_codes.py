@@ -63,6 +63,13 @@ def test_a_bad_code_is_refused_before_anything_is_written(xunchen_outbox, code):
     assert xunchen_outbox == []
 
 
+@pytest.mark.parametrize("code", [123456, "123", "abc-def"])
+def test_a_bad_code_is_refused_saying_what_a_code_may_be(xunchen_outbox, code):
+    with pytest.raises(XunchenValidationError) as caught:
+        request_code(NUMBER, "login", code=code)
+    assert str(caught.value) == "code must be 4 to 16 ASCII letters or digits"
+
+
 @pytest.mark.parametrize("ttl", [0, -5, 1.5, True, "60"])
 def test_a_bad_ttl_is_refused(xunchen_outbox, ttl):
     with pytest.raises(XunchenValidationError):
