@@ -212,7 +212,7 @@ EQUIVALENT: dict[str, str] = {
     ),
     **dict.fromkeys(
         [f"django_xunchen.client.parsing.x__stream__mutmut_{n}" for n in (11, 91, 95, 96, 97)]
-        + [f"django_xunchen.client.parsing.x__stream__mutmut_{n}" for n in (100, 104, 105)],
+        + [f"django_xunchen.client.parsing.x__stream__mutmut_{n}" for n in (100, 104, 105, 106)],
         _CAST,
     ),
     "django_xunchen.client.parsing.x__scan__mutmut_31": (

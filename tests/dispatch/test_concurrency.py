@@ -258,3 +258,28 @@ def test_every_thread_sends_through_the_backend_the_send_named(gateway, settings
     send_sms(numbers, "x", backend="django_xunchen.backends.locmem.SMSBackend")
     assert gateway.submissions == []
     assert sorted(m for sms in locmem.outbox for m in sms.mobiles) == numbers
+
+
+def test_a_stop_asked_during_a_threaded_send_submits_no_further_request(
+    gateway, settings, monkeypatch
+):
+    """SIGTERM during a send with CONCURRENCY: the requests under way finish and are
+    written, no thread takes another chunk."""
+    from django_xunchen import stopping
+
+    settings.XUNCHEN = {**settings.XUNCHEN, "CONCURRENCY": 2, "BATCH_SIZE": 1}
+    real = XunchenBackend.send
+
+    def send(self, request):
+        stopping.request()
+        return real(self, request)
+
+    monkeypatch.setattr(XunchenBackend, "send", send)
+    Message.objects.bulk_create(Message(mobile=f"138{i:08d}", content="x") for i in range(10))
+    with stopping.graceful():
+        counts = send_queued()
+    tried = len(gateway.submissions)
+    assert 1 <= tried <= 2, "at most the request each thread had under way"
+    statuses = Counter(Message.objects.values_list("status", flat=True))
+    assert statuses == {"sent": tried, "queued": 10 - tried}
+    assert counts["requests"] == tried

@@ -282,6 +282,19 @@ def test_each_gateway_account_has_its_own_lock(two_logins):
     assert result.accounts["default"].reports == 1 and result.ok
 
 
+def test_a_login_s_lock_name_is_the_same_in_every_release(settings):
+    """During a deploy a poll of the old code and one of the new must take the same lock:
+    the name is pinned, a change to it is a change for every running site."""
+    settings.XUNCHEN = {
+        "BACKEND": "django_xunchen.backends.xunchen.SMSBackend",
+        "BASE_URL": "http://sms.example.com",
+        "USERNAME": "JSM40001",
+        "PASSWORD": "p",
+        "VERY_CODE": "v",
+    }
+    assert lock_name_for() == "django_xunchen.poll:747c2334e00306f092e31de7"
+
+
 def test_health_is_kept_per_gateway_account(two_logins, settings):
     from django_xunchen.operations.health import poll_health
 

@@ -179,3 +179,14 @@ def test_a_code_may_move_whatever_words_the_fallback_refused_and_reads_none(back
                 assert admission.may_route(moving, "backup", NOW)
 
         assert _word_reads(route) == 0
+
+
+def test_within_one_dispatch_a_word_learned_meanwhile_stops_the_next_route(backup):
+    """The words are read once per dispatch, but read again once this process learns
+    one: a row is never let through on the words of before."""
+    with time_machine.travel(NOW, tick=False):
+        moving = claimed(kind="notification", content=f"发货了{WORD}")
+        with admission.one_dispatch():
+            assert admission.may_route(moving, "backup", NOW)
+            learned_on_backup()
+            assert not admission.may_route(moving, "backup", NOW)
