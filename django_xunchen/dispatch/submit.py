@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,17 +85,10 @@ class Backends:
         if first is not None:
             self._built[first.account] = first
 
-    # A property only calls a method: the mutation run skips decorated functions.
-    @property
-    def sends_externally(self) -> bool:
-        """Whether any account's backend reaches real handsets (decides whether a send
-        inside a transaction waits for the commit)."""
-        return self._sends_externally()
-
-    def _sends_externally(self) -> bool:
-        if self.path is not None or not self._built:
-            return self.get_unopened("default").sends_externally
-        return any(b.sends_externally for b in self._built.values())
+    def sends_externally(self, accounts: Iterable[str]) -> bool:
+        """Whether the backend of any of ``accounts`` reaches real handsets (then a send
+        of their rows inside a transaction waits for the commit)."""
+        return any(self.get_unopened(account).sends_externally for account in set(accounts))
 
     def get_unopened(self, account: str) -> BaseSMSBackend:
         if account not in self._built:

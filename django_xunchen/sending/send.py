@@ -119,7 +119,7 @@ def check_balance(rows: Sequence[Message], sms_backend: BaseSMSBackend) -> None:
 def _dispatch_now_or_on_commit(
     rows: list[Message], backends: Backends, fail_silently: bool
 ) -> list[Message]:
-    if backends.sends_externally and connection.in_atomic_block:
+    if backends.sends_externally(r.account for r in rows) and connection.in_atomic_block:
         transaction.on_commit(lambda: dispatch(rows, backends))
         return rows
     outcome = dispatch(rows, backends)

@@ -163,6 +163,29 @@ def test_inside_a_transaction_the_send_waits_for_the_commit(gateway):
     assert Message.objects.get().status == "sent"
 
 
+def test_inside_a_transaction_a_resend_on_an_account_that_reaches_handsets_waits(gateway, settings):
+    """What decides is the backend of the rows' own account, not the default's: here
+    ``default`` is in-memory and ``shop`` the gateway."""
+    from django_xunchen import resend
+
+    settings.XUNCHEN = {
+        "TIMEOUT": (2, 2),
+        "ACCOUNTS": {
+            "default": {"BACKEND": "django_xunchen.backends.locmem.SMSBackend"},
+            "shop": gateway.account_settings(),
+        },
+    }
+    original = Message.objects.create(
+        mobile="13800138000", content="您的订单已发货", account="shop", status="failed"
+    )
+    with transaction.atomic():
+        (copy,), skipped = resend([original])
+        assert skipped == [] and gateway.submissions == []
+        assert Message.objects.get(pk=copy.pk).status == "queued"
+    assert len(gateway.submissions) == 1
+    assert Message.objects.get(pk=copy.pk).status == "sent"
+
+
 def test_a_rolled_back_send_never_reaches_the_gateway(gateway):
     class Boom(Exception):
         pass
