@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from django.db.models import Count, Exists, Q, QuerySet
+from django.db.models.functions import Coalesce, Greatest
 
 from .. import policy
 from ..conf import xunchen_settings
@@ -216,7 +217,8 @@ def at_submit(rows: Sequence[Message], now: dt.datetime) -> list[Message]:
     if any(r.expires_at for r in rows):
         expire(ids, now)
     waiting = Message.objects.filter(one_of(Message, "id", ids), status_is(Status.QUEUED))
-    until = hold(kind, account, now)
+    out = _goes_out(first, now)
+    until = hold(kind, account, out)
     if until is not None:
         # A hold only moves later: a pause (held far ahead) stays a pause.
         later = to_db_datetime(until)
@@ -237,7 +239,7 @@ def at_submit(rows: Sequence[Message], now: dt.datetime) -> list[Message]:
         )
         _refresh(rows)
         return []
-    capped = _over_daily_cap([r.mobile for r in rows], kind, account, submitted=True, now=now)
+    capped = _over_daily_cap([r.mobile for r in rows], kind, account, submitted=True, now=out)
     if capped:
         over = waiting.filter(mobile__in=capped)
         rollup.touched_where(over)
@@ -280,14 +282,15 @@ def may_route(rows: Sequence[Message], account: str, now: dt.datetime) -> bool:
         return False
     if without_consent([r.mobile for r in rows], kind, account):
         return False
-    if hold(kind, account, now) is not None:
+    out = _goes_out(first, now)
+    if hold(kind, account, out) is not None:
         return False
     words = _cached_words(account) if kind != Kind.VERIFICATION else []
     if blocked_words(first.content, kind, account, words):
         return False
     ids = {r.pk for r in rows}
     mobiles = [r.mobile for r in rows]
-    if _over_daily_cap(mobiles, kind, account, submitted=True, now=now, excluding=ids):
+    if _over_daily_cap(mobiles, kind, account, submitted=True, now=out, excluding=ids):
         return False
     return not _over_monthly_cap(rows, account)
 
@@ -363,6 +366,12 @@ def _due(row: Message) -> dt.datetime | None:
     return max((t for t in (held, scheduled) if t is not None), default=None)
 
 
+def _goes_out(row: Message, now: dt.datetime) -> dt.datetime:
+    """When a row submitted at ``now`` goes out: at once, or at its ``send_at`` (the
+    gateway holds it)."""
+    return max(now, _due(row) or now)
+
+
 def _groups(rows: Sequence[Message]) -> Iterable[tuple[str, str, list[Message]]]:
     groups: dict[tuple[str, str], list[Message]] = {}
     for row in rows:
@@ -384,22 +393,33 @@ def _over_daily_cap(
     now: dt.datetime | None = None,
     excluding: set[int] | None = None,
 ) -> set[str]:
-    """Numbers that already have their ``MARKETING_DAILY_CAP`` of marketing today (China
-    Standard Time). At write, the messages written today that went out, may have, or
-    still wait (not those suppressed, failed, cancelled or expired); at submit
-    (``submitted``), the messages that went out today or may have (``sending``,
-    ``unknown`` and after), not counting the ones being submitted."""
+    """Numbers that already have their ``MARKETING_DAILY_CAP`` of marketing on the day of
+    ``now`` (today by default; China Standard Time). A message counts on the day it goes
+    out: at its ``send_at`` when the gateway holds it, else when its request was claimed.
+    At write, those that went out or may have, and those still waiting that are due by
+    the end of the day (the later of their hold and ``send_at``); not those suppressed,
+    failed, cancelled or expired. At submit (``submitted``), those that went out or may
+    have (``sending``, ``unknown`` and after), not counting the ones being submitted."""
     cap = policy.daily_cap(account) if kind == Kind.MARKETING else None
     if cap is None or not mobiles:
         return set()
-    day = to_db_datetime(gateway_day_start(now))
-    found = Message.objects.filter(mobile__in=set(mobiles), kind=Kind.MARKETING)
+    start = gateway_day_start(now)
+    day = (to_db_datetime(start), to_db_datetime(start + dt.timedelta(days=1)))
+    found = Message.objects.filter(mobile__in=set(mobiles), kind=Kind.MARKETING).alias(
+        went_out_at=Coalesce("send_at", "requested_at", "submitted_at", "created_at"),
+        waits_until=Greatest(
+            Coalesce("send_at", "hold_until", "created_at"),
+            Coalesce("hold_until", "send_at", "created_at"),
+        ),
+    )
+    counted = Q(status__in=WENT_OUT, went_out_at__gte=day[0], went_out_at__lt=day[1])
     if submitted:
-        found = found.filter(requested_at__gte=day, status__in=WENT_OUT)
+        found = found.filter(counted)
         if excluding:
             found = found.exclude(pk__in=excluding)
     else:
-        found = found.filter(created_at__gte=day, status__in=[Status.QUEUED, *WENT_OUT])
+        waiting = Q(status=Status.QUEUED, waits_until__lt=day[1])
+        found = found.filter(counted | waiting)
     counts = found.values("mobile").annotate(n=Count("pk")).values_list("mobile", "n")
     return {mobile for mobile, n in counts if n >= cap}
 

@@ -76,3 +76,59 @@ def test_the_daily_marketing_cap(marketing_rules, xunchen_outbox):
     assert [r.status for r in third] == [S.SUPPRESSED, S.SENT]
     with time_machine.travel(beijing(10, day=27), tick=False):
         assert send_sms(NUMBER, "新品四", kind="marketing")[0].status == S.SENT
+
+
+def test_marketing_scheduled_for_tomorrow_counts_against_tomorrow_s_cap(
+    marketing_rules, xunchen_outbox
+):
+    """The cap counts the day a message goes out, not the day it was written or handed
+    to the gateway: one scheduled for tomorrow is tomorrow's."""
+    with time_machine.travel(beijing(10), tick=False):
+        (first,) = send_sms(NUMBER, "新品一", kind="marketing")
+        (later,) = send_sms(NUMBER, "新品二", kind="marketing", send_at=beijing(10, day=27))
+        (second,) = send_sms(NUMBER, "新品三", kind="marketing", send_at=beijing(11))
+        (third,) = send_sms(NUMBER, "新品四", kind="marketing", fail_silently=True)
+    assert (first.status, later.status, second.status) == (S.SENT,) * 3
+    assert later.send_at == beijing(10, day=27)
+    assert xunchen_outbox[1].request.send_at == beijing(10, day=27), "the gateway holds it"
+    assert third.status == S.SUPPRESSED, "today's two are the first and the third"
+    with time_machine.travel(beijing(9, day=27), tick=False):
+        (fourth,) = send_sms(NUMBER, "新品五", kind="marketing")
+        (fifth,) = send_sms(NUMBER, "新品六", kind="marketing", fail_silently=True)
+    assert (fourth.status, fifth.status) == (S.SENT, S.SUPPRESSED), "the scheduled one counts"
+
+
+def test_a_number_with_today_s_cap_full_may_be_scheduled_for_tomorrow(
+    marketing_rules, xunchen_outbox
+):
+    with time_machine.travel(beijing(10), tick=False):
+        send_sms(NUMBER, "新品一", kind="marketing")
+        send_sms(NUMBER, "新品二", kind="marketing")
+        (later,) = send_sms(NUMBER, "新品三", kind="marketing", send_at=beijing(10, day=27))
+    assert later.status == S.SENT and len(xunchen_outbox) == 3
+
+
+def test_marketing_held_overnight_counts_on_the_day_it_goes_out(marketing_rules, xunchen_outbox):
+    """Written at 22:00 and held by quiet hours, it is one of the next day's messages,
+    not the evening's, though nothing has submitted it yet."""
+    with time_machine.travel(beijing(20), tick=False):
+        send_sms(NUMBER, "新品一", kind="marketing")
+        send_sms(NUMBER, "新品二", kind="marketing")
+    with time_machine.travel(beijing(22), tick=False):
+        (held,) = send_sms(NUMBER, "新品三", kind="marketing")
+    assert held.status == S.QUEUED and held.hold_until == beijing(8, day=27)
+    with time_machine.travel(beijing(9, day=27), tick=False):
+        (second,) = send_sms(NUMBER, "新品四", kind="marketing")
+        (third,) = send_sms(NUMBER, "新品五", kind="marketing", fail_silently=True)
+    assert (second.status, third.status) == (S.SENT, S.SUPPRESSED)
+
+
+def test_a_scheduled_time_after_quiet_hours_is_submitted_during_them(
+    marketing_rules, xunchen_outbox
+):
+    """Quiet hours are judged at the time a message goes out: at 07:00, one the gateway
+    holds until 09:00 goes to the gateway at once."""
+    with time_machine.travel(beijing(7, day=27), tick=False):
+        (row,) = send_sms(NUMBER, "新品", kind="marketing", send_at=beijing(9, day=27))
+    assert (row.status, row.hold_until) == (S.SENT, None)
+    assert xunchen_outbox[0].request.send_at == beijing(9, day=27)

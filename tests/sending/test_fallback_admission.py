@@ -120,6 +120,25 @@ def test_the_daily_cap_counts_the_day_of_the_moment_judged(backup):
         assert admission.may_route(moving, "backup", NOW + dt.timedelta(days=1))
 
 
+@pytest.mark.parametrize(
+    ("own", "before"),
+    [
+        pytest.param({"QUIET_HOURS": ("21:00", "08:00")}, None, id="quiet hours"),
+        pytest.param({"MARKETING_DAILY_CAP": 1}, sent_earlier_today, id="daily cap"),
+    ],
+)
+def test_rows_the_gateway_holds_until_tomorrow_are_judged_for_tomorrow(backup, own, before):
+    """At 22:00 rows scheduled for 10:00 tomorrow are not in the fallback's quiet hours,
+    and today's message does not count against their day's cap."""
+    backup(**own)
+    tomorrow = NOW + dt.timedelta(hours=12)
+    with time_machine.travel(NOW, tick=False):
+        if before is not None:
+            before()
+        assert not admission.may_route(claimed(), "backup", NOW)
+        assert admission.may_route(claimed(send_at=tomorrow), "backup", NOW)
+
+
 def test_the_rows_own_claim_does_not_count_against_the_daily_cap(backup):
     backup(MARKETING_DAILY_CAP=1)
     with time_machine.travel(NOW, tick=False):
