@@ -789,6 +789,10 @@ UNMEASURED: dict[str, str] = {
     ),
     "django_xunchen.outcomes.write.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.write.x_land__mutmut_33": _ONE_OF_MODEL,
+    "django_xunchen.policy.suppression.x_suppressed__mutmut_13": (
+        _ONE_OF_MODEL + " (tests/policy/test_suppression_edges.py::"
+        "test_the_entries_of_many_numbers_are_read_at_once, on PostgreSQL)"
+    ),
     "django_xunchen.polling.reports.x__message_ids__mutmut_14": (
         "one_of() reads the model only for PostgreSQL's array form; the run uses SQLite"
     ),

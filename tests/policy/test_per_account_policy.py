@@ -119,3 +119,23 @@ def test_each_row_counts_its_parts_with_its_own_account_s_signature(shop, xunche
     (offer,) = send_sms(N, text, kind="marketing")
     assert (notice.parts, offer.parts) == (1, 2)
     assert list(Message.objects.order_by("pk").values_list("parts", flat=True)) == [1, 2]
+
+
+def test_at_write_the_cap_and_consent_are_the_row_s_own_account_s(shop, settings, xunchen_outbox):
+    """Judged when the rows are written, before anything is submitted: ``mkt``'s cap of
+    one and its need of consent, which ``default`` has neither of."""
+    from django_xunchen.consent import grant_consent
+    from django_xunchen.sending import admission
+
+    send_sms(N, "上新", kind="marketing")
+    grant_consent(N)
+    settings.XUNCHEN["ACCOUNTS"]["mkt"]["REQUIRE_CONSENT"] = True
+    capped, unconsented = (
+        Message(mobile=mobile, content="上新", kind="marketing", account="mkt") for mobile in (N, M)
+    )
+    admission.screen([capped, unconsented])
+    assert (capped.status, capped.error_message) == (S.SUPPRESSED, admission.CAPPED_TEXT)
+    assert (unconsented.status, unconsented.error_message) == (
+        S.SUPPRESSED,
+        admission.NO_CONSENT_TEXT,
+    )

@@ -132,3 +132,45 @@ def test_a_scheduled_time_after_quiet_hours_is_submitted_during_them(
         (row,) = send_sms(NUMBER, "新品", kind="marketing", send_at=beijing(9, day=27))
     assert (row.status, row.hold_until) == (S.SENT, None)
     assert xunchen_outbox[0].request.send_at == beijing(9, day=27)
+
+
+def test_marketing_scheduled_at_the_very_start_of_tomorrow_is_tomorrow_s(settings, xunchen_outbox):
+    settings.XUNCHEN = {**settings.XUNCHEN, "MARKETING_DAILY_CAP": 1}
+    with time_machine.travel(beijing(10), tick=False):
+        send_sms(NUMBER, "新品一", kind="marketing")
+        (midnight,) = send_sms(NUMBER, "新品二", kind="marketing", send_at=beijing(0, day=27))
+        late, again = (
+            send_sms(NUMBER, text, kind="marketing", send_at=at, fail_silently=True)[0]
+            for text, at in (("新品三", beijing(23, 59)), ("新品四", beijing(0, day=27)))
+        )
+    assert midnight.status == S.SENT
+    assert late.status == S.SUPPRESSED, "the 26th's one is the first"
+    assert again.status == S.SUPPRESSED, "the 27th's one went at midnight"
+    with time_machine.travel(beijing(10), tick=False):
+        other = "13900139000"
+        send_sms(other, "新品五", kind="marketing", send_at=beijing(0, day=27))
+        (tonight,) = send_sms(other, "新品六", kind="marketing", send_at=beijing(23, 59))
+    assert tonight.status == S.SENT, "midnight is the 27th's, not the 26th's"
+
+
+def test_a_waiting_message_counts_on_the_day_it_is_due(settings, xunchen_outbox):
+    """Held until midnight, a queued message is the 27th's; held until 23:59, the 26th's;
+    scheduled for 09:00 but held (paused) until the 28th, or held until 09:00 and
+    scheduled for the 28th, the 28th's."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "MARKETING_DAILY_CAP": 1}
+    other, paused, later = "13900139000", "13700137000", "13600136000"
+    for mobile, until, at in (
+        (NUMBER, beijing(0, day=27), None),
+        (other, beijing(23, 59), None),
+        (paused, beijing(0, day=28), beijing(9)),
+        (later, beijing(9), beijing(0, day=28)),
+    ):
+        Message.objects.create(
+            mobile=mobile, content="已排队", kind="marketing", hold_until=until, send_at=at
+        )
+    with time_machine.travel(beijing(10), tick=False):
+        statuses = [
+            send_sms(mobile, "新品", kind="marketing", fail_silently=True)[0].status
+            for mobile in (NUMBER, other, paused, later)
+        ]
+    assert statuses == [S.SENT, S.SUPPRESSED, S.SENT, S.SENT]

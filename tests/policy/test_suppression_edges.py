@@ -359,3 +359,26 @@ def test_an_import_writes_its_new_numbers_in_one_statement_a_batch(monkeypatch):
     ]
     assert len(writes) == 2 and all("times: INSERT" in sql for sql in writes), writes
     assert not [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]
+
+
+def test_the_entries_read_are_those_of_the_numbers_asked_about():
+    """Another number on the list is not in the answer: a caller that asks whether any of
+    its numbers is suppressed (a fallback) must not be stopped by someone else's."""
+    suppress("13800138000", source=Suppression.Source.STAFF, scope=Suppression.Scope.ALL)
+    suppress("13900139000", source=Suppression.Source.STAFF)
+    assert suppression.suppressed(["13700137000"], "marketing") == {}
+    found = suppression.suppressed(["13700137000", "13900139000"], "marketing")
+    assert list(found) == ["13900139000"]
+    assert found["13900139000"].scope == Suppression.Scope.MARKETING
+    assert list(suppression.suppressed(["13800138000", "13900139000"], "notification")) == [
+        "13800138000"
+    ]
+
+
+def test_the_entries_of_many_numbers_are_read_at_once():
+    """A send's thousands of numbers (on PostgreSQL, one array parameter)."""
+    numbers = [f"137{i:08d}" for i in range(2_000)]
+    suppress(numbers[1_234], source=Suppression.Source.STAFF)
+    with CaptureQueriesContext(connection) as queries:
+        found = suppression.suppressed(numbers, "marketing")
+    assert list(found) == [numbers[1_234]] and len(queries) == 1
