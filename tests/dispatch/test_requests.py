@@ -110,3 +110,17 @@ def test_requests_go_one_at_a_time_on_sqlite_and_inside_a_transaction(settings):
     assert _concurrency([chunk] * 5) == (3 if parallel else 1)
     with transaction.atomic():
         assert _concurrency([chunk] * 5) == 1
+
+
+def test_a_wire_text_is_masked_in_the_request_s_repr_even_as_a_plain_string():
+    """A code reaches the request as a Secret, masked in any repr; a wire text that is
+    a plain string is masked too (a second guard), and an ordinary text is shown."""
+    from django_xunchen.backends import get_backend
+    from django_xunchen.dispatch.submit import WireText, _request_for
+
+    backend = get_backend(LOCMEM)
+    code = Message(pk=1, mobile=N, content="您的验证码是******", kind="verification", masked=True)
+    request = _request_for([code], [N], backend, {1: WireText(content="您的验证码是123456")})
+    assert request.content == "您的验证码是123456" and "123456" not in repr(request)
+    notice = Message(pk=2, mobile=N, content="您的订单已发货")
+    assert "您的订单已发货" in repr(_request_for([notice], [N], backend, {}))

@@ -127,6 +127,34 @@ def test_an_interrupt_before_the_request_says_so(xunchen_outbox, monkeypatch):
     assert (row.status, row.error_message) == ("queued", "Interrupted before the request was made.")
 
 
+@pytest.mark.parametrize("where", ["request", "backend"])
+def test_a_code_stopped_before_its_request_fails_rather_than_waits(
+    xunchen_outbox, monkeypatch, where
+):
+    """Its stored text has the code masked out and cannot be sent from the queue: what
+    would go back to the queue fails (with what stopped it)."""
+    from django_xunchen.dispatch import submit as module
+
+    def interrupted(*args, **kwargs):
+        raise Interrupted
+
+    rows = queued()
+    Message.objects.update(masked=True)
+    rows[0].masked = True
+    if where == "request":
+        monkeypatch.setattr(module, "_request_for", interrupted)
+        with pytest.raises(Interrupted):
+            dispatch(rows, LocmemBackend())
+        text = "Interrupted before the request was made."
+    else:
+        wire = {rows[0].pk: module.WireText(content="您的验证码是123456")}
+        with pytest.raises(RuntimeError):
+            dispatch(rows, Broken(), wire_text=wire)
+        text = "RuntimeError in the SMS backend before the request"
+    (row,) = Message.objects.all()
+    assert (row.status, row.error_message) == ("failed", text)
+
+
 def test_sent_rows_get_the_msgid_the_time_and_a_clean_slate(xunchen_outbox, events):
     rows = queued("13800138000", "13900000000")
     Message.objects.update(error_code="110", error_message="old", blocked_words=["x"])
