@@ -394,6 +394,10 @@ EQUIVALENT: dict[str, str] = {
         "empty params dumped as JSON instead of by repr(): a key is only compared with "
         "other keys, and either way each distinct params value gets its own string"
     ),
+    "django_xunchen.dispatch.submit.x__attempt__mutmut_65": (
+        "_not_sent() reads the rows only to requeue them after a NotSentError or when held; "
+        "here the error is an account's refusal (a GatewayError) and held is False"
+    ),
     "django_xunchen.dispatch.submit.x__request_for__mutmut_40": (
         "the first two numbers checked instead of the first: every number was validated "
         "when its row was written, so the check passes either way (one is for speed)"
