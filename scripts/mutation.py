@@ -394,6 +394,10 @@ EQUIVALENT: dict[str, str] = {
         "empty params dumped as JSON instead of by repr(): a key is only compared with "
         "other keys, and either way each distinct params value gets its own string"
     ),
+    "django_xunchen.dispatch.claim.x__claim__mutmut_24": (
+        "values_list(flat=True) without a field name yields each row's first column, which "
+        "is its primary key, as values_list('pk', flat=True) does"
+    ),
     "django_xunchen.dispatch.submit.x__attempt__mutmut_65": (
         "_not_sent() reads the rows only to requeue them after a NotSentError or when held; "
         "here the error is an account's refusal (a GatewayError) and held is False"

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from django_xunchen import send_queued, send_sms
+from django_xunchen.backends.locmem import SMSBackend as LocmemBackend
 from django_xunchen.dispatch.claim import stale_after
 from django_xunchen.models import Message, Template
 
@@ -124,3 +125,28 @@ def test_a_wire_text_is_masked_in_the_request_s_repr_even_as_a_plain_string():
     assert request.content == "您的验证码是123456" and "123456" not in repr(request)
     notice = Message(pk=2, mobile=N, content="您的订单已发货")
     assert "您的订单已发货" in repr(_request_for([notice], [N], backend, {}))
+
+
+in_flight: list = []
+
+
+class ClaimSpy(LocmemBackend):
+    """Reads the rows while their request is in flight."""
+
+    def send(self, request):
+        in_flight.extend(Message.objects.values_list("status", "updated_at", "requested_at"))
+        return super().send(request)
+
+
+def test_the_claim_is_a_change_of_the_row_at_its_time():
+    import time_machine
+    from django.utils import timezone
+
+    written = timezone.now().replace(microsecond=0)
+    with time_machine.travel(written, tick=False):
+        Message.objects.create(mobile=N, content="您的订单已发货")
+    claimed = written + dt.timedelta(minutes=5)
+    in_flight.clear()
+    with time_machine.travel(claimed, tick=False):
+        assert send_queued(backend=f"{__name__}.ClaimSpy")["sent"] == 1
+    assert in_flight == [(S.SENDING, claimed, claimed)]

@@ -139,3 +139,19 @@ def test_at_write_the_cap_and_consent_are_the_row_s_own_account_s(shop, settings
         S.SUPPRESSED,
         admission.NO_CONSENT_TEXT,
     )
+
+
+def test_the_claim_itself_asks_for_the_consent_the_row_s_account_needs(shop, settings):
+    """A withdrawal between the check at submit and the claim is seen by the claim's own
+    statement, with ``mkt``'s need of consent (``default`` has none)."""
+    from django.utils import timezone
+
+    from django_xunchen.consent import grant_consent
+    from django_xunchen.sending import admission
+
+    settings.XUNCHEN["ACCOUNTS"]["mkt"]["REQUIRE_CONSENT"] = True
+    for mobile in (N, M):
+        Message.objects.create(mobile=mobile, content="上新", kind="marketing", account="mkt")
+    grant_consent(M)
+    rows = admission.claimable(Message.objects.all(), "marketing", timezone.now(), "mkt")
+    assert list(rows.values_list("mobile", flat=True)) == [M]
