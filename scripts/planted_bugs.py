@@ -222,8 +222,8 @@ PLANTS: list[Plant] = [
             ),
             Edit(
                 "sending/admission.py",
-                "    until = hold(kind, account, now)\n",
-                "    until = None if first.campaign_id else hold(kind, account, now)\n",
+                "    until = hold(kind, account, out)\n",
+                "    until = None if first.campaign_id else hold(kind, account, out)\n",
             ),
         ),
         ("test_a_marketing_campaign_confirmed_at_22_sends_nothing_until_8",),

@@ -367,9 +367,12 @@ def _due(row: Message) -> dt.datetime | None:
 
 
 def _goes_out(row: Message, now: dt.datetime) -> dt.datetime:
-    """When a row submitted at ``now`` goes out: at once, or at its ``send_at`` (the
-    gateway holds it)."""
-    return max(now, _due(row) or now)
+    """When a row submitted at ``now`` goes out: at once, or at its ``send_at`` if that
+    is still to come (the gateway holds it)."""
+    due = _due(row)
+    if due is None or due <= from_db_datetime(now):
+        return now
+    return due
 
 
 def _groups(rows: Sequence[Message]) -> Iterable[tuple[str, str, list[Message]]]:
@@ -395,7 +398,8 @@ def _over_daily_cap(
 ) -> set[str]:
     """Numbers that already have their ``MARKETING_DAILY_CAP`` of marketing on the day of
     ``now`` (today by default; China Standard Time). A message counts on the day it goes
-    out: at its ``send_at`` when the gateway holds it, else when its request was claimed.
+    out: when its request was claimed, or at its ``send_at`` when the gateway holds it
+    until then.
     At write, those that went out or may have, and those still waiting that are due by
     the end of the day (the later of their hold and ``send_at``); not those suppressed,
     failed, cancelled or expired. At submit (``submitted``), those that went out or may
@@ -406,7 +410,10 @@ def _over_daily_cap(
     start = gateway_day_start(now)
     day = (to_db_datetime(start), to_db_datetime(start + dt.timedelta(days=1)))
     found = Message.objects.filter(mobile__in=set(mobiles), kind=Kind.MARKETING).alias(
-        went_out_at=Coalesce("send_at", "requested_at", "submitted_at", "created_at"),
+        went_out_at=Greatest(
+            Coalesce("send_at", "requested_at", "submitted_at", "created_at"),
+            Coalesce("requested_at", "submitted_at", "send_at", "created_at"),
+        ),
         waits_until=Greatest(
             Coalesce("send_at", "hold_until", "created_at"),
             Coalesce("hold_until", "send_at", "created_at"),

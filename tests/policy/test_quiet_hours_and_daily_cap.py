@@ -174,3 +174,36 @@ def test_a_waiting_message_counts_on_the_day_it_is_due(settings, xunchen_outbox)
             for mobile in (NUMBER, other, paused, later)
         ]
     assert statuses == [S.SENT, S.SUPPRESSED, S.SENT, S.SENT]
+
+
+def test_a_message_scheduled_for_yesterday_and_sent_today_is_today_s(settings, xunchen_outbox):
+    """Its time came while the gateway was down: it went out when it was submitted."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "MARKETING_DAILY_CAP": 1}
+    Message.objects.create(
+        mobile=NUMBER,
+        content="迟到的",
+        kind="marketing",
+        status=S.SENT,
+        send_at=beijing(10, day=25),
+        requested_at=beijing(9),
+        submitted_at=beijing(9),
+    )
+    with time_machine.travel(beijing(10), tick=False):
+        (row,) = send_sms(NUMBER, "新品", kind="marketing", fail_silently=True)
+    assert row.status == S.SUPPRESSED
+
+
+def test_a_message_whose_time_passed_in_the_queue_is_judged_for_today(settings, xunchen_outbox):
+    """Scheduled for yesterday and left queued (the gateway was down), it goes out when it
+    is submitted: today's cap decides, and today's is full."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "MARKETING_DAILY_CAP": 1}
+    Message.objects.create(
+        mobile=NUMBER, content="今天的", kind="marketing", status=S.SENT, requested_at=beijing(9)
+    )
+    late = Message.objects.create(
+        mobile=NUMBER, content="昨天的", kind="marketing", send_at=beijing(10, day=25)
+    )
+    with time_machine.travel(beijing(10), tick=False):
+        send_queued()
+    late.refresh_from_db()
+    assert (late.status, xunchen_outbox) == (S.SUPPRESSED, [])
