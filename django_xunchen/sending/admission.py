@@ -399,8 +399,7 @@ def _over_daily_cap(
     """Numbers that already have their ``MARKETING_DAILY_CAP`` of marketing on the day of
     ``now`` (today by default; China Standard Time). A message counts on the day it goes
     out: when its request was claimed, or at its ``send_at`` when the gateway holds it
-    until then.
-    At write, those that went out or may have, and those still waiting that are due by
+    until then. At write, those that went out or may have, and those still waiting that are due by
     the end of the day (the later of their hold and ``send_at``); not those suppressed,
     failed, cancelled or expired. At submit (``submitted``), those that went out or may
     have (``sending``, ``unknown`` and after), not counting the ones being submitted."""
@@ -410,14 +409,8 @@ def _over_daily_cap(
     start = gateway_day_start(now)
     day = (to_db_datetime(start), to_db_datetime(start + dt.timedelta(days=1)))
     found = Message.objects.filter(mobile__in=set(mobiles), kind=Kind.MARKETING).alias(
-        went_out_at=Greatest(
-            Coalesce("send_at", "requested_at", "submitted_at", "created_at"),
-            Coalesce("requested_at", "submitted_at", "send_at", "created_at"),
-        ),
-        waits_until=Greatest(
-            Coalesce("send_at", "hold_until", "created_at"),
-            Coalesce("hold_until", "send_at", "created_at"),
-        ),
+        went_out_at=_later("send_at", Coalesce("requested_at", "submitted_at"), "created_at"),
+        waits_until=_later("send_at", "hold_until", "created_at"),
     )
     counted = Q(status__in=WENT_OUT, went_out_at__gte=day[0], went_out_at__lt=day[1])
     if submitted:
@@ -429,6 +422,12 @@ def _over_daily_cap(
         found = found.filter(counted | waiting)
     counts = found.values("mobile").annotate(n=Count("pk")).values_list("mobile", "n")
     return {mobile for mobile, n in counts if n >= cap}
+
+
+def _later(first: str, second: str | Coalesce, otherwise: str) -> Greatest:
+    """The later of two nullable values, either when the other is null, else
+    ``otherwise`` (``Greatest`` alone is null on SQLite if either is)."""
+    return Greatest(Coalesce(first, second, otherwise), Coalesce(second, first, otherwise))
 
 
 def _over_monthly_cap(rows: Sequence[Message], account: str) -> bool:
