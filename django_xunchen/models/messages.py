@@ -51,12 +51,18 @@ class MessageQuerySet(models.QuerySet):
     def report_overdue(self, now: dt.datetime | None = None):
         """Messages still ``sent`` although the gateway's day on which they went out has
         ended: their report will never come (the poller was down, or the gateway lost
-        it). Scheduled messages count from their send time."""
+        it). A message goes out at the later of its submission and its send time: one
+        scheduled for tomorrow goes out tomorrow, one whose send time passed while it
+        waited in the queue goes out when it is submitted."""
         start = gateway_day_start(now)
         if not settings.USE_TZ:
             start = timezone.make_naive(start, timezone.get_default_timezone())
-        return self.filter(status=Message.Status.SENT).filter(
-            models.Q(send_at__isnull=True, submitted_at__lt=start) | models.Q(send_at__lt=start)
+        return (
+            self.filter(status=Message.Status.SENT)
+            .filter(
+                models.Q(send_at__isnull=True, submitted_at__lt=start) | models.Q(send_at__lt=start)
+            )
+            .exclude(submitted_at__gte=start)
         )
 
     def needs_attention(self):
@@ -289,9 +295,10 @@ class Message(models.Model):
         come any more."""
         if self.status != self.Status.SENT:
             return False
-        went_out = self.send_at or self.submitted_at
-        if went_out is None:
+        times = [t for t in (self.send_at, self.submitted_at) if t is not None]
+        if not times:
             return False
+        went_out = max(times)
         if timezone.is_naive(went_out):
             went_out = timezone.make_aware(went_out, timezone.get_default_timezone())
         return went_out < gateway_day_start()

@@ -75,3 +75,21 @@ def test_a_scheduled_message_counts_from_its_send_time(xunchen_outbox):
         submitted_at=start - dt.timedelta(hours=5), send_at=start + dt.timedelta(hours=1)
     )
     assert not Message.objects.report_overdue().exists()
+
+
+def test_a_message_whose_send_time_passed_in_the_queue_counts_from_its_submission(
+    xunchen_outbox,
+):
+    """Scheduled for yesterday but held (quiet hours, a stopped worker) and submitted
+    today: it went out today, so its report may still come."""
+    late, old = send_sms(["13800138000", "13900000000"], "x", backend=LOCMEM)
+    start = gateway_day_start()
+    Message.objects.filter(pk=late.pk).update(
+        send_at=start - dt.timedelta(hours=2), submitted_at=start + dt.timedelta(hours=1)
+    )
+    Message.objects.filter(pk=old.pk).update(
+        send_at=start - dt.timedelta(hours=2), submitted_at=start - dt.timedelta(hours=3)
+    )
+    assert list(Message.objects.report_overdue()) == [Message.objects.get(pk=old.pk)]
+    assert not Message.objects.get(pk=late.pk).is_report_overdue
+    assert Message.objects.get(pk=old.pk).is_report_overdue
