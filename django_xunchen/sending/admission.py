@@ -60,7 +60,7 @@ SUPPRESSED_TEXT = "The number is on the suppression list (%(source)s)."
 SUPPRESSED_LATER = "The number went on the suppression list before the message was sent."
 NO_CONSENT_TEXT = "No consent: the number has no current consent to marketing."
 NO_CONSENT_LATER = "No consent: the number had no current consent to marketing when it was due."
-CAPPED_TEXT = "The number has had its marketing messages for today."
+CAPPED_TEXT = "The number has had its marketing messages for the day the message goes out."
 BLOCKED_LATER = (
     "The gateway refused these words since the message was written, so it was not sent: %(words)s."
 )

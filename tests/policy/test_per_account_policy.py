@@ -62,7 +62,7 @@ def test_the_daily_cap_is_the_marketing_account_s_and_for_marketing_only(shop, x
     (capped,) = send_sms(N, "再上新", kind="marketing")
     assert (capped.status, capped.error_message) == (
         S.SUPPRESSED,
-        "The number has had its marketing messages for today.",
+        "The number has had its marketing messages for the day the message goes out.",
     )
     assert send_sms(N, "发货")[0].status == S.SENT, "notices are not capped"
 
