@@ -68,6 +68,13 @@ CLAIMS = "equivalent-claims.json"
 
 #: Mutants that cannot be killed, because the mutated program behaves exactly as the
 #: original. Name → why.
+_LATER = (
+    "the second Coalesce without its first column differs only for a row whose second "
+    "is null and first is set, giving the later of first and created_at: went_out_at is "
+    "read for marketing that went out, whose requested_at every claim stamps; "
+    "waits_until only at write, against the end of today, which created_at (now or "
+    "before) is under either way"
+)
 _HELD = "held becomes None instead of False: `held` is only ever read for its truth value"
 _PROBE = (
     "the probe file's name prefix: the probe is deleted at once, and the spool reads only "
@@ -465,10 +472,12 @@ EQUIVALENT: dict[str, str] = {
         "blocked_words() reads the account only when it is given no words, and resend "
         "always gives it the account's"
     ),
-    "django_xunchen.sending.admission.x_may_route__mutmut_37": (
+    "django_xunchen.sending.admission.x_may_route__mutmut_42": (
         "the kind matters to blocked_words() only for a verification code, whose words are "
         "[] here: no word is found either way"
     ),
+    "django_xunchen.sending.admission.x__later__mutmut_12": _LATER,
+    "django_xunchen.sending.admission.x__later__mutmut_15": _LATER,
     "django_xunchen.verification.codes.x_send_notice__mutmut_30": _FORCE_INSERT,
     "django_xunchen.verification.codes.x__reserve__mutmut_131": _FORCE_INSERT,
     "django_xunchen.verification.codes.x__send__mutmut_43": (

@@ -88,6 +88,18 @@ def test_a_110_refusal_teaches_the_word(xunchen_outbox):
     assert send_sms(NUMBER, "正规发票")[0].status == S.SENT
 
 
+def test_the_refusal_of_learned_words_names_the_account_and_every_word(xunchen_outbox):
+    BlockedWord.objects.create(word="发票", account="default")
+    BlockedWord.objects.create(word="代开", account="default")
+    with pytest.raises(LearnedBlockedWordsError) as refused:
+        send_sms(NUMBER, "代开正规发票")
+    assert str(refused.value) == (
+        "the text has words the gateway refused before on account 'default': 代开, 发票"
+    )
+    assert refused.value.words == ["代开", "发票"]
+    assert not Message.objects.exists() and not xunchen_outbox
+
+
 # ----------------------------------------------------------------------- balance
 
 
