@@ -68,6 +68,10 @@ CLAIMS = "equivalent-claims.json"
 
 #: Mutants that cannot be killed, because the mutated program behaves exactly as the
 #: original. Name → why.
+_TEMPLATE_TEXT = (
+    "given a template, admission.text() only checks the template's own footer and "
+    "returns the content unread: the body and the account it is passed are for a text"
+)
 _LATER = (
     "the second Coalesce without its first column differs only for a row whose second "
     "is null and first is set, giving the later of first and created_at: went_out_at is "
@@ -476,6 +480,8 @@ EQUIVALENT: dict[str, str] = {
         "the kind matters to blocked_words() only for a verification code, whose words are "
         "[] here: no word is found either way"
     ),
+    "django_xunchen.sending.compose.x_prepare_messages__mutmut_32": _TEMPLATE_TEXT,
+    "django_xunchen.sending.compose.x_prepare_messages__mutmut_34": _TEMPLATE_TEXT,
     "django_xunchen.sending.admission.x__later__mutmut_12": _LATER,
     "django_xunchen.sending.admission.x__later__mutmut_15": _LATER,
     "django_xunchen.verification.codes.x_send_notice__mutmut_30": _FORCE_INSERT,

@@ -36,6 +36,15 @@ def test_the_footer_is_added_exactly_once_and_counted_in_the_parts(xunchen_outbo
     assert "退订" not in plain.content
 
 
+def test_the_footer_follows_the_text_itself_and_only_marketing_is_trimmed(xunchen_outbox):
+    """A marketing text's surrounding whitespace goes, so that the footer follows its
+    last word; any other text goes out exactly as given."""
+    (promo,) = send_sms(NUMBER, "  新品上市 \n", kind="marketing")
+    assert promo.content == "新品上市回T退订" == xunchen_outbox[0].content
+    (notice,) = send_sms(NUMBER, "  您的订单已发货 \n")
+    assert notice.content == "  您的订单已发货 \n" == xunchen_outbox[1].content
+
+
 def test_a_marketing_template_without_a_footer_is_refused(xunchen_outbox):
     bare = Template.objects.create(template_id="M-1", name="promo", body="@1@折")
     with pytest.raises(MissingOptOutFooterError, match="M-1"):
