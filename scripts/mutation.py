@@ -72,6 +72,10 @@ _TEMPLATE_TEXT = (
     "given a template, admission.text() only checks the template's own footer and "
     "returns the content unread: the body and the account it is passed are for a text"
 )
+_PROTOTYPE_MOBILE = (
+    "the prototype's number is never read: clone_for() gives each row its own number, "
+    "the prototype's included, on both of its paths"
+)
 _LATER = (
     "the second Coalesce without its first column differs only for a row whose second "
     "is null and first is set, giving the later of first and created_at: went_out_at is "
@@ -482,6 +486,13 @@ EQUIVALENT: dict[str, str] = {
     ),
     "django_xunchen.sending.compose.x_prepare_messages__mutmut_32": _TEMPLATE_TEXT,
     "django_xunchen.sending.compose.x_prepare_messages__mutmut_34": _TEMPLATE_TEXT,
+    "django_xunchen.sending.compose.x_prepare_messages__mutmut_67": (
+        "the request is built to check and render the text, params and extcode, none of "
+        "which depends on the numbers, all of them validated just before: two numbers "
+        "instead of one change nothing it returns"
+    ),
+    "django_xunchen.sending.compose.x_prepare_messages__mutmut_107": _PROTOTYPE_MOBILE,
+    "django_xunchen.sending.compose.x_prepare_messages__mutmut_121": _PROTOTYPE_MOBILE,
     "django_xunchen.sending.admission.x__later__mutmut_12": _LATER,
     "django_xunchen.sending.admission.x__later__mutmut_15": _LATER,
     "django_xunchen.verification.codes.x_send_notice__mutmut_30": _FORCE_INSERT,

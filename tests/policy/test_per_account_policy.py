@@ -155,3 +155,14 @@ def test_the_claim_itself_asks_for_the_consent_the_row_s_account_needs(shop, set
     grant_consent(M)
     rows = admission.claimable(Message.objects.all(), "marketing", timezone.now(), "mkt")
     assert list(rows.values_list("mobile", flat=True)) == [M]
+
+
+def test_marketing_scheduled_into_its_account_s_quiet_hours_is_held_here(shop, xunchen_outbox):
+    """Scheduled at 10:00 for 22:30, inside ``mkt``'s quiet hours (``default`` has none):
+    held by the app until they end, not handed to the gateway for 22:30, so that an
+    opt-out before then still applies."""
+    (held,) = send_sms(N, "上新", kind="marketing", send_at=NIGHT)
+    held.refresh_from_db()
+    assert (held.status, held.send_at) == (S.QUEUED, None)
+    assert held.hold_until == dt.datetime(2026, 11, 27, 8, 0, tzinfo=CHINA_TZ)
+    assert not xunchen_outbox

@@ -530,3 +530,16 @@ def test_a_check_that_loses_a_race_tells_the_signals_whose_code_it_was(limits, h
     assert checks == [
         ("code_failed", {"mobile": NUMBER, "purpose": "reset", "reason": "too_many_attempts"})
     ]
+
+
+def test_a_code_s_parts_are_counted_on_its_whole_text(settings, xunchen_outbox):
+    """A long code text is billed as the parts its whole text makes, code included."""
+    long_text = "您的验证码是{code}，{minutes}分钟内有效。" + "请勿把验证码告诉任何人，" * 6
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "VERIFICATION": {**settings.XUNCHEN.get("VERIFICATION", {}), "TEXT": long_text},
+    }
+    assert request_code(NUMBER).sent
+    sent = xunchen_outbox[0].content
+    assert 70 < len(sent) <= 134
+    assert Message.objects.get().parts == 2
