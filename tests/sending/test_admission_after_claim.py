@@ -62,6 +62,28 @@ def test_a_row_left_without_consent_is_suppressed_where_its_account_requires_it(
         assert (row.status, row.updated_at) == (S.QUEUED, WRITTEN)
 
 
+@pytest.mark.parametrize(("account", "sent"), [("consenting", 0), ("default", 1)])
+def test_a_consent_withdrawn_before_the_submit_stops_the_send_where_the_account_requires_it(
+    consenting, xunchen_outbox, account, sent
+):
+    """Through the submit itself: the claim and what it leaves judge consent by the
+    row's own account (``default`` needs none)."""
+    from django_xunchen import send_queued
+    from django_xunchen.consent import withdraw_consent
+
+    grant_consent("13800138000", at=WRITTEN - dt.timedelta(days=1))
+    (row,) = queued("13800138000", account=account)
+    withdraw_consent("13800138000", at=WRITTEN + dt.timedelta(minutes=10))
+    with time_machine.travel(NOW, tick=False):
+        send_queued()
+    row.refresh_from_db()
+    assert len(xunchen_outbox) == sent
+    if sent:
+        assert row.status == S.SENT
+    else:
+        assert (row.status, row.error_message) == (S.SUPPRESSED, admission.NO_CONSENT_LATER)
+
+
 def test_the_count_is_of_every_row_suppressed_by_the_list_or_for_want_of_consent(consenting):
     listed, unconsented, consented = "13800138000", "13800138001", "13800138002"
     policy.suppress(listed, scope=Suppression.Scope.MARKETING, source=Suppression.Source.STAFF)
