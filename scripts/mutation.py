@@ -444,27 +444,7 @@ EQUIVALENT: dict[str, str] = {
         "a send time equal to the present to the microsecond: it is due either way"
     ),
     "django_xunchen.dispatch.submit.x__request_for__mutmut_12": _NO_TEMPLATE,
-    "django_xunchen.sending.compose.x_prepare_messages__mutmut_57": (
-        "validate_mobiles has checked every number already; building the request with "
-        "the first two instead of the first finds nothing more"
-    ),
-    **dict.fromkeys(
-        [f"django_xunchen.sending.compose.x_prepare_messages__mutmut_{n}" for n in (94, 108)],
-        "the prototype's number: clone_for gives every row its own",
-    ),
-    "django_xunchen.sending.compose.x_prepare_messages__mutmut_117": (
-        "Message.batch defaults to a new uuid4 for the prototype, which clone_for copies "
-        "to every row, as it copies the explicit one"
-    ),
-    "django_xunchen.dispatch.submit.x__submit__mutmut_98": _NO_TEMPLATE,
-    "django_xunchen.dispatch.submit.x__submit__mutmut_117": (
-        "the routes are never empty, so the loop always sets the error before it is returned"
-    ),
     "django_xunchen.dispatch.claim.x__claim__mutmut_21": _FIRST_COLUMN,
-    "django_xunchen.dispatch.submit.x__submit__mutmut_61": (
-        "with every row claimed the unclaimed list is empty, and Django runs no query for "
-        "an update or a read of pk__in=[]"
-    ),
     "django_xunchen.dispatch.submit.x__request_for__mutmut_42": (
         "the numbers were validated when the rows were written; checking the first two "
         "instead of the first finds nothing more"
@@ -493,6 +473,15 @@ EQUIVALENT: dict[str, str] = {
     ),
     "django_xunchen.sending.compose.x_prepare_messages__mutmut_107": _PROTOTYPE_MOBILE,
     "django_xunchen.sending.compose.x_prepare_messages__mutmut_121": _PROTOTYPE_MOBILE,
+    "django_xunchen.sending.compose.x_prepare_messages__mutmut_130": (
+        "Message.batch defaults to a new uuid4 for the prototype, which clone_for copies "
+        "to every row, as it copies the explicit one"
+    ),
+    "django_xunchen.dispatch.submit.x__submit__mutmut_69": _NO_TEMPLATE,
+    "django_xunchen.dispatch.submit.x__submit__mutmut_37": (
+        "with every row claimed the unclaimed list is empty, and Django runs no query for "
+        "an update or a read of pk__in=[]"
+    ),
     "django_xunchen.sending.admission.x__later__mutmut_12": _LATER,
     "django_xunchen.sending.admission.x__later__mutmut_15": _LATER,
     "django_xunchen.verification.codes.x_send_notice__mutmut_30": _FORCE_INSERT,
@@ -784,8 +773,6 @@ UNMEASURED: dict[str, str] = {
         "without the id as a tiebreak, SQLite still returns messages of the same "
         "submission time newest first; the tiebreak is for PostgreSQL"
     ),
-    "django_xunchen.dispatch.submit.x__submit__mutmut_12": _ONE_OF_MODEL,
-    "django_xunchen.dispatch.submit.x__submit__mutmut_35": _ONE_OF_MODEL,
     **dict.fromkeys(
         [
             f"django_xunchen.dispatch.submit.x__concurrency__mutmut_{n}"
@@ -829,6 +816,7 @@ UNMEASURED: dict[str, str] = {
         _ONE_OF_MODEL + " (tests/policy/test_suppression_edges.py::"
         "test_an_import_of_many_numbers_is_written_and_announced, on PostgreSQL)",
     ),
+    "django_xunchen.dispatch.submit.x__submit__mutmut_29": _ONE_OF_MODEL,
     "django_xunchen.outcomes.write.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.write.x_land__mutmut_33": _ONE_OF_MODEL,
     "django_xunchen.policy.suppression.x_suppressed__mutmut_13": (
