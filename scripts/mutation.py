@@ -816,7 +816,20 @@ UNMEASURED: dict[str, str] = {
         _ONE_OF_MODEL + " (tests/policy/test_suppression_edges.py::"
         "test_an_import_of_many_numbers_is_written_and_announced, on PostgreSQL)",
     ),
-    "django_xunchen.dispatch.submit.x__submit__mutmut_29": _ONE_OF_MODEL,
+    **dict.fromkeys(
+        [
+            "django_xunchen.dispatch.submit.x__submit__mutmut_29",
+            "django_xunchen.sending.admission.x_at_submit__mutmut_16",
+        ],
+        _ONE_OF_MODEL + " (tests/dispatch/test_concurrency.py::"
+        "test_concurrency_sends_requests_at_once_each_number_once: requests of 100 rows)",
+    ),
+    "django_xunchen.dispatch.submit.x__submit__mutmut_143": (
+        "only another thread adds to `down` while a request is in flight: the routes are "
+        "filtered by it before the loop, and one thread adds only the account it tried "
+        "(tests/dispatch/test_concurrency.py::"
+        "test_a_fallback_found_down_by_another_thread_is_not_tried_again, on PostgreSQL)"
+    ),
     "django_xunchen.outcomes.write.x_land__mutmut_10": _ONE_OF_MODEL,
     "django_xunchen.outcomes.write.x_land__mutmut_33": _ONE_OF_MODEL,
     "django_xunchen.policy.suppression.x_suppressed__mutmut_13": (

@@ -283,3 +283,45 @@ def test_a_stop_asked_during_a_threaded_send_submits_no_further_request(
     statuses = Counter(Message.objects.values_list("status", flat=True))
     assert statuses == {"sent": tried, "queued": 10 - tried}
     assert counts["requests"] == tried
+
+
+def test_a_fallback_found_down_by_another_thread_is_not_tried_again(settings, monkeypatch):
+    """Two threads, one chunk each, both on ``default`` (fallbacks ``b`` then ``c``). The
+    first finds ``default`` and then ``b`` certainly not sent and goes on to ``c``; only
+    then does the second learn ``default`` is down too: it skips ``b``, which another
+    thread found down while this one waited, and goes straight to ``c``."""
+    from django_xunchen.backends import locmem
+    from django_xunchen.exceptions import AccountDisabledError, NotSentError
+
+    lm = "django_xunchen.backends.locmem.SMSBackend"
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "CONCURRENCY": 2,
+        "BATCH_SIZE": 1,
+        "ACCOUNTS": {
+            "default": {"BACKEND": lm, "FALLBACK": "b"},
+            "b": {"BACKEND": lm, "USERNAME": "B", "FALLBACK": "c", "KINDS": ["notification"]},
+            "c": {"BACKEND": lm, "USERNAME": "C", "KINDS": ["notification"]},
+        },
+    }
+    locmem.reset()
+    both_on_default = threading.Barrier(2, timeout=20)
+    first_reached_c = threading.Event()
+    tried, real = [], locmem.SMSBackend.send
+
+    def send(self, request):
+        tried.append(self.account)
+        if self.account == "default":
+            if both_on_default.wait() != 0:
+                assert first_reached_c.wait(20), f"the first thread never reached c: {tried}"
+            raise AccountDisabledError("102", "send")
+        if self.account == "b":
+            raise NotSentError("refused before it left")
+        first_reached_c.set()
+        return real(self, request)
+
+    monkeypatch.setattr(locmem.SMSBackend, "send", send)
+    rows = send_sms(["13800000001", "13800000002"], "x")
+    assert {r.status for r in rows} == {"sent"}
+    assert Counter(tried) == {"default": 2, "b": 1, "c": 2}
+    assert sorted(sms.account for sms in locmem.outbox) == ["c", "c"]

@@ -319,3 +319,22 @@ def test_a_template_message_that_fails_on_the_fallback_too_keeps_its_own_templat
     stored = Message.objects.get(pk=row.pk)
     assert (stored.status, stored.account, stored.template) == (S.QUEUED, "marketing", mine)
     assert xunchen_outbox == []
+
+
+def test_the_fallbacks_are_tried_in_turn_until_one_sends(settings, xunchen_outbox):
+    """``default`` refuses, its fallback ``b`` is certainly not sent: ``b``'s own
+    fallback ``c`` takes the rows."""
+    notices = {"KINDS": ["notification"]}
+    settings.XUNCHEN = {
+        **settings.XUNCHEN,
+        "ACCOUNTS": {
+            "default": {"BACKEND": LOCMEM, "FALLBACK": "b"},
+            "b": {"BACKEND": LOCMEM, "USERNAME": "B", "FALLBACK": "c", **notices},
+            "c": {"BACKEND": LOCMEM, "USERNAME": "C", **notices},
+        },
+    }
+    locmem.fail_next(AccountDisabledError("102", "send"), account="default")
+    locmem.fail_next(NotSentError("connection refused"), account="b")
+    rows = send_sms([N, M], "您的订单已发货")
+    assert {(r.status, r.account) for r in rows} == {(S.SENT, "c")}
+    assert [s.account for s in xunchen_outbox] == ["c"]

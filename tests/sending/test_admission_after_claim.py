@@ -127,6 +127,46 @@ def test_rows_failed_at_submit_for_a_word_learned_since_are_brought_up_to_date_i
     assert row.error_message == admission.BLOCKED_LATER % {"words": WORD}
 
 
+def _states(*rows):
+    return [
+        Message.objects.values_list("status", "hold_until", "error_message").get(pk=r.pk)
+        for r in rows
+    ]
+
+
+def test_a_hold_at_submit_writes_only_its_own_rows_still_queued(settings):
+    """Another request's rows stay as they were, and so does a row of its own that
+    expired on the way."""
+    settings.XUNCHEN = {**settings.XUNCHEN, "QUIET_HOURS": ("21:00", "08:00")}
+    mine, expiring = queued("13800138000", "13800138001")
+    (other,) = queued("13800138002")
+    Message.objects.filter(pk=expiring.pk).update(expires_at=NOW)
+    expiring.expires_at = NOW
+    assert admission.at_submit([mine, expiring], NOW) == []
+    morning = dt.datetime(2026, 12, 3, 8, 0, tzinfo=CHINA_TZ)
+    assert _states(mine, expiring, other) == [
+        (S.QUEUED, morning, ""),
+        (S.EXPIRED, None, ""),
+        (S.QUEUED, None, ""),
+    ]
+
+
+def test_a_word_learned_since_fails_only_the_request_s_own_rows_still_queued():
+    text = f"会员日{WORD}"
+    mine, expiring = queued("13800138000", "13800138001", kind="notification", content=text)
+    (other,) = queued("13800138002", kind="notification", content=text)
+    Message.objects.filter(pk=expiring.pk).update(expires_at=NOW)
+    expiring.expires_at = NOW
+    policy.learn_blocked_words("default", [WORD], source=None)
+    assert admission.at_submit([mine, expiring], NOW) == []
+    failed = admission.BLOCKED_LATER % {"words": WORD}
+    assert _states(mine, expiring, other) == [
+        (S.FAILED, None, failed),
+        (S.EXPIRED, None, ""),
+        (S.QUEUED, None, ""),
+    ]
+
+
 @pytest.mark.postgres_only
 def test_a_request_s_worth_of_ids_is_expired_and_suppressed_by_id(consenting):
     """From ARRAY_FROM ids on, PostgreSQL takes them as one array (``id = ANY(%s)``)."""

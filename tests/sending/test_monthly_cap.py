@@ -22,7 +22,7 @@ from django_xunchen import campaigns, policy, resend, send_sms, signals
 from django_xunchen.backends import locmem
 from django_xunchen.campaigns import lifecycle
 from django_xunchen.client.types import CHINA_TZ
-from django_xunchen.exceptions import MonthlyCapError, NotSentError
+from django_xunchen.exceptions import AccountDisabledError, MonthlyCapError, NotSentError
 from django_xunchen.models import (
     Campaign,
     HealthAlert,
@@ -257,6 +257,24 @@ def test_a_fallback_is_not_routed_to_an_account_the_rows_would_take_over_its_cap
     row.refresh_from_db()
     assert (row.status, row.account) == (S.QUEUED, "default"), row.error_message
     assert not xunchen_outbox
+
+
+@pytest.mark.parametrize(
+    "error",
+    [NotSentError("connection refused"), AccountDisabledError("102", "send")],
+    ids=["refused", "disabled"],
+)
+def test_rows_no_fallback_may_take_now_wait_with_their_own_account_s_error(
+    with_backup, xunchen_outbox, error
+):
+    """Back in the queue on their own account, saying why their own account did not
+    send them, for the next submit."""
+    spent(10, account="backup")
+    locmem.fail_next(error, account="default")
+    (row,) = send_sms([MOBILE], "您好", fail_silently=True)
+    row.refresh_from_db()
+    assert (row.status, row.account, row.error_message) == (S.QUEUED, "default", str(error))
+    assert str(error) not in ("", "None")
 
 
 # ------------------------------------------------------------------ health and alerts
