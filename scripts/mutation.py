@@ -482,6 +482,13 @@ EQUIVALENT: dict[str, str] = {
         "with every row claimed the unclaimed list is empty, and Django runs no query for "
         "an update or a read of pk__in=[]"
     ),
+    "django_xunchen.sending.admission.x__goes_out__mutmut_5": (
+        "when the row is due exactly now, returning its due time or now is the same moment"
+    ),
+    "django_xunchen.sending.admission.x_at_submit__mutmut_57": (
+        "the kind matters to blocked_words() only for a verification code, whose words are "
+        "[] here: no word is found either way"
+    ),
     "django_xunchen.sending.admission.x__later__mutmut_12": _LATER,
     "django_xunchen.sending.admission.x__later__mutmut_15": _LATER,
     "django_xunchen.verification.codes.x_send_notice__mutmut_30": _FORCE_INSERT,

@@ -166,3 +166,25 @@ def test_marketing_scheduled_into_its_account_s_quiet_hours_is_held_here(shop, x
     assert (held.status, held.send_at) == (S.QUEUED, None)
     assert held.hold_until == dt.datetime(2026, 11, 27, 8, 0, tzinfo=CHINA_TZ)
     assert not xunchen_outbox
+
+
+def test_at_submit_the_daily_cap_is_the_row_s_own_account_s(shop, xunchen_outbox):
+    """A row written past the check at write (here: created directly) meets ``mkt``'s cap
+    of one at submit, which ``default`` does not have; it says why, and when."""
+    from django_xunchen import send_queued
+    from django_xunchen.sending import admission
+
+    send_sms(N, "上新", kind="marketing")
+    late = Message.objects.create(
+        mobile=N, content="再上新回T退订", kind="marketing", account="mkt"
+    )
+    at = dt.datetime(2026, 11, 26, 11, 0, tzinfo=CHINA_TZ)
+    with time_machine.travel(at, tick=False):
+        send_queued()
+    late.refresh_from_db()
+    assert (late.status, late.error_message, late.updated_at) == (
+        S.SUPPRESSED,
+        admission.CAPPED_TEXT,
+        at,
+    )
+    assert len(xunchen_outbox) == 1

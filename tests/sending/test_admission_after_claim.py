@@ -127,6 +127,15 @@ def test_rows_failed_at_submit_for_a_word_learned_since_are_brought_up_to_date_i
     assert row.error_message == admission.BLOCKED_LATER % {"words": WORD}
 
 
+def test_rows_failed_at_submit_name_every_word_learned_since():
+    rows = queued("13800138000", kind="notification", content="会员日特价包邮")
+    policy.learn_blocked_words("default", ["包邮", WORD], source=None)
+    assert admission.at_submit(rows, NOW) == []
+    (row,) = rows
+    assert row.error_message == admission.BLOCKED_LATER % {"words": "包邮, 特价"}
+    assert row.error_message.endswith("包邮, 特价.")
+
+
 def _states(*rows):
     return [
         Message.objects.values_list("status", "hold_until", "error_message").get(pk=r.pk)
