@@ -399,9 +399,9 @@ def _over_daily_cap(
     """Numbers that already have their ``MARKETING_DAILY_CAP`` of marketing on the day of
     ``now`` (today by default; China Standard Time). A message counts on the day it goes
     out: when its request was claimed, or at its ``send_at`` when the gateway holds it
-    until then. At write, those that went out or may have, and those still waiting that are due by
-    the end of the day (the later of their hold and ``send_at``); not those suppressed,
-    failed, cancelled or expired. At submit (``submitted``), those that went out or may
+    until then. At write, those that went out or may have, and those still waiting that
+    are due by the end of the day (the later of their hold and ``send_at``); not those
+    suppressed, failed, cancelled or expired. At submit (``submitted``), those that went out or may
     have (``sending``, ``unknown`` and after), not counting the ones being submitted."""
     cap = policy.daily_cap(account) if kind == Kind.MARKETING else None
     if cap is None or not mobiles:
